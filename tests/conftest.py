@@ -1,0 +1,63 @@
+"""Shared fixtures: the default codebooks, a small labelled CSV writer, one trained bundle per session."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from training.bundle import ModelBundle
+from training.codebook import Codebook, load_codebooks
+from training.config import RunConfig, load_config
+from training.train import prepare_data, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "labels"
+
+
+@pytest.fixture(scope="session")
+def codebooks() -> dict[str, Codebook]:
+    return load_codebooks(LABELS, ["topic", "frame"])
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    header = header or ["id", "article_id", "text", "topic", "frame"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_config() -> RunConfig:
+    """The shipped default config, on the shipped corpus, with 3 CV folds to keep the suite fast."""
+    return load_config(
+        None,
+        {
+            "data.train": [str(LABELS / "paragraphs.csv")],
+            "data.test": [str(LABELS / "paragraphs_test.csv")],
+            "data.labels_dir": str(LABELS),
+            "cv.folds": 3,
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(default_config: RunConfig):
+    """One training run (no MLflow) shared by the unit tests."""
+    return train_model(default_config, prepare_data(default_config))
+
+
+@pytest.fixture(scope="session")
+def bundle(trained) -> ModelBundle:
+    return trained.bundle
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session bundle saved to disk (model.joblib + model.json)."""
+    directory = tmp_path_factory.mktemp("bundle")
+    bundle.save(directory)
+    return directory

@@ -1,0 +1,244 @@
+"""`ModelBundle`: the one model object that training saves and the service loads.
+
+It holds the shared TF-IDF vectorizer, one classifier and per-label thresholds
+per label set, the codebooks (and their sha256), the training-data digest and
+the library versions. It is saved with joblib next to a small JSON sidecar that
+records the file's sha256; `load_bundle` refuses a file whose digest or
+scikit-learn version does not match *before* unpickling it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+
+from training.codebook import Codebook, codebooks_sha256
+from training.config import RunConfig
+from training.errors import ModelLoadError
+from training.estimators import LinearScorer, build_classifier, build_vectorizer, label_weights
+
+BUNDLE_FILE = "model.joblib"
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class LabelSetModel:
+    """The fitted part of one label set."""
+
+    name: str
+    labels: list[str]
+    multi_label: bool
+    classifier: Any
+    weights: np.ndarray  # labels x features, for explanations
+    thresholds: np.ndarray
+    scorer: LinearScorer | None = None
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if self.scorer is not None:
+            return self.scorer.predict_proba(X)
+        return np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
+
+    def decide(self, scores: np.ndarray) -> list[list[str]]:
+        """Labels per row, highest score first. Single-label sets always pick the argmax."""
+        decided: list[list[str]] = []
+        for row in scores:
+            if self.multi_label:
+                chosen = [j for j in np.argsort(-row, kind="stable") if row[j] >= self.thresholds[j]]
+            else:
+                chosen = [int(np.argmax(row))]
+            decided.append([self.labels[j] for j in chosen])
+        return decided
+
+
+class ModelBundle:
+    """TF-IDF + linear classifiers for every label set of a codebook collection.
+
+    Follows scikit-learn conventions: `fit`, `predict`, `predict_proba`, plus
+    `explain` for the terms behind each label.
+    """
+
+    def __init__(self, config: RunConfig, codebooks: dict[str, Codebook]):
+        self.config = config
+        self.codebooks = {name: cb.to_dict() for name, cb in codebooks.items()}
+        self.codebook_sha256 = codebooks_sha256(codebooks)
+        self.multi_label = {name: cb.multi_label for name, cb in codebooks.items()}
+        self.label_names = {name: cb.label_names for name, cb in codebooks.items()}
+        self.versions = library_versions()
+        self.data_digest = ""
+        self.metrics: dict[str, float] = {}
+        self.created_at = ""
+        self.label_sets_: dict[str, LabelSetModel] = {}
+
+    @property
+    def label_sets(self) -> list[str]:
+        return list(self.label_names)
+
+    def fit(self, texts: list[str], targets: dict[str, np.ndarray], data_digest: str = "") -> ModelBundle:
+        """Fit the vectorizer once, then one classifier per label set.
+
+        ``targets[set]`` is a binary (rows x labels) matrix in codebook order.
+        Thresholds start at 0.5; `set_thresholds` stores tuned ones.
+        """
+        self.vectorizer_ = build_vectorizer(self.config.vectorizer)
+        X = self.vectorizer_.fit_transform(texts)
+        self.feature_names_ = np.array([_term(n) for n in self.vectorizer_.get_feature_names_out()])
+        for name, labels in self.label_names.items():
+            y = targets[name]
+            classifier = build_classifier(self.config.classifier, self.multi_label[name], self.config.seed)
+            classifier.fit(X, y if self.multi_label[name] else y.argmax(axis=1))
+            self.label_sets_[name] = LabelSetModel(
+                name=name,
+                labels=labels,
+                multi_label=self.multi_label[name],
+                classifier=classifier,
+                weights=label_weights(classifier, len(labels), X.shape[1]).astype(np.float32),
+                thresholds=np.full(len(labels), 0.5),
+                scorer=LinearScorer.from_classifier(classifier),
+            )
+        self.data_digest = data_digest
+        self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return self
+
+    def set_thresholds(self, label_set: str, thresholds: np.ndarray) -> None:
+        self.label_sets_[label_set].thresholds = np.asarray(thresholds, dtype=np.float64)
+
+    def thresholds(self, label_set: str) -> dict[str, float]:
+        model = self.label_sets_[label_set]
+        return dict(zip(model.labels, map(float, model.thresholds), strict=True))
+
+    def transform(self, texts: list[str]) -> Any:
+        return self.vectorizer_.transform(texts)
+
+    def predict_proba(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Scores in [0, 1] per label set: (rows x labels) in codebook order."""
+        X = self.transform(texts)
+        return {name: self.label_sets_[name].predict_proba(X) for name in (label_sets or self.label_sets)}
+
+    def predict(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, list[list[str]]]:
+        """Label names per row and label set; an empty list when no label passes its threshold."""
+        scores = self.predict_proba(texts, label_sets)
+        return {name: self.label_sets_[name].decide(s) for name, s in scores.items()}
+
+    def decide(self, label_set: str, scores: np.ndarray) -> list[list[str]]:
+        return self.label_sets_[label_set].decide(scores)
+
+    def explain(
+        self, text: str, k: int = 5, labels: dict[str, list[str]] | None = None
+    ) -> dict[str, dict[str, list[tuple[str, float]]]]:
+        """Top-k terms (TF-IDF value x weight) pushing each label up.
+
+        ``labels`` restricts the labels explained per set; by default the labels
+        the model predicts for this paragraph.
+        """
+        x = self.transform([text]).tocsr()
+        if labels is None:
+            labels = {name: decided[0] for name, decided in self.predict([text]).items()}
+        return self.explain_row(x, k, labels)
+
+    def explain_row(self, x: Any, k: int, labels: dict[str, list[str]]) -> dict[str, dict[str, list[tuple[str, float]]]]:
+        """`explain` for an already vectorized row (1 x features, CSR)."""
+        explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
+        for name, wanted in labels.items():
+            model = self.label_sets_[name]
+            per_label: dict[str, list[tuple[str, float]]] = {}
+            for label in wanted:
+                contributions = x.data * model.weights[model.labels.index(label), x.indices]
+                order = np.argsort(-contributions, kind="stable")[:k]
+                per_label[label] = [
+                    (str(self.feature_names_[x.indices[i]]), round(float(contributions[i]), 4))
+                    for i in order
+                    if contributions[i] > 0
+                ]
+            explanations[name] = per_label
+        return explanations
+
+    def save(self, directory: str | Path) -> str:
+        """Write ``model.joblib`` and ``model.json`` (sha256 + versions); return the sha256."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / BUNDLE_FILE
+        tmp = path.with_suffix(".tmp")
+        joblib.dump(self, tmp)
+        tmp.replace(path)  # never leave a half-written model under the real name
+        digest = file_sha256(path)
+        metadata = {
+            "sha256": digest,
+            "versions": self.versions,
+            "label_sets": self.label_sets,
+            "codebook_sha256": self.codebook_sha256,
+            "data_digest": self.data_digest,
+            "created_at": self.created_at,
+        }
+        (directory / "model.json").write_text(json.dumps(metadata, indent=2))
+        return digest
+
+
+def _term(feature_name: str) -> str:
+    # FeatureUnion prefixes names with "word__"/"char__"; explanations show the term itself.
+    return feature_name.split("__", 1)[1] if "__" in feature_name else feature_name
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBundle:
+    """Load a saved bundle after checking its digest and scikit-learn version.
+
+    ``path`` is the bundle directory or the ``model.joblib`` file.
+    ``expected_sha256`` should come from a trusted record (the MLflow registry);
+    without it the sidecar ``model.json`` written at training is used.
+    """
+    path = Path(path)
+    file = path / BUNDLE_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise ModelLoadError(f"{file}: model artifact not found")
+    sidecar = file.with_name("model.json")
+    metadata: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    expected = expected_sha256 or metadata.get("sha256")
+    if not expected:
+        raise ModelLoadError(f"{file}: no recorded sha256 to check it against; refusing to unpickle")
+    actual = file_sha256(file)
+    if actual != expected:
+        raise ModelLoadError(
+            f"{file}: sha256 {actual[:12]}… does not match the digest recorded at training "
+            f"{expected[:12]}…; refusing to unpickle"
+        )
+    trained_with = metadata.get("versions", {}).get("scikit-learn")
+    if trained_with and _major_minor(trained_with) != _major_minor(sklearn.__version__):
+        raise ModelLoadError(
+            f"{file}: trained with scikit-learn {trained_with}, this environment has {sklearn.__version__}; "
+            "retrain or install the matching version"
+        )
+    bundle = joblib.load(file)
+    if not isinstance(bundle, ModelBundle):
+        raise ModelLoadError(f"{file}: not a topicframe ModelBundle")
+    recorded = bundle.versions.get("scikit-learn", "")
+    if _major_minor(recorded) != _major_minor(sklearn.__version__):
+        raise ModelLoadError(f"{file}: trained with scikit-learn {recorded}, this environment has {sklearn.__version__}")
+    return bundle

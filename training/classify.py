@@ -1,0 +1,86 @@
+"""Classification results in the service's response shape, shared by the API and the CLI.
+
+`classify` vectorizes all paragraphs once, scores every requested label set,
+applies the stored thresholds, optionally explains each predicted label, and
+builds the article-level summary.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from training.bundle import ModelBundle
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraphs are separated by blank lines; single newlines inside one are kept."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [p.strip() for p in _BLANK_LINES.split(normalised) if p.strip()]
+
+
+def classify(
+    bundle: ModelBundle,
+    paragraphs: list[str],
+    label_sets: list[str] | None = None,
+    explain: int = 0,
+    include_scores: bool = True,
+) -> dict[str, Any]:
+    """``{"paragraphs": [...], "summary": {...}}`` for a list of paragraphs."""
+    label_sets = label_sets or bundle.label_sets
+    X = bundle.transform(paragraphs)
+    scores = {name: bundle.label_sets_[name].predict_proba(X) for name in label_sets}
+    decided = {name: bundle.decide(name, s) for name, s in scores.items()}
+    X = X.tocsr() if explain else X
+    results = []
+    for i, text in enumerate(paragraphs):
+        item: dict[str, Any] = {"index": i, "text": text, "labels": {name: decided[name][i] for name in label_sets}}
+        if include_scores:
+            item["scores"] = {
+                name: {label: round(float(s), 4) for label, s in zip(bundle.label_names[name], scores[name][i], strict=True)}
+                for name in label_sets
+            }
+        if explain:
+            item["explanations"] = bundle.explain_row(X[i], explain, item["labels"])
+        results.append(item)
+    return {"paragraphs": results, "summary": summarize(bundle, decided, scores)}
+
+
+def summarize(
+    bundle: ModelBundle, decided: dict[str, list[list[str]]], scores: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Article view: label counts and shares, the primary label, and topic x frame co-occurrence."""
+    n = len(next(iter(decided.values()), []))
+    summary: dict[str, Any] = {"paragraphs": n, "label_sets": {}}
+    for name, rows in decided.items():
+        labels = bundle.label_names[name]
+        counts = {label: sum(label in row for row in rows) for label in labels}
+        totals = {label: float(scores[name][:, j].sum()) for j, label in enumerate(labels)}
+        present = [label for label in labels if counts[label]]
+        # Most paragraphs wins; ties go to the label with the higher total score.
+        primary = max(present, key=lambda label: (counts[label], totals[label])) if present else None
+        summary["label_sets"][name] = {
+            "primary": primary,
+            "counts": {
+                label: {"paragraphs": counts[label], "share": round(counts[label] / n, 4) if n else 0.0}
+                for label in present
+            },
+        }
+    if "topic" in decided and "frame" in decided:
+        co: dict[str, dict[str, Any]] = {}
+        for topic in bundle.label_names["topic"]:
+            with_topic = [i for i, row in enumerate(decided["topic"]) if topic in row]
+            if not with_topic:
+                continue
+            frames = {}
+            for frame in bundle.label_names["frame"]:
+                k = sum(frame in decided["frame"][i] for i in with_topic)
+                if k:
+                    frames[frame] = {"paragraphs": k, "of": len(with_topic), "share": round(k / len(with_topic), 4)}
+            co[topic] = frames
+        summary["topic_frames"] = co
+    return summary

@@ -1,0 +1,165 @@
+"""Codebooks: `labels/<label_set>.yaml`, the single source of truth for label names.
+
+A codebook declares a label set (``topic``, ``frame``...), whether it is
+multi-label, and for each label a description plus include/exclude guidance and
+examples. Training, evaluation and the service read label names only from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.errors import ConfigError
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class LabelDefinition:
+    name: str
+    description: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    multi_label: bool
+    labels: tuple[LabelDefinition, ...]
+    description: str = ""
+    sha256: str = ""
+    source: str = field(default="", compare=False)
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as served by the API and stored in the model."""
+        return {
+            "name": self.name,
+            "multi_label": self.multi_label,
+            "description": self.description,
+            "sha256": self.sha256,
+            "labels": [
+                {
+                    "name": label.name,
+                    "description": label.description,
+                    "include": list(label.include),
+                    "exclude": list(label.exclude),
+                    "examples": list(label.examples),
+                }
+                for label in self.labels
+            ],
+        }
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return tuple(value)
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Read and check one codebook file; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: codebook not found")
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'name', 'multi_label' and 'labels'")
+    name = data.get("name", path.stem)
+    if name != path.stem:
+        raise ConfigError(f"{path}: name '{name}' must match the file name '{path.stem}'")
+    multi_label = data.get("multi_label")
+    if not isinstance(multi_label, bool):
+        raise ConfigError(f"{path}: 'multi_label' must be true or false")
+    entries = data.get("labels")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: 'labels' must be a non-empty list")
+    labels: list[LabelDefinition] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{path}: labels[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        label_name = entry.get("name")
+        if not isinstance(label_name, str) or not SNAKE_CASE.match(label_name):
+            raise ConfigError(f"{where}.name: '{label_name}' is not a snake_case name")
+        if label_name in seen:
+            raise ConfigError(f"{where}.name: duplicate label '{label_name}'")
+        seen.add(label_name)
+        description = entry.get("description")
+        if not isinstance(description, str) or not description.strip():
+            raise ConfigError(f"{where}.description: required")
+        labels.append(
+            LabelDefinition(
+                name=label_name,
+                description=description.strip(),
+                include=_strings(entry.get("include"), f"{where}.include"),
+                exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
+                examples=_strings(entry.get("examples"), f"{where}.examples"),
+            )
+        )
+    if not multi_label and len(labels) < 2:
+        raise ConfigError(f"{path}: a single-label set needs at least two labels")
+    return Codebook(
+        name=name,
+        multi_label=multi_label,
+        labels=tuple(labels),
+        description=str(data.get("description") or "").strip(),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        source=str(path),
+    )
+
+
+def load_codebooks(labels_dir: str | Path, label_sets: list[str] | None = None) -> dict[str, Codebook]:
+    """Load the named label sets (default: every ``*.yaml`` in ``labels_dir``)."""
+    labels_dir = Path(labels_dir)
+    if not labels_dir.is_dir():
+        raise ConfigError(f"{labels_dir}: labels directory not found")
+    if label_sets is None:
+        label_sets = sorted(p.stem for p in labels_dir.glob("*.yaml"))
+        if not label_sets:
+            raise ConfigError(f"{labels_dir}: no codebooks (<label_set>.yaml) found")
+    return {name: load_codebook(labels_dir / f"{name}.yaml") for name in label_sets}
+
+
+def codebooks_sha256(codebooks: dict[str, Codebook]) -> str:
+    """One hash over all label sets, stable under dict order."""
+    joined = "\n".join(f"{name}:{codebooks[name].sha256}" for name in sorted(codebooks))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def codebook_from_dict(data: dict[str, Any]) -> Codebook:
+    """Rebuild a `Codebook` from `Codebook.to_dict` output (as stored inside a model)."""
+    return Codebook(
+        name=data["name"],
+        multi_label=data["multi_label"],
+        description=data.get("description", ""),
+        sha256=data.get("sha256", ""),
+        labels=tuple(
+            LabelDefinition(
+                name=label["name"],
+                description=label["description"],
+                include=tuple(label.get("include", ())),
+                exclude=tuple(label.get("exclude", ())),
+                examples=tuple(label.get("examples", ())),
+            )
+            for label in data["labels"]
+        ),
+    )

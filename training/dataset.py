@@ -1,0 +1,305 @@
+"""Labelled CSVs -> a validated `LabelledData`, or every problem at once.
+
+CSV format: a text column and one column per label set (``topic``, ``frame``),
+labels separated by ``;``, empty meaning "no label of this set". Optional
+``id``, ``article_id`` and ``split`` (train/test). Column names are configurable.
+
+Nothing is fitted or logged until `load_labelled_data` returns: it either hands
+back clean data or raises `DataValidationError` listing each problem as
+``file:line: message``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from training.codebook import Codebook
+from training.errors import TopicframeError
+
+SPLIT_VALUES = {"train", "test"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class DataValidationError(TopicframeError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) in the labelled data:\n" + "\n".join(map(str, errors)))
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which CSV column holds what; label-set columns default to the set's name."""
+
+    text: str = "text"
+    id: str = "id"
+    article_id: str = "article_id"
+    split: str = "split"
+    label_sets: dict[str, str] = field(default_factory=dict)
+
+    def label_column(self, label_set: str) -> str:
+        return self.label_sets.get(label_set, label_set)
+
+
+@dataclass
+class LabelledData:
+    """Validated rows. ``labels[set][i]`` is the tuple of labels of row ``i``."""
+
+    texts: list[str]
+    labels: dict[str, list[tuple[str, ...]]]
+    ids: list[str]
+    article_ids: list[str | None]
+    splits: list[str | None]
+    sources: list[str]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_matrix(self, label_set: str, label_names: list[str]) -> np.ndarray:
+        """Binary indicator matrix (rows x labels) in codebook order."""
+        index = {name: j for j, name in enumerate(label_names)}
+        y = np.zeros((len(self), len(label_names)), dtype=np.int8)
+        for i, row_labels in enumerate(self.labels[label_set]):
+            for label in row_labels:
+                y[i, index[label]] = 1
+        return y
+
+    def subset(self, rows: np.ndarray | list[int]) -> LabelledData:
+        rows = list(map(int, rows))
+        return LabelledData(
+            texts=[self.texts[i] for i in rows],
+            labels={k: [v[i] for i in rows] for k, v in self.labels.items()},
+            ids=[self.ids[i] for i in rows],
+            article_ids=[self.article_ids[i] for i in rows],
+            splits=[self.splits[i] for i in rows],
+            sources=[self.sources[i] for i in rows],
+        )
+
+    def digest(self) -> str:
+        """sha256 over texts and labels in order: the identity of a training set."""
+        h = hashlib.sha256()
+        for i, text in enumerate(self.texts):
+            row = [text] + [";".join(self.labels[k][i]) for k in sorted(self.labels)]
+            h.update(json.dumps(row, ensure_ascii=False).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def to_records(self) -> list[dict[str, str]]:
+        """Rows in the CSV format (labels joined with ';'), e.g. for artifacts."""
+        return [
+            {
+                "id": self.ids[i],
+                "article_id": self.article_ids[i] or "",
+                "text": self.texts[i],
+                **{k: ";".join(v[i]) for k, v in self.labels.items()},
+            }
+            for i in range(len(self))
+        ]
+
+
+def expand_paths(patterns: list[str]) -> list[Path]:
+    """Files and globs -> existing paths, in the order given."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise DataValidationError([Problem(pattern, None, "no file matches this pattern")])
+        paths.extend(Path(m) for m in matches)
+    return paths
+
+
+def _decode(path: Path, encoding: str, problems: list[Problem]) -> str:
+    """Decode the file, reporting each line holding invalid bytes."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        pass
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1].hex()
+            problems.append(
+                Problem(str(path), number, f"byte 0x{bad} at column {exc.start + 1} is not valid {encoding}")
+            )
+    return raw.decode(encoding, errors="replace")
+
+
+def _parse_labels(
+    cell: str, codebook: Codebook, separator: str, where: tuple[str, int], problems: list[Problem]
+) -> tuple[str, ...]:
+    names = codebook.label_names
+    found: list[str] = []
+    for part in cell.split(separator):
+        label = part.strip()
+        if not label:
+            continue
+        if label not in names:
+            close = difflib.get_close_matches(label.lower().replace(" ", "_"), names, n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(names)})"
+            problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))
+        elif label not in found:
+            found.append(label)
+    if not codebook.multi_label and len(found) != 1:
+        problems.append(
+            Problem(*where, f"'{codebook.name}' is single-label: each row needs exactly one label, got {len(found)}")
+        )
+    return tuple(found)
+
+
+def _read_file(
+    path: Path,
+    codebooks: dict[str, Codebook],
+    columns: ColumnMap,
+    separator: str,
+    encoding: str,
+    problems: list[Problem],
+) -> list[dict]:
+    if not path.is_file():
+        problems.append(Problem(str(path), None, "file not found"))
+        return []
+    text = _decode(path, encoding, problems)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        problems.append(Problem(str(path), 1, "file is empty (expected a header row)"))
+        return []
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    required = [columns.text] + [columns.label_column(name) for name in codebooks]
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(
+            Problem(str(path), 1, f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}")
+        )
+        return []
+    col = {name: header.index(name) for name in header}
+    rows: list[dict] = []
+    start = reader.line_num + 1
+    for record in reader:
+        line = start  # first physical line of this record (quoted fields may span lines)
+        start = reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue  # blank line
+        if len(record) != len(header):
+            problems.append(Problem(str(path), line, f"expected {len(header)} fields, found {len(record)}"))
+            continue
+
+        def cell(name: str, record: list[str] = record) -> str:
+            return record[col[name]] if name in col else ""
+
+        text_value = cell(columns.text).strip()
+        if not text_value:
+            problems.append(Problem(str(path), line, "empty text"))
+        split_value = cell(columns.split).strip().lower() or None
+        if split_value is not None and split_value not in SPLIT_VALUES:
+            problems.append(
+                Problem(str(path), line, f"split must be 'train' or 'test', got '{cell(columns.split).strip()}'")
+            )
+        labels = {
+            name: _parse_labels(cell(columns.label_column(name)), cb, separator, (str(path), line), problems)
+            for name, cb in codebooks.items()
+        }
+        rows.append(
+            {
+                "text": text_value,
+                "labels": labels,
+                "id": cell(columns.id).strip() or f"{path.stem}:{line}",
+                "article_id": cell(columns.article_id).strip() or None,
+                "split": split_value,
+                "source": f"{path}:{line}",
+            }
+        )
+    return rows
+
+
+def load_labelled_data(
+    paths: list[str] | list[Path],
+    codebooks: dict[str, Codebook],
+    columns: ColumnMap | None = None,
+    separator: str = ";",
+    encoding: str = "utf-8",
+    min_positives: int = 5,
+    strict: bool = False,
+) -> LabelledData:
+    """Read, validate and merge labelled CSV files.
+
+    Raises `DataValidationError` with every problem found (errors; warnings too
+    under ``strict``). Exact duplicate rows are dropped with a warning.
+    """
+    columns = columns or ColumnMap()
+    problems: list[Problem] = []
+    rows: list[dict] = []
+    for path in expand_paths([str(p) for p in paths]):
+        rows.extend(_read_file(path, codebooks, columns, separator, encoding, problems))
+
+    # Same text twice: identical labels -> drop the copy; different labels -> error.
+    kept: list[dict] = []
+    first_seen: dict[str, dict] = {}
+    dropped = 0
+    for row in rows:
+        if not row["text"]:
+            continue
+        earlier = first_seen.get(row["text"])
+        if earlier is None:
+            first_seen[row["text"]] = row
+            kept.append(row)
+        elif earlier["labels"] == row["labels"]:
+            dropped += 1
+        else:
+            path, line = row["source"].rsplit(":", 1)
+            problems.append(
+                Problem(path, int(line), f"same text as {earlier['source']} but with different labels")
+            )
+    if dropped:
+        problems.append(Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning"))
+
+    # Label floors are judged on the training part only.
+    train_rows = [r for r in kept if r["split"] != "test"]
+    for name, codebook in codebooks.items():
+        counts = Counter(label for r in train_rows for label in r["labels"][name])
+        for label in codebook.label_names:
+            if counts[label] < min_positives:
+                problems.append(
+                    Problem(
+                        ", ".join(str(p) for p in paths),
+                        None,
+                        f"{name} label '{label}' has {counts[label]} positive row(s), fewer than the floor of {min_positives}",
+                        "error" if strict else "warning",
+                    )
+                )
+
+    if any(p.severity == "error" for p in problems):
+        raise DataValidationError(problems)
+    return LabelledData(
+        texts=[r["text"] for r in kept],
+        labels={name: [r["labels"][name] for r in kept] for name in codebooks},
+        ids=[r["id"] for r in kept],
+        article_ids=[r["article_id"] for r in kept],
+        splits=[r["split"] for r in kept],
+        sources=[r["source"] for r in kept],
+        warnings=[p for p in problems if p.severity == "warning"],
+    )

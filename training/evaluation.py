@@ -1,0 +1,121 @@
+"""Splits, cross-validation and metrics.
+
+Test split, in order of precedence: separate test files; the ``split`` column;
+grouped by ``article_id`` (no article on both sides); iterative multi-label
+stratification. Cross-validation on the training part uses the same grouping
+and gives the out-of-fold scores that thresholds are tuned on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    hamming_loss,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from training.dataset import LabelledData
+
+
+def stacked_targets(data: LabelledData, label_names: dict[str, list[str]]) -> np.ndarray:
+    """All label sets side by side, for stratifying on every label at once."""
+    return np.hstack([data.label_matrix(name, names) for name, names in label_names.items()])
+
+
+def split_train_test(
+    data: LabelledData, label_names: dict[str, list[str]], test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Row indices of train and test, and how they were chosen."""
+    rows = np.arange(len(data))
+    if any(s is not None for s in data.splits):
+        test = np.array([s == "test" for s in data.splits])
+        return rows[~test], rows[test], "split column"
+    if all(a is not None for a in data.article_ids):
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(splitter.split(rows, groups=data.article_ids))
+        return train, test, "grouped by article_id"
+    y = stacked_targets(data, label_names)
+    mss = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    train, test = next(mss.split(rows, y))
+    return train, test, "iterative multi-label stratification"
+
+
+def cv_folds(data: LabelledData, label_names: dict[str, list[str]], folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    rows = np.arange(len(data))
+    if all(a is not None for a in data.article_ids) and len(set(data.article_ids)) >= folds:
+        yield from GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, groups=data.article_ids)
+    else:
+        y = stacked_targets(data, label_names)
+        yield from MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y)
+
+
+def out_of_fold_scores(
+    data: LabelledData,
+    label_names: dict[str, list[str]],
+    folds: int,
+    seed: int,
+    fit_and_score: Callable[[LabelledData, LabelledData], dict[str, np.ndarray]],
+    on_fold: Callable[[], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Scores for every training row from a model that did not see it."""
+    oof = {name: np.zeros((len(data), len(names))) for name, names in label_names.items()}
+    for train, held_out in cv_folds(data, label_names, folds, seed):
+        scores = fit_and_score(data.subset(train), data.subset(held_out))
+        for name in oof:
+            oof[name][held_out] = scores[name]
+        if on_fold:
+            on_fold()
+    return oof
+
+
+def indicator(decided: list[list[str]], labels: list[str]) -> np.ndarray:
+    index = {name: j for j, name in enumerate(labels)}
+    y = np.zeros((len(decided), len(labels)), dtype=np.int8)
+    for i, row in enumerate(decided):
+        for label in row:
+            y[i, index[label]] = 1
+    return y
+
+
+def score_label_set(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], multi_label: bool) -> dict[str, Any]:
+    """Micro/macro F1, subset accuracy, hamming loss and a per-label table."""
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    report: dict[str, Any] = {
+        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "subset_accuracy": float(accuracy_score(y_true, y_pred)),
+        "hamming_loss": float(hamming_loss(y_true, y_pred)),
+        "per_label": {
+            label: {
+                "precision": float(precision[j]),
+                "recall": float(recall[j]),
+                "f1": float(f1[j]),
+                "support": int(support[j]),
+            }
+            for j, label in enumerate(labels)
+        },
+    }
+    if not multi_label:
+        report["accuracy"] = report["subset_accuracy"]
+    return report
+
+
+def flat_metrics(reports: dict[str, dict[str, Any]], prefix: str = "") -> dict[str, float]:
+    """`{"topic": report}` -> MLflow metric names such as ``topic.f1.trade``."""
+    metrics: dict[str, float] = {}
+    for name, report in reports.items():
+        for key, value in report.items():
+            if key == "per_label":
+                for label, row in value.items():
+                    for stat, number in row.items():
+                        metrics[f"{prefix}{name}.{stat}.{label}"] = float(number)
+            else:
+                metrics[f"{prefix}{name}.{key}"] = float(value)
+    return metrics
