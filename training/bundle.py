@@ -160,7 +160,9 @@ class ModelBundle:
             labels = {name: decided[0] for name, decided in self.predict([text]).items()}
         return self.explain_row(x, k, labels)
 
-    def explain_row(self, x: Any, k: int, labels: dict[str, list[str]]) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    def explain_row(
+        self, x: Any, k: int, labels: dict[str, list[str]]
+    ) -> dict[str, dict[str, list[tuple[str, float]]]]:
         """`explain` for an already vectorized row (1 x features, CSR)."""
         explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for name, wanted in labels.items():
@@ -240,5 +242,7 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBu
         raise ModelLoadError(f"{file}: not a topicframe ModelBundle")
     recorded = bundle.versions.get("scikit-learn", "")
     if _major_minor(recorded) != _major_minor(sklearn.__version__):
-        raise ModelLoadError(f"{file}: trained with scikit-learn {recorded}, this environment has {sklearn.__version__}")
+        raise ModelLoadError(
+            f"{file}: trained with scikit-learn {recorded}, this environment has {sklearn.__version__}"
+        )
     return bundle

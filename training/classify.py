@@ -41,7 +41,10 @@ def classify(
         item: dict[str, Any] = {"index": i, "text": text, "labels": {name: decided[name][i] for name in label_sets}}
         if include_scores:
             item["scores"] = {
-                name: {label: round(float(s), 4) for label, s in zip(bundle.label_names[name], scores[name][i], strict=True)}
+                name: {
+                    label: round(float(s), 4)
+                    for label, s in zip(bundle.label_names[name], scores[name][i], strict=True)
+                }
                 for name in label_sets
             }
         if explain:

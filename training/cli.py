@@ -23,10 +23,12 @@ from rich.table import Table
 from training.errors import TopicframeError
 
 app = typer.Typer(help="Topic and framing classifier for news paragraphs.", no_args_is_help=True, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
-ModelOption = Annotated[str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory")]
+ModelOption = Annotated[
+    str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory")
+]
 
 
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -66,7 +68,9 @@ def print_reports(reports: dict[str, dict[str, Any]], title: str) -> None:
         for column in ("label", "precision", "recall", "f1", "support"):
             table.add_column(column, justify="left" if column == "label" else "right")
         for label, row in report["per_label"].items():
-            table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+            table.add_row(
+                label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
+            )
         console.print(table)
 
 
@@ -91,7 +95,9 @@ def print_promotion(result: Any) -> None:
 @cli_errors
 def train(
     data: Annotated[list[str] | None, typer.Option("--data", help="labelled CSV file or glob (repeatable)")] = None,
-    test_data: Annotated[list[str] | None, typer.Option("--test-data", help="held-out CSV file or glob (repeatable)")] = None,
+    test_data: Annotated[
+        list[str] | None, typer.Option("--test-data", help="held-out CSV file or glob (repeatable)")
+    ] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="directory of <label_set>.yaml codebooks")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name")] = None,
@@ -125,14 +131,19 @@ def train(
         f"label sets: {', '.join(prepared.codebooks)}"
     )
     steps = run_config.cv.folds + 2
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
         task = bar.add_task("training", total=steps)
         result = train_model(run_config, prepared, on_step=lambda step: bar.update(task, advance=1, description=step))
     print_reports(result.test.reports, "test")
     cv_line = "  ".join(f"cv.{n}.micro_f1={r['micro_f1']:.3f}" for n, r in result.cv_reports.items())
     console.print(f"{cv_line}  (fit {result.fit_seconds:.1f}s)")
     logged = log_training_run(run_config, result)
-    console.print(f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'; registered {run_config.model_name} version {logged.model_version}")
+    console.print(
+        f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'; "
+        f"registered {run_config.model_name} version {logged.model_version}"
+    )
     if promote:
         print_promotion(promote_version(logged.model_version, run_config.model_name))
 
@@ -164,8 +175,8 @@ def read_paragraphs(file: Path) -> list[str]:
     try:
         content = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        line = file.read_bytes()[: exc.start].count(b"\n") + 1
-        raise TopicframeError(f"{file}:{line}: not valid UTF-8") from None
+        bad_line = file.read_bytes()[: exc.start].count(b"\n") + 1
+        raise TopicframeError(f"{file}:{bad_line}: not valid UTF-8") from None
     if file.suffix == ".jsonl":
         paragraphs = []
         for number, line in enumerate(content.splitlines(), start=1):
@@ -188,7 +199,9 @@ def read_paragraphs(file: Path) -> list[str]:
 @app.command()
 @cli_errors
 def classify(
-    file: Annotated[Path, typer.Argument(help=".txt (paragraphs separated by blank lines) or .jsonl (a 'text' field per line)")],
+    file: Annotated[
+        Path, typer.Argument(help=".txt (paragraphs separated by blank lines) or .jsonl (a 'text' field per line)")
+    ],
     model: ModelOption = "models:/topicframe@champion",
     explain: Annotated[int, typer.Option("--explain", min=0, max=50, help="top-k terms per predicted label")] = 0,
 ) -> None:
@@ -228,7 +241,10 @@ def ui(port: Annotated[int, typer.Option("--port", help="port for the MLflow UI"
 
     uri = tracking_uri()
     console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri}")
-    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)])
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)],
+    )
 
 
 @app.command()

@@ -74,11 +74,11 @@ class ThresholdConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    data: DataConfig = Field(default_factory=DataConfig)
-    vectorizer: VectorizerConfig = Field(default_factory=VectorizerConfig)
-    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
-    cv: CVConfig = Field(default_factory=CVConfig)
-    thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    vectorizer: VectorizerConfig = Field(default_factory=lambda: VectorizerConfig())
+    classifier: ClassifierConfig = Field(default_factory=lambda: ClassifierConfig())
+    cv: CVConfig = Field(default_factory=lambda: CVConfig())
+    thresholds: ThresholdConfig = Field(default_factory=lambda: ThresholdConfig())
     seed: int = 0
     experiment: str = "topicframe"
     model_name: str = "topicframe"

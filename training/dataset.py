@@ -271,11 +271,11 @@ def load_labelled_data(
             dropped += 1
         else:
             path, line = row["source"].rsplit(":", 1)
-            problems.append(
-                Problem(path, int(line), f"same text as {earlier['source']} but with different labels")
-            )
+            problems.append(Problem(path, int(line), f"same text as {earlier['source']} but with different labels"))
     if dropped:
-        problems.append(Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning"))
+        problems.append(
+            Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning")
+        )
 
     # Label floors are judged on the training part only.
     train_rows = [r for r in kept if r["split"] != "test"]
@@ -287,7 +287,8 @@ def load_labelled_data(
                     Problem(
                         ", ".join(str(p) for p in paths),
                         None,
-                        f"{name} label '{label}' has {counts[label]} positive row(s), fewer than the floor of {min_positives}",
+                        f"{name} label '{label}' has {counts[label]} positive row(s), "
+                        f"fewer than the floor of {min_positives}",
                         "error" if strict else "warning",
                     )
                 )

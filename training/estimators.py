@@ -66,8 +66,12 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
         base = CalibratedClassifierCV(svc, method="sigmoid", cv=3)
     elif kind == "sgd":
         base = SGDClassifier(
-            loss="log_loss", alpha=config.alpha, class_weight=config.class_weight, max_iter=config.max_iter,
-            tol=1e-4, random_state=seed,
+            loss="log_loss",
+            alpha=config.alpha,
+            class_weight=config.class_weight,
+            max_iter=config.max_iter,
+            tol=1e-4,
+            random_state=seed,
         )
     elif kind == "complement_nb":
         base = ComplementNB(alpha=config.alpha)
@@ -93,7 +97,9 @@ def label_weights(classifier: Any, n_labels: int, n_features: int) -> np.ndarray
     if isinstance(classifier, OneVsRestClassifier):
         return np.vstack([_binary_weights(e, n_features) for e in classifier.estimators_])
     if hasattr(classifier, "calibrated_classifiers_"):
-        rows = np.mean([label_weights(c.estimator, n_labels, n_features) for c in classifier.calibrated_classifiers_], axis=0)
+        rows = np.mean(
+            [label_weights(c.estimator, n_labels, n_features) for c in classifier.calibrated_classifiers_], axis=0
+        )
         return np.asarray(rows)
     if hasattr(classifier, "coef_"):
         coef = np.asarray(classifier.coef_, dtype=np.float64)

@@ -47,7 +47,9 @@ def split_train_test(
     return train, test, "iterative multi-label stratification"
 
 
-def cv_folds(data: LabelledData, label_names: dict[str, list[str]], folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(
+    data: LabelledData, label_names: dict[str, list[str]], folds: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     rows = np.arange(len(data))
     if all(a is not None for a in data.article_ids) and len(set(data.article_ids)) >= folds:
         yield from GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, groups=data.article_ids)

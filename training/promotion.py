@@ -43,13 +43,18 @@ def records_to_data(records: list[dict[str, str]], bundle: ModelBundle) -> Label
         for name, names in bundle.label_names.items()
     }
     return LabelledData(
-        texts=[r["text"] for r in records], labels=labels, ids=[r.get("id", "") for r in records],
-        article_ids=[r.get("article_id") or None for r in records], splits=[None] * len(records),
+        texts=[r["text"] for r in records],
+        labels=labels,
+        ids=[r.get("id", "") for r in records],
+        article_ids=[r.get("article_id") or None for r in records],
+        splits=[None] * len(records),
         sources=[f"test.csv:{i + 2}" for i in range(len(records))],
     )
 
 
-def compare_models(candidate: ModelBundle, champion: ModelBundle, test_records: list[dict[str, str]]) -> PromotionResult:
+def compare_models(
+    candidate: ModelBundle, champion: ModelBundle, test_records: list[dict[str, str]]
+) -> PromotionResult:
     label_set = promotion_metric(candidate)
     cand = evaluate(candidate, records_to_data(test_records, candidate)).reports[label_set]
     champ = evaluate(champion, records_to_data(test_records, champion)).reports.get(label_set)
@@ -59,8 +64,12 @@ def compare_models(candidate: ModelBundle, champion: ModelBundle, test_records: 
     ]
     champ_score = champ["micro_f1"] if champ else 0.0
     return PromotionResult(
-        promoted=cand["micro_f1"] > champ_score, metric=f"{label_set}.micro_f1", candidate_version="",
-        candidate_score=cand["micro_f1"], champion_score=champ_score, per_label=per_label,
+        promoted=cand["micro_f1"] > champ_score,
+        metric=f"{label_set}.micro_f1",
+        candidate_version="",
+        candidate_score=cand["micro_f1"],
+        champion_score=champ_score,
+        per_label=per_label,
     )
 
 
@@ -78,8 +87,15 @@ def promote(version: str, model_name: str = MODEL_NAME, cache_dir: Path | None =
         score = candidate.metrics.get(f"{label_set}.micro_f1", 0.0)
         return PromotionResult(True, f"{label_set}.micro_f1", version, score, reason="first model: promoted itself")
     if champion_ref.version == version:
-        return PromotionResult(False, f"{label_set}.micro_f1", version, candidate.metrics.get(f"{label_set}.micro_f1", 0.0),
-                               champion_ref.version, None, reason=f"version {version} is already the champion")
+        return PromotionResult(
+            False,
+            f"{label_set}.micro_f1",
+            version,
+            candidate.metrics.get(f"{label_set}.micro_f1", 0.0),
+            champion_ref.version,
+            None,
+            reason=f"version {version} is already the champion",
+        )
     champion, _ = load_model(champion_ref.uri, cache_dir)
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(run_id=ref.run_id, artifact_path="data/test.csv", dst_path=tmp)

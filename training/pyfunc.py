@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.bundle import ModelBundle, load_bundle
 
@@ -42,13 +42,13 @@ def prediction_frame(bundle: ModelBundle, texts: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-class TopicframePyfunc(mlflow.pyfunc.PythonModel):
-    def load_context(self, context):  # type: ignore[no-untyped-def]
+class TopicframePyfunc(PythonModel):
+    def load_context(self, context):
         # The digest comes from the MLmodel file's model_config, written at training.
         expected = (context.model_config or {}).get("bundle_sha256")
         self.bundle = load_bundle(context.artifacts["bundle"], expected_sha256=expected)
 
     # No type hints on predict: MLflow would try to derive a schema from them;
     # the signature logged with the model describes the input instead.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(self, context, model_input, params=None):
         return prediction_frame(self.bundle, input_texts(model_input))

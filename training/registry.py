@@ -67,9 +67,15 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as exc:
         what = f"alias '{alias}'" if alias else f"version {version}"
-        raise ModelLoadError(f"{uri}: registered model '{name}' has no {what} in {tracking_uri()} ({exc.error_code})") from None
+        raise ModelLoadError(
+            f"{uri}: registered model '{name}' has no {what} in {tracking_uri()} ({exc.error_code})"
+        ) from None
     return ModelRef(
-        uri=uri, name=name, version=str(mv.version), alias=alias, run_id=mv.run_id,
+        uri=uri,
+        name=name,
+        version=str(mv.version),
+        alias=alias,
+        run_id=mv.run_id,
         bundle_sha256=(mv.tags or {}).get("bundle_sha256"),
     )
 

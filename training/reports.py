@@ -10,9 +10,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import PrecisionRecallDisplay, multilabel_confusion_matrix  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import PrecisionRecallDisplay, multilabel_confusion_matrix
 
 
 def markdown_report(reports: dict[str, dict[str, Any]], title: str = "Test metrics") -> str:
@@ -59,7 +59,7 @@ def plot_label_set(
         ax.set_title(label, fontsize=9)
         ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
         ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=7)
-    for ax in list(axes.flat)[len(labels):]:
+    for ax in list(axes.flat)[len(labels) :]:
         ax.axis("off")
     fig.suptitle(f"{name}: per-label confusion matrices (test)")
     fig.tight_layout()
@@ -70,7 +70,9 @@ def plot_label_set(
     fig, ax = plt.subplots(figsize=(6, 5))
     for j, label in enumerate(labels):
         if 0 < y_true[:, j].sum() < len(y_true):
-            PrecisionRecallDisplay.from_predictions(y_true[:, j], scores[:, j], name=label, ax=ax, plot_chance_level=False)
+            PrecisionRecallDisplay.from_predictions(
+                y_true[:, j], scores[:, j], name=label, ax=ax, plot_chance_level=False
+            )
     ax.set_title(f"{name}: precision-recall (test)")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()

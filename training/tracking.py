@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.data
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
-from training.bundle import file_sha256
 from training.config import RunConfig, flatten_params
 from training.evaluation import flat_metrics, indicator
 from training.pyfunc import prediction_frame
@@ -100,11 +99,13 @@ def log_training_run(config: RunConfig, result: TrainingResult, register: bool =
         run_id = run.info.run_id
         try:
             params = flatten_params(config)
-            params.update({
-                "data.n_train": str(len(result.data.train)),
-                "data.n_test": str(len(result.data.test)),
-                "data.split_method": result.data.split_method,
-            })
+            params.update(
+                {
+                    "data.n_train": str(len(result.data.train)),
+                    "data.n_test": str(len(result.data.test)),
+                    "data.split_method": result.data.split_method,
+                }
+            )
             mlflow.log_params(params)
             metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")
             metrics |= {
@@ -113,18 +114,20 @@ def log_training_run(config: RunConfig, result: TrainingResult, register: bool =
                 "test.misclassified_rows": float(prepared["misclassified"]),
             }
             mlflow.log_metrics(metrics)
-            mlflow.set_tags({
-                "git_commit": git_commit(),
-                "codebook_sha256": bundle.codebook_sha256,
-                "data_digest": bundle.data_digest,
-                "bundle_sha256": sha,
-                "split_method": result.data.split_method,
-            })
+            mlflow.set_tags(
+                {
+                    "git_commit": git_commit(),
+                    "codebook_sha256": bundle.codebook_sha256,
+                    "data_digest": bundle.data_digest,
+                    "bundle_sha256": sha,
+                    "split_method": result.data.split_method,
+                }
+            )
             test_source = ",".join(config.data.test) or ",".join(config.data.train)
             with warnings.catch_warnings():  # a local path "can be interpreted in multiple ways": both are local
                 warnings.simplefilter("ignore", UserWarning)
-                train_ds = mlflow.data.from_pandas(train_df, source=",".join(config.data.train), name="train")
-                test_ds = mlflow.data.from_pandas(test_df, source=test_source, name="test")
+                train_ds = from_pandas(train_df, source=",".join(config.data.train), name="train")
+                test_ds = from_pandas(test_df, source=test_source, name="test")
             mlflow.log_input(train_ds, context="training")
             mlflow.log_input(test_ds, context="testing")
             mlflow.log_artifacts(str(workdir / "reports"), "reports")
@@ -163,4 +166,5 @@ def _pip_requirements() -> list[str]:
     # Pinned to this environment: the pyfunc must unpickle with the same scikit-learn.
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "joblib", "pyyaml")]
+    packages = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "joblib", "pyyaml")
+    return [f"{pkg}=={version(pkg)}" for pkg in packages]

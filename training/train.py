@@ -51,16 +51,26 @@ class TrainingResult:
 def column_map(config: RunConfig) -> ColumnMap:
     d = config.data
     return ColumnMap(
-        text=d.text_column, id=d.id_column, article_id=d.article_id_column, split=d.split_column,
+        text=d.text_column,
+        id=d.id_column,
+        article_id=d.article_id_column,
+        split=d.split_column,
         label_sets=dict(d.label_columns),
     )
 
 
-def load_data(config: RunConfig, paths: list[str], codebooks: dict[str, Codebook], strict: bool) -> LabelledData:
+def load_data(
+    config: RunConfig, paths: list[str], codebooks: dict[str, Codebook], strict: bool, min_positives: int
+) -> LabelledData:
     d = config.data
     return load_labelled_data(
-        paths, codebooks, column_map(config), separator=d.separator, encoding=d.encoding,
-        min_positives=d.min_positives, strict=strict,
+        paths,
+        codebooks,
+        column_map(config),
+        separator=d.separator,
+        encoding=d.encoding,
+        min_positives=min_positives,
+        strict=strict,
     )
 
 
@@ -74,8 +84,7 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
             loaded.append(None)
             continue
         try:
-            part = load_data(config.model_copy(update={"data": config.data.model_copy(update={"min_positives": floor})}),
-                             paths, codebooks, strict)
+            part = load_data(config, paths, codebooks, strict, floor)  # label floors apply to training data
             problems.extend(part.warnings)
             loaded.append(part)
         except DataValidationError as exc:
@@ -90,9 +99,13 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         overlap = set(data.texts) & set(test.texts)
         if overlap:
             problems = [
-                Problem(test.sources[i].rsplit(":", 1)[0], int(test.sources[i].rsplit(":", 1)[1]),
-                        "this test paragraph also appears in the training data")
-                for i, t in enumerate(test.texts) if t in overlap
+                Problem(
+                    test.sources[i].rsplit(":", 1)[0],
+                    int(test.sources[i].rsplit(":", 1)[1]),
+                    "this test paragraph also appears in the training data",
+                )
+                for i, t in enumerate(test.texts)
+                if t in overlap
             ]
             raise DataValidationError(problems)
         return PreparedData(codebooks, data, test, "test files", problems)

@@ -1,0 +1,132 @@
+"""The model object: scores, thresholds, explanations, save/load and its refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.bundle import ModelBundle, load_bundle
+from training.codebook import Codebook, LabelDefinition
+from training.config import load_config
+from training.errors import ModelLoadError
+
+ARTICLE = [
+    "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and liquefied "
+    "natural gas from American exporters over the next two years.",
+    "Customs officers detained three shipments of solar panels at the port of Los Angeles under the forced labour "
+    "law, saying the polysilicon inside was traced to camps in Xinjiang.",
+    "Photograph: Kim Lee for the Daily Ledger",
+]
+
+
+def test_scores_are_probabilities_for_every_label(bundle: ModelBundle) -> None:
+    scores = bundle.predict_proba(ARTICLE)
+    for name, matrix in scores.items():
+        assert matrix.shape == (len(ARTICLE), len(bundle.label_names[name]))
+        assert ((matrix >= 0) & (matrix <= 1)).all()
+
+
+def test_predict_applies_each_labels_threshold_and_orders_by_score(bundle: ModelBundle) -> None:
+    scores = bundle.predict_proba(ARTICLE)
+    for name, decided in bundle.predict(ARTICLE).items():
+        thresholds = bundle.thresholds(name)
+        labels = bundle.label_names[name]
+        for row, chosen in zip(scores[name], decided, strict=True):
+            expected = [lab for lab in labels if row[labels.index(lab)] >= thresholds[lab]]
+            assert sorted(chosen) == sorted(expected)
+            assert [row[labels.index(lab)] for lab in chosen] == sorted(
+                (row[labels.index(lab)] for lab in chosen), reverse=True
+            )
+
+
+def test_fast_scorer_matches_scikit_learn(bundle: ModelBundle) -> None:
+    X = bundle.transform(ARTICLE)
+    for model in bundle.label_sets_.values():
+        assert model.scorer is not None  # logistic regression takes the fast path
+        np.testing.assert_allclose(model.scorer.predict_proba(X), model.classifier.predict_proba(X), atol=1e-9)
+
+
+def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
+    for paragraph in ARTICLE[:2]:
+        explanation = bundle.explain(paragraph, k=5)
+        assert any(terms for per_label in explanation.values() for terms in per_label.values())
+        words = set(re.findall(r"\b\w\w+\b", paragraph.lower()))
+        for per_label in explanation.values():
+            for terms in per_label.values():
+                assert len(terms) <= 5
+                weights = [w for _, w in terms]
+                assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+                for term, _ in terms:
+                    assert set(term.split()) <= words, term
+
+
+def test_save_load_round_trip(bundle: ModelBundle, bundle_dir: Path) -> None:
+    loaded = load_bundle(bundle_dir)
+    assert loaded.predict(ARTICLE) == bundle.predict(ARTICLE)
+    assert loaded.data_digest == bundle.data_digest and loaded.codebook_sha256 == bundle.codebook_sha256
+    assert (
+        json.loads((bundle_dir / "model.json").read_text())["versions"]["scikit-learn"]
+        == bundle.versions["scikit-learn"]
+    )
+
+
+def test_tampered_artifact_is_refused_before_unpickling(bundle_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_dir, copy)
+    with (copy / "model.joblib").open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelLoadError, match="does not match the digest recorded at training"):
+        load_bundle(copy)
+    with pytest.raises(ModelLoadError, match="does not match"):
+        load_bundle(bundle_dir, expected_sha256="0" * 64)
+
+
+def test_other_scikit_learn_version_is_refused(bundle_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_dir, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["versions"]["scikit-learn"] = "1.2.0"
+    (copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 1.2.0"):
+        load_bundle(copy)
+
+
+def _tiny_codebooks(multi_label: bool) -> dict[str, Codebook]:
+    labels = tuple(LabelDefinition(n, n) for n in ("trade", "security", "climate"))
+    return {"topic": Codebook("topic", multi_label, labels)}
+
+
+TINY = [
+    ("tariffs on steel imports rise", [1, 0, 0]),
+    ("new export duties and tariffs", [1, 0, 0]),
+    ("trade deal cuts tariffs", [1, 0, 0]),
+    ("missile test near the border", [0, 1, 0]),
+    ("troops and missile drills", [0, 1, 0]),
+    ("navy warships patrol the strait", [0, 1, 0]),
+    ("emissions pledge at climate summit", [0, 0, 1]),
+    ("carbon emissions and warming", [0, 0, 1]),
+    ("climate finance for warming", [0, 0, 1]),
+]
+
+
+@pytest.mark.parametrize("kind", ["logreg", "linear_svm", "sgd", "complement_nb"])
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: bool) -> None:
+    config = load_config(None, {"classifier.type": kind, "classifier.class_weight": None})
+    texts = [t for t, _ in TINY] * 2
+    y = np.array([row for _, row in TINY] * 2)
+    bundle = ModelBundle(config, _tiny_codebooks(multi_label)).fit(texts, {"topic": y})
+    scores = bundle.predict_proba(["tariffs on imports", "missile drills"])["topic"]
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert scores[0].argmax() == 0 and scores[1].argmax() == 1
+    if not multi_label:
+        np.testing.assert_allclose(scores.sum(axis=1), 1.0)
+        assert [len(x) for x in bundle.predict(["anything at all"])["topic"]] == [1]
+    terms = bundle.explain("tariffs on imports", k=10, labels={"topic": ["trade"]})["topic"]["trade"]
+    assert "tariffs" in [term for term, _ in terms]
+    assert "missile" not in [term for term, _ in terms]

@@ -1,0 +1,80 @@
+"""CLI contract: bad input -> one line per problem with file:line, exit 1, no MLflow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from tests.conftest import LABELS, write_csv
+from training.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+def assert_no_runs(uri: str, tmp_path: Path) -> None:
+    if not (tmp_path / "mlflow.db").exists():
+        return  # nothing touched the store at all
+    client = MlflowClient(uri)
+    experiments = client.search_experiments()
+    assert not client.search_runs([e.experiment_id for e in experiments])
+
+
+BAD_ROWS = [
+    {"id": "1", "text": "Steel tariffs were doubled overnight.", "topic": "trade", "frame": "conflict"},
+    {"id": "2", "text": "", "topic": "trade", "frame": ""},
+    {"id": "3", "text": "Envoys met in Doha.", "topic": "diplomacy", "frame": "cooperaton"},
+]
+
+
+def test_train_reports_every_bad_row_and_logs_nothing(tmp_path: Path, store: str) -> None:
+    data = write_csv(tmp_path / "mine.csv", BAD_ROWS)
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS)])
+    assert result.exit_code == 1
+    out = result.output
+    assert f"{data}:3: error: empty text" in out
+    assert f"{data}:4: error: unknown frame label 'cooperaton' (did you mean 'cooperation'?)" in out
+    assert "nothing was trained or logged" in out
+    assert "Traceback" not in out
+    assert_no_runs(store, tmp_path)
+
+
+def test_strict_turns_label_floors_into_errors(tmp_path: Path, store: str) -> None:
+    data = write_csv(tmp_path / "mine.csv", BAD_ROWS[:1])
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), "--strict"])
+    assert result.exit_code == 1
+    assert "topic label 'climate' has 0 positive row(s), fewer than the floor of 5" in result.output
+    assert_no_runs(store, tmp_path)
+
+
+def test_bad_config_key_and_missing_files(tmp_path: Path, store: str) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("classifer:\n  C: 1\n")
+    result = runner.invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 1 and "classifer: unknown key" in result.output
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "missing.csv"), "--labels", str(LABELS)])
+    assert result.exit_code == 1 and "missing.csv: error: file not found" in result.output
+    result = runner.invoke(app, ["train", "--labels", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "labels directory not found" in result.output
+    assert_no_runs(store, tmp_path)
+
+
+def test_classify_and_evaluate_refuse_bad_input_cleanly(tmp_path: Path, store: str) -> None:
+    bad = tmp_path / "article.jsonl"
+    bad.write_text('{"text": "fine"}\n{"txt": "no"}\n')
+    result = runner.invoke(app, ["classify", str(bad), "--model", str(tmp_path)])
+    assert (
+        result.exit_code == 1 and f"{bad}:2: expected an object with a non-empty string field 'text'" in result.output
+    )
+    result = runner.invoke(app, ["evaluate", "--data", str(bad)])
+    assert result.exit_code == 1 and "models:/topicframe@champion" in result.output and "Traceback" not in result.output

@@ -1,0 +1,125 @@
+"""Validation of labelled CSVs: every problem reported at once, with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_csv
+from training.dataset import ColumnMap, DataValidationError, load_labelled_data
+
+GOOD = [
+    {"id": "1", "article_id": "a1", "text": "Tariffs on steel rose again.", "topic": "trade", "frame": "conflict"},
+    {"id": "2", "article_id": "a1", "text": "The ministers met in Geneva.", "topic": "diplomacy", "frame": ""},
+    {"id": "3", "article_id": "a2", "text": "By Jane Roe, Geneva", "topic": "", "frame": ""},
+]
+
+
+def messages(exc: DataValidationError) -> list[str]:
+    return [str(p) for p in exc.problems]
+
+
+def test_clean_file_loads(tmp_path: Path, codebooks) -> None:
+    path = write_csv(tmp_path / "good.csv", GOOD)
+    data = load_labelled_data([path], codebooks, min_positives=0)
+    assert data.texts[0] == "Tariffs on steel rose again."
+    assert data.labels["topic"] == [("trade",), ("diplomacy",), ()]
+    assert data.article_ids == ["a1", "a1", "a2"]
+    assert data.label_matrix("topic", codebooks["topic"].label_names).sum() == 2
+
+
+def test_missing_column_names_file_and_header(tmp_path: Path, codebooks) -> None:
+    path = write_csv(tmp_path / "bad.csv", GOOD, header=["id", "text", "topic"])
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert messages(err.value) == [f"{path}:1: error: missing column(s) frame; header has: id, text, topic"]
+
+
+def test_every_row_problem_is_reported_with_its_line(tmp_path: Path, codebooks) -> None:
+    rows = [
+        *GOOD,
+        {"id": "4", "text": "Talks on chips stalled.", "topic": "tecnology", "frame": ""},  # line 5: typo
+        {"id": "5", "text": "   ", "topic": "trade", "frame": ""},  # line 6: empty text
+        {"id": "6", "text": "Tariffs on steel rose again.", "topic": "economy", "frame": "conflict"},  # line 7
+    ]
+    path = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    got = messages(err.value)
+    assert f"{path}:5: error: unknown topic label 'tecnology' (did you mean 'technology'?)" in got
+    assert f"{path}:6: error: empty text" in got
+    assert f"{path}:7: error: same text as {path}:2 but with different labels" in got
+    assert len(got) == 3
+
+
+def test_invalid_bytes_name_the_line(tmp_path: Path, codebooks) -> None:
+    path = write_csv(tmp_path / "latin.csv", GOOD)
+    raw = path.read_bytes().replace(b"Geneva.", "Gen\xe8ve.".encode("latin-1"))
+    path.write_bytes(raw)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert any(m.startswith(f"{path}:3: error: byte 0xe8") and "not valid utf-8" in m for m in messages(err.value))
+
+
+def test_malformed_split_value(tmp_path: Path, codebooks) -> None:
+    rows = [dict(GOOD[0], split="train"), dict(GOOD[1], split="tset"), dict(GOOD[2], split="test")]
+    path = write_csv(tmp_path / "split.csv", rows, header=["id", "text", "topic", "frame", "split"])
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert messages(err.value) == [f"{path}:3: error: split must be 'train' or 'test', got 'tset'"]
+
+
+def test_label_floor_is_a_warning_unless_strict(tmp_path: Path, codebooks) -> None:
+    path = write_csv(tmp_path / "small.csv", GOOD)
+    data = load_labelled_data([path], codebooks, min_positives=1)
+    floor_warnings = [str(w) for w in data.warnings if "fewer than the floor" in w.message]
+    assert any("topic label 'climate' has 0 positive row(s)" in w for w in floor_warnings)
+    assert all(w.severity == "warning" for w in data.warnings)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=1, strict=True)
+    assert any("'climate' has 0 positive" in m and ": error:" in m for m in messages(err.value))
+
+
+def test_exact_duplicates_are_dropped_with_a_count(tmp_path: Path, codebooks) -> None:
+    path = write_csv(tmp_path / "dups.csv", [*GOOD, GOOD[0], GOOD[1]])
+    data = load_labelled_data([path], codebooks, min_positives=0)
+    assert len(data) == 3
+    assert any("dropped 2 exact duplicate row(s)" in w.message for w in data.warnings)
+
+
+def test_conflicts_across_files_and_globs(tmp_path: Path, codebooks) -> None:
+    write_csv(tmp_path / "part1.csv", GOOD)
+    write_csv(tmp_path / "part2.csv", [dict(GOOD[1], topic="alliances")])
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([str(tmp_path / "part*.csv")], codebooks, min_positives=0)
+    assert messages(err.value) == [
+        f"{tmp_path / 'part2.csv'}:2: error: same text as {tmp_path / 'part1.csv'}:3 but with different labels"
+    ]
+
+
+def test_configurable_columns_and_multiline_rows(tmp_path: Path, codebooks) -> None:
+    path = tmp_path / "own.csv"
+    path.write_text(
+        'paragraph,subjects,frames\n"First line\nsecond line",trade;economy,\n"Next",diplomcy,\n', encoding="utf-8"
+    )
+    columns = ColumnMap(text="paragraph", label_sets={"topic": "subjects", "frame": "frames"})
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, columns=columns, min_positives=0)
+    # The second record starts on physical line 4 because the first spans lines 2-3.
+    assert messages(err.value) == [f"{path}:4: error: unknown topic label 'diplomcy' (did you mean 'diplomacy'?)"]
+
+
+def test_missing_file_and_empty_glob(tmp_path: Path, codebooks) -> None:
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([str(tmp_path / "nope-*.csv")], codebooks)
+    assert "no file matches this pattern" in messages(err.value)[0]
+
+
+def test_digest_changes_with_labels(tmp_path: Path, codebooks) -> None:
+    a = load_labelled_data([write_csv(tmp_path / "a.csv", GOOD)], codebooks, min_positives=0)
+    b = load_labelled_data(
+        [write_csv(tmp_path / "b.csv", [*GOOD[:2], dict(GOOD[2], topic="trade")])], codebooks, min_positives=0
+    )
+    assert a.digest() != b.digest()
+    assert a.digest() == load_labelled_data([tmp_path / "a.csv"], codebooks, min_positives=0).digest()
