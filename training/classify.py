@@ -48,7 +48,11 @@ def classify(
                 for name in label_sets
             }
         if explain:
-            item["explanations"] = bundle.explain_row(X[i], explain, item["labels"])
+            explained = bundle.explain_row(X[i], explain, item["labels"])
+            item["explanations"] = {
+                name: {label: [{"term": term, "weight": weight} for term, weight in terms] for label, terms in per_label.items()}
+                for name, per_label in explained.items()
+            }
         results.append(item)
     return {"paragraphs": results, "summary": summarize(bundle, decided, scores)}
 

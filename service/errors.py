@@ -1,0 +1,92 @@
+"""Every error is JSON: ``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}``.
+
+``loc`` is the path of the offending field (``["body", "paragraphs", 3]``),
+``limit`` names the setting when a configured limit was exceeded. Client
+mistakes are always 4xx; the catch-all 500 handler exists only for bugs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.encoding import to_json
+
+
+class ModelNotReady(Exception):
+    """No model is loaded (start-up load failed or is still running)."""
+
+    def __init__(self, reason: str | None, retry_after: int):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class ClientError(Exception):
+    """A request the service refuses, with the field path and, for limits, the setting's name."""
+
+    def __init__(self, status: int, loc: list[str | int], msg: str, type_: str, limit: str | None = None):
+        super().__init__(msg)
+        self.status, self.loc, self.msg, self.type, self.limit = status, loc, msg, type_, limit
+
+    def item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"loc": self.loc, "msg": self.msg, "type": self.type}
+        if self.limit:
+            item["limit"] = self.limit
+        return item
+
+
+def error_response(status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
+    return Response(to_json({"detail": items}), status_code=status, headers=headers, media_type="application/json")
+
+
+def limit_error(loc: list[str | int], msg: str, setting: str, status: int = 422) -> ClientError:
+    """A configured limit was exceeded; the message and ``limit`` name the environment variable."""
+    name = f"TOPICFRAME_{setting.upper()}"
+    return ClientError(status, loc, f"{msg} ({name})", "limit_exceeded", limit=name)
+
+
+def _validation_item(error: dict[str, Any]) -> dict[str, Any]:
+    # Drop "input" (it can be a 2 MB article) and "ctx"/"url" (not always JSON-safe, not needed).
+    msg = str(error.get("msg", ""))
+    if error.get("type") == "json_invalid" and isinstance(error.get("ctx"), dict):
+        msg = f"{msg}: {error['ctx'].get('error')}"  # say what is wrong with the JSON
+    return {"loc": list(error.get("loc", ())), "msg": msg, "type": str(error.get("type", ""))}
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, [_validation_item(e) for e in exc.errors()])
+
+
+async def _on_client_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientError)
+    return error_response(exc.status, [exc.item()])
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    kind = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}.get(status, "http_error")
+    loc: list[str | int] = ["path"] if status in (404, 405) else ["body"] if status == 400 else []
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(status, [{"loc": loc, "msg": str(exc.detail), "type": kind}], headers=headers)
+
+
+async def _on_model_not_ready(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModelNotReady)
+    msg = "no model is loaded yet" + (f"; last attempt: {exc.reason}" if exc.reason else "")
+    return error_response(503, [{"loc": [], "msg": msg, "type": "model_not_ready"}],
+                          headers={"Retry-After": str(exc.retry_after)})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ClientError, _on_client_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ModelNotReady, _on_model_not_ready)
+

@@ -1,0 +1,99 @@
+"""The FastAPI application: ``app = create_app()`` is what ``topicframe serve`` runs.
+
+Start-up loads the model (a failure is logged as one JSON line and leaves the
+service up but not ready), then a background task retries a failed load and
+follows a moved alias. Middleware, from the outside in: request id + log line +
+metrics, then the body-size limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI
+from fastapi.middleware import Middleware
+
+from service.dependencies import require_admin_key, require_api_key
+from service.errors import install_error_handlers
+from service.logs import configure_logging
+from service.metrics import Metrics, multiprocess_dir
+from service.middleware import BodySizeLimit, RequestObserver
+from service.model_store import ModelStore
+from service.routes import admin, classify, health, info
+from service.settings import Settings
+
+DESCRIPTION = """Topic and framing labels for news paragraphs, with scores, evidence terms and an article summary.
+
+Errors are JSON: `{"detail": [{"loc": [...], "msg": "...", "type": "...", "limit": "..."}]}`, where `loc` is
+the field path and `limit` names the setting whose limit was exceeded. Every response has an `X-Request-ID`.
+"""
+
+
+async def refresh_periodically(store: ModelStore, every_seconds: float) -> None:
+    """Retry a failed load, and follow the alias, every `every_seconds` (see `ModelStore.refresh`)."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        await anyio.to_thread.run_sync(store.refresh)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    store: ModelStore = app.state.store
+    log = logging.getLogger("topicframe.service")
+    if settings.workers > 1 and not multiprocess_dir():
+        log.info("several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one worker's counters",
+                 extra={"fields": {"event": "metrics_per_worker", "workers": settings.workers}})
+    if store.current is None:
+        with contextlib.suppress(Exception):  # logged by the store; the service runs, not ready
+            await anyio.to_thread.run_sync(store.load)
+    refresher = None
+    if settings.model_refresh_seconds > 0:
+        refresher = asyncio.create_task(refresh_periodically(store, settings.model_refresh_seconds))
+    try:
+        yield
+    finally:
+        if refresher is not None:
+            refresher.cancel()
+        app.state.metrics.worker_exited()
+
+
+def create_app(settings: Settings | None = None, store: ModelStore | None = None) -> FastAPI:
+    """Build the app; `store` lets tests hand in an already loaded (or deliberately empty) model store."""
+    settings = settings or Settings()
+    logger = configure_logging(settings.log_level)
+    metrics = Metrics()
+    store = store or ModelStore(settings.model_uri, settings.model_cache_dir)
+    store.on_load, store.on_failure = metrics.model_loaded, metrics.model_load_failed
+    if store.current is not None:
+        metrics.model_loaded(store.current, None)
+
+    app = FastAPI(
+        title="topicframe",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestObserver, metrics=metrics, logger=logger),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
+    )
+    app.state.settings, app.state.store, app.state.metrics = settings, store, metrics
+    install_error_handlers(app)
+
+    # Keys are checked only where they are configured, so the OpenAPI schema shows security only then.
+    classify_guard: list[Any] = [Depends(require_api_key)] if settings.api_key else []
+    app.include_router(classify.router, dependencies=classify_guard)
+    app.include_router(info.router)
+    app.include_router(health.router)
+    if settings.admin_key:  # no admin key, no admin routes at all
+        app.include_router(admin.router, dependencies=[Depends(require_admin_key)])
+    return app
+
+
+app = create_app()

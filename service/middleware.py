@@ -1,0 +1,179 @@
+"""Two plain ASGI middlewares (no BaseHTTPMiddleware: it costs a task and a copy per request).
+
+`RequestObserver` (outermost): gives every response an ``X-Request-ID``, writes
+one JSON log line and the Prometheus samples per request, and turns an
+unexpected exception into a JSON 500 that still carries the request id.
+
+`BodySizeLimit`: refuses a body over the limit with 413 *before* anything reads
+or parses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.encoding import to_json
+from service.errors import limit_error
+from service.metrics import Metrics
+
+# Scope keys the classify route fills in for the log line.
+N_PARAGRAPHS = "topicframe.n_paragraphs"
+MODEL_VERSION = "topicframe.model_version"
+TEXT = "topicframe.text"
+
+# An echoed id ends up in logs and headers: accept only short, plain ones.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _json_response_messages(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
+    payload = to_json(body)
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+    }
+    return start, {"type": "http.response.body", "body": payload}
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: Metrics, logger: logging.Logger):
+        self.app = app
+        self.metrics = metrics
+        self.log = logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        given = _header(scope, b"x-request-id")
+        request_id = given.decode("latin-1") if given and _VALID_REQUEST_ID.match(given.decode("latin-1")) else None
+        request_id = request_id or uuid.uuid4().hex
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug, never a client mistake: log it with the request id, answer with JSON if still possible.
+            self.log.exception("unhandled error", extra={"fields": {"event": "error", "request_id": request_id}})
+            status = 500
+            if not response_started:
+                error = {"loc": [], "msg": f"internal error (request id {request_id})", "type": "internal"}
+                start, body = _json_response_messages(500, {"detail": [error]})
+                start["headers"].append(id_header)
+                await send(start)
+                await send(body)
+        finally:
+            elapsed = time.perf_counter() - started
+            self._record(scope, status, elapsed, request_id)
+
+    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        route = scope.get("route")
+        # The route template ("/v1/classify"), never the raw path: unknown paths must not create new series.
+        template = getattr(route, "path", None) or "unmatched"
+        self.metrics.observe_request(scope["method"], template, status, elapsed)
+        fields: dict[str, Any] = {
+            "event": "request",
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "request_id": request_id,
+        }
+        if N_PARAGRAPHS in scope:
+            fields["n_paragraphs"] = scope[N_PARAGRAPHS]
+            fields["model_version"] = scope.get(MODEL_VERSION)
+        if TEXT in scope:  # only set when LOG_LEVEL=debug
+            fields["paragraphs"] = scope[TEXT]
+        self.log.info("request", extra={"fields": fields})
+
+
+class BodySizeLimit:
+    """413 for bodies over ``max_bytes``: by Content-Length up front, or while reading a chunked body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_bytes
+            except ValueError:
+                await self._refuse(send, 400, {"loc": ["header", "content-length"], "msg": "not an integer",
+                                               "type": "bad_request"})
+                return
+            if too_large:
+                await self._refuse_too_large(send)
+                return
+            # The server never delivers more than Content-Length bytes: nothing left to check.
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked upload): read up to the limit here, then hand the body on in one piece.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)  # e.g. the client disconnected
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse_too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+    async def _refuse_too_large(self, send: Send) -> None:
+        error = limit_error(["body"], f"request body is larger than {self.max_bytes} bytes", "max_body_bytes", 413)
+        await self._refuse(send, 413, error.item())
+
+    async def _refuse(self, send: Send, status: int, item: dict[str, Any]) -> None:
+        start, body = _json_response_messages(status, {"detail": [item]})
+        # The client may still be sending a large body; closing avoids reading it just to discard it.
+        start["headers"].append((b"connection", b"close"))
+        await send(start)
+        await send(body)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that returns the buffered messages first, then whatever the server sends next."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

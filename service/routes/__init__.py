@@ -1,0 +1,1 @@
+"""One router per concern: classification, model information, health and metrics, administration."""

@@ -1,0 +1,53 @@
+"""POST /v1/admin/reload: serve the version the alias points to now.
+
+Only mounted when TOPICFRAME_ADMIN_KEY is set. The new model is loaded and
+verified while the old one keeps serving, then swapped in one step; a failed
+load leaves the old model serving and returns the error (502).
+
+With several workers this reaches one worker; the others follow the alias on
+their next background refresh (TOPICFRAME_MODEL_REFRESH_SECONDS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Response
+
+from service.dependencies import StoreDep
+from service.encoding import to_json
+from service.model_store import describe_error
+from service.schemas import ErrorResponse, ReloadFailed, ReloadResponse
+
+router = APIRouter(tags=["admin"])
+
+
+@router.post(
+    "/v1/admin/reload",
+    response_model=ReloadResponse,
+    responses={
+        401: {"model": ErrorResponse, "description": "X-Admin-Key missing"},
+        403: {"model": ErrorResponse, "description": "X-Admin-Key not valid"},
+        502: {"model": ReloadFailed, "description": "The new model could not be loaded; the old one keeps serving"},
+    },
+)
+async def reload_model(store: StoreDep) -> Any:
+    """Resolve the model URI again, download and verify the artifact, swap it in."""
+    previous = store.current
+    try:
+        # Downloading and unpickling take seconds: off the event loop, so requests keep flowing meanwhile.
+        loaded = await anyio.to_thread.run_sync(store.load)
+    except Exception as exc:
+        body = {
+            "detail": [{"loc": [], "msg": f"reload failed, the previous model keeps serving: {describe_error(exc)}",
+                        "type": "reload_failed"}],
+            "serving": previous.describe() if previous else None,
+        }
+        return Response(to_json(body), status_code=502, media_type="application/json")
+    return {
+        "changed": previous is None or previous.ref.version != loaded.ref.version,
+        "previous": previous.describe() if previous else None,
+        "model": loaded.describe(),
+        "loaded_at": loaded.loaded_at,
+    }

@@ -1,0 +1,105 @@
+"""POST /v1/classify: labels, scores and evidence per paragraph, plus the article summary.
+
+The response body is built by `training.classify.classify` (one vectorizer pass
+over all paragraphs) and serialized straight to JSON bytes: no response-model
+validation on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import sklearn
+from fastapi import APIRouter, Request, Response
+
+from service.dependencies import MetricsDep, ServingModel, SettingsDep
+from service.encoding import to_json
+from service.errors import ClientError, limit_error
+from service.middleware import MODEL_VERSION, N_PARAGRAPHS, TEXT
+from service.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, example_response
+from service.settings import Settings
+from training.bundle import ModelBundle
+from training.classify import classify, split_paragraphs
+
+router = APIRouter(tags=["classify"])
+
+# Up to this many characters a request is classified on the event loop: for a
+# few paragraphs the thread hop costs more than the work. Bigger requests go to
+# the thread pool so they do not hold up /healthz and small requests.
+INLINE_MAX_CHARS = 8_000
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "API key missing (when TOPICFRAME_API_KEY is set)"},
+    403: {"model": ErrorResponse, "description": "API key not valid"},
+    413: {"model": ErrorResponse, "description": "Body larger than TOPICFRAME_MAX_BODY_BYTES"},
+    422: {"model": ErrorResponse, "description": "Invalid request: `loc` is the field, `limit` the limit exceeded"},
+    503: {"model": ErrorResponse, "description": "No model loaded yet; see Retry-After"},
+}
+
+
+def paragraphs_of(body: ClassifyRequest, settings: Settings) -> list[str]:
+    """The paragraphs to classify, within the configured limits (422 naming the limit otherwise)."""
+    if body.paragraphs is not None:
+        paragraphs, field = body.paragraphs, "paragraphs"
+    else:
+        assert body.text is not None  # the request model guarantees one of the two
+        paragraphs, field = split_paragraphs(body.text), "text"
+    if len(paragraphs) > settings.max_paragraphs:
+        raise limit_error(["body", field], f"{len(paragraphs)} paragraphs; at most {settings.max_paragraphs} allowed",
+                          "max_paragraphs")
+    for i, paragraph in enumerate(paragraphs):
+        if len(paragraph) > settings.max_paragraph_chars:
+            loc: list[str | int] = ["body", "paragraphs", i] if field == "paragraphs" else ["body", "text"]
+            raise limit_error(loc, f"paragraph {i} has {len(paragraph)} characters; "
+                              f"at most {settings.max_paragraph_chars} allowed", "max_paragraph_chars")
+    return paragraphs
+
+
+def label_sets_of(body: ClassifyRequest, bundle: ModelBundle) -> list[str]:
+    """The requested label sets in request order, duplicates dropped; 422 listing the valid ones otherwise."""
+    if body.label_sets is None:
+        return bundle.label_sets
+    for i, name in enumerate(body.label_sets):
+        if name not in bundle.label_names:
+            valid = ", ".join(bundle.label_sets)
+            raise ClientError(422, ["body", "label_sets", i], f"unknown label set '{name}'; valid: {valid}",
+                              "unknown_label_set")
+    return list(dict.fromkeys(body.label_sets))
+
+
+def run_classifier(bundle: ModelBundle, paragraphs: list[str], label_sets: list[str], explain: int,
+                   include_scores: bool) -> dict:
+    # The input comes from the model's own vectorizer, so scikit-learn's per-call checks (finite
+    # values, parameter validation) can only cost time: about 0.2 ms of a 1 ms request.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        return classify(bundle, paragraphs, label_sets, explain, include_scores)
+
+
+@router.post(
+    "/v1/classify",
+    summary="Classify paragraphs or an article",
+    response_model=ClassifyResponse,
+    responses={200: {"content": {"application/json": {"example": example_response()}}}, **ERRORS},
+)
+async def classify_paragraphs(
+    body: ClassifyRequest, model: ServingModel, settings: SettingsDep, metrics: MetricsDep, request: Request
+) -> Response:
+    """Per paragraph: the labels that passed their thresholds (highest score first), optionally every
+    label's score and the top terms behind each label; plus the article summary."""
+    paragraphs = paragraphs_of(body, settings)
+    label_sets = label_sets_of(body, model.bundle)
+    if body.explain > settings.max_explain:
+        raise limit_error(["body", "explain"], f"explain is {body.explain}; at most {settings.max_explain} allowed",
+                          "max_explain")
+    request.scope[N_PARAGRAPHS] = len(paragraphs)
+    request.scope[MODEL_VERSION] = model.ref.version
+    if settings.log_level == "debug":
+        request.scope[TEXT] = paragraphs
+    args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores)
+    if sum(map(len, paragraphs)) <= INLINE_MAX_CHARS:
+        result = run_classifier(*args)
+    else:
+        result = await anyio.to_thread.run_sync(run_classifier, *args)
+    metrics.paragraphs.inc(len(paragraphs))
+    return Response(to_json({"model": model.describe(), **result}), media_type="application/json")

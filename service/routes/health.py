@@ -1,0 +1,40 @@
+"""GET /healthz (the process answers), GET /readyz (a model is loaded), GET /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from service.dependencies import MetricsDep, ServingModel
+from service.schemas import ErrorResponse, Health, Readiness
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> dict[str, str]:
+    """Liveness: 200 whenever the process can answer, with or without a model."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": ErrorResponse, "description": "No model loaded yet; see Retry-After"}},
+)
+async def readyz(model: ServingModel) -> dict[str, Any]:
+    """Readiness: 200 with the served model once one is loaded, 503 with Retry-After until then."""
+    return {"status": "ready", "model": model.describe()}
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "Prometheus text exposition format"}},
+)
+async def metrics(metrics: MetricsDep) -> Response:
+    """Requests by route and status, latency histogram, paragraphs classified, the served model version."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,197 @@
+"""Request and response bodies, as documented in the OpenAPI schema.
+
+Requests are validated with these models. Responses are *not* validated on the
+hot path: the classify route returns `training.classify.classify`'s dict
+serialized with orjson; the response models here describe that dict for the
+docs and for the schema tests, which check real responses against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ARTICLE_EXAMPLE = (
+    "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans.\n\n"
+    "Photograph: Kim Lee for the Daily Ledger"
+)
+
+# Non-empty and not only whitespace: a blank "paragraph" is a client mistake, not something to classify.
+NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+class ClassifyRequest(BaseModel):
+    """Exactly one of ``paragraphs`` or ``text``."""
+
+    # strict: "3" is not an int and 1 is not a bool; extra="forbid": a misspelt option is an error, not ignored.
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"paragraphs": ["Customs officers detained three shipments of solar panels at the port"],
+                 "explain": 3},
+                {"text": ARTICLE_EXAMPLE, "label_sets": ["topic"], "include_scores": False},
+            ]
+        },
+    )
+
+    paragraphs: list[NonBlank] | None = Field(
+        None, min_length=1, description="The paragraphs to classify, in order (at most TOPICFRAME_MAX_PARAGRAPHS, "
+        "each at most TOPICFRAME_MAX_PARAGRAPH_CHARS characters).",
+    )
+    text: NonBlank | None = Field(
+        None, description="A whole article; split into paragraphs on blank lines (single newlines stay inside a "
+        "paragraph). The same limits apply to the paragraphs it splits into.",
+    )
+    label_sets: list[str] | None = Field(
+        None, min_length=1, description="Label sets to predict (see GET /v1/labels); default all.",
+    )
+    explain: int = Field(0, ge=0, description="Top-k terms per predicted label (at most TOPICFRAME_MAX_EXPLAIN).")
+    include_scores: bool = Field(True, description="Include every label's score for every paragraph.")
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ClassifyRequest:
+        if (self.paragraphs is None) == (self.text is None):
+            raise ValueError("give exactly one of 'paragraphs' or 'text'")
+        return self
+
+
+class ModelRefOut(BaseModel):
+    name: str = Field(examples=["topicframe"])
+    version: str | None = Field(examples=["3"], description="registry version; null for a local model directory")
+    alias: str | None = Field(examples=["champion"])
+    run_id: str | None = Field(examples=["4f0c2a9e8b7d4c1e9a6b3d2f1e0c9b8a"])
+
+
+class Term(BaseModel):
+    term: str
+    weight: float = Field(description="TF-IDF value x the label's weight for the term")
+
+
+class ParagraphResult(BaseModel):
+    index: int
+    text: str
+    labels: dict[str, list[str]] = Field(
+        description="Per label set, the labels whose score passed the label's threshold, highest score first",
+        examples=[{"topic": ["trade"], "frame": ["economic_consequences"]}],
+    )
+    scores: dict[str, dict[str, float]] | None = Field(
+        None, description="Per label set, every label's score in [0, 1] (absent when include_scores is false)",
+    )
+    explanations: dict[str, dict[str, list[Term]]] | None = Field(
+        None, description="Per label set and predicted label, the top terms behind it (present when explain > 0)",
+    )
+
+
+class LabelCount(BaseModel):
+    paragraphs: int
+    share: float = Field(description="paragraphs with the label / all paragraphs")
+
+
+class LabelSetSummary(BaseModel):
+    primary: str | None = Field(description="the label on most paragraphs (ties: higher total score); null if none")
+    counts: dict[str, LabelCount] = Field(description="labels present on at least one paragraph")
+
+
+class FrameShare(BaseModel):
+    paragraphs: int = Field(description="paragraphs with both the topic and the frame")
+    of: int = Field(description="paragraphs with the topic")
+    share: float
+
+
+class Summary(BaseModel):
+    paragraphs: int
+    label_sets: dict[str, LabelSetSummary]
+    topic_frames: dict[str, dict[str, FrameShare]] | None = Field(
+        None, description="topic -> frames it co-occurs with (when both 'topic' and 'frame' are predicted)",
+    )
+
+
+class ClassifyResponse(BaseModel):
+    model: ModelRefOut
+    paragraphs: list[ParagraphResult]
+    summary: Summary
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where the problem is, e.g. [\"body\", \"paragraphs\", 3]")
+    msg: str
+    type: str
+    limit: str | None = Field(None, description="the setting whose limit was exceeded, e.g. TOPICFRAME_MAX_PARAGRAPHS")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem]
+
+
+class LabelOut(BaseModel):
+    name: str
+    description: str
+    include: list[str]
+    exclude: list[str]
+    examples: list[str]
+
+
+class CodebookOut(BaseModel):
+    name: str
+    multi_label: bool
+    description: str
+    sha256: str
+    labels: list[LabelOut]
+
+
+class LabelsResponse(BaseModel):
+    label_sets: dict[str, CodebookOut] = Field(description="the codebooks the served model was trained with")
+
+
+class ModelDetails(ModelRefOut):
+    uri: str = Field(description="the configured model URI")
+    data_digest: str = Field(description="digest of the training data")
+    codebook_sha256: str
+    bundle_sha256: str | None = Field(description="sha256 of the model artifact, as recorded in the registry")
+    metrics: dict[str, float] = Field(description="test metrics recorded at training")
+    label_sets: list[str]
+    created_at: str = Field(description="when the model was trained")
+    loaded_at: str = Field(description="when this worker loaded it")
+    versions: dict[str, str] = Field(description="library versions the model was trained with")
+
+
+class ReloadResponse(BaseModel):
+    changed: bool = Field(description="whether the served version changed")
+    previous: ModelRefOut | None
+    model: ModelRefOut
+    loaded_at: str
+
+
+class ReloadFailed(BaseModel):
+    detail: list[ErrorItem]
+    serving: ModelRefOut | None = Field(description="the model that keeps serving")
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready"])
+    model: ModelRefOut
+
+
+def example_response() -> dict[str, Any]:
+    """A response example for the docs (the shape `training.classify.classify` returns)."""
+    return {
+        "model": {"name": "topicframe", "version": "3", "alias": "champion", "run_id": "4f0c2a9e8b7d4c1e"},
+        "paragraphs": [{
+            "index": 0, "text": "Washington and Beijing agreed to extend the tariff truce...",
+            "labels": {"topic": ["trade", "diplomacy"], "frame": ["economic_consequences"]},
+            "scores": {"topic": {"trade": 0.91, "diplomacy": 0.64, "security": 0.03}},
+            "explanations": {"topic": {"trade": [{"term": "tariff", "weight": 0.42}]}},
+        }],
+        "summary": {
+            "paragraphs": 1,
+            "label_sets": {"topic": {"primary": "trade", "counts": {"trade": {"paragraphs": 1, "share": 1.0}}}},
+            "topic_frames": {"trade": {"economic_consequences": {"paragraphs": 1, "of": 1, "share": 1.0}}},
+        },
+    }
