@@ -104,6 +104,9 @@ def train(
     promote: Annotated[bool, typer.Option("--promote", help="move alias 'champion' if this model beats it")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="treat data warnings (label floors) as errors")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. classifier.C=2")] = None,
+    if_no_champion: Annotated[
+        bool, typer.Option("--if-no-champion", help="do nothing when the registry already has a champion")
+    ] = False,
 ) -> None:
     """Validate the labelled CSVs, cross-validate, fit, evaluate, log to MLflow and register."""
     from training.config import load_config, parse_override
@@ -122,6 +125,9 @@ def train(
     if experiment:
         overrides["experiment"] = experiment
     run_config = load_config(config, overrides)
+    if if_no_champion and _champion_exists(run_config.model_name):
+        console.print(f"registry already has {run_config.model_name}@champion; not training")
+        return
 
     prepared = prepare_data(run_config, strict=strict)
     for warning in prepared.warnings:
@@ -146,6 +152,16 @@ def train(
     )
     if promote:
         print_promotion(promote_version(logged.model_version, run_config.model_name))
+
+
+def _champion_exists(model_name: str) -> bool:
+    from training.registry import CHAMPION_ALIAS, resolve_model
+
+    try:
+        resolve_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
+    except TopicframeError:
+        return False
+    return True
 
 
 @app.command()

@@ -1,0 +1,117 @@
+"""`topicframe train` through the real CLI against a real `mlflow server`: run, registry, alias, pyfunc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT
+from training.registry import load_model
+
+pytestmark = pytest.mark.integration
+
+
+def topicframe(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    return subprocess.run(
+        [sys.executable, "-m", "training.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(mlflow_server: str):
+    result = topicframe(mlflow_server, "train", "--experiment", "it-train", "--promote", "--set", "cv.folds=2")
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("it-train")
+    (run,) = client.search_runs([experiment.experiment_id])
+    return client, run, result.stdout
+
+
+def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
+    client, run, stdout = first_run
+    assert "test — topic" in stdout and "promoted: first model" in stdout
+    params = run.data.params
+    assert params["classifier.type"] == "logreg"
+    assert params["vectorizer.word_ngram_range"] == "1,2"
+    assert params["cv.folds"] == "2"
+    assert int(params["data.n_train"]) >= 1200 and int(params["data.n_test"]) >= 300
+    metrics = run.data.metrics
+    for key in ("topic.micro_f1", "topic.macro_f1", "frame.micro_f1", "topic.f1.trade", "frame.f1.conflict",
+                "topic.hamming_loss", "topic.subset_accuracy", "cv.topic.micro_f1", "cv.frame.macro_f1"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    tags = run.data.tags
+    assert len(tags["codebook_sha256"]) == 64 and len(tags["data_digest"]) == 64 and tags["git_commit"]
+    contexts = {
+        next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset.name for d in run.inputs.dataset_inputs
+    }
+    assert contexts == {"training": "train", "testing": "test"}
+
+
+def test_run_artifacts(first_run) -> None:
+    client, run, _ = first_run
+    listed = {
+        f.path for folder in ("reports", "plots", "data") for f in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert {
+        "reports/classification_report.json",
+        "reports/classification_report.md",
+        "reports/misclassified_test.csv",
+        "plots/topic_confusion.png",
+        "plots/topic_pr_curves.png",
+        "plots/frame_confusion.png",
+        "data/test.csv",
+    } <= listed
+
+
+def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp_path: Path) -> None:
+    client, run, _ = first_run
+    champion = client.get_model_version_by_alias("topicframe", "champion")
+    assert champion.run_id == run.info.run_id
+    assert champion.tags["bundle_sha256"] == run.data.tags["bundle_sha256"]
+
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
+    try:
+        bundle, ref = load_model("models:/topicframe@champion", cache_dir=tmp_path)
+        assert ref.version == champion.version and ref.run_id == run.info.run_id
+        paragraphs = [
+            "The two foreign ministers met in Jakarta and agreed to reopen consulates.",
+            "Follow our correspondents on the Daily Ledger app.",
+            "Drones struck a fuel depot near the front line overnight.",
+        ]
+        assert len(bundle.predict(paragraphs)["topic"]) == 3
+        pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion")
+        out = pyfunc.predict(pd.DataFrame({"text": paragraphs}))
+        assert len(out) == 3
+        assert out["topic_labels"].tolist() == [";".join(x) for x in bundle.predict(paragraphs)["topic"]]
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+
+
+def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_server: str) -> None:
+    client, run, _ = first_run
+    result = topicframe(
+        mlflow_server, "train", "--experiment", "it-train", "--promote", "--set", "cv.folds=2",
+        "--set", "classifier.type=complement_nb", "--set", "classifier.alpha=0.3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "per-label F1 (same test data)" in result.stdout
+    experiment = client.get_experiment_by_name("it-train")
+    runs = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
+    second = next(r for rid, r in runs.items() if rid != run.info.run_id)
+    better = second.data.metrics["topic.micro_f1"] > run.data.metrics["topic.micro_f1"]
+    champion = client.get_model_version_by_alias("topicframe", "champion")
+    assert champion.run_id == (second.info.run_id if better else run.info.run_id)
+    assert ("promoted: candidate beats" in result.stdout) == better
+
+
+def test_skips_training_when_a_champion_exists(first_run, mlflow_server: str) -> None:
+    result = topicframe(mlflow_server, "train", "--if-no-champion")
+    assert result.returncode == 0 and "already has topicframe@champion; not training" in result.stdout
