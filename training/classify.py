@@ -50,7 +50,10 @@ def classify(
         if explain:
             explained = bundle.explain_row(X[i], explain, item["labels"])
             item["explanations"] = {
-                name: {label: [{"term": term, "weight": weight} for term, weight in terms] for label, terms in per_label.items()}
+                name: {
+                    label: [{"term": term, "weight": weight} for term, weight in terms]
+                    for label, terms in per_label.items()
+                }
                 for name, per_label in explained.items()
             }
         results.append(item)

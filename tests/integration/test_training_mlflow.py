@@ -44,22 +44,30 @@ def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
     assert params["cv.folds"] == "2"
     assert int(params["data.n_train"]) >= 1200 and int(params["data.n_test"]) >= 300
     metrics = run.data.metrics
-    for key in ("topic.micro_f1", "topic.macro_f1", "frame.micro_f1", "topic.f1.trade", "frame.f1.conflict",
-                "topic.hamming_loss", "topic.subset_accuracy", "cv.topic.micro_f1", "cv.frame.macro_f1"):
+    for key in (
+        "topic.micro_f1",
+        "topic.macro_f1",
+        "frame.micro_f1",
+        "topic.f1.trade",
+        "frame.f1.conflict",
+        "topic.hamming_loss",
+        "topic.subset_accuracy",
+        "cv.topic.micro_f1",
+        "cv.frame.macro_f1",
+    ):
         assert 0.0 <= metrics[key] <= 1.0, key
     tags = run.data.tags
     assert len(tags["codebook_sha256"]) == 64 and len(tags["data_digest"]) == 64 and tags["git_commit"]
     contexts = {
-        next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset.name for d in run.inputs.dataset_inputs
+        next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset.name
+        for d in run.inputs.dataset_inputs
     }
     assert contexts == {"training": "train", "testing": "test"}
 
 
 def test_run_artifacts(first_run) -> None:
     client, run, _ = first_run
-    listed = {
-        f.path for folder in ("reports", "plots", "data") for f in client.list_artifacts(run.info.run_id, folder)
-    }
+    listed = {f.path for folder in ("reports", "plots", "data") for f in client.list_artifacts(run.info.run_id, folder)}
     assert {
         "reports/classification_report.json",
         "reports/classification_report.md",
@@ -98,8 +106,17 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
 def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_server: str) -> None:
     client, run, _ = first_run
     result = topicframe(
-        mlflow_server, "train", "--experiment", "it-train", "--promote", "--set", "cv.folds=2",
-        "--set", "classifier.type=complement_nb", "--set", "classifier.alpha=0.3",
+        mlflow_server,
+        "train",
+        "--experiment",
+        "it-train",
+        "--promote",
+        "--set",
+        "cv.folds=2",
+        "--set",
+        "classifier.type=complement_nb",
+        "--set",
+        "classifier.alpha=0.3",
     )
     assert result.returncode == 0, result.stderr
     assert "per-label F1 (same test data)" in result.stdout

@@ -1,0 +1,19 @@
+"""Every shipped run config loads against the schema."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from training.config import load_config
+
+CONFIGS = sorted((ROOT / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_config_is_valid(path: Path) -> None:
+    load_config(path)
+
+
+def test_default_config_is_the_built_in_default() -> None:
+    assert load_config(ROOT / "experiments" / "default.yaml") == load_config()
