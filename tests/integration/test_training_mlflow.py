@@ -36,7 +36,7 @@ def first_run(mlflow_server: str):
 
 
 def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
-    client, run, stdout = first_run
+    _, run, stdout = first_run
     assert "test — topic" in stdout and "promoted: first model" in stdout
     params = run.data.params
     assert params["classifier.type"] == "logreg"
