@@ -53,8 +53,9 @@ def limit_error(loc: list[str | int], msg: str, setting: str, status: int = 422)
 def _validation_item(error: dict[str, Any]) -> dict[str, Any]:
     # Drop "input" (it can be a 2 MB article) and "ctx"/"url" (not always JSON-safe, not needed).
     msg = str(error.get("msg", ""))
-    if error.get("type") == "json_invalid" and isinstance(error.get("ctx"), dict):
-        msg = f"{msg}: {error['ctx'].get('error')}"  # say what is wrong with the JSON
+    detail = (error.get("ctx") or {}).get("error") if isinstance(error.get("ctx"), dict) else None
+    if error.get("type") == "json_invalid" and detail and str(detail) not in msg:
+        msg = f"{msg}: {detail}"  # say what is wrong with the JSON
     return {"loc": list(error.get("loc", ())), "msg": msg, "type": str(error.get("type", ""))}
 
 

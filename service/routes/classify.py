@@ -1,8 +1,12 @@
 """POST /v1/classify: labels, scores and evidence per paragraph, plus the article summary.
 
-The response body is built by `training.classify.classify` (one vectorizer pass
-over all paragraphs) and serialized straight to JSON bytes: no response-model
-validation on the hot path.
+This is the hot path, kept lean on purpose (measured on a one-paragraph
+request, about 1 ms in all): the body is parsed and validated in one step by
+pydantic's JSON parser, the app state is read directly instead of through
+dependencies (FastAPI's dependency solving cost ~0.1 ms per dependency here),
+the response is built by `training.classify.classify` (one vectorizer pass over
+all paragraphs) and written straight to JSON bytes, without response-model
+validation. `ClassifyResponse` only documents it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any
 import anyio
 import sklearn
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from service.dependencies import MetricsDep, ServingModel, SettingsDep
+from service.dependencies import serving_model
 from service.encoding import to_json
 from service.errors import ClientError, limit_error
+from service.metrics import Metrics
 from service.middleware import MODEL_VERSION, N_PARAGRAPHS, TEXT
 from service.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, example_response
 from service.settings import Settings
@@ -36,6 +43,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "Invalid request: `loc` is the field, `limit` the limit exceeded"},
     503: {"model": ErrorResponse, "description": "No model loaded yet; see Retry-After"},
 }
+
+
+# The body is parsed in the route, so FastAPI cannot describe it: document it here.
+REQUEST_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ClassifyRequest.model_json_schema()}},
+    }
+}
+
+
+def parse_request(raw: bytes) -> ClassifyRequest:
+    """Parse and validate the JSON body; errors become 422s located under "body"."""
+    try:
+        return ClassifyRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None
 
 
 def paragraphs_of(body: ClassifyRequest, settings: Settings) -> list[str]:
@@ -81,12 +107,15 @@ def run_classifier(bundle: ModelBundle, paragraphs: list[str], label_sets: list[
     summary="Classify paragraphs or an article",
     response_model=ClassifyResponse,
     responses={200: {"content": {"application/json": {"example": example_response()}}}, **ERRORS},
+    openapi_extra=REQUEST_BODY_DOC,
 )
-async def classify_paragraphs(
-    body: ClassifyRequest, model: ServingModel, settings: SettingsDep, metrics: MetricsDep, request: Request
-) -> Response:
+async def classify_paragraphs(request: Request) -> Response:
     """Per paragraph: the labels that passed their thresholds (highest score first), optionally every
     label's score and the top terms behind each label; plus the article summary."""
+    model = await serving_model(request)  # taken once: a reload during this request does not affect it
+    settings: Settings = request.app.state.settings
+    metrics: Metrics = request.app.state.metrics
+    body = parse_request(await request.body())
     paragraphs = paragraphs_of(body, settings)
     label_sets = label_sets_of(body, model.bundle)
     if body.explain > settings.max_explain:
