@@ -11,9 +11,9 @@ import orjson
 def to_json(value: Any) -> bytes:
     """orjson (fast) with a fallback for strings orjson refuses.
 
-    JSON input may carry lone surrogates ("\\ud800"); Python accepts them, orjson
-    will not encode them, and the response echoes the text: the standard library
-    escapes them instead of failing the request.
+    A Python string may hold a lone surrogate ("\\ud800"), which orjson refuses to
+    encode; the standard library escapes it instead of failing the request.
+    (Request bodies are parsed by pydantic, which already rejects them.)
     """
     try:
         return orjson.dumps(value)

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ARTICLE_EXAMPLE = (
     "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans.\n\n"
     "Photograph: Kim Lee for the Daily Ledger"
 )
+
+def _document_request(schema: dict[str, Any]) -> None:
+    """The JSON schema says what the validators enforce: no nulls, exactly one of paragraphs/text."""
+    for name in ("paragraphs", "text", "label_sets"):
+        prop = schema["properties"][name]
+        prop.update(next(branch for branch in prop.pop("anyOf") if branch.get("type") != "null"))
+        prop.pop("default", None)
+    schema["oneOf"] = [{"required": ["paragraphs"]}, {"required": ["text"]}]
+    schema["examples"] = [
+        {"paragraphs": ["Customs officers detained three shipments of solar panels at the port"], "explain": 3},
+        {"text": ARTICLE_EXAMPLE, "label_sets": ["topic"], "include_scores": False},
+    ]
+
 
 # Non-empty and not only whitespace: a blank "paragraph" is a client mistake, not something to classify.
 NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
@@ -25,17 +38,7 @@ class ClassifyRequest(BaseModel):
     """Exactly one of ``paragraphs`` or ``text``."""
 
     # strict: "3" is not an int and 1 is not a bool; extra="forbid": a misspelt option is an error, not ignored.
-    model_config = ConfigDict(
-        strict=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"paragraphs": ["Customs officers detained three shipments of solar panels at the port"],
-                 "explain": 3},
-                {"text": ARTICLE_EXAMPLE, "label_sets": ["topic"], "include_scores": False},
-            ]
-        },
-    )
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra=_document_request)
 
     paragraphs: list[NonBlank] | None = Field(
         None, min_length=1, description="The paragraphs to classify, in order (at most TOPICFRAME_MAX_PARAGRAPHS, "
@@ -50,6 +53,13 @@ class ClassifyRequest(BaseModel):
     )
     explain: int = Field(0, ge=0, description="Top-k terms per predicted label (at most TOPICFRAME_MAX_EXPLAIN).")
     include_scores: bool = Field(True, description="Include every label's score for every paragraph.")
+
+    @field_validator("paragraphs", "text", "label_sets", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null: leave the field out instead")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ClassifyRequest:

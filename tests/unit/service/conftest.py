@@ -1,0 +1,85 @@
+"""Apps for the service tests: settings pointing at the session bundle on disk, no server, no registry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from service.main import create_app
+from service.model_store import ModelStore, ServedModel
+from service.settings import Settings
+
+ARTICLE = (
+    "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and "
+    "liquefied natural gas from American exporters over the next two years.\n\n"
+    "Customs officers detained three shipments of solar panels at the port of Los Angeles under the forced labour "
+    "law,\nsaying the polysilicon inside was traced to camps in Xinjiang.\n\n"
+    "Photograph: Kim Lee for the Daily Ledger"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_topicframe_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test, never from the developer's shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("TOPICFRAME_") or name == "PROMETHEUS_MULTIPROC_DIR":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def served(bundle_dir: Path) -> ServedModel:
+    """The session bundle loaded once through the real loading path (sha256 check included)."""
+    return ModelStore(str(bundle_dir)).load()
+
+
+def settings_for(model_uri: str | Path, **overrides: Any) -> Settings:
+    # No background refresh: tests decide when a model is (re)loaded.
+    return Settings(**{"model_uri": str(model_uri), "model_refresh_seconds": 0, **overrides})
+
+
+@pytest.fixture
+def make_client(bundle_dir: Path, served: ServedModel) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(**settings)``: a started TestClient whose store already holds the session model."""
+    clients: list[TestClient] = []
+
+    def make(preloaded: bool = True, model_uri: str | Path | None = None, **overrides: Any) -> TestClient:
+        settings = settings_for(model_uri or bundle_dir, **overrides)
+        store = ModelStore(settings.model_uri, settings.model_cache_dir)
+        if preloaded:
+            store.current = served
+        client = TestClient(create_app(settings, store))
+        client.__enter__()  # runs the lifespan
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def app_of(client: TestClient) -> FastAPI:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON log lines in captured output (other lines ignored)."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines

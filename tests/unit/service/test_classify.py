@@ -1,0 +1,140 @@
+"""POST /v1/classify on valid input: labels, thresholds, scores, explanations, summary, request ids."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from service.schemas import ClassifyResponse
+from training.bundle import ModelBundle
+from training.classify import split_paragraphs
+
+from .conftest import ARTICLE
+
+BOILERPLATE = [
+    "By Jane Smith, Staff Reporter",
+    "Photograph: Kim Lee for the Daily Ledger",
+    "Sign up for our morning newsletter to get the day's top stories in your inbox.",
+]
+
+
+def words(text: str) -> set[str]:
+    # The vectorizer's default token pattern, lower-cased.
+    return set(re.findall(r"\b\w\w+\b", text.lower()))
+
+
+def test_paragraphs_are_classified_in_order_with_the_model_block(client: TestClient, bundle: ModelBundle) -> None:
+    paragraphs = split_paragraphs(ARTICLE)
+    response = client.post("/v1/classify", json={"paragraphs": paragraphs})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body["model"]) == {"name", "version", "alias", "run_id"}
+    assert [p["index"] for p in body["paragraphs"]] == list(range(len(paragraphs)))
+    assert [p["text"] for p in body["paragraphs"]] == paragraphs
+    for item in body["paragraphs"]:
+        assert set(item["labels"]) == set(bundle.label_sets)
+        assert set(item["scores"]) == set(bundle.label_sets)
+        assert "explanations" not in item  # explain defaults to 0
+    ClassifyResponse.model_validate(body)  # the documented schema describes the real response
+
+
+def test_text_is_split_on_blank_lines_keeping_single_newlines(client: TestClient) -> None:
+    body = client.post("/v1/classify", json={"text": ARTICLE}).json()
+    texts = [p["text"] for p in body["paragraphs"]]
+    assert len(texts) == 3
+    assert "law,\nsaying" in texts[1]
+    assert body["summary"]["paragraphs"] == 3
+
+
+def test_labels_pass_their_thresholds_and_come_highest_score_first(client: TestClient, bundle: ModelBundle) -> None:
+    body = client.post("/v1/classify", json={"text": ARTICLE}).json()
+    seen_a_label = False
+    for item in body["paragraphs"]:
+        for name, labels in item["labels"].items():
+            scores, thresholds = item["scores"][name], bundle.thresholds(name)
+            assert [scores[label] for label in labels] == sorted((scores[label] for label in labels), reverse=True)
+            if bundle.multi_label[name]:
+                # Scores are rounded to 4 places in the response; compare with that tolerance.
+                assert all(scores[label] >= thresholds[label] - 1e-4 for label in labels)
+                assert all(scores[label] <= thresholds[label] + 1e-4 for label in scores if label not in labels)
+            else:
+                assert labels == [max(scores, key=lambda label: scores[label])]
+            seen_a_label = seen_a_label or bool(labels)
+    assert seen_a_label  # the news paragraphs get labels, so the checks above had something to check
+
+
+def test_boilerplate_paragraphs_get_no_labels(client: TestClient) -> None:
+    body = client.post("/v1/classify", json={"paragraphs": BOILERPLATE}).json()
+    for item in body["paragraphs"]:
+        assert all(labels == [] for labels in item["labels"].values()), item
+    assert all(summary["primary"] is None for summary in body["summary"]["label_sets"].values())
+
+
+def test_explanation_terms_occur_in_their_paragraph(client: TestClient) -> None:
+    body = client.post("/v1/classify", json={"text": ARTICLE, "explain": 3}).json()
+    explained = 0
+    for item in body["paragraphs"]:
+        paragraph_words = words(item["text"])
+        for name, per_label in item["explanations"].items():
+            assert set(per_label) == set(item["labels"][name])  # one entry per predicted label
+            for terms in per_label.values():
+                assert len(terms) <= 3
+                weights = [t["weight"] for t in terms]
+                assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+                for t in terms:
+                    assert set(t["term"].split()) <= paragraph_words, (t["term"], item["text"])
+                explained += len(terms)
+    assert explained > 0
+
+
+def test_options_select_label_sets_and_drop_scores(client: TestClient) -> None:
+    body = client.post(
+        "/v1/classify", json={"text": ARTICLE, "label_sets": ["topic", "topic"], "include_scores": False}
+    ).json()
+    for item in body["paragraphs"]:
+        assert list(item["labels"]) == ["topic"]
+        assert "scores" not in item
+    assert list(body["summary"]["label_sets"]) == ["topic"]
+    assert "topic_frames" not in body["summary"]  # needs both topic and frame
+
+
+def test_summary_counts_agree_with_the_paragraph_labels(client: TestClient) -> None:
+    body = client.post("/v1/classify", json={"text": ARTICLE}).json()
+    n = len(body["paragraphs"])
+    for name, summary in body["summary"]["label_sets"].items():
+        for label, count in summary["counts"].items():
+            expected = sum(label in p["labels"][name] for p in body["paragraphs"])
+            assert count == {"paragraphs": expected, "share": round(expected / n, 4)}
+        if summary["counts"]:
+            assert summary["primary"] in summary["counts"]
+    for topic, frames in body["summary"]["topic_frames"].items():
+        with_topic = [p for p in body["paragraphs"] if topic in p["labels"]["topic"]]
+        for frame, share in frames.items():
+            assert share["of"] == len(with_topic)
+            assert share["paragraphs"] == sum(frame in p["labels"]["frame"] for p in with_topic)
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    echoed = client.post("/v1/classify", json={"paragraphs": ["x y"]}, headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    assert client.get("/healthz").headers["x-request-id"] != generated.headers["x-request-id"]
+    # An id that could forge log lines or headers is replaced, not echoed.
+    forged = client.get("/healthz", headers={"X-Request-ID": 'x" injected'})
+    assert forged.headers["x-request-id"] != 'x" injected'
+    # Errors carry one too.
+    assert client.post("/v1/classify", json={}, headers={"X-Request-ID": "err-1"}).headers["x-request-id"] == "err-1"
+
+
+def test_lone_surrogates_are_a_client_error_not_a_crash(client: TestClient) -> None:
+    # Python's json module would accept this and hand on a string that cannot be encoded as UTF-8.
+    response = client.post(
+        "/v1/classify", content=b'{"paragraphs": ["trade talks \\ud800 resumed"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert response.json()["detail"][0]["type"] == "json_invalid"
