@@ -29,7 +29,7 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
         ({"text": "  \n\n  "}, ["body", "text"], "string_pattern_mismatch"),
         ({"paragraphs": "one string"}, ["body", "paragraphs"], "list_type"),
         ({"paragraphs": ["a", 7]}, ["body", "paragraphs", 1], "string_type"),
-        ({"paragraphs": None, "text": None}, ["body"], "value_error"),
+        ({"paragraphs": None, "text": "x"}, ["body", "paragraphs"], "value_error"),  # null is not "absent"
         ({"paragraphs": ["a"], "explain": "3"}, ["body", "explain"], "int_type"),
         ({"paragraphs": ["a"], "explain": 1.5}, ["body", "explain"], "int_type"),
         ({"paragraphs": ["a"], "explain": -1}, ["body", "explain"], "greater_than_equal"),
