@@ -1,0 +1,215 @@
+"""The service as a real uvicorn process against a real `mlflow server`.
+
+Two versions are trained and registered through the CLI; the service serves the
+champion, hot-reloads to the other while a client thread keeps classifying (no
+failed request, the version switches once), refuses an artifact whose registry
+digest does not match, and runs with two workers without the 44 ms keep-alive
+stall.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow.tracking import MlflowClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import ROOT, VENV_BIN, child_env, free_port, running, tail, wait_for_http
+
+pytestmark = pytest.mark.integration
+
+MODEL = "topicframe-svc"  # its own registered model: the MLflow server is shared with other test modules
+ADMIN_KEY = "integration-admin-key"
+ARTICLE = (
+    "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and "
+    "liquefied natural gas from American exporters.\n\n"
+    "Customs officers detained three shipments of solar panels under the forced labour law.\n\n"
+    "Photograph: Kim Lee for the Daily Ledger"
+)
+
+
+def train(tracking_uri: str, *extra: str) -> str:
+    """Train and register a version through the CLI; returns the version number."""
+    result = subprocess.run(
+        [str(VENV_BIN / "topicframe"), "train", "--experiment", "it-service", "--set", "cv.folds=2",
+         "--set", f"model_name={MODEL}", *extra],
+        cwd=ROOT, env=child_env(MLFLOW_TRACKING_URI=tracking_uri), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    versions = MlflowClient(tracking_uri).search_model_versions(f"name='{MODEL}'")
+    return str(max(int(v.version) for v in versions))
+
+
+@dataclass
+class Registry:
+    uri: str
+    first: str
+    second: str
+    client: MlflowClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = MlflowClient(self.uri)
+
+    def point_champion_at(self, version: str) -> None:
+        self.client.set_registered_model_alias(MODEL, "champion", version)
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server: str) -> Registry:
+    first = train(mlflow_server, "--promote")  # first model: promoted
+    # A different model (other regularisation); the alias is moved by hand below, whatever its score.
+    second = train(mlflow_server, "--set", "classifier.C=1")
+    assert (first, second) == ("1", "2")
+    return Registry(mlflow_server, first, second)
+
+
+@contextlib.contextmanager
+def service(registry: Registry, tmp: Path, workers: int = 1, **env: str) -> Iterator[str]:
+    """`topicframe serve` on a free port, serving the champion alias; yields its base URL once ready."""
+    port = free_port()
+    log = tmp / f"service-{port}.log"
+    environment = child_env(
+        MLFLOW_TRACKING_URI=registry.uri,
+        TOPICFRAME_MODEL_URI=f"models:/{MODEL}@champion",
+        TOPICFRAME_ADMIN_KEY=ADMIN_KEY,
+        TOPICFRAME_MODEL_CACHE_DIR=str(tmp / "model-cache"),
+        TOPICFRAME_MODEL_REFRESH_SECONDS="0",  # only the admin call reloads, so the test knows when
+        **env,
+    )
+    command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
+    with running(command, log, environment) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/readyz", timeout=120, process=process, log=log)
+        yield base
+    assert "Traceback" not in log.read_text(), tail(log)
+
+
+@dataclass
+class Traffic:
+    """A client thread classifying the article in a loop, recording what each response said."""
+
+    base: str
+    versions: list[str | None] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=30) as client:
+            deadline = time.monotonic() + 120  # bounded even if the test forgets to stop it
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                try:
+                    response = client.post("/v1/classify", json={"text": ARTICLE})
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    self.failures.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    self.versions.append(response.json()["model"]["version"])
+
+    def wait_for(self, count: int, version: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.versions.count(version) < count and time.monotonic() < deadline and not self.failures:
+            time.sleep(0.05)
+
+
+def metric_samples(base: str) -> list[tuple[str, dict[str, str], float]]:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Path) -> None:
+    registry.point_champion_at(registry.first)
+    with service(registry, tmp_path) as base:
+        first = httpx.post(f"{base}/v1/classify", json={"text": ARTICLE, "explain": 3}, timeout=30)
+        assert first.status_code == 200
+        body = first.json()
+        assert body["model"] == {"name": MODEL, "version": registry.first, "alias": "champion",
+                                 "run_id": registry.client.get_model_version(MODEL, registry.first).run_id}
+        assert len(body["paragraphs"]) == 3 and body["paragraphs"][2]["labels"] == {"topic": [], "frame": []}
+        assert any(body["paragraphs"][0]["labels"].values())
+        assert httpx.get(f"{base}/v1/model", timeout=10).json()["bundle_sha256"] == (
+            registry.client.get_model_version(MODEL, registry.first).tags["bundle_sha256"]
+        )
+
+        traffic = Traffic(base)
+        thread = threading.Thread(target=traffic.run, daemon=True)
+        thread.start()
+        try:
+            traffic.wait_for(20, registry.first)
+            registry.point_champion_at(registry.second)
+            reload = httpx.post(f"{base}/v1/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
+            assert reload.status_code == 200, reload.text
+            assert reload.json()["previous"]["version"] == registry.first
+            assert reload.json()["model"]["version"] == registry.second and reload.json()["changed"] is True
+            traffic.wait_for(20, registry.second)
+        finally:
+            traffic.stop.set()
+            thread.join(timeout=60)
+        assert not traffic.failures, traffic.failures[:5]
+        # Every response came from one whole model, and the switch happened once: v1... then v2...
+        switch = traffic.versions.index(registry.second)
+        assert set(traffic.versions[:switch]) == {registry.first}
+        assert set(traffic.versions[switch:]) == {registry.second}
+        assert switch >= 20 and len(traffic.versions) - switch >= 20
+
+        samples = metric_samples(base)
+        info = {s[1]["version"]: s[2] for s in samples if s[0] == "topicframe_model_info"}
+        assert info == {registry.first: 0.0, registry.second: 1.0}
+        classified = sum(v for name, labels, v in samples if name == "topicframe_http_requests_total"
+                         and labels == {"method": "POST", "route": "/v1/classify", "status": "200"})
+        assert classified == len(traffic.versions) + 1
+        paragraphs = next(v for name, _, v in samples if name == "topicframe_paragraphs_classified_total")
+        assert paragraphs == 3 * classified
+
+
+def test_reload_refuses_an_artifact_whose_digest_does_not_match(registry: Registry, tmp_path: Path) -> None:
+    registry.point_champion_at(registry.first)
+    with service(registry, tmp_path) as base:
+        recorded = registry.client.get_model_version(MODEL, registry.second).tags["bundle_sha256"]
+        registry.client.set_model_version_tag(MODEL, registry.second, "bundle_sha256", "0" * 64)
+        try:
+            registry.point_champion_at(registry.second)
+            reload = httpx.post(f"{base}/v1/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
+        finally:
+            registry.client.set_model_version_tag(MODEL, registry.second, "bundle_sha256", recorded)
+        assert reload.status_code == 502
+        assert "does not match" in reload.json()["detail"][0]["msg"]
+        assert reload.json()["serving"]["version"] == registry.first
+        response = httpx.post(f"{base}/v1/classify", json={"paragraphs": ["Tariff talks resumed."]}, timeout=30)
+        assert response.status_code == 200 and response.json()["model"]["version"] == registry.first
+
+
+def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry, tmp_path: Path) -> None:
+    registry.point_champion_at(registry.second)
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    with service(registry, tmp_path, workers=2, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as base:
+        # Sequential requests on one keep-alive connection. Without TCP_NODELAY (plain asyncio +
+        # h11 under --workers 2) each one waits ~44 ms for a delayed ACK; uvloop + httptools do not.
+        timings = []
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(60):
+                started = time.perf_counter()
+                assert client.post("/v1/classify", json={"paragraphs": ["Tariff talks resumed."]}).status_code == 200
+                timings.append(time.perf_counter() - started)
+        assert statistics.median(timings[10:]) < 0.020, sorted(timings)
+
+        # New connections spread over both workers; the multiprocess /metrics adds all of them up.
+        for _ in range(20):
+            assert httpx.post(f"{base}/v1/classify", json={"paragraphs": ["x y"]}, timeout=30).status_code == 200
+        samples = metric_samples(base)
+        classified = sum(v for name, labels, v in samples if name == "topicframe_http_requests_total"
+                         and labels.get("route") == "/v1/classify" and labels.get("status") == "200")
+        assert classified == 80
+        workers = {labels["pid"] for name, labels, v in samples if name == "topicframe_model_info" and v == 1.0}
+        assert len(workers) == 2  # one served-model sample per worker
