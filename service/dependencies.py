@@ -67,8 +67,9 @@ async def require_api_key(
     """401 without a key, 403 with a wrong one. Only attached when TOPICFRAME_API_KEY is set."""
     given = api_key or (bearer.credentials if bearer else None)
     if not given:
-        raise HTTPException(401, "an API key is required: X-API-Key or Authorization: Bearer",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "an API key is required: X-API-Key or Authorization: Bearer", headers={"WWW-Authenticate": "Bearer"}
+        )
     if not _matches(given, settings.api_key):
         raise HTTPException(403, "the API key is not valid")
 

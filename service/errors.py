@@ -81,8 +81,9 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 async def _on_model_not_ready(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelNotReady)
     msg = "no model is loaded yet" + (f"; last attempt: {exc.reason}" if exc.reason else "")
-    return error_response(503, [{"loc": [], "msg": msg, "type": "model_not_ready"}],
-                          headers={"Retry-After": str(exc.retry_after)})
+    return error_response(
+        503, [{"loc": [], "msg": msg, "type": "model_not_ready"}], headers={"Retry-After": str(exc.retry_after)}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -90,4 +91,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _on_client_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(ModelNotReady, _on_model_not_ready)
-

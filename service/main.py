@@ -47,8 +47,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store: ModelStore = app.state.store
     log = logging.getLogger("topicframe.service")
     if settings.workers > 1 and not multiprocess_dir():
-        log.info("several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one worker's counters",
-                 extra={"fields": {"event": "metrics_per_worker", "workers": settings.workers}})
+        log.info(
+            "several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one worker's counters",
+            extra={"fields": {"event": "metrics_per_worker", "workers": settings.workers}},
+        )
     if store.current is None:
         with contextlib.suppress(Exception):  # logged by the store; the service runs, not ready
             await anyio.to_thread.run_sync(store.load)

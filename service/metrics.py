@@ -38,22 +38,35 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "topicframe_http_requests", "HTTP requests by method, route template and status code",
-            ["method", "route", "status"], registry=self.registry,
+            "topicframe_http_requests",
+            "HTTP requests by method, route template and status code",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "topicframe_http_request_duration_seconds", "Time from request start to the last response byte",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "topicframe_http_request_duration_seconds",
+            "Time from request start to the last response byte",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.paragraphs = Counter(
-            "topicframe_paragraphs_classified", "Paragraphs classified", registry=self.registry,
+            "topicframe_paragraphs_classified",
+            "Paragraphs classified",
+            registry=self.registry,
         )
         self.model_info = Gauge(
-            "topicframe_model_info", "The served model: 1 for the version served now, 0 for versions served before",
-            ["name", "version", "alias", "run_id"], registry=self.registry, multiprocess_mode="liveall",
+            "topicframe_model_info",
+            "The served model: 1 for the version served now, 0 for versions served before",
+            ["name", "version", "alias", "run_id"],
+            registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self.model_loads = Counter(
-            "topicframe_model_loads", "Model loads and reloads by result", ["result"], registry=self.registry,
+            "topicframe_model_loads",
+            "Model loads and reloads by result",
+            ["result"],
+            registry=self.registry,
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -127,8 +127,9 @@ class BodySizeLimit:
             try:
                 too_large = int(declared) > self.max_bytes
             except ValueError:
-                await self._refuse(send, 400, {"loc": ["header", "content-length"], "msg": "not an integer",
-                                               "type": "bad_request"})
+                await self._refuse(
+                    send, 400, {"loc": ["header", "content-length"], "msg": "not an integer", "type": "bad_request"}
+                )
                 return
             if too_large:
                 await self._refuse_too_large(send)

@@ -68,20 +68,37 @@ class ModelStore:
                 bundle, ref = load_model(self.uri, self.cache_dir)
             except Exception as exc:
                 self.last_error = describe_error(exc)
-                log.error("model load failed", extra={"fields": {
-                    "event": "model_load_failed", "model_uri": self.uri, "error": self.last_error,
-                    "serving_version": self.current.ref.version if self.current else None,
-                }})
+                log.error(
+                    "model load failed",
+                    extra={
+                        "fields": {
+                            "event": "model_load_failed",
+                            "model_uri": self.uri,
+                            "error": self.last_error,
+                            "serving_version": self.current.ref.version if self.current else None,
+                        }
+                    },
+                )
                 if self.on_failure is not None:
                     self.on_failure(self.last_error)
                 raise
             loaded = ServedModel(bundle, ref, datetime.now(UTC).isoformat(timespec="seconds"))
             previous, self.current = self.current, loaded  # the swap: one reference assignment
             self.last_error = None
-        log.info("model loaded", extra={"fields": {
-            "event": "model_loaded", "model_uri": self.uri, "name": ref.name, "version": ref.version,
-            "alias": ref.alias, "run_id": ref.run_id, "previous_version": previous.ref.version if previous else None,
-        }})
+        log.info(
+            "model loaded",
+            extra={
+                "fields": {
+                    "event": "model_loaded",
+                    "model_uri": self.uri,
+                    "name": ref.name,
+                    "version": ref.version,
+                    "alias": ref.alias,
+                    "run_id": ref.run_id,
+                    "previous_version": previous.ref.version if previous else None,
+                }
+            },
+        )
         if self.on_load is not None:
             self.on_load(loaded, previous)
         return loaded
@@ -101,9 +118,16 @@ class ModelStore:
                 if resolve_model(self.uri).version == current.ref.version:
                     return False
             except Exception as exc:
-                log.warning("alias check failed", extra={"fields": {
-                    "event": "alias_check_failed", "model_uri": self.uri, "error": describe_error(exc),
-                }})
+                log.warning(
+                    "alias check failed",
+                    extra={
+                        "fields": {
+                            "event": "alias_check_failed",
+                            "model_uri": self.uri,
+                            "error": describe_error(exc),
+                        }
+                    },
+                )
                 return False
         try:
             self.load()

@@ -17,6 +17,7 @@ ARTICLE_EXAMPLE = (
     "Photograph: Kim Lee for the Daily Ledger"
 )
 
+
 def _document_request(schema: dict[str, Any]) -> None:
     """The JSON schema says what the validators enforce: no nulls, exactly one of paragraphs/text."""
     for name in ("paragraphs", "text", "label_sets"):
@@ -41,15 +42,20 @@ class ClassifyRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra=_document_request)
 
     paragraphs: list[NonBlank] | None = Field(
-        None, min_length=1, description="The paragraphs to classify, in order (at most TOPICFRAME_MAX_PARAGRAPHS, "
+        None,
+        min_length=1,
+        description="The paragraphs to classify, in order (at most TOPICFRAME_MAX_PARAGRAPHS, "
         "each at most TOPICFRAME_MAX_PARAGRAPH_CHARS characters).",
     )
     text: NonBlank | None = Field(
-        None, description="A whole article; split into paragraphs on blank lines (single newlines stay inside a "
+        None,
+        description="A whole article; split into paragraphs on blank lines (single newlines stay inside a "
         "paragraph). The same limits apply to the paragraphs it splits into.",
     )
     label_sets: list[str] | None = Field(
-        None, min_length=1, description="Label sets to predict (see GET /v1/labels); default all.",
+        None,
+        min_length=1,
+        description="Label sets to predict (see GET /v1/labels); default all.",
     )
     explain: int = Field(0, ge=0, description="Top-k terms per predicted label (at most TOPICFRAME_MAX_EXPLAIN).")
     include_scores: bool = Field(True, description="Include every label's score for every paragraph.")
@@ -88,10 +94,12 @@ class ParagraphResult(BaseModel):
         examples=[{"topic": ["trade"], "frame": ["economic_consequences"]}],
     )
     scores: dict[str, dict[str, float]] | None = Field(
-        None, description="Per label set, every label's score in [0, 1] (absent when include_scores is false)",
+        None,
+        description="Per label set, every label's score in [0, 1] (absent when include_scores is false)",
     )
     explanations: dict[str, dict[str, list[Term]]] | None = Field(
-        None, description="Per label set and predicted label, the top terms behind it (present when explain > 0)",
+        None,
+        description="Per label set and predicted label, the top terms behind it (present when explain > 0)",
     )
 
 
@@ -115,7 +123,8 @@ class Summary(BaseModel):
     paragraphs: int
     label_sets: dict[str, LabelSetSummary]
     topic_frames: dict[str, dict[str, FrameShare]] | None = Field(
-        None, description="topic -> frames it co-occurs with (when both 'topic' and 'frame' are predicted)",
+        None,
+        description="topic -> frames it co-occurs with (when both 'topic' and 'frame' are predicted)",
     )
 
 
@@ -126,7 +135,7 @@ class ClassifyResponse(BaseModel):
 
 
 class ErrorItem(BaseModel):
-    loc: list[str | int] = Field(description="where the problem is, e.g. [\"body\", \"paragraphs\", 3]")
+    loc: list[str | int] = Field(description='where the problem is, e.g. ["body", "paragraphs", 3]')
     msg: str
     type: str
     limit: str | None = Field(None, description="the setting whose limit was exceeded, e.g. TOPICFRAME_MAX_PARAGRAPHS")
@@ -193,12 +202,15 @@ def example_response() -> dict[str, Any]:
     """A response example for the docs (the shape `training.classify.classify` returns)."""
     return {
         "model": {"name": "topicframe", "version": "3", "alias": "champion", "run_id": "4f0c2a9e8b7d4c1e"},
-        "paragraphs": [{
-            "index": 0, "text": "Washington and Beijing agreed to extend the tariff truce...",
-            "labels": {"topic": ["trade", "diplomacy"], "frame": ["economic_consequences"]},
-            "scores": {"topic": {"trade": 0.91, "diplomacy": 0.64, "security": 0.03}},
-            "explanations": {"topic": {"trade": [{"term": "tariff", "weight": 0.42}]}},
-        }],
+        "paragraphs": [
+            {
+                "index": 0,
+                "text": "Washington and Beijing agreed to extend the tariff truce...",
+                "labels": {"topic": ["trade", "diplomacy"], "frame": ["economic_consequences"]},
+                "scores": {"topic": {"trade": 0.91, "diplomacy": 0.64, "security": 0.03}},
+                "explanations": {"topic": {"trade": [{"term": "tariff", "weight": 0.42}]}},
+            }
+        ],
         "summary": {
             "paragraphs": 1,
             "label_sets": {"topic": {"primary": "trade", "counts": {"trade": {"paragraphs": 1, "share": 1.0}}}},

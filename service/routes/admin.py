@@ -40,8 +40,13 @@ async def reload_model(store: StoreDep) -> Any:
         loaded = await anyio.to_thread.run_sync(store.load)
     except Exception as exc:
         body = {
-            "detail": [{"loc": [], "msg": f"reload failed, the previous model keeps serving: {describe_error(exc)}",
-                        "type": "reload_failed"}],
+            "detail": [
+                {
+                    "loc": [],
+                    "msg": f"reload failed, the previous model keeps serving: {describe_error(exc)}",
+                    "type": "reload_failed",
+                }
+            ],
             "serving": previous.describe() if previous else None,
         }
         return Response(to_json(body), status_code=502, media_type="application/json")

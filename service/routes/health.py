@@ -31,8 +31,12 @@ async def readyz(model: ServingModel) -> dict[str, Any]:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                     "description": "Prometheus text exposition format"}},
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format",
+        }
+    },
 )
 async def metrics(metrics: MetricsDep) -> Response:
     """Requests by route and status, latency histogram, paragraphs classified, the served model version."""

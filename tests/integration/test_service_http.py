@@ -40,9 +40,22 @@ ARTICLE = (
 def train(tracking_uri: str, *extra: str) -> str:
     """Train and register a version through the CLI; returns the version number."""
     result = subprocess.run(
-        [str(VENV_BIN / "topicframe"), "train", "--experiment", "it-service", "--set", "cv.folds=2",
-         "--set", f"model_name={MODEL}", *extra],
-        cwd=ROOT, env=child_env(MLFLOW_TRACKING_URI=tracking_uri), capture_output=True, text=True, timeout=600,
+        [
+            str(VENV_BIN / "topicframe"),
+            "train",
+            "--experiment",
+            "it-service",
+            "--set",
+            "cv.folds=2",
+            "--set",
+            f"model_name={MODEL}",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=child_env(MLFLOW_TRACKING_URI=tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     versions = MlflowClient(tracking_uri).search_model_versions(f"name='{MODEL}'")
@@ -133,12 +146,17 @@ def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Pa
         first = httpx.post(f"{base}/v1/classify", json={"text": ARTICLE, "explain": 3}, timeout=30)
         assert first.status_code == 200
         body = first.json()
-        assert body["model"] == {"name": MODEL, "version": registry.first, "alias": "champion",
-                                 "run_id": registry.client.get_model_version(MODEL, registry.first).run_id}
+        assert body["model"] == {
+            "name": MODEL,
+            "version": registry.first,
+            "alias": "champion",
+            "run_id": registry.client.get_model_version(MODEL, registry.first).run_id,
+        }
         assert len(body["paragraphs"]) == 3 and body["paragraphs"][2]["labels"] == {"topic": [], "frame": []}
         assert any(body["paragraphs"][0]["labels"].values())
-        assert httpx.get(f"{base}/v1/model", timeout=10).json()["bundle_sha256"] == (
-            registry.client.get_model_version(MODEL, registry.first).tags["bundle_sha256"]
+        assert (
+            httpx.get(f"{base}/v1/model", timeout=10).json()["bundle_sha256"]
+            == (registry.client.get_model_version(MODEL, registry.first).tags["bundle_sha256"])
         )
 
         traffic = Traffic(base)
@@ -165,8 +183,12 @@ def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Pa
         samples = metric_samples(base)
         info = {s[1]["version"]: s[2] for s in samples if s[0] == "topicframe_model_info"}
         assert info == {registry.first: 0.0, registry.second: 1.0}
-        classified = sum(v for name, labels, v in samples if name == "topicframe_http_requests_total"
-                         and labels == {"method": "POST", "route": "/v1/classify", "status": "200"})
+        classified = sum(
+            v
+            for name, labels, v in samples
+            if name == "topicframe_http_requests_total"
+            and labels == {"method": "POST", "route": "/v1/classify", "status": "200"}
+        )
         assert classified == len(traffic.versions) + 1
         paragraphs = next(v for name, _, v in samples if name == "topicframe_paragraphs_classified_total")
         assert paragraphs == 3 * classified
@@ -208,8 +230,13 @@ def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry
         for _ in range(20):
             assert httpx.post(f"{base}/v1/classify", json={"paragraphs": ["x y"]}, timeout=30).status_code == 200
         samples = metric_samples(base)
-        classified = sum(v for name, labels, v in samples if name == "topicframe_http_requests_total"
-                         and labels.get("route") == "/v1/classify" and labels.get("status") == "200")
+        classified = sum(
+            v
+            for name, labels, v in samples
+            if name == "topicframe_http_requests_total"
+            and labels.get("route") == "/v1/classify"
+            and labels.get("status") == "200"
+        )
         assert classified == 80
         workers = {labels["pid"] for name, labels, v in samples if name == "topicframe_model_info" and v == 1.0}
         assert len(workers) == 2  # one served-model sample per worker

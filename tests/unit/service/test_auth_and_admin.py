@@ -57,8 +57,9 @@ def model_dir(tmp_path: Path, bundle_dir: Path) -> Path:
     return target
 
 
-def test_reload_swaps_in_the_new_model(make_client: Callable[..., TestClient], model_dir: Path,
-                                       bundle: ModelBundle) -> None:
+def test_reload_swaps_in_the_new_model(
+    make_client: Callable[..., TestClient], model_dir: Path, bundle: ModelBundle
+) -> None:
     client = make_client(preloaded=False, model_uri=model_dir, admin_key="adm1n")
     before = client.get("/v1/model").json()
     retrained = copy.copy(bundle)

@@ -132,7 +132,8 @@ def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
 def test_lone_surrogates_are_a_client_error_not_a_crash(client: TestClient) -> None:
     # Python's json module would accept this and hand on a string that cannot be encoded as UTF-8.
     response = client.post(
-        "/v1/classify", content=b'{"paragraphs": ["trade talks \\ud800 resumed"]}',
+        "/v1/classify",
+        content=b'{"paragraphs": ["trade talks \\ud800 resumed"]}',
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 422

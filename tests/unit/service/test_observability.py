@@ -35,8 +35,12 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     assert requests("/v1/classify", "200") == 2
     assert requests("/v1/classify", "422") == 1
     assert requests("unmatched", "404", "GET") == 1  # raw paths never become label values
-    latency_count = found[("topicframe_http_request_duration_seconds_count",
-                           frozenset({"method": "POST", "route": "/v1/classify"}.items()))]
+    latency_count = found[
+        (
+            "topicframe_http_request_duration_seconds_count",
+            frozenset({"method": "POST", "route": "/v1/classify"}.items()),
+        )
+    ]
     assert latency_count == 3
     assert found[("topicframe_paragraphs_classified_total", frozenset())] == 5
     model_info = [(dict(labels), value) for (name, labels), value in found.items() if name == "topicframe_model_info"]
@@ -47,14 +51,21 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
 def test_one_json_log_line_per_request_without_text(make_client: Callable[..., TestClient], capsys) -> None:
     client = make_client()  # created under capsys, so its log handler writes where capsys reads
     capsys.readouterr()
-    client.post("/v1/classify", json={"paragraphs": ["secret source says talks resumed", "b"]},
-                headers={"X-Request-ID": "req-7"})
+    client.post(
+        "/v1/classify",
+        json={"paragraphs": ["secret source says talks resumed", "b"]},
+        headers={"X-Request-ID": "req-7"},
+    )
     out = capsys.readouterr().out
     lines = [line for line in json_lines(out) if line.get("event") == "request"]
     assert len(lines) == 1
     line = lines[0]
     assert {k: line[k] for k in ("method", "path", "status", "request_id", "n_paragraphs")} == {
-        "method": "POST", "path": "/v1/classify", "status": 200, "request_id": "req-7", "n_paragraphs": 2,
+        "method": "POST",
+        "path": "/v1/classify",
+        "status": 200,
+        "request_id": "req-7",
+        "n_paragraphs": 2,
     }
     assert line["duration_ms"] > 0 and line["level"] == "info"
     assert "secret source" not in out

@@ -36,8 +36,13 @@ APP = create_app(APP_SETTINGS, STORE)
 # invalid data refused. (Not "valid data accepted": label-set names and the configured limits are not
 # in the schema, so some schema-valid requests are rightly refused.)
 CHECKS = [
-    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-    negative_data_rejection, missing_required_header, unsupported_method,
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    missing_required_header,
+    unsupported_method,
 ]
 STATUSES: Counter[tuple[str, str, int]] = Counter()
 
