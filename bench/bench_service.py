@@ -1,0 +1,447 @@
+"""Serving benchmark (issue 4 "Performance"): the model in-process, this service, and `mlflow models serve`.
+
+    .venv/bin/python -m bench.bench_service            # trains + registers the default model first (~1-2 min)
+    .venv/bin/python -m bench.bench_service --duration 5 --tracking-uri sqlite:////path/mlflow.db
+
+Same registered model, same machine, one run, side by side:
+  (a) the model object's in-process ``predict`` on batches of paragraphs (the limit);
+  (b) ``topicframe serve``, 1 and 32 paragraphs per request, 1 and 2 workers;
+  (c) ``mlflow models serve --env-manager local`` of the same version (the pyfunc wrapper), same requests.
+Load: wrk (Debian package ``wrk``), one thread, 16 keep-alive connections on loopback, in its own
+process; its CPU use is reported because on 2 cores it competes with the server. Prints a markdown
+table with the ratios against the issue's targets and writes it to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+MODEL_URI = "models:/topicframe@champion"
+CONNECTIONS = 16
+LOAD_BEFORE = os.getloadavg()[0]
+
+# Targets from issue 4, checked in the summary.
+TARGET_VS_MLFLOW = 4.0  # (b) / (c), 1 paragraph per request, 1 worker each
+TARGET_VS_INPROCESS = 0.60  # (b) / (a), 32 paragraphs per request
+TARGET_P99_MS = 5.0  # 1 paragraph, 1 connection
+TARGET_RSS_MB = 300.0  # per worker
+
+
+@dataclass
+class Row:
+    setup: str
+    workers: int
+    per_request: int
+    connections: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    loadgen_cpu: float | None = None  # share of one core
+    errors: int = 0
+
+    @property
+    def paragraphs_per_s(self) -> float:
+        return self.requests_per_s * self.per_request
+
+
+@dataclass
+class Server:
+    name: str
+    workers: int
+    startup_s: float
+    rss_worker_mb: float = 0.0
+    rss_total_mb: float = 0.0
+
+
+# ---------------------------------------------------------------- the paragraphs and request bodies
+
+
+def test_paragraphs(n: int) -> list[str]:
+    """The first ``n`` news-like paragraphs of the held-out test CSV (cycled if it is short)."""
+    import csv
+
+    with (ROOT / "labels" / "paragraphs_test.csv").open(encoding="utf-8", newline="") as f:
+        texts = [row["text"] for row in csv.DictReader(f) if len(row["text"]) > 80]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def service_body(paragraphs: list[str]) -> str:
+    return json.dumps({"paragraphs": paragraphs})
+
+
+def mlflow_body(paragraphs: list[str]) -> str:
+    return json.dumps({"dataframe_split": {"columns": ["text"], "data": [[p] for p in paragraphs]}})
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """(largest RSS among the worker processes = the tree's leaves, RSS of the whole tree) in MB."""
+    tree = process_tree(pid)
+    parents = set()
+    for p in tree:
+        with contextlib.suppress(OSError, IndexError):
+            parents.add(int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]))
+    leaves = [p for p in tree if p not in parents]
+    return max((rss_mb(p) for p in leaves), default=0.0), sum(rss_mb(p) for p in tree)
+
+
+@contextlib.contextmanager
+def started(
+    name: str, command: list[str], ready_url: str, env: dict[str, str], log: Path, workers: int
+) -> Iterator[tuple[subprocess.Popen, Server]]:
+    """Start a server in its own process group, time until ``ready_url`` answers, stop it afterwards."""
+    began = time.perf_counter()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready after 180 s; see {log}")
+            time.sleep(0.05)
+        yield process, Server(name, workers, time.perf_counter() - began)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 9)
+        process.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- load generation with wrk
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, body: str, connections: int, seconds: float, workdir: Path) -> tuple[float, float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, wrk's CPU as a share of one core, non-2xx + socket errors)."""
+    script = workdir / "post.lua"
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{round(seconds)}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = result.stdout
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / round(seconds)
+
+    def percentile(p: str) -> float:
+        match = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, flags=re.M)
+        assert match, out
+        return float(match[1]) * _UNITS[match[2]]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rate, out
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return float(rate[1]), percentile("50"), percentile("99"), cpu, errors
+
+
+def load(
+    setup: str, workers: int, url: str, body: str, per_request: int, connections: int, seconds: float, workdir: Path
+) -> Row:
+    wrk(url, body, connections, 2, workdir)  # warm-up: first-request imports, caches, connection set-up
+    rps, p50, p99, cpu, errors = wrk(url, body, connections, seconds, workdir)
+    return Row(setup, workers, per_request, connections, rps, p50, p99, cpu, errors)
+
+
+# ---------------------------------------------------------------- (a) in-process
+
+
+def in_process(bundle: object, per_request: int, seconds: float) -> Row:
+    """The model object's own ``predict`` on batches, in this process, one thread."""
+    batch = test_paragraphs(per_request)
+    predict = bundle.predict  # type: ignore[attr-defined]
+    for _ in range(20):
+        predict(batch)
+    timings = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started_at = time.perf_counter()
+        predict(batch)
+        timings.append(time.perf_counter() - started_at)
+    q = statistics.quantiles(timings, n=100)
+    return Row(
+        "(a) in-process `bundle.predict`", 1, per_request, 1, len(timings) / sum(timings), q[49] * 1e3, q[98] * 1e3
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+def train_default_model(tracking_uri: str, log: Path) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    labels = ROOT / "labels"
+    command = [
+        str(VENV_BIN / "topicframe"),
+        "train",
+        "--promote",
+        "--data",
+        str(labels / "paragraphs.csv"),
+        "--test-data",
+        str(labels / "paragraphs_test.csv"),
+        "--labels",
+        str(labels),
+    ]
+    with log.open("ab") as out:  # run in the log's directory: MLflow puts local artifacts under the cwd
+        subprocess.run(command, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT, check=True, timeout=1800)
+
+
+def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], list[Server], str]:
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from training.registry import load_model
+
+    bundle, ref = load_model(MODEL_URI, workdir / "cache")
+    rows = [in_process(bundle, 1, seconds), in_process(bundle, 32, seconds)]
+    servers: list[Server] = []
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",  # `mlflow models serve` runs `uvicorn` from PATH
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "TOPICFRAME_MODEL_URI": MODEL_URI,
+        "TOPICFRAME_MODEL_CACHE_DIR": str(workdir / "cache"),
+        "TOPICFRAME_MODEL_REFRESH_SECONDS": "0",
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    bodies = {1: test_paragraphs(1), 32: test_paragraphs(32)}
+    for workers in (1, 2):
+        port = free_port()
+        command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
+        with started(
+            "topicframe serve", command, f"http://127.0.0.1:{port}/readyz", env, workdir / "service.log", workers
+        ) as (process, server):
+            url = f"http://127.0.0.1:{port}/v1/classify"
+            for n, paragraphs in bodies.items():
+                body = service_body(paragraphs)
+                rows.append(load("(b) topicframe serve", workers, url, body, n, CONNECTIONS, seconds, workdir))
+            if workers == 1:
+                rows.append(load("(b) topicframe serve", 1, url, service_body(bodies[1]), 1, 1, seconds, workdir))
+            server.rss_worker_mb, server.rss_total_mb = memory(process.pid)
+            servers.append(server)
+        port = free_port()
+        command = [
+            str(VENV_BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            MODEL_URI,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(workers),
+        ]
+        with started(
+            "mlflow models serve", command, f"http://127.0.0.1:{port}/ping", env, workdir / "mlflow-serve.log", workers
+        ) as (process, server):
+            url = f"http://127.0.0.1:{port}/invocations"
+            # The pyfunc trap: a one-column frame must give one prediction per row.
+            check = httpx.post(
+                url, content=mlflow_body(bodies[32]), headers={"content-type": "application/json"}, timeout=60
+            )
+            assert len(check.json()["predictions"]) == 32, check.text[:300]
+            for n, paragraphs in bodies.items():
+                body = mlflow_body(paragraphs)
+                rows.append(load("(c) mlflow models serve", workers, url, body, n, CONNECTIONS, seconds, workdir))
+            if workers == 1:
+                rows.append(load("(c) mlflow models serve", 1, url, mlflow_body(bodies[1]), 1, 1, seconds, workdir))
+            server.rss_worker_mb, server.rss_total_mb = memory(process.pid)
+            servers.append(server)
+    return rows, servers, f"{ref.name} version {ref.version}"
+
+
+def find(rows: list[Row], setup: str, workers: int, per_request: int, connections: int = CONNECTIONS) -> Row:
+    prefix = setup[:3]
+    return next(
+        r
+        for r in rows
+        if r.setup.startswith(prefix)
+        and r.workers == workers
+        and r.per_request == per_request
+        and (prefix == "(a)" or r.connections == connections)
+    )
+
+
+def report(rows: list[Row], servers: list[Server], model: str, seconds: float) -> str:
+    lines = [
+        f"Model: {model} (default config). Machine: {os.cpu_count()} cores; 1-minute load average "
+        f"{LOAD_BEFORE:.2f} before the run, {os.getloadavg()[0]:.2f} after (above the core count = other work "
+        f"competed for the CPU). Each load run: {seconds:g} s after a 2 s warm-up, wrk -t1, keep-alive, loopback.",
+        "",
+        "| setup | workers | paragraphs/request | connections | requests/s | paragraphs/s | p50 ms | p99 ms "
+        "| wrk CPU (1 core = 100%) | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cpu = f"{r.loadgen_cpu:.0%}" if r.loadgen_cpu is not None else "-"
+        lines.append(
+            f"| {r.setup} | {r.workers} | {r.per_request} | {r.connections} | {r.requests_per_s:,.0f} "
+            f"| {r.paragraphs_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {cpu} | {r.errors} |"
+        )
+    lines += [
+        "",
+        "| server | workers | start-up s (launch to ready) | RSS per worker MB | RSS all processes MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for s in servers:
+        lines.append(f"| {s.name} | {s.workers} | {s.startup_s:.1f} | {s.rss_worker_mb:.0f} | {s.rss_total_mb:.0f} |")
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    vs_mlflow = find(rows, "(b)", 1, 1).paragraphs_per_s / find(rows, "(c)", 1, 1).paragraphs_per_s
+    vs_a_1 = find(rows, "(b)", 1, 32).paragraphs_per_s / find(rows, "(a)", 1, 32).paragraphs_per_s
+    vs_a_2 = find(rows, "(b)", 2, 32).paragraphs_per_s / find(rows, "(a)", 1, 32).paragraphs_per_s
+    p99 = find(rows, "(b)", 1, 1, connections=1).p99_ms
+    rss = max(s.rss_worker_mb for s in servers if s.name == "topicframe serve")
+    lines += [
+        "",
+        "| target (issue 4) | measured | |",
+        "|---|---:|---|",
+        f"| (b) ≥ {TARGET_VS_MLFLOW:g}× (c), 1 paragraph/request, 1 worker each | {vs_mlflow:.2f}× "
+        f"| {verdict(vs_mlflow >= TARGET_VS_MLFLOW)} |",
+        f"| (b) ≥ {TARGET_VS_INPROCESS:.0%} of (a), 32 paragraphs/request | 1 worker {vs_a_1:.0%}, "
+        f"2 workers {vs_a_2:.0%} | {verdict(vs_a_1 >= TARGET_VS_INPROCESS)} (1 worker) |",
+        f"| p99 ≤ {TARGET_P99_MS:g} ms, 1 paragraph, 1 connection | {p99:.2f} ms | {verdict(p99 <= TARGET_P99_MS)} |",
+        f"| RSS ≤ {TARGET_RSS_MB:g} MB per worker | {rss:.0f} MB | {verdict(rss <= TARGET_RSS_MB)} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--tracking-uri",
+        help=f"use {MODEL_URI} from this tracking server/store instead of "
+        "starting an `mlflow server` and training the default model into it",
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load run (default 10)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "service.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="topicframe-bench-"))
+    with contextlib.ExitStack() as stack:
+        tracking_uri = args.tracking_uri
+        if tracking_uri is None:
+            # A real tracking server, as in production: both model servers download through its REST API.
+            port = free_port()
+            command = [
+                str(VENV_BIN / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{workdir / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(workdir / "artifacts"),
+            ]
+            stack.enter_context(
+                started(
+                    "mlflow server",
+                    command,
+                    f"http://127.0.0.1:{port}/health",
+                    dict(os.environ),
+                    workdir / "mlflow-server.log",
+                    1,
+                )
+            )
+            tracking_uri = f"http://127.0.0.1:{port}"
+            print(f"training the default model into {tracking_uri} ...", file=sys.stderr)
+            train_default_model(tracking_uri, workdir / "train.log")
+        rows, servers, model = run(tracking_uri, args.duration, workdir)
+    table = report(rows, servers, model, args.duration)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table)
+    print(table)
+    print(f"(logs in {workdir}; table written to {args.out})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
