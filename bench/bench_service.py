@@ -1,7 +1,7 @@
 """Serving benchmark (issue 4 "Performance"): the model in-process, this service, and `mlflow models serve`.
 
     .venv/bin/python -m bench.bench_service            # trains + registers the default model first (~1-2 min)
-    .venv/bin/python -m bench.bench_service --duration 5 --tracking-uri sqlite:////path/mlflow.db
+    .venv/bin/python -m bench.bench_service --duration 5 --tracking-uri http://127.0.0.1:5000
 
 Same registered model, same machine, one run, side by side:
   (a) the model object's in-process ``predict`` on batches of paragraphs (the limit);
@@ -18,19 +18,18 @@ import argparse
 import contextlib
 import json
 import os
-import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from bench.load_tools import cpu_seconds, free_port, memory, started, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -54,12 +53,17 @@ class Row:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
-    loadgen_cpu: float | None = None  # share of one core
+    server_cpu_ms: float  # CPU time the server (all its processes) spent per request
+    loadgen_cpu: float | None = None  # wrk's CPU, as a share of one core
     errors: int = 0
 
     @property
     def paragraphs_per_s(self) -> float:
         return self.requests_per_s * self.per_request
+
+    @property
+    def cpu_ms_per_paragraph(self) -> float:
+        return self.server_cpu_ms / self.per_request
 
 
 @dataclass
@@ -91,136 +95,23 @@ def mlflow_body(paragraphs: list[str]) -> str:
     return json.dumps({"dataframe_split": {"columns": ["text"], "data": [[p] for p in paragraphs]}})
 
 
-# ---------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    return tree
-
-
-def rss_mb(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def memory(pid: int) -> tuple[float, float]:
-    """(largest RSS among the worker processes = the tree's leaves, RSS of the whole tree) in MB."""
-    tree = process_tree(pid)
-    parents = set()
-    for p in tree:
-        with contextlib.suppress(OSError, IndexError):
-            parents.add(int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]))
-    leaves = [p for p in tree if p not in parents]
-    return max((rss_mb(p) for p in leaves), default=0.0), sum(rss_mb(p) for p in tree)
-
-
-@contextlib.contextmanager
-def started(
-    name: str, command: list[str], ready_url: str, env: dict[str, str], log: Path, workers: int
-) -> Iterator[tuple[subprocess.Popen, Server]]:
-    """Start a server in its own process group, time until ``ready_url`` answers, stop it afterwards."""
-    began = time.perf_counter()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} not ready after 180 s; see {log}")
-            time.sleep(0.05)
-        yield process, Server(name, workers, time.perf_counter() - began)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 9)
-        process.wait(timeout=5)
-
-
-# ---------------------------------------------------------------- load generation with wrk
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def wrk(url: str, body: str, connections: int, seconds: float, workdir: Path) -> tuple[float, float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, wrk's CPU as a share of one core, non-2xx + socket errors)."""
-    script = workdir / "post.lua"
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
-    )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{round(seconds)}s",
-            "--latency",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        check=True,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = result.stdout
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / round(seconds)
-
-    def percentile(p: str) -> float:
-        match = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, flags=re.M)
-        assert match, out
-        return float(match[1]) * _UNITS[match[2]]
-
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rate, out
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return float(rate[1]), percentile("50"), percentile("99"), cpu, errors
-
-
 def load(
-    setup: str, workers: int, url: str, body: str, per_request: int, connections: int, seconds: float, workdir: Path
+    setup: str,
+    pid: int,
+    workers: int,
+    url: str,
+    body: str,
+    per_request: int,
+    connections: int,
+    seconds: float,
+    workdir: Path,
 ) -> Row:
+    """Warm up, then one measured wrk run; the server's CPU time is read around the measured run."""
     wrk(url, body, connections, 2, workdir)  # warm-up: first-request imports, caches, connection set-up
+    cpu_before = cpu_seconds(pid)
     rps, p50, p99, cpu, errors = wrk(url, body, connections, seconds, workdir)
-    return Row(setup, workers, per_request, connections, rps, p50, p99, cpu, errors)
+    server_ms = (cpu_seconds(pid) - cpu_before) * 1e3 / max(1.0, rps * round(seconds))
+    return Row(setup, workers, per_request, connections, rps, p50, p99, server_ms, cpu, errors)
 
 
 # ---------------------------------------------------------------- (a) in-process
@@ -233,15 +124,16 @@ def in_process(bundle: object, per_request: int, seconds: float) -> Row:
     for _ in range(20):
         predict(batch)
     timings = []
+    cpu_before = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         started_at = time.perf_counter()
         predict(batch)
         timings.append(time.perf_counter() - started_at)
+    cpu_ms = (time.process_time() - cpu_before) * 1e3 / len(timings)
     q = statistics.quantiles(timings, n=100)
-    return Row(
-        "(a) in-process `bundle.predict`", 1, per_request, 1, len(timings) / sum(timings), q[49] * 1e3, q[98] * 1e3
-    )
+    rate = len(timings) / sum(timings)
+    return Row("(a) in-process `bundle.predict`", 1, per_request, 1, rate, q[49] * 1e3, q[98] * 1e3, cpu_ms)
 
 
 # ---------------------------------------------------------------- the run
@@ -265,6 +157,16 @@ def train_default_model(tracking_uri: str, log: Path) -> None:
         subprocess.run(command, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT, check=True, timeout=1800)
 
 
+def load_runs(
+    setup: str, pid: int, workers: int, url: str, bodies: dict[int, str], seconds: float, workdir: Path
+) -> list[Row]:
+    """Each body with 16 connections; with 1 worker, the single paragraph with 1 connection too (for p99)."""
+    rows = [load(setup, pid, workers, url, body, n, CONNECTIONS, seconds, workdir) for n, body in bodies.items()]
+    if workers == 1:
+        rows.append(load(setup, pid, 1, url, bodies[1], 1, 1, seconds, workdir))
+    return rows
+
+
 def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], list[Server], str]:
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     from training.registry import load_model
@@ -285,20 +187,25 @@ def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], li
     bodies = {1: test_paragraphs(1), 32: test_paragraphs(32)}
     for workers in (1, 2):
         port = free_port()
-        command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
-        with started(
-            "topicframe serve", command, f"http://127.0.0.1:{port}/readyz", env, workdir / "service.log", workers
-        ) as (process, server):
-            url = f"http://127.0.0.1:{port}/v1/classify"
-            for n, paragraphs in bodies.items():
-                body = service_body(paragraphs)
-                rows.append(load("(b) topicframe serve", workers, url, body, n, CONNECTIONS, seconds, workdir))
-            if workers == 1:
-                rows.append(load("(b) topicframe serve", 1, url, service_body(bodies[1]), 1, 1, seconds, workdir))
+        serve = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
+        with started("topicframe serve", serve, f"http://127.0.0.1:{port}/readyz", env, workdir / "service.log") as (
+            process,
+            startup,
+        ):
+            server = Server("topicframe serve", workers, startup)
+            rows += load_runs(
+                "(b) topicframe serve",
+                process.pid,
+                workers,
+                f"http://127.0.0.1:{port}/v1/classify",
+                {n: service_body(p) for n, p in bodies.items()},
+                seconds,
+                workdir,
+            )
             server.rss_worker_mb, server.rss_total_mb = memory(process.pid)
             servers.append(server)
         port = free_port()
-        command = [
+        serve = [
             str(VENV_BIN / "mlflow"),
             "models",
             "serve",
@@ -314,19 +221,24 @@ def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], li
             str(workers),
         ]
         with started(
-            "mlflow models serve", command, f"http://127.0.0.1:{port}/ping", env, workdir / "mlflow-serve.log", workers
-        ) as (process, server):
+            "mlflow models serve", serve, f"http://127.0.0.1:{port}/ping", env, workdir / "mlflow-serve.log"
+        ) as (process, startup):
+            server = Server("mlflow models serve", workers, startup)
             url = f"http://127.0.0.1:{port}/invocations"
             # The pyfunc trap: a one-column frame must give one prediction per row.
             check = httpx.post(
                 url, content=mlflow_body(bodies[32]), headers={"content-type": "application/json"}, timeout=60
             )
             assert len(check.json()["predictions"]) == 32, check.text[:300]
-            for n, paragraphs in bodies.items():
-                body = mlflow_body(paragraphs)
-                rows.append(load("(c) mlflow models serve", workers, url, body, n, CONNECTIONS, seconds, workdir))
-            if workers == 1:
-                rows.append(load("(c) mlflow models serve", 1, url, mlflow_body(bodies[1]), 1, 1, seconds, workdir))
+            rows += load_runs(
+                "(c) mlflow models serve",
+                process.pid,
+                workers,
+                url,
+                {n: mlflow_body(p) for n, p in bodies.items()},
+                seconds,
+                workdir,
+            )
             server.rss_worker_mb, server.rss_total_mb = memory(process.pid)
             servers.append(server)
     return rows, servers, f"{ref.name} version {ref.version}"
@@ -351,14 +263,15 @@ def report(rows: list[Row], servers: list[Server], model: str, seconds: float) -
         f"competed for the CPU). Each load run: {seconds:g} s after a 2 s warm-up, wrk -t1, keep-alive, loopback.",
         "",
         "| setup | workers | paragraphs/request | connections | requests/s | paragraphs/s | p50 ms | p99 ms "
-        "| wrk CPU (1 core = 100%) | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/request | wrk CPU (1 core = 100%) | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cpu = f"{r.loadgen_cpu:.0%}" if r.loadgen_cpu is not None else "-"
         lines.append(
             f"| {r.setup} | {r.workers} | {r.per_request} | {r.connections} | {r.requests_per_s:,.0f} "
-            f"| {r.paragraphs_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {cpu} | {r.errors} |"
+            f"| {r.paragraphs_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.server_cpu_ms:.2f} | {cpu} "
+            f"| {r.errors} |"
         )
     lines += [
         "",
@@ -371,8 +284,14 @@ def report(rows: list[Row], servers: list[Server], model: str, seconds: float) -
     def verdict(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
-    vs_mlflow = find(rows, "(b)", 1, 1).paragraphs_per_s / find(rows, "(c)", 1, 1).paragraphs_per_s
-    vs_a_1 = find(rows, "(b)", 1, 32).paragraphs_per_s / find(rows, "(a)", 1, 32).paragraphs_per_s
+    b1, c1, b32, a32 = (
+        find(rows, "(b)", 1, 1),
+        find(rows, "(c)", 1, 1),
+        find(rows, "(b)", 1, 32),
+        find(rows, "(a)", 1, 32),
+    )
+    vs_mlflow = b1.paragraphs_per_s / c1.paragraphs_per_s
+    vs_a_1 = b32.paragraphs_per_s / a32.paragraphs_per_s
     vs_a_2 = find(rows, "(b)", 2, 32).paragraphs_per_s / find(rows, "(a)", 1, 32).paragraphs_per_s
     p99 = find(rows, "(b)", 1, 1, connections=1).p99_ms
     rss = max(s.rss_worker_mb for s in servers if s.name == "topicframe serve")
@@ -386,6 +305,11 @@ def report(rows: list[Row], servers: list[Server], model: str, seconds: float) -
         f"2 workers {vs_a_2:.0%} | {verdict(vs_a_1 >= TARGET_VS_INPROCESS)} (1 worker) |",
         f"| p99 ≤ {TARGET_P99_MS:g} ms, 1 paragraph, 1 connection | {p99:.2f} ms | {verdict(p99 <= TARGET_P99_MS)} |",
         f"| RSS ≤ {TARGET_RSS_MB:g} MB per worker | {rss:.0f} MB | {verdict(rss <= TARGET_RSS_MB)} |",
+        "",
+        "The same two ratios by CPU time per paragraph (what each setup costs, much less sensitive to other load "
+        f"on the machine than throughput): (b) is {c1.cpu_ms_per_paragraph / b1.cpu_ms_per_paragraph:.2f}× cheaper "
+        f"than (c) for single paragraphs; (b) runs at {a32.cpu_ms_per_paragraph / b32.cpu_ms_per_paragraph:.0%} of "
+        "(a)'s efficiency for 32-paragraph requests.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -429,7 +353,6 @@ def main() -> None:
                     f"http://127.0.0.1:{port}/health",
                     dict(os.environ),
                     workdir / "mlflow-server.log",
-                    1,
                 )
             )
             tracking_uri = f"http://127.0.0.1:{port}"
