@@ -1,4 +1,4 @@
-"""The ``topicframe`` command line: train, evaluate, classify, promote, ui, serve.
+"""The ``topicframe`` command line: train, sweep, compare, diff, evaluate, classify, promote, ui, serve.
 
 Every user-fixable error is printed as one line (what and where) with exit code 1;
 no tracebacks.
@@ -124,6 +124,8 @@ def train(
         overrides["data.labels_dir"] = labels
     if experiment:
         overrides["experiment"] = experiment
+    if config is not None and config.is_file() and _is_sweep_file(config):
+        raise TopicframeError(f"{config}: a sweep file (it has 'parameters'); run `topicframe sweep {config}`")
     run_config = load_config(config, overrides)
     if if_no_champion and _champion_exists(run_config.model_name):
         console.print(f"registry already has {run_config.model_name}@champion; not training")
@@ -152,6 +154,15 @@ def train(
     )
     if promote:
         print_promotion(promote_version(logged.model_version, run_config.model_name))
+
+
+def _is_sweep_file(path: Path) -> bool:
+    from training.sweep import is_sweep_file
+
+    try:
+        return is_sweep_file(path)
+    except Exception:  # unreadable or not YAML: load_config reports it properly
+        return False
 
 
 def _champion_exists(model_name: str) -> bool:
@@ -247,6 +258,54 @@ def promote(
     print_promotion(result)
     if not result.promoted and result.champion_version != version:
         raise typer.Exit(2)
+
+
+@app.command()
+@cli_errors
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep YAML (experiments/sweep.yaml)")],
+    register_best: Annotated[
+        bool, typer.Option("--register-best", help="log and register the best trial's model, then apply promotion")
+    ] = False,
+    experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="treat data warnings (label floors) as errors")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a base config key, e.g. cv.folds=3")] = None,
+) -> None:
+    """Grid or random search: one MLflow parent run, one child run per trial, trials in parallel."""
+    from training.cli_experiments import run_sweep_command
+
+    run_sweep_command(file, register_best, experiment, strict, set_ or [])
+
+
+@app.command()
+@cli_errors
+def compare(
+    experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment name")] = "topicframe",
+    metric: Annotated[str, typer.Option("--metric", help="metric to rank by")] = "cv.topic.micro_f1",
+    top: Annotated[int, typer.Option("--top", min=1, help="how many runs")] = 10,
+    sweep_run: Annotated[
+        str | None, typer.Option("--sweep", help="only the trials of this sweep (parent run id)")
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print a markdown table")] = False,
+) -> None:
+    """The best runs side by side: the params that differ among them and the key metrics."""
+    from training.cli_experiments import print_comparison
+
+    print_comparison(experiment, metric, top, sweep_run, markdown)
+
+
+@app.command()
+@cli_errors
+def diff(
+    run_a: Annotated[str, typer.Argument(help="run id (or a unique prefix, as `compare` prints)")],
+    run_b: Annotated[str, typer.Argument(help="run id whose logged test data is scored")],
+    output: Annotated[Path | None, typer.Option("--output", help="write the changed paragraphs to this CSV")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="changed paragraphs to print")] = 20,
+) -> None:
+    """Per-label metric changes from RUN_A to RUN_B and the test paragraphs whose labels changed."""
+    from training.cli_experiments import print_diff
+
+    print_diff(run_a, run_b, output, limit)
 
 
 @app.command()

@@ -8,6 +8,7 @@ error naming the key.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,27 +103,42 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (an empty file is an empty mapping)."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections")
+    return loaded or {}
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Defaults <- YAML file <- overrides (dotted keys such as ``classifier.C``)."""
-    data: dict[str, Any] = {}
-    origin = "defaults"
-    if path is not None:
-        origin = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of config sections")
-        data = loaded or {}
+    if path is None:
+        return config_from_mapping({}, overrides, "defaults")
+    return config_from_mapping(read_mapping(path), overrides, str(path))
+
+
+def config_from_mapping(
+    data: dict[str, Any], overrides: dict[str, Any] | None = None, origin: str = "config"
+) -> RunConfig:
+    """Validate a config mapping (plus dotted overrides); errors name ``origin`` and the key."""
+    data = copy.deepcopy(data)
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, origin) from None
+
+
+def config_keys() -> set[str]:
+    """Every dotted key a config accepts (the names of the MLflow params)."""
+    return set(flatten_params(RunConfig()))
 
 
 def parse_override(item: str) -> tuple[str, Any]:

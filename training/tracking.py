@@ -19,12 +19,13 @@ import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
-from training.config import RunConfig, flatten_params
-from training.evaluation import flat_metrics, indicator
+from training.bundle import BUNDLE_FILE
+from training.config import RunConfig
+from training.evaluation import indicator
 from training.pyfunc import prediction_frame
 from training.registry import use_tracking_store
 from training.reports import plot_label_set, write_misclassified, write_reports
-from training.train import TrainingResult
+from training.train import TrainingResult, result_metrics, run_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -82,7 +83,14 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
     return {"misclassified": misclassified, "bundle_sha256": bundle_sha256, "plots": plots}
 
 
-def log_training_run(config: RunConfig, result: TrainingResult, register: bool = True) -> LoggedRun:
+def log_training_run(
+    config: RunConfig, result: TrainingResult, register: bool = True, run_id: str | None = None
+) -> LoggedRun:
+    """Log one training run (and register its model); ``run_id`` completes an existing run instead.
+
+    Completing an existing run (a sweep trial logged with params and metrics only)
+    adds what it lacks: params and metrics it already has are left as they are.
+    """
     client = use_tracking_store()
     mlflow.set_experiment(config.experiment)
     bundle = result.bundle
@@ -95,24 +103,18 @@ def log_training_run(config: RunConfig, result: TrainingResult, register: bool =
         example = pd.DataFrame({"text": result.data.test.texts[:3]})
         signature = infer_signature(example, prediction_frame(bundle, example["text"].tolist()))
 
-        run = mlflow.start_run(run_name=run_name(config))
+        resuming = run_id is not None
+        run = mlflow.start_run(run_id=run_id) if resuming else mlflow.start_run(run_name=run_name(config))
         run_id = run.info.run_id
+        existing = client.get_run(run_id).data if resuming else None
         try:
-            params = flatten_params(config)
-            params.update(
-                {
-                    "data.n_train": str(len(result.data.train)),
-                    "data.n_test": str(len(result.data.test)),
-                    "data.split_method": result.data.split_method,
-                }
-            )
+            params = run_params(config, result.data)
+            metrics = result_metrics(result, (workdir / "bundle" / BUNDLE_FILE).stat().st_size)
+            metrics["test.misclassified_rows"] = float(prepared["misclassified"])
+            if existing is not None:
+                params = {k: v for k, v in params.items() if k not in existing.params}
+                metrics = {k: v for k, v in metrics.items() if k not in existing.metrics}
             mlflow.log_params(params)
-            metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")
-            metrics |= {
-                "fit_seconds": result.fit_seconds,
-                "model_size_bytes": float((workdir / "bundle" / "model.joblib").stat().st_size),
-                "test.misclassified_rows": float(prepared["misclassified"]),
-            }
             mlflow.log_metrics(metrics)
             mlflow.set_tags(
                 {
@@ -155,6 +157,9 @@ def log_training_run(config: RunConfig, result: TrainingResult, register: bool =
                     client.set_model_version_tag(config.model_name, version, key, value)
                 mlflow.set_tag("registered_version", version)
         except BaseException:
+            if resuming:  # the trial itself is complete and stays FINISHED; a retry adds what is missing
+                mlflow.end_run()
+                raise
             mlflow.end_run(status="FAILED")
             client.delete_run(run_id)  # no half-logged runs in the UI
             raise

@@ -17,9 +17,9 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.codebook import Codebook, load_codebooks
-from training.config import RunConfig
+from training.config import RunConfig, flatten_params
 from training.dataset import ColumnMap, DataValidationError, LabelledData, Problem, load_labelled_data
-from training.evaluation import indicator, out_of_fold_scores, score_label_set, split_train_test
+from training.evaluation import flat_metrics, indicator, out_of_fold_scores, score_label_set, split_train_test
 from training.thresholds import tune_thresholds
 
 
@@ -168,3 +168,22 @@ def train_model(
         if key != "per_label"
     }
     return TrainingResult(bundle, prepared, result, cv_reports, fit_seconds)
+
+
+def run_params(config: RunConfig, data: PreparedData) -> dict[str, str]:
+    """Every config key under its dotted name, plus the sizes and origin of the split."""
+    params = flatten_params(config)
+    params.update(
+        {
+            "data.n_train": str(len(data.train)),
+            "data.n_test": str(len(data.test)),
+            "data.split_method": data.split_method,
+        }
+    )
+    return params
+
+
+def result_metrics(result: TrainingResult, model_size_bytes: int) -> dict[str, float]:
+    """Test and out-of-fold (``cv.``) metrics, fit time and model size, under the names runs share."""
+    metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")
+    return metrics | {"fit_seconds": result.fit_seconds, "model_size_bytes": float(model_size_bytes)}

@@ -1,0 +1,159 @@
+"""`topicframe sweep`, `compare` and `diff` through the real CLI against a real `mlflow server`.
+
+The sweep runs as a real process (it starts worker processes of its own); `compare`, `diff` and the
+second training run call the same CLI in-process, which saves an interpreter start per command.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from tests.conftest import LABELS
+from tests.integration.test_training_mlflow import topicframe
+from training.cli import app
+
+pytestmark = pytest.mark.integration
+
+EXPERIMENT = "it-sweep"
+MODEL = "it-sweep"  # not `topicframe`: the training tests own that registered model and its champion
+COMMON = ["--set", "cv.folds=2", "--set", f"model_name={MODEL}", "--experiment", EXPERIMENT]
+
+
+@pytest.fixture(scope="module")
+def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("sweep") / "small.yaml"
+    spec = {
+        "name": "small",
+        "base": {"data": {"train": [str(LABELS / "paragraphs.csv")], "test": [str(LABELS / "paragraphs_test.csv")]}},
+        "parameters": {"classifier.C": [0.3, 10], "vectorizer.min_df": [1, 2]},
+        "max_parallel": 2,
+    }
+    path.write_text(yaml.safe_dump(spec))
+    result = topicframe(mlflow_server, "sweep", str(path), "--register-best", *COMMON)
+    assert result.returncode == 0, result.stderr
+    # Both URIs: without registry_uri the client would use the process-wide registry URI that earlier tests set.
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return client, parent, children, result.stdout
+
+
+def test_parent_and_one_child_per_trial_with_params_and_metrics(sweep) -> None:
+    _, parent, children, stdout = sweep
+    assert parent.info.run_name == "sweep-small" and parent.info.status == "FINISHED"
+    assert parent.data.params["sweep.parameters"] == "classifier.C,vectorizer.min_df"
+    assert parent.data.params["sweep.workers"] == "2"
+    assert len(children) == 4
+    assert sorted(c.data.tags["sweep.trial"] for c in children) == ["1", "2", "3", "4"]
+    combos = {(c.data.params["classifier.C"], c.data.params["vectorizer.min_df"]) for c in children}
+    assert combos == {("0.3", "1"), ("0.3", "2"), ("10.0", "1"), ("10.0", "2")}
+    for child in children:
+        assert child.info.status == "FINISHED"
+        params, metrics = child.data.params, child.data.metrics
+        assert params["cv.folds"] == "2" and params["classifier.type"] == "logreg" and int(params["data.n_test"]) > 300
+        for key in ("cv.topic.micro_f1", "cv.frame.macro_f1", "topic.micro_f1", "frame.f1.conflict"):
+            assert 0.0 <= metrics[key] <= 1.0, key
+        assert metrics["fit_seconds"] > 0 and metrics["model_size_bytes"] > 10_000
+    assert "MLflow parent run" in stdout and "| classifier.C | vectorizer.min_df |" in stdout
+
+
+def test_best_child_is_tagged_and_comparison_artifacts_are_on_the_parent(sweep, tmp_path: Path) -> None:
+    client, parent, children, _ = sweep
+    scores = {c.info.run_id: c.data.metrics["cv.topic.micro_f1"] for c in children}
+    best = parent.data.tags["best_run_id"]
+    assert scores[best] == max(scores.values())
+    assert [c.info.run_id for c in children if c.data.tags.get("sweep.best") == "true"] == [best]
+    assert parent.data.metrics["best_cv.topic.micro_f1"] == scores[best]
+
+    listed = {f.path for f in client.list_artifacts(parent.info.run_id)}
+    assert {"comparison.csv", "comparison.md", "cv.topic.micro_f1_vs_params.png", "sweep.yaml"} <= listed
+    local = client.download_artifacts(parent.info.run_id, "comparison.csv", str(tmp_path))
+    rows = list(csv.DictReader(io.StringIO(Path(local).read_text())))
+    assert [float(r["cv.topic.micro_f1"]) for r in rows] == sorted((round(s, 4) for s in scores.values()), reverse=True)
+    assert rows[0]["run_id"] == best[:8]
+    assert {"classifier.C", "vectorizer.min_df"} <= set(rows[0]) and "classifier.type" not in rows[0]  # varying only
+    png = client.download_artifacts(parent.info.run_id, "cv.topic.micro_f1_vs_params.png", str(tmp_path))
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_register_best_registers_the_best_child_and_promotes_it(sweep) -> None:
+    client, parent, children, stdout = sweep
+    best = parent.data.tags["best_run_id"]
+    (version,) = client.search_model_versions(f"name = '{MODEL}'")
+    assert version.run_id == best
+    assert client.get_model_version_by_alias(MODEL, "champion").version == version.version
+    assert "promoted: first model" in stdout
+    completed = client.get_run(best)
+    assert completed.data.tags["registered_version"] == version.version
+    assert version.tags["bundle_sha256"] == completed.data.tags["bundle_sha256"]
+    assert {"data", "reports", "plots"} <= {f.path for f in client.list_artifacts(best)}
+    light = next(c for c in children if c.info.run_id != best)
+    assert {f.path for f in client.list_artifacts(light.info.run_id)} == {"config.yaml"}
+
+
+@pytest.fixture
+def cli(mlflow_server: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+def test_compare_prints_the_best_runs_without_the_parent(sweep, cli) -> None:
+    _, parent, _, _ = sweep
+    result = cli("compare", "--experiment", EXPERIMENT, "--top", "3", "--markdown")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[:4] == ["run", "run_id", "classifier.C", "vectorizer.min_df"]
+    assert {"cv.topic.micro_f1", "topic.micro_f1", "frame.macro_f1", "cv.frame.micro_f1"} <= set(header)
+    assert len(lines) == 2 + 3
+    assert parent.info.run_id[:8] not in result.stdout and "sweep-small" not in result.stdout
+    best = parent.data.tags["best_run_id"]
+    assert f"| {best[:8]} |" in lines[2]
+
+    one_sweep = cli("compare", "--experiment", EXPERIMENT, "--sweep", parent.info.run_id[:8], "--markdown")
+    assert one_sweep.exit_code == 0, one_sweep.output
+    assert len(one_sweep.stdout.strip().splitlines()) == 2 + 4
+
+    table = cli("compare", "--experiment", EXPERIMENT, "--metric", "topic.macro_f1")
+    assert table.exit_code == 0, table.output
+    assert "top 4 by topic.macro_f1" in table.stdout and best[:8] in table.stdout
+
+
+def test_diff_shows_per_label_changes_and_changed_paragraphs(sweep, cli, tmp_path: Path) -> None:
+    _, parent, children, _ = sweep
+    best = parent.data.tags["best_run_id"]
+    trained = cli("train", *COMMON, "--set", "classifier.type=complement_nb", "--set", "classifier.alpha=0.3")
+    assert trained.exit_code == 0, trained.output
+    other = next(line.split()[2] for line in trained.stdout.splitlines() if line.startswith("MLflow run "))
+
+    out = tmp_path / "changes.csv"
+    result = cli("diff", best[:8], other, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "test metrics: A = t0" in result.stdout and "complement_nb" in result.stdout
+    assert "human_rights" in result.stdout and "micro_f1" in result.stdout
+    assert "test paragraphs changed labels" in result.stdout
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows and set(rows[0]) == {"id", "label_set", "gold", "run_a", "run_b", "text"}
+    assert all(set(r["run_a"].split(";")) != set(r["run_b"].split(";")) for r in rows)
+
+    light = next(c.info.run_id for c in children if c.info.run_id != best)
+    metrics_only = cli("diff", light, best)
+    assert metrics_only.exit_code == 0, metrics_only.output
+    assert "metric changes only" in metrics_only.stdout and "frame" in metrics_only.stdout
+
+    missing = cli("diff", "ffffffff", best)
+    assert missing.exit_code == 1 and "ffffffff: no run has an id starting so" in missing.output

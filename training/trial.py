@@ -1,0 +1,50 @@
+"""One sweep trial, as run in a worker process: fit, evaluate, measure; no MLflow here.
+
+Kept apart from the MLflow side so a worker imports only scikit-learn and the
+training pipeline: it starts faster, and it has no tracking connection to share.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.bundle import BUNDLE_FILE
+from training.config import RunConfig
+from training.sweep import Trial
+from training.train import PreparedData, result_metrics, run_params, train_model
+
+
+@dataclass
+class TrialOutcome:
+    index: int
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def data_key(config: RunConfig) -> str:
+    # The split depends on the data section and (for a random hold-out) on the seed.
+    return config.data.model_dump_json() + f"|{config.seed}"
+
+
+def run_trial(trial: Trial, prepared: PreparedData) -> TrialOutcome:
+    """Fit and evaluate one trial (in a worker); nothing here talks to MLflow."""
+    try:
+        result = train_model(trial.config, prepared)
+        with tempfile.TemporaryDirectory(prefix="topicframe-trial-") as tmp:
+            result.bundle.save(tmp)  # measured as saved, like the size logged by `topicframe train`
+            size = (Path(tmp) / BUNDLE_FILE).stat().st_size
+    except Exception as exc:  # a config that cannot be fitted fails its trial, not the sweep
+        return TrialOutcome(trial.index, run_params(trial.config, prepared), error=f"{type(exc).__name__}: {exc}")
+    tags = {"codebook_sha256": result.bundle.codebook_sha256, "data_digest": result.bundle.data_digest}
+    return TrialOutcome(trial.index, run_params(trial.config, prepared), result_metrics(result, size), tags)
+
+
+def limit_threads() -> None:
+    # Trials already use every core; nested BLAS/OpenMP threads would only oversubscribe them.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
