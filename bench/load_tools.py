@@ -83,7 +83,7 @@ def started(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # spawned workers import slowly on a busy machine
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
@@ -91,7 +91,7 @@ def started(
                 if httpx.get(ready_url, timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} not ready after 180 s; see {log}")
+                raise TimeoutError(f"{name} not ready after 600 s; see {log}")
             time.sleep(0.05)
         yield process, time.perf_counter() - began
     finally:

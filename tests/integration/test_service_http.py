@@ -101,7 +101,9 @@ def service(registry: Registry, tmp: Path, workers: int = 1, **env: str) -> Iter
     command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
     with running(command, log, environment) as process:
         base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/readyz", timeout=120, process=process, log=log)
+        wait_for_http(
+            f"{base}/readyz", timeout=300, process=process, log=log
+        )  # workers import slowly on a busy machine
         yield base
     assert "Traceback" not in log.read_text(), tail(log)
 
