@@ -6,13 +6,17 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 
-def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5) -> np.ndarray:
+def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5, min_f1: float = 0.2) -> np.ndarray:
     """For each label, the threshold that maximises that label's F1.
 
     ``y_true`` and ``scores`` are (rows x labels) out-of-fold matrices. The
     threshold is placed halfway between the best cut-off score and the next
     lower score seen, so it does not sit exactly on one training paragraph.
-    A label with no positives keeps ``default``.
+    A label with no positives keeps ``default``. So does a label whose best
+    out-of-fold F1 is below ``min_f1`` or whose best cut-off would call every
+    row positive (Yang's SCut.fbr): for a label with a handful of positives,
+    which some fold models never see, the "best" cut-off sits among the
+    negatives and only adds false positives on new data.
     """
     thresholds = np.full(y_true.shape[1], default, dtype=np.float64)
     for j in range(y_true.shape[1]):
@@ -23,7 +27,10 @@ def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5
         f1 = np.divide(
             2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0
         )[:-1]  # the last point (recall 0) has no cut-off
-        best = cutoffs[int(np.argmax(f1))]
+        best_index = int(np.argmax(f1))
+        best = cutoffs[best_index]
         lower = s[s < best]
-        thresholds[j] = (best + lower.max()) / 2 if lower.size else best
+        if f1[best_index] < min_f1 or not lower.size:
+            continue
+        thresholds[j] = (best + lower.max()) / 2
     return thresholds

@@ -24,3 +24,22 @@ def test_label_without_positives_keeps_default() -> None:
     y[:, 1] = [0, 1, 0, 1]
     thresholds = tune_thresholds(y, np.random.default_rng(0).random((4, 2)), default=0.5)
     assert thresholds[0] == 0.5
+
+
+def test_label_with_no_out_of_fold_evidence_keeps_default() -> None:
+    # One positive, scored 0 by the fold model that never saw it: the F1-optimal
+    # cut-off would call every row positive (F1 2/(n+1)); keep the default instead.
+    y = np.zeros((20, 1), dtype=int)
+    y[3, 0] = 1
+    scores = np.linspace(0.01, 0.3, 20).reshape(-1, 1)
+    scores[3, 0] = 0.0
+    (t,) = tune_thresholds(y, scores, default=0.5)
+    assert t == 0.5
+
+
+def test_label_with_low_best_f1_keeps_default() -> None:
+    y = np.zeros((40, 1), dtype=int)
+    y[[15, 35], 0] = 1  # both positives score low among many negatives: best F1 well below 0.2
+    scores = np.linspace(0.9, 0.0, 40).reshape(-1, 1)
+    assert tune_thresholds(y, scores, min_f1=0.2)[0] == 0.5
+    assert tune_thresholds(y, scores, min_f1=0.0)[0] != 0.5  # without the floor it would be tuned
