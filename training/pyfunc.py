@@ -43,12 +43,12 @@ def prediction_frame(bundle: ModelBundle, texts: list[str]) -> pd.DataFrame:
 
 
 class TopicframePyfunc(PythonModel):
-    def load_context(self, context):
+    def load_context(self, context: Any) -> None:
         # The digest comes from the MLmodel file's model_config, written at training.
         expected = (context.model_config or {}).get("bundle_sha256")
         self.bundle = load_bundle(context.artifacts["bundle"], expected_sha256=expected)
 
-    # No type hints on predict: MLflow would try to derive a schema from them;
-    # the signature logged with the model describes the input instead.
-    def predict(self, context, model_input, params=None):
+    # MLflow hands the wrapper a DataFrame; this hint is one MLflow does not derive a schema from,
+    # so the signature logged with the model (from the input example) is what describes the input.
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return prediction_frame(self.bundle, input_texts(model_input))
