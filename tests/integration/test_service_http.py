@@ -142,6 +142,11 @@ def metric_samples(base: str) -> list[tuple[str, dict[str, str], float]]:
     return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
 
 
+def serving_workers(base: str) -> set[str]:
+    """The pids of the workers whose served-model gauge is 1 (multiprocess mode labels samples by pid)."""
+    return {labels["pid"] for name, labels, v in metric_samples(base) if name == "topicframe_model_info" and v == 1.0}
+
+
 def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Path) -> None:
     registry.point_champion_at(registry.first)
     with service(registry, tmp_path) as base:
@@ -218,6 +223,13 @@ def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     with service(registry, tmp_path, workers=2, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as base:
+        # /readyz answered as soon as one worker was up; on a busy machine the other may still be importing.
+        # Each worker publishes its served model on load, so the multiprocess /metrics shows when both are.
+        deadline = time.monotonic() + 300
+        while len(serving_workers(base)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(serving_workers(base)) == 2  # one served-model sample per worker, added up across processes
+
         # Sequential requests on one keep-alive connection. Without TCP_NODELAY (plain asyncio +
         # h11 under --workers 2) each one waits ~44 ms for a delayed ACK; uvloop + httptools do not.
         timings = []
@@ -239,6 +251,4 @@ def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry
             and labels.get("route") == "/v1/classify"
             and labels.get("status") == "200"
         )
-        assert classified == 80
-        workers = {labels["pid"] for name, labels, v in samples if name == "topicframe_model_info" and v == 1.0}
-        assert len(workers) == 2  # one served-model sample per worker
+        assert classified == 80  # both workers' requests, whichever worker answered the scrape
