@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,20 +21,35 @@ class Measured:
 
 
 def run_measured(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
-    """Run ``command`` with stdout+stderr to ``log``; peak RSS is that child's own.
+    """Run ``command`` with stdout+stderr to ``log``; peak RSS and CPU are that process's own.
 
-    ``os.wait4`` reports the rusage of exactly this child, unlike
-    RUSAGE_CHILDREN, which is the maximum over every child reaped so far.
+    The command is started by a small launcher (this module run as a script):
+    Linux carries a forking parent's RSS high-water mark into the child's
+    ``ru_maxrss``, so a child forked straight from this benchmark process (which
+    holds loaded models) would report at least the benchmark's own RSS.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
+    usage_file = log.with_suffix(".usage.json")
+    launcher = [sys.executable, "-m", "bench.public.measure", str(usage_file), str(log), "--", *command]
+    subprocess.run(launcher, env=env, cwd=cwd, check=True)
+    data = json.loads(usage_file.read_text())
+    return Measured(data["returncode"], data["wall_seconds"], data["peak_rss_bytes"], data["cpu_seconds"])
+
+
+def _launch(usage_file: str, log: str, command: list[str]) -> None:
+    """Run ``command`` and record its own rusage (``os.wait4`` reports exactly this child)."""
+    with open(log, "w") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
-    cpu = usage.ru_utime + usage.ru_stime
-    return Measured(process.returncode, wall, usage.ru_maxrss * 1024, cpu)  # ru_maxrss is in KiB on Linux
+    record = {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "wall_seconds": wall,
+        "peak_rss_bytes": usage.ru_maxrss * 1024,  # KiB on Linux
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+    Path(usage_file).write_text(json.dumps(record))
 
 
 def throughput(predict: Callable[[list[str]], object], texts: list[str], repeats: int = 3) -> float:
@@ -47,3 +64,7 @@ def throughput(predict: Callable[[list[str]], object], texts: list[str], repeats
         predict(texts)
         best = min(best, time.perf_counter() - started)
     return len(texts) / best
+
+
+if __name__ == "__main__":
+    _launch(sys.argv[1], sys.argv[2], sys.argv[4:])  # argv[3] is "--"
