@@ -1,7 +1,7 @@
 """The public-benchmark converters produce CSVs and codebooks the product accepts.
 
 Each test writes a tiny synthetic file in the raw format of one dataset (never the
-real data in ../shared) and loads the converted output with the product's own
+real public data) and loads the converted output with the product's own
 validator.
 """
 
