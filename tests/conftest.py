@@ -31,6 +31,16 @@ def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None =
 
 
 @pytest.fixture(scope="session")
+def corpus_texts() -> list[str]:
+    """Every paragraph of the shipped corpus (train and test), as text."""
+    texts = []
+    for name in ("paragraphs.csv", "paragraphs_test.csv"):
+        with (LABELS / name).open(newline="", encoding="utf-8") as f:
+            texts += [row["text"] for row in csv.DictReader(f)]
+    return texts
+
+
+@pytest.fixture(scope="session")
 def default_config() -> RunConfig:
     """The shipped default config, on the shipped corpus, with 3 CV folds to keep the suite fast."""
     return load_config(

@@ -24,7 +24,7 @@ import sklearn
 from training.codebook import Codebook, codebooks_sha256
 from training.config import RunConfig
 from training.errors import ModelLoadError
-from training.estimators import LinearScorer, build_classifier, build_vectorizer, label_weights
+from training.estimators import FastTfidf, LinearScorer, build_classifier, build_vectorizer, label_weights
 
 BUNDLE_FILE = "model.joblib"
 
@@ -105,6 +105,7 @@ class ModelBundle:
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
         self.vectorizer_ = build_vectorizer(self.config.vectorizer)
+        self.__dict__.pop("fast_tfidf_", None)  # a refit needs a fast path over the new vocabulary
         X = self.vectorizer_.fit_transform(texts)
         self.feature_names_ = np.array([_term(n) for n in self.vectorizer_.get_feature_names_out()])
         for name, labels in self.label_names.items():
@@ -132,7 +133,17 @@ class ModelBundle:
         return dict(zip(model.labels, map(float, model.thresholds), strict=True))
 
     def transform(self, texts: list[str]) -> Any:
-        return self.vectorizer_.transform(texts)
+        """TF-IDF features, through the exact fast path when the vectorizer allows it."""
+        if "fast_tfidf_" not in self.__dict__:  # built on first use: it only holds references, and is not saved
+            self.fast_tfidf_ = FastTfidf.from_vectorizer(self.vectorizer_)
+        if self.fast_tfidf_ is None:
+            return self.vectorizer_.transform(texts)
+        return self.fast_tfidf_.transform(texts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The fast path is rebuilt from the vectorizer after loading; pickling it would store a second
+        # reference graph (and a bound analyzer) for nothing.
+        return {key: value for key, value in self.__dict__.items() if key != "fast_tfidf_"}
 
     def predict_proba(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, np.ndarray]:
         """Scores in [0, 1] per label set: (rows x labels) in codebook order."""

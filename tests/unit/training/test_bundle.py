@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
 from training.config import load_config
 from training.errors import ModelLoadError
+from training.estimators import FastTfidf, build_vectorizer
 
 ARTICLE = [
     "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and liquefied "
@@ -49,6 +51,37 @@ def test_fast_scorer_matches_scikit_learn(bundle: ModelBundle) -> None:
     for model in bundle.label_sets_.values():
         assert model.scorer is not None  # logistic regression takes the fast path
         np.testing.assert_allclose(model.scorer.predict_proba(X), model.classifier.predict_proba(X), atol=1e-9)
+
+
+def _identical(fast: sp.csr_matrix, reference: sp.csr_matrix) -> bool:
+    return (
+        type(fast) is type(reference)
+        and fast.dtype == reference.dtype
+        and fast.shape == reference.shape
+        and np.array_equal(fast.indptr, reference.indptr)
+        and np.array_equal(fast.indices, reference.indices)
+        and np.array_equal(fast.data, reference.data)  # bit for bit, not approximately
+    )
+
+
+ODD_TEXTS = ["", "   ", "the the the the", "Ünïcödé — “quotes” 北京 Xi’s", "tariffs " * 400, "no-vocabulary-words qqq"]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"vectorizer.char_ngram_range": [2, 4], "vectorizer.min_df": 2}])
+def test_fast_tfidf_is_bit_identical_to_scikit_learn(overrides: dict, corpus_texts: list[str]) -> None:
+    vectorizer = build_vectorizer(load_config(None, overrides).vectorizer).fit(corpus_texts)
+    fast = FastTfidf.from_vectorizer(vectorizer)
+    assert fast is not None
+    texts = corpus_texts + ODD_TEXTS
+    assert _identical(fast.transform(texts), vectorizer.transform(texts))
+    for text in texts[:50] + ODD_TEXTS:  # one paragraph per call, the service's common case
+        assert _identical(fast.transform([text]), vectorizer.transform([text]))
+
+
+def test_bundle_transform_takes_the_fast_path_and_does_not_save_it(bundle: ModelBundle, bundle_dir: Path) -> None:
+    assert _identical(bundle.transform(ARTICLE), bundle.vectorizer_.transform(ARTICLE))
+    assert isinstance(bundle.__dict__.get("fast_tfidf_"), FastTfidf)
+    assert "fast_tfidf_" not in load_bundle(bundle_dir).__dict__
 
 
 def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
