@@ -8,6 +8,7 @@ the tracking store and checked before the artifact is unpickled.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -91,25 +92,32 @@ def _bundle_dir_in(model_dir: Path) -> tuple[Path, str | None]:
 
 
 def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None) -> tuple[Path, str | None]:
-    """Directory holding ``model.joblib`` for this ref, downloading into the cache if needed."""
+    """Directory holding ``model.joblib`` for this ref, downloading into the cache if needed.
+
+    Several processes share one cache (``--workers N`` starts N at once): a lock
+    file per version makes them take turns, so one downloads and the others find
+    its complete copy, instead of deleting or renaming over each other's.
+    """
     if ref.version is None:
         return _bundle_dir_in(Path(ref.uri))
     if not ref.bundle_sha256:
         raise ModelLoadError(f"{ref.uri}: version {ref.version} has no bundle_sha256 tag; refusing to load it")
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
     target = cache_root / ref.name / ref.version
-    cached, _ = _bundle_dir_in(target)
-    if (cached / BUNDLE_FILE).is_file() and file_sha256(cached / BUNDLE_FILE) == ref.bundle_sha256:
-        return cached, ref.bundle_sha256
-    shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent))
-    try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(staging))
-    except MlflowException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
-    staging.replace(target)  # the cache only ever holds complete downloads
+    with open(target.with_name(f"{ref.version}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        cached, _ = _bundle_dir_in(target)
+        if (cached / BUNDLE_FILE).is_file() and file_sha256(cached / BUNDLE_FILE) == ref.bundle_sha256:
+            return cached, ref.bundle_sha256
+        shutil.rmtree(target, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent))
+        try:
+            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(staging))
+        except MlflowException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
+        staging.replace(target)  # the cache only ever holds complete downloads
     bundle_dir, _ = _bundle_dir_in(target)
     return bundle_dir, ref.bundle_sha256
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 import pytest
@@ -101,6 +104,42 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
         assert out["topic_labels"].tolist() == [";".join(x) for x in bundle.predict(paragraphs)["topic"]]
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
+
+
+def test_loaders_sharing_a_cache_download_once(
+    first_run, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--workers N` starts N loaders at once on one cache directory: all must load, one must download.
+
+    Each real download is slowed down so that, without coordination, they would overlap (and the
+    second rename onto the finished copy failed with "Directory not empty").
+    """
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    real_download = mlflow.artifacts.download_artifacts
+    downloads: list[float] = []
+
+    def slow_download(*args, **kwargs):
+        downloads.append(time.monotonic())
+        time.sleep(0.5)
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", slow_download)
+    results: list[object] = []
+
+    def load() -> None:
+        try:
+            results.append(load_model("models:/topicframe@champion", cache_dir=tmp_path)[1].version)
+        except Exception as exc:  # collected: the assertion below shows what failed
+            results.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    champion = first_run[0].get_model_version_by_alias("topicframe", "champion").version
+    assert results == [champion] * 4
+    assert len(downloads) == 1
 
 
 def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_server: str) -> None:
