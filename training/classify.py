@@ -8,6 +8,7 @@ builds the article-level summary.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -36,16 +37,14 @@ def classify(
     scores = {name: bundle.label_sets_[name].predict_proba(X) for name in label_sets}
     decided = {name: bundle.decide(name, s) for name, s in scores.items()}
     X = X.tocsr() if explain else X
+    # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.
+    rounded = {name: np.round(s, 4).tolist() for name, s in scores.items()} if include_scores else {}
     results = []
     for i, text in enumerate(paragraphs):
         item: dict[str, Any] = {"index": i, "text": text, "labels": {name: decided[name][i] for name in label_sets}}
         if include_scores:
             item["scores"] = {
-                name: {
-                    label: round(float(s), 4)
-                    for label, s in zip(bundle.label_names[name], scores[name][i], strict=True)
-                }
-                for name in label_sets
+                name: dict(zip(bundle.label_names[name], rounded[name][i], strict=True)) for name in label_sets
             }
         if explain:
             explained = bundle.explain_row(X[i], explain, item["labels"])
@@ -67,30 +66,34 @@ def summarize(
     n = len(next(iter(decided.values()), []))
     summary: dict[str, Any] = {"paragraphs": n, "label_sets": {}}
     for name, rows in decided.items():
-        labels = bundle.label_names[name]
-        counts = {label: sum(label in row for row in rows) for label in labels}
-        totals = {label: float(scores[name][:, j].sum()) for j, label in enumerate(labels)}
-        present = [label for label in labels if counts[label]]
+        counts = Counter(label for row in rows for label in row)
+        totals = dict(zip(bundle.label_names[name], scores[name].sum(axis=0).tolist(), strict=True))
+        present = [label for label in bundle.label_names[name] if counts[label]]  # codebook order
         # Most paragraphs wins; ties go to the label with the higher total score.
         primary = max(present, key=lambda label: (counts[label], totals[label])) if present else None
         summary["label_sets"][name] = {
             "primary": primary,
-            "counts": {
-                label: {"paragraphs": counts[label], "share": round(counts[label] / n, 4) if n else 0.0}
-                for label in present
-            },
+            "counts": {label: {"paragraphs": counts[label], "share": round(counts[label] / n, 4)} for label in present},
         }
     if "topic" in decided and "frame" in decided:
-        co: dict[str, dict[str, Any]] = {}
-        for topic in bundle.label_names["topic"]:
-            with_topic = [i for i, row in enumerate(decided["topic"]) if topic in row]
-            if not with_topic:
-                continue
-            frames = {}
-            for frame in bundle.label_names["frame"]:
-                k = sum(frame in decided["frame"][i] for i in with_topic)
-                if k:
-                    frames[frame] = {"paragraphs": k, "of": len(with_topic), "share": round(k / len(with_topic), 4)}
-            co[topic] = frames
-        summary["topic_frames"] = co
+        with_topic = Counter(topic for row in decided["topic"] for topic in row)
+        pairs = Counter(
+            (topic, frame)
+            for topics, frames in zip(decided["topic"], decided["frame"], strict=True)
+            for topic in topics
+            for frame in frames
+        )
+        summary["topic_frames"] = {
+            topic: {
+                frame: {
+                    "paragraphs": pairs[topic, frame],
+                    "of": with_topic[topic],
+                    "share": round(pairs[topic, frame] / with_topic[topic], 4),
+                }
+                for frame in bundle.label_names["frame"]
+                if pairs[topic, frame]
+            }
+            for topic in bundle.label_names["topic"]
+            if with_topic[topic]
+        }
     return summary
