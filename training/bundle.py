@@ -48,13 +48,19 @@ def file_sha256(path: str | Path) -> str:
 
 @dataclass
 class LabelSetModel:
-    """The fitted part of one label set."""
+    """The fitted part of one label set.
+
+    Logistic models keep only their `LinearScorer` (one weight matrix, the exact
+    same probabilities); other classifiers keep the scikit-learn estimator and a
+    weight matrix for explanations. Storing the weights once keeps the saved
+    model, and every serving worker's memory, a third of what three copies took.
+    """
 
     name: str
     labels: list[str]
     multi_label: bool
-    classifier: Any
-    weights: np.ndarray  # labels x features, for explanations
+    classifier: Any  # the fitted scikit-learn classifier; None when `scorer` reproduces it
+    weights: np.ndarray | None  # labels x features, for explanations when there is no scorer
     thresholds: np.ndarray
     scorer: LinearScorer | None = None
 
@@ -62,6 +68,13 @@ class LabelSetModel:
         if self.scorer is not None:
             return self.scorer.predict_proba(X)
         return np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
+
+    def term_weights(self, label: int, features: np.ndarray) -> np.ndarray:
+        """The weights of `features` (column indices) for one label."""
+        if self.scorer is not None:
+            return self.scorer.weights[features, label]
+        assert self.weights is not None
+        return self.weights[label, features]
 
     def decide(self, scores: np.ndarray) -> list[list[str]]:
         """Labels per row, highest score first. Single-label sets always pick the argmax."""
@@ -105,20 +118,23 @@ class ModelBundle:
         """
         self.vectorizer_ = build_vectorizer(self.config.vectorizer)
         self.__dict__.pop("fast_tfidf_", None)  # a refit needs a fast path over the new vocabulary
+        self.__dict__.pop("terms_", None)
         X = self.vectorizer_.fit_transform(texts)
-        self.feature_names_ = np.array([_term(n) for n in self.vectorizer_.get_feature_names_out()])
         for name, labels in self.label_names.items():
             y = targets[name]
             classifier = build_classifier(self.config.classifier, self.multi_label[name], self.config.seed)
             classifier.fit(X, y if self.multi_label[name] else y.argmax(axis=1))
+            scorer = LinearScorer.from_classifier(classifier)
+            if scorer is not None and not scorer.reproduces(classifier, X):
+                scorer = None  # never trade exactness for speed: keep scikit-learn's own predict_proba
             self.label_sets_[name] = LabelSetModel(
                 name=name,
                 labels=labels,
                 multi_label=self.multi_label[name],
-                classifier=classifier,
-                weights=label_weights(classifier, len(labels), X.shape[1]).astype(np.float32),
+                classifier=None if scorer else classifier,
+                weights=None if scorer else label_weights(classifier, len(labels), X.shape[1]).astype(np.float32),
                 thresholds=np.full(len(labels), 0.5),
-                scorer=LinearScorer.from_classifier(classifier),
+                scorer=scorer,
             )
         self.data_digest = data_digest
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -139,10 +155,17 @@ class ModelBundle:
             return self.vectorizer_.transform(texts)
         return self.fast_tfidf_.transform(texts)
 
+    @property
+    def terms(self) -> list[str]:
+        """The term of every feature column, built from the vocabulary on first use (explanations only)."""
+        if "terms_" not in self.__dict__:
+            self.terms_ = feature_terms(self.vectorizer_)
+        return self.terms_
+
     def __getstate__(self) -> dict[str, Any]:
-        # The fast path is rebuilt from the vectorizer after loading; pickling it would store a second
-        # reference graph (and a bound analyzer) for nothing.
-        return {key: value for key, value in self.__dict__.items() if key != "fast_tfidf_"}
+        # Both are rebuilt from the vectorizer after loading: saving them would store a second copy
+        # of the vocabulary (and a bound analyzer) for nothing.
+        return {key: value for key, value in self.__dict__.items() if key not in ("fast_tfidf_", "terms_")}
 
     def predict_proba(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, np.ndarray]:
         """Scores in [0, 1] per label set: (rows x labels) in codebook order."""
@@ -179,12 +202,10 @@ class ModelBundle:
             model = self.label_sets_[name]
             per_label: dict[str, list[tuple[str, float]]] = {}
             for label in wanted:
-                contributions = x.data * model.weights[model.labels.index(label), x.indices]
+                contributions = x.data * model.term_weights(model.labels.index(label), x.indices)
                 order = np.argsort(-contributions, kind="stable")[:k]
                 per_label[label] = [
-                    (str(self.feature_names_[x.indices[i]]), round(float(contributions[i]), 4))
-                    for i in order
-                    if contributions[i] > 0
+                    (self.terms[x.indices[i]], round(float(contributions[i]), 4)) for i in order if contributions[i] > 0
                 ]
             explanations[name] = per_label
         return explanations
@@ -210,9 +231,22 @@ class ModelBundle:
         return digest
 
 
-def _term(feature_name: str) -> str:
-    # FeatureUnion prefixes names with "word__"/"char__"; explanations show the term itself.
-    return feature_name.split("__", 1)[1] if "__" in feature_name else feature_name
+def feature_terms(vectorizer: Any) -> list[str]:
+    """Column index -> term, for a vectorizer or a FeatureUnion of them (whose columns follow part by part).
+
+    The strings are the vocabulary's own, so the list costs a pointer per feature;
+    FeatureUnion's own feature names would add a "word__"/"char__" prefix (and a copy).
+    """
+    parts = (
+        [part for _, part in vectorizer.transformer_list] if hasattr(vectorizer, "transformer_list") else [vectorizer]
+    )
+    terms: list[str] = []
+    for part in parts:
+        by_index = [""] * len(part.vocabulary_)
+        for term, j in part.vocabulary_.items():
+            by_index[j] = term
+        terms += by_index
+    return terms
 
 
 def _major_minor(version: str) -> str:

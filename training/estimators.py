@@ -129,6 +129,11 @@ class LinearScorer:
         z = np.asarray(X @ self.weights) + self.intercepts
         return expit(z) if self.link == "sigmoid" else softmax(z, axis=1)
 
+    def reproduces(self, classifier: Any, X: Any, rows: int = 512) -> bool:
+        """Whether these scores equal the classifier's own `predict_proba` (checked on up to `rows` rows)."""
+        sample = X[:rows]
+        return bool(np.allclose(self.predict_proba(sample), classifier.predict_proba(sample), rtol=0, atol=1e-9))
+
     @classmethod
     def from_classifier(cls, classifier: Any) -> LinearScorer | None:
         logistic = (LogisticRegression, SGDClassifier)

@@ -15,7 +15,7 @@ from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
 from training.config import load_config
 from training.errors import ModelLoadError
-from training.estimators import FastTfidf, build_vectorizer
+from training.estimators import FastTfidf, build_classifier, build_vectorizer
 
 ARTICLE = [
     "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and liquefied "
@@ -46,11 +46,16 @@ def test_predict_applies_each_labels_threshold_and_orders_by_score(bundle: Model
             )
 
 
-def test_fast_scorer_matches_scikit_learn(bundle: ModelBundle) -> None:
-    X = bundle.transform(ARTICLE)
-    for model in bundle.label_sets_.values():
-        assert model.scorer is not None  # logistic regression takes the fast path
-        np.testing.assert_allclose(model.scorer.predict_proba(X), model.classifier.predict_proba(X), atol=1e-9)
+def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
+    """The bundle keeps one weight matrix per set; its scores must be what scikit-learn computes."""
+    bundle, train = trained.bundle, trained.data.train
+    X_train, X_test = bundle.transform(train.texts), bundle.transform(trained.data.test.texts + ARTICLE)
+    for name, model in bundle.label_sets_.items():
+        assert model.scorer is not None and model.classifier is None and model.weights is None
+        reference = build_classifier(bundle.config.classifier, model.multi_label, bundle.config.seed)
+        y = train.label_matrix(name, model.labels)
+        reference.fit(X_train, y if model.multi_label else y.argmax(axis=1))
+        np.testing.assert_allclose(model.predict_proba(X_test), reference.predict_proba(X_test), rtol=0, atol=1e-9)
 
 
 def _identical(fast: sp.csr_matrix, reference: sp.csr_matrix) -> bool:
@@ -163,3 +168,17 @@ def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: 
     terms = bundle.explain("tariffs on imports", k=10, labels={"topic": ["trade"]})["topic"]["trade"]
     assert "tariffs" in [term for term, _ in terms]
     assert "missile" not in [term for term, _ in terms]
+    model = bundle.label_sets_["topic"]
+    assert (model.scorer is None) == (model.classifier is not None)  # one copy of the weights, never both
+
+
+def test_explanations_name_terms_with_word_and_char_features() -> None:
+    config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "classifier.class_weight": None})
+    texts = [t for t, _ in TINY] * 2
+    y = np.array([row for _, row in TINY] * 2)
+    bundle = ModelBundle(config, _tiny_codebooks(True)).fit(texts, {"topic": y})
+    assert bundle.terms == [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
+    terms = [
+        term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
+    ]
+    assert "tariffs" in terms and any(len(t) in (3, 4) and t in " tariffs " for t in terms)
