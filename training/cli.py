@@ -329,10 +329,11 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
 ) -> None:
     """Serve the classification API (model from TOPICFRAME_MODEL_URI)."""
-    import uvicorn
-
-    # An import string, not an import: training never imports the service that builds on it.
-    uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_config=None, access_log=False)
+    # `python -m service` replaces this process (same pid, so signals and process groups still work):
+    # the server then carries none of the command line's imports, and training never imports the
+    # service that builds on it.
+    command = [sys.executable, "-m", "service", "--host", host, "--port", str(port), "--workers", str(workers)]
+    os.execv(sys.executable, command)
 
 
 def main() -> None:
