@@ -10,8 +10,13 @@ supervises the N worker processes, each of which imports the app.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
+
+from service.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,16 +27,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    uvicorn.run(
-        "service.main:app",  # an import string: each worker process imports the app itself
+    configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
+    config = uvicorn.Config(
+        "service.main:create_served_app",  # an import string: each worker process builds the app itself
+        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_config=None,  # the app logs JSON lines itself (service.logs)
         access_log=False,  # one JSON line per request comes from the app's middleware instead
         ws="none",  # no websocket routes: do not import a websocket implementation
-        lifespan="on",  # start-up loads the model; a failing lifespan must not be silently skipped
+        lifespan="on",
     )
+    if args.workers == 1:
+        uvicorn.Server(config).run()  # in this process; a refused model exits it with status 3
+        return
+    # What uvicorn.run does for several workers, plus the exit status: when a worker refused to start,
+    # uvicorn stops the other workers and returns normally; say so to whoever started the service.
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

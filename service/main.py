@@ -27,6 +27,10 @@ from service.middleware import BodySizeLimit, RequestObserver
 from service.model_store import ModelStore, ServedModel
 from service.routes import admin, classify, health, info
 from service.settings import Settings
+from training.errors import ModelIntegrityError
+
+# uvicorn's own exit status for a worker that failed to start (its supervisor then stops, not restarts).
+REFUSED_TO_START = 3
 
 DESCRIPTION = """Topic and framing labels for news paragraphs, with scores, evidence terms and an article summary.
 
@@ -52,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one worker's counters",
             extra={"fields": {"event": "metrics_per_worker", "workers": settings.workers}},
         )
-    if store.current is None:
+    if store.current is None and store.last_error is None:  # not tried yet (`create_served_app` tries first)
         with contextlib.suppress(Exception):  # logged by the store; the service runs, not ready
             await anyio.to_thread.run_sync(store.load)
     refresher = None
@@ -81,7 +85,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 
     store.on_load, store.on_failure = after_load, metrics.model_load_failed
     if store.current is not None:
-        metrics.model_loaded(store.current, None)
+        after_load(store.current, None)
 
     app = FastAPI(
         title="topicframe",
@@ -106,4 +110,33 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     return app
 
 
+def create_served_app() -> FastAPI:
+    """The app as `python -m service` runs it: a uvicorn factory, called once in every worker process.
+
+    The model is loaded before the worker accepts connections. An artifact that fails
+    its integrity check (a sha256 other than the one recorded at training, none
+    recorded, another scikit-learn) stops the process with one clear log line and
+    exit status 3, which uvicorn's supervisor takes as "failed to start, do not
+    restart": serving must not begin on it, and waiting will not fix it. A model
+    that is only unavailable (registry down, alias not set yet) leaves the worker
+    up but not ready, and the background refresh retries.
+    """
+    settings = Settings()
+    log = configure_logging(settings.log_level)
+    store = ModelStore(settings.model_uri, settings.model_cache_dir)
+    try:
+        store.load()
+    except ModelIntegrityError as exc:  # the store has logged the failure; say what happens now
+        log.critical(
+            "refusing to start: the model artifact failed its integrity check",
+            extra={"fields": {"event": "refused_to_start", "model_uri": settings.model_uri, "error": str(exc)}},
+        )
+        raise SystemExit(REFUSED_TO_START) from None
+    except Exception:
+        pass  # logged by the store: up, not ready, retried by the background refresh
+    return create_app(settings, store)
+
+
+# `uvicorn service.main:app` also works (the model then loads in the lifespan, and a failed
+# integrity check leaves the service up but not ready instead of stopping it).
 app = create_app()

@@ -8,7 +8,7 @@ from training.classify import classify, split_paragraphs
 from training.codebook import Codebook, load_codebook, load_codebooks
 from training.config import RunConfig, load_config
 from training.dataset import ColumnMap, DataValidationError, LabelledData, Problem, load_labelled_data
-from training.errors import ConfigError, ModelLoadError, TopicframeError
+from training.errors import ConfigError, ModelIntegrityError, ModelLoadError, TopicframeError
 from training.thresholds import tune_thresholds
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "DataValidationError",
     "LabelledData",
     "ModelBundle",
+    "ModelIntegrityError",
     "ModelLoadError",
     "Problem",
     "RunConfig",

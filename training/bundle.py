@@ -23,7 +23,7 @@ import sklearn
 
 from training.codebook import Codebook, codebooks_sha256
 from training.config import RunConfig
-from training.errors import ModelLoadError
+from training.errors import ModelIntegrityError, ModelLoadError
 from training.estimators import FastTfidf, LinearScorer, build_classifier, build_vectorizer, label_weights
 
 BUNDLE_FILE = "model.joblib"
@@ -268,25 +268,25 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBu
     metadata: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     expected = expected_sha256 or metadata.get("sha256")
     if not expected:
-        raise ModelLoadError(f"{file}: no recorded sha256 to check it against; refusing to unpickle")
+        raise ModelIntegrityError(f"{file}: no recorded sha256 to check it against; refusing to unpickle")
     actual = file_sha256(file)
     if actual != expected:
-        raise ModelLoadError(
+        raise ModelIntegrityError(
             f"{file}: sha256 {actual[:12]}… does not match the digest recorded at training "
             f"{expected[:12]}…; refusing to unpickle"
         )
     trained_with = metadata.get("versions", {}).get("scikit-learn")
     if trained_with and _major_minor(trained_with) != _major_minor(sklearn.__version__):
-        raise ModelLoadError(
+        raise ModelIntegrityError(
             f"{file}: trained with scikit-learn {trained_with}, this environment has {sklearn.__version__}; "
             "retrain or install the matching version"
         )
     bundle = joblib.load(file)
     if not isinstance(bundle, ModelBundle):
-        raise ModelLoadError(f"{file}: not a topicframe ModelBundle")
+        raise ModelIntegrityError(f"{file}: not a topicframe ModelBundle")
     recorded = bundle.versions.get("scikit-learn", "")
     if _major_minor(recorded) != _major_minor(sklearn.__version__):
-        raise ModelLoadError(
+        raise ModelIntegrityError(
             f"{file}: trained with scikit-learn {recorded}, this environment has {sklearn.__version__}"
         )
     return bundle

@@ -11,3 +11,9 @@ class ConfigError(TopicframeError):
 
 class ModelLoadError(TopicframeError):
     """A model artifact is missing, tampered with, or built by another library version."""
+
+
+class ModelIntegrityError(ModelLoadError):
+    """An artifact that must not be unpickled here: no recorded sha256, a sha256 that differs from the
+    one recorded at training, another scikit-learn version, or not a `ModelBundle`. Waiting will not
+    fix it, unlike a registry that is down or an alias that is not set yet."""

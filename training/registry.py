@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from training.bundle import BUNDLE_FILE, ModelBundle, file_sha256, load_bundle
-from training.errors import ModelLoadError
+from training.errors import ModelIntegrityError, ModelLoadError
 
 MODEL_NAME = "topicframe"
 CHAMPION_ALIAS = "champion"
@@ -101,7 +101,7 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None) -> tuple[Path
     if ref.version is None:
         return _bundle_dir_in(Path(ref.uri))
     if not ref.bundle_sha256:
-        raise ModelLoadError(f"{ref.uri}: version {ref.version} has no bundle_sha256 tag; refusing to load it")
+        raise ModelIntegrityError(f"{ref.uri}: version {ref.version} has no bundle_sha256 tag; refusing to load it")
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
     target = cache_root / ref.name / ref.version
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -218,6 +218,31 @@ def test_reload_refuses_an_artifact_whose_digest_does_not_match(registry: Regist
         assert response.status_code == 200 and response.json()["model"]["version"] == registry.first
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_refuses_to_start_on_an_artifact_whose_digest_does_not_match(
+    registry: Registry, tmp_path: Path, workers: int
+) -> None:
+    registry.point_champion_at(registry.first)
+    recorded = registry.client.get_model_version(MODEL, registry.first).tags["bundle_sha256"]
+    registry.client.set_model_version_tag(MODEL, registry.first, "bundle_sha256", "0" * 64)
+    log = tmp_path / "refused.log"
+    environment = child_env(
+        MLFLOW_TRACKING_URI=registry.uri,
+        TOPICFRAME_MODEL_URI=f"models:/{MODEL}@champion",
+        TOPICFRAME_MODEL_CACHE_DIR=str(tmp_path / "model-cache"),
+    )
+    command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(free_port()), "--workers", str(workers)]
+    try:
+        with running(command, log, environment) as process:
+            process.wait(timeout=300)
+    finally:
+        registry.client.set_model_version_tag(MODEL, registry.first, "bundle_sha256", recorded)
+    text = log.read_text()
+    assert '"event":"refused_to_start"' in text and "does not match" in text, tail(log)
+    assert "Traceback" not in text, tail(log)
+    assert process.returncode == 3  # uvicorn's "failed to start" status, from the supervisor too
+
+
 def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry, tmp_path: Path) -> None:
     registry.point_champion_at(registry.second)
     metrics_dir = tmp_path / "prometheus"

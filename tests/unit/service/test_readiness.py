@@ -6,9 +6,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
-from service.main import create_app
+from service.main import create_app, create_served_app
 from service.model_store import ModelStore
 
 from .conftest import app_of, json_lines, settings_for
@@ -51,6 +52,34 @@ def test_background_refresh_loads_a_model_that_was_missing_at_start(tmp_path: Pa
         assert client.get("/readyz").status_code == 200
         assert store.refresh() is False  # a local directory has no alias to follow
     assert app_of(client).state.store is store
+
+
+def test_served_app_refuses_to_start_on_an_artifact_that_fails_its_check(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle_dir, tampered)
+    with (tampered / "model.joblib").open("ab") as f:
+        f.write(b"\0")
+    monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tampered))
+    with pytest.raises(SystemExit) as exit_info:
+        create_served_app()
+    assert exit_info.value.code == 3  # uvicorn: failed to start, do not restart
+    lines = json_lines(capsys.readouterr().out)
+    refused = [line for line in lines if line.get("event") == "refused_to_start"]
+    assert refused and refused[0]["level"] == "critical" and "does not match" in refused[0]["error"]
+
+
+def test_served_app_starts_unready_when_the_model_is_only_missing(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tmp_path / "later"))
+    monkeypatch.setenv("TOPICFRAME_MODEL_REFRESH_SECONDS", "0")
+    with TestClient(create_served_app()) as client:
+        assert client.get("/readyz").status_code == 503
+    monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(bundle_dir))
+    with TestClient(create_served_app()) as client:  # loaded before serving, not in the lifespan
+        assert client.get("/readyz").status_code == 200
 
 
 def test_labels_are_the_codebooks_stored_in_the_model(client: TestClient, bundle) -> None:
