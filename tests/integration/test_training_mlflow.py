@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
@@ -17,6 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT
 from training.registry import load_model
+
+from .conftest import VENV_BIN, child_env, free_port, running, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +143,41 @@ def test_loaders_sharing_a_cache_download_once(
     champion = first_run[0].get_model_version_by_alias("topicframe", "champion").version
     assert results == [champion] * 4
     assert len(downloads) == 1
+
+
+def test_mlflow_models_serve_gives_one_prediction_per_row(first_run, mlflow_server: str, tmp_path: Path) -> None:
+    """The pyfunc trap over HTTP: a one-column frame of several rows must give as many predictions.
+
+    `first_run` registered the champion this serves.
+    """
+    port = free_port()
+    command = [
+        str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/topicframe@champion",
+        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+    ]  # fmt: skip
+    paragraphs = [
+        "Washington and Beijing agreed to extend the tariff truce.",
+        "Photograph: Kim Lee for the Daily Ledger",
+        "Drones struck a fuel depot near the front line overnight.",
+        "The two foreign ministers met in Jakarta and agreed to reopen consulates.",
+    ]
+    log = tmp_path / "models-serve.log"
+    with running(command, log, child_env(MLFLOW_TRACKING_URI=mlflow_server)) as process:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", timeout=300, process=process, log=log)
+        body = {"dataframe_split": {"columns": ["text"], "data": [[p] for p in paragraphs]}}
+        response = httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert len(predictions) == len(paragraphs)
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
+    try:
+        bundle, _ = load_model("models:/topicframe@champion", cache_dir=tmp_path / "cache")
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    expected = bundle.predict(paragraphs)
+    assert [row["topic_labels"] for row in predictions] == [";".join(x) for x in expected["topic"]]
+    assert [row["frame_labels"] for row in predictions] == [";".join(x) for x in expected["frame"]]
+    assert predictions[1]["topic_labels"] == "" and predictions[1]["frame_labels"] == ""  # a caption: no labels
 
 
 def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_server: str) -> None:
