@@ -10,6 +10,7 @@ supervises the N worker processes, each of which imports the app.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import uvicorn
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
+    os.environ["TOPICFRAME_WORKERS"] = str(args.workers)  # so each worker's Settings knows the count
     config = uvicorn.Config(
         "service.main:create_served_app",  # an import string: each worker process builds the app itself
         factory=True,

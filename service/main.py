@@ -1,9 +1,12 @@
-"""The FastAPI application: ``app = create_app()`` is what ``topicframe serve`` runs.
+"""The FastAPI application.
 
-Start-up loads the model (a failure is logged as one JSON line and leaves the
-service up but not ready), then a background task retries a failed load and
-follows a moved alias. Middleware, from the outside in: request id + log line +
-metrics, then the body-size limit.
+``create_served_app()`` is what ``topicframe serve`` (``python -m service``) runs in
+every worker: it loads the model before serving and refuses to start on an
+artifact that fails its integrity check. ``app = create_app()`` is the same app
+for ``uvicorn service.main:app``, where the lifespan loads the model instead.
+Either way an unavailable model leaves the service up but not ready, and a
+background task retries a failed load and follows a moved alias. Middleware,
+from the outside in: request id + log line + metrics, then the body-size limit.
 """
 
 from __future__ import annotations
