@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware import Middleware
+from uvicorn.config import STARTUP_FAILURE  # exit status 3: a worker's supervisor stops instead of restarting
 
 from service.dependencies import require_admin_key, require_api_key
 from service.errors import install_error_handlers
@@ -31,9 +32,6 @@ from service.model_store import ModelStore, ServedModel
 from service.routes import admin, classify, health, info
 from service.settings import Settings
 from training.errors import ModelIntegrityError
-
-# uvicorn's own exit status for a worker that failed to start (its supervisor then stops, not restarts).
-REFUSED_TO_START = 3
 
 DESCRIPTION = """Topic and framing labels for news paragraphs, with scores, evidence terms and an article summary.
 
@@ -134,7 +132,7 @@ def create_served_app() -> FastAPI:
             "refusing to start: the model artifact failed its integrity check",
             extra={"fields": {"event": "refused_to_start", "model_uri": settings.model_uri, "error": str(exc)}},
         )
-        raise SystemExit(REFUSED_TO_START) from None
+        raise SystemExit(STARTUP_FAILURE) from None
     except Exception:
         pass  # logged by the store: up, not ready, retried by the background refresh
     return create_app(settings, store)
