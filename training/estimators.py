@@ -217,8 +217,9 @@ class FastTfidf:
             indices.extend(row)
             counts.extend(row.values())
             indptr.append(len(indices))
+        index_dtype = np.int32 if len(indices) <= np.iinfo(np.int32).max else np.int64  # as scikit-learn does
         X = sp.csr_matrix(
-            (np.asarray(counts, dtype=dtype), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+            (np.asarray(counts, dtype=dtype), np.asarray(indices, index_dtype), np.asarray(indptr, index_dtype)),
             shape=(len(texts), len(vocabulary)),
         )
         X.sort_indices()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
@@ -72,9 +75,25 @@ def _identical(fast: sp.csr_matrix, reference: sp.csr_matrix) -> bool:
 ODD_TEXTS = ["", "   ", "the the the the", "Ünïcödé — “quotes” 北京 Xi’s", "tariffs " * 400, "no-vocabulary-words qqq"]
 
 
-@pytest.mark.parametrize("overrides", [{}, {"vectorizer.char_ngram_range": [2, 4], "vectorizer.min_df": 2}])
-def test_fast_tfidf_is_bit_identical_to_scikit_learn(overrides: dict, corpus_texts: list[str]) -> None:
-    vectorizer = build_vectorizer(load_config(None, overrides).vectorizer).fit(corpus_texts)
+def _configured(overrides: dict) -> Callable[[], Any]:
+    return lambda: build_vectorizer(load_config(None, overrides).vectorizer)
+
+
+@pytest.mark.parametrize(
+    "make_vectorizer",
+    [
+        _configured({}),  # the default model's
+        _configured({"vectorizer.char_ngram_range": [2, 4], "vectorizer.min_df": 2}),  # a FeatureUnion
+        _configured({"vectorizer.sublinear_tf": False, "vectorizer.stop_words": "english"}),
+        # Options no run config sets today, which the fast path also reproduces:
+        lambda: TfidfVectorizer(binary=True, norm="l1", use_idf=False, dtype=np.float64),
+        lambda: TfidfVectorizer(analyzer="char", ngram_range=(1, 3), norm=None, smooth_idf=False),
+    ],
+)
+def test_fast_tfidf_is_bit_identical_to_scikit_learn(
+    make_vectorizer: Callable[[], Any], corpus_texts: list[str]
+) -> None:
+    vectorizer = make_vectorizer().fit(corpus_texts)
     fast = FastTfidf.from_vectorizer(vectorizer)
     assert fast is not None
     texts = corpus_texts + ODD_TEXTS
