@@ -75,6 +75,16 @@ class Registry:
     def point_champion_at(self, version: str) -> None:
         self.client.set_registered_model_alias(MODEL, "champion", version)
 
+    @contextlib.contextmanager
+    def wrong_digest(self, version: str) -> Iterator[None]:
+        """For the block, the registry records a sha256 that the version's artifact does not have."""
+        recorded = self.client.get_model_version(MODEL, version).tags["bundle_sha256"]
+        self.client.set_model_version_tag(MODEL, version, "bundle_sha256", "0" * 64)
+        try:
+            yield
+        finally:
+            self.client.set_model_version_tag(MODEL, version, "bundle_sha256", recorded)
+
 
 @pytest.fixture(scope="module")
 def registry(mlflow_server: str) -> Registry:
@@ -204,13 +214,9 @@ def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Pa
 def test_reload_refuses_an_artifact_whose_digest_does_not_match(registry: Registry, tmp_path: Path) -> None:
     registry.point_champion_at(registry.first)
     with service(registry, tmp_path) as base:
-        recorded = registry.client.get_model_version(MODEL, registry.second).tags["bundle_sha256"]
-        registry.client.set_model_version_tag(MODEL, registry.second, "bundle_sha256", "0" * 64)
-        try:
+        with registry.wrong_digest(registry.second):
             registry.point_champion_at(registry.second)
             reload = httpx.post(f"{base}/v1/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
-        finally:
-            registry.client.set_model_version_tag(MODEL, registry.second, "bundle_sha256", recorded)
         assert reload.status_code == 502
         assert "does not match" in reload.json()["detail"][0]["msg"]
         assert reload.json()["serving"]["version"] == registry.first
@@ -223,8 +229,6 @@ def test_refuses_to_start_on_an_artifact_whose_digest_does_not_match(
     registry: Registry, tmp_path: Path, workers: int
 ) -> None:
     registry.point_champion_at(registry.first)
-    recorded = registry.client.get_model_version(MODEL, registry.first).tags["bundle_sha256"]
-    registry.client.set_model_version_tag(MODEL, registry.first, "bundle_sha256", "0" * 64)
     log = tmp_path / "refused.log"
     environment = child_env(
         MLFLOW_TRACKING_URI=registry.uri,
@@ -232,11 +236,8 @@ def test_refuses_to_start_on_an_artifact_whose_digest_does_not_match(
         TOPICFRAME_MODEL_CACHE_DIR=str(tmp_path / "model-cache"),
     )
     command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(free_port()), "--workers", str(workers)]
-    try:
-        with running(command, log, environment) as process:
-            process.wait(timeout=300)
-    finally:
-        registry.client.set_model_version_tag(MODEL, registry.first, "bundle_sha256", recorded)
+    with registry.wrong_digest(registry.first), running(command, log, environment) as process:
+        process.wait(timeout=300)
     text = log.read_text()
     assert '"event":"refused_to_start"' in text and "does not match" in text, tail(log)
     assert "Traceback" not in text, tail(log)
