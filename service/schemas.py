@@ -59,6 +59,11 @@ class ClassifyRequest(BaseModel):
     )
     explain: int = Field(0, ge=0, description="Top-k terms per predicted label (at most TOPICFRAME_MAX_EXPLAIN).")
     include_scores: bool = Field(True, description="Include every label's score for every paragraph.")
+    article: bool = Field(
+        True,
+        description="Treat the paragraphs as one article in page order: the role model sees their positions and "
+        "the label sets their neighbours' context. false scores each paragraph alone (unrelated paragraphs).",
+    )
 
     @field_validator("paragraphs", "text", "label_sets", mode="before")
     @classmethod
@@ -89,6 +94,13 @@ class Term(BaseModel):
 class ParagraphResult(BaseModel):
     index: int
     text: str
+    role: str | None = Field(
+        None,
+        description="What the paragraph is on the page: body, headline, byline, caption, promo or footer "
+        "(absent for a model trained without roles). Only body and headline paragraphs get labels.",
+        examples=["body"],
+    )
+    role_score: float | None = Field(None, description="The role model's probability for that role")
     labels: dict[str, list[str]] = Field(
         description="Per label set, the labels whose score passed the label's threshold, highest score first",
         examples=[{"topic": ["trade"], "frame": ["economic_consequences"]}],
@@ -105,7 +117,7 @@ class ParagraphResult(BaseModel):
 
 class LabelCount(BaseModel):
     paragraphs: int
-    share: float = Field(description="paragraphs with the label / all paragraphs")
+    share: float = Field(description="paragraphs with the label / content paragraphs")
 
 
 class LabelSetSummary(BaseModel):
@@ -120,7 +132,11 @@ class FrameShare(BaseModel):
 
 
 class Summary(BaseModel):
-    paragraphs: int
+    paragraphs: int = Field(description="all paragraphs of the request")
+    content_paragraphs: int = Field(
+        description="paragraphs whose role carries labels (body, headline); shares use these"
+    )
+    roles: dict[str, int] | None = Field(None, description="paragraphs per role (absent for a model without roles)")
     label_sets: dict[str, LabelSetSummary]
     topic_frames: dict[str, dict[str, FrameShare]] | None = Field(
         None,
@@ -206,6 +222,8 @@ def example_response() -> dict[str, Any]:
             {
                 "index": 0,
                 "text": "Washington and Beijing agreed to extend the tariff truce...",
+                "role": "body",
+                "role_score": 0.97,
                 "labels": {"topic": ["trade", "diplomacy"], "frame": ["economic_consequences"]},
                 "scores": {"topic": {"trade": 0.91, "diplomacy": 0.64, "security": 0.03}},
                 "explanations": {"topic": {"trade": [{"term": "tariff", "weight": 0.42}]}},
@@ -213,6 +231,8 @@ def example_response() -> dict[str, Any]:
         ],
         "summary": {
             "paragraphs": 1,
+            "content_paragraphs": 1,
+            "roles": {"body": 1},
             "label_sets": {"topic": {"primary": "trade", "counts": {"trade": {"paragraphs": 1, "share": 1.0}}}},
             "topic_frames": {"trade": {"economic_consequences": {"paragraphs": 1, "of": 1, "share": 1.0}}},
         },

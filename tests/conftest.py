@@ -22,11 +22,12 @@ def codebooks() -> dict[str, Codebook]:
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
-    header = header or ["id", "article_id", "text", "topic", "frame"]
+    """Rows as a labelled CSV; a row that names no role is body text."""
+    header = header or ["id", "article_id", "text", "topic", "frame", "role"]
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{"role": "body", **row} for row in rows])
     return path
 
 

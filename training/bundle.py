@@ -2,7 +2,10 @@
 
 It holds the shared TF-IDF vectorizer, one classifier and per-label thresholds
 per label set, the codebooks (and their sha256), the training-data digest and
-the library versions. It is saved with joblib next to a small JSON sidecar that
+the library versions. When a role codebook is trained, a role model (character
+n-grams + layout features) says what each paragraph is, and the one decision rule
+that consumers rely on lives here: a paragraph whose role is not a content role
+(body, headline) gets no label of any other set. It is saved with joblib next to a small JSON sidecar that
 records the file's sha256; `load_bundle` refuses a file whose digest or
 scikit-learn version does not match *before* unpickling it.
 """
@@ -19,12 +22,21 @@ from typing import Any
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import sklearn
 
 from training.codebook import Codebook, codebooks_sha256
-from training.config import RunConfig
+from training.config import ClassifierConfig, RunConfig
 from training.errors import ModelIntegrityError, ModelLoadError
-from training.estimators import FastTfidf, LinearScorer, build_classifier, build_vectorizer, label_weights
+from training.estimators import (
+    FastTfidf,
+    LinearScorer,
+    build_char_vectorizer,
+    build_classifier,
+    build_vectorizer,
+    label_weights,
+)
+from training.features import ArticleLayout, context_blocks, context_features, layout_features
 
 BUNDLE_FILE = "model.joblib"
 
@@ -63,35 +75,77 @@ class LabelSetModel:
     weights: np.ndarray | None  # labels x features, for explanations when there is no scorer
     thresholds: np.ndarray
     scorer: LinearScorer | None = None
+    # Codebook columns the classifier has (a single-label set can miss a label with no training row).
+    columns: np.ndarray | None = None
+    max_labels: int | None = None
+    relative_to_top: float = 0.0
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.scorer is not None:
-            return self.scorer.predict_proba(X)
-        return np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
+            scores = self.scorer.predict_proba(X)
+        else:
+            scores = np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
+        if self.columns is None or len(self.columns) == len(self.labels):
+            return scores
+        # Widen to codebook order: a label the classifier never saw scores 0, and column j is always label j.
+        widened = np.zeros((scores.shape[0], len(self.labels)))
+        widened[:, self.columns] = scores
+        return widened
 
     def term_weights(self, label: int, features: np.ndarray) -> np.ndarray:
         """The weights of `features` (column indices) for one label."""
+        if self.columns is not None and label not in self.columns:
+            return np.zeros(len(features))
+        column = int(np.searchsorted(self.columns, label)) if self.columns is not None else label
         if self.scorer is not None:
-            return self.scorer.weights[features, label]
+            return self.scorer.weights[features, column]
         assert self.weights is not None
-        return self.weights[label, features]
+        return self.weights[column, features]
 
     def decide(self, scores: np.ndarray) -> list[list[str]]:
-        """Labels per row, highest score first. Single-label sets always pick the argmax."""
+        """Labels per row, highest score first. Single-label sets always pick the argmax.
+
+        Multi-label sets keep the labels that pass their own threshold, then (when configured)
+        only those within ``relative_to_top`` of the row's best score, at most ``max_labels``.
+        """
         labels = self.labels
         if not self.multi_label:
             return [[labels[j]] for j in np.argmax(scores, axis=1).tolist()]
+        passed = scores >= self.thresholds
+        if self.relative_to_top:
+            passed &= scores >= self.relative_to_top * scores.max(axis=1, keepdims=True)
         # Whole-matrix numpy, then plain lists: per-element numpy indexing costs more than the decision.
         order = np.argsort(-scores, axis=1, kind="stable").tolist()
-        passed = (scores >= self.thresholds).tolist()
-        return [[labels[j] for j in row if ok[j]] for row, ok in zip(order, passed, strict=True)]
+        decided = [[labels[j] for j in row if ok[j]] for row, ok in zip(order, passed.tolist(), strict=True)]
+        if self.max_labels:
+            decided = [row[: self.max_labels] for row in decided]
+        return decided
+
+
+@dataclass
+class Scored:
+    """What the model says about paragraphs in order, before scores become labels.
+
+    ``roles`` is None for a model trained without a role set. ``content`` marks the
+    paragraphs that may carry labels of the other sets (all of them without roles).
+    ``X`` holds the content features (with context), kept for explanations.
+    """
+
+    scores: dict[str, np.ndarray]
+    roles: list[str] | None
+    role_scores: np.ndarray | None
+    content: np.ndarray
+    X: Any
 
 
 class ModelBundle:
     """TF-IDF + linear classifiers for every label set of a codebook collection.
 
     Follows scikit-learn conventions: `fit`, `predict`, `predict_proba`, plus
-    `explain` for the terms behind each label.
+    `explain` for the terms behind each label. Paragraphs are scored as articles:
+    a ``layout`` (which article each paragraph belongs to, in order) gives the role
+    model positions and the other sets their neighbours' context; without one, a
+    list of paragraphs is one article in order.
     """
 
     def __init__(self, config: RunConfig, codebooks: dict[str, Codebook]):
@@ -105,40 +159,121 @@ class ModelBundle:
         self.metrics: dict[str, float] = {}
         self.created_at = ""
         self.label_sets_: dict[str, LabelSetModel] = {}
+        role_set = config.roles.label_set
+        self.role_set: str | None = role_set if role_set in codebooks else None
 
     @property
     def label_sets(self) -> list[str]:
+        """Every label set, the role set included."""
         return list(self.label_names)
 
-    def fit(self, texts: list[str], targets: dict[str, np.ndarray], data_digest: str = "") -> ModelBundle:
-        """Fit the vectorizer once, then one classifier per label set.
+    @property
+    def content_label_sets(self) -> list[str]:
+        """The label sets that describe a paragraph's content (all but the role set)."""
+        return [name for name in self.label_names if name != self.role_set]
 
-        ``targets[set]`` is a binary (rows x labels) matrix in codebook order.
+    # ---- features ---------------------------------------------------------------------------------
+
+    def _layout(self, n: int, layout: ArticleLayout | None) -> ArticleLayout:
+        return layout if layout is not None else ArticleLayout.single_article(n)
+
+    def role_features(self, texts: list[str], layout: ArticleLayout) -> Any:
+        """Character n-grams + layout features: what the role model reads."""
+        if "fast_role_tfidf_" not in self.__dict__:
+            self.fast_role_tfidf_ = FastTfidf.from_vectorizer(self.role_vectorizer_)
+        fast = self.fast_role_tfidf_
+        chars = fast.transform(texts) if fast is not None else self.role_vectorizer_.transform(texts)
+        return sp.hstack([chars, layout_features(texts, layout)], format="csr", dtype=np.float32)
+
+    def transform(self, texts: list[str]) -> Any:
+        """The paragraphs' own TF-IDF, through the exact fast path when the vectorizer allows it."""
+        if "fast_tfidf_" not in self.__dict__:  # built on first use: it only holds references, and is not saved
+            self.fast_tfidf_ = FastTfidf.from_vectorizer(self.vectorizer_)
+        if self.fast_tfidf_ is None:
+            return self.vectorizer_.transform(texts)
+        return self.fast_tfidf_.transform(texts)
+
+    def content_features(self, texts: list[str], layout: ArticleLayout, roles: list[str] | None) -> Any:
+        """The paragraphs' TF-IDF, plus their neighbours' and headline's blocks when context is on."""
+        X = self.transform(texts)
+        context = self.config.context
+        if not context.neighbours and not context.headline:
+            return X
+        if roles is None:  # no role model: every paragraph is content, the first of an article its headline
+            content = np.ones(len(texts), dtype=bool)
+            headline = (layout.position == 0) & layout.known
+        else:
+            content = np.isin(roles, self.config.roles.content)
+            headline = np.asarray(roles) == "headline"
+        return context_features(X.tocsr(), layout, content, headline, context.neighbours, context.headline)
+
+    # ---- fitting ----------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        texts: list[str],
+        targets: dict[str, np.ndarray],
+        data_digest: str = "",
+        layout: ArticleLayout | None = None,
+    ) -> ModelBundle:
+        """Fit the role model (when there is a role set), the vectorizer, then one classifier per set.
+
+        ``targets[set]`` is a binary (rows x labels) matrix in codebook order. Context is built
+        from the true roles here and from predicted roles at prediction time.
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
+        layout = self._layout(len(texts), layout)
+        for cached in ("fast_tfidf_", "terms_", "fast_role_tfidf_"):  # a refit needs new fast paths
+            self.__dict__.pop(cached, None)
+        roles: list[str] | None = None
+        if self.role_set is not None:
+            roles = self._fit_roles(texts, targets[self.role_set], layout)
         self.vectorizer_ = build_vectorizer(self.config.vectorizer)
-        self.__dict__.pop("fast_tfidf_", None)  # a refit needs a fast path over the new vocabulary
-        self.__dict__.pop("terms_", None)
-        X = self.vectorizer_.fit_transform(texts)
-        for name, labels in self.label_names.items():
-            y = targets[name]
-            classifier = build_classifier(self.config.classifier, self.multi_label[name], self.config.seed)
-            classifier.fit(X, y if self.multi_label[name] else y.argmax(axis=1))
-            scorer = LinearScorer.from_classifier(classifier)
-            if scorer is not None and not scorer.reproduces(classifier, X):
-                scorer = None  # never trade exactness for speed: keep scikit-learn's own predict_proba
-            self.label_sets_[name] = LabelSetModel(
-                name=name,
-                labels=labels,
-                multi_label=self.multi_label[name],
-                classifier=None if scorer else classifier,
-                weights=None if scorer else label_weights(classifier, len(labels), X.shape[1]).astype(np.float32),
-                thresholds=np.full(len(labels), 0.5),
-                scorer=scorer,
-            )
+        self.vectorizer_.fit(texts)
+        X = self.content_features(texts, layout, roles)
+        for name in self.content_label_sets:
+            self.label_sets_[name] = self._fit_label_set(name, X, targets[name], self.config.classifier)
         self.data_digest = data_digest
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
+
+    def _fit_roles(self, texts: list[str], y: np.ndarray, layout: ArticleLayout) -> list[str]:
+        """Fit the role model on each paragraph in place and, again, alone (no position), so that a
+        paragraph sent on its own is judged by its text; return the true roles."""
+        roles_config = self.config.roles
+        self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
+        self.role_vectorizer_.fit(texts)
+        in_place = self.role_features(texts, layout)
+        alone = self.role_features(texts, ArticleLayout.alone(len(texts)))
+        classifier_config = ClassifierConfig(type="logreg", C=roles_config.C, class_weight="balanced")
+        assert self.role_set is not None
+        self.label_sets_[self.role_set] = self._fit_label_set(
+            self.role_set, sp.vstack([in_place, alone], format="csr"), np.vstack([y, y]), classifier_config
+        )
+        names = self.label_names[self.role_set]
+        return [names[j] for j in y.argmax(axis=1).tolist()]
+
+    def _fit_label_set(self, name: str, X: Any, y: np.ndarray, config: ClassifierConfig) -> LabelSetModel:
+        multi_label, labels = self.multi_label[name], self.label_names[name]
+        classifier = build_classifier(config, multi_label, self.config.seed)
+        classifier.fit(X, y if multi_label else y.argmax(axis=1))
+        columns = None if multi_label else np.asarray(classifier.classes_, dtype=np.int64)
+        scorer = LinearScorer.from_classifier(classifier)
+        if scorer is not None and not scorer.reproduces(classifier, X):
+            scorer = None  # never trade exactness for speed: keep scikit-learn's own predict_proba
+        n_columns = len(labels) if columns is None else len(columns)
+        return LabelSetModel(
+            name=name,
+            labels=labels,
+            multi_label=multi_label,
+            classifier=None if scorer else classifier,
+            weights=None if scorer else label_weights(classifier, n_columns, X.shape[1]).astype(np.float32),
+            thresholds=np.full(len(labels), 0.5),
+            scorer=scorer,
+            columns=columns,
+            max_labels=self.config.decision.max_labels if multi_label else None,
+            relative_to_top=self.config.decision.relative_to_top if multi_label else 0.0,
+        )
 
     def set_thresholds(self, label_set: str, thresholds: np.ndarray) -> None:
         self.label_sets_[label_set].thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -147,51 +282,91 @@ class ModelBundle:
         model = self.label_sets_[label_set]
         return dict(zip(model.labels, map(float, model.thresholds), strict=True))
 
-    def transform(self, texts: list[str]) -> Any:
-        """TF-IDF features, through the exact fast path when the vectorizer allows it."""
-        if "fast_tfidf_" not in self.__dict__:  # built on first use: it only holds references, and is not saved
-            self.fast_tfidf_ = FastTfidf.from_vectorizer(self.vectorizer_)
-        if self.fast_tfidf_ is None:
-            return self.vectorizer_.transform(texts)
-        return self.fast_tfidf_.transform(texts)
+    # ---- prediction -------------------------------------------------------------------------------
 
-    @property
-    def terms(self) -> list[str]:
-        """The term of every feature column, built from the vocabulary on first use (explanations only)."""
-        if "terms_" not in self.__dict__:
-            self.terms_ = feature_terms(self.vectorizer_)
-        return self.terms_
+    def score(
+        self, texts: list[str], label_sets: list[str] | None = None, layout: ArticleLayout | None = None
+    ) -> Scored:
+        """Roles first, then the content sets with context built around the predicted roles."""
+        layout = self._layout(len(texts), layout)
+        wanted = [name for name in (label_sets or self.content_label_sets) if name != self.role_set]
+        roles = role_scores = None
+        content = np.ones(len(texts), dtype=bool)
+        if self.role_set is not None:
+            role_model = self.label_sets_[self.role_set]
+            role_scores = role_model.predict_proba(self.role_features(texts, layout))
+            roles = [row[0] for row in role_model.decide(role_scores)]
+            content = np.isin(roles, self.config.roles.content)
+        X = self.content_features(texts, layout, roles)
+        scores = {name: self.label_sets_[name].predict_proba(X) for name in wanted}
+        return Scored(scores, roles, role_scores, content, X)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Both are rebuilt from the vectorizer after loading: saving them would store a second copy
-        # of the vocabulary (and a bound analyzer) for nothing.
-        return {key: value for key, value in self.__dict__.items() if key not in ("fast_tfidf_", "terms_")}
+    def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
+        """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
+        consumer of the model shares."""
+        decided = self.label_sets_[label_set].decide(scores)
+        if content is None or label_set == self.role_set:
+            return decided
+        return [row if keep else [] for row, keep in zip(decided, content.tolist(), strict=True)]
 
-    def predict_proba(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Scores in [0, 1] per label set: (rows x labels) in codebook order."""
-        X = self.transform(texts)
-        return {name: self.label_sets_[name].predict_proba(X) for name in (label_sets or self.label_sets)}
+    def predict_proba(
+        self, texts: list[str], label_sets: list[str] | None = None, layout: ArticleLayout | None = None
+    ) -> dict[str, np.ndarray]:
+        """Scores in [0, 1] per label set: (rows x labels) in codebook order, the role set's included."""
+        scored = self.score(texts, label_sets, layout)
+        if scored.role_scores is not None and (label_sets is None or self.role_set in label_sets):
+            assert self.role_set is not None
+            return {self.role_set: scored.role_scores, **scored.scores}
+        return scored.scores
 
-    def predict(self, texts: list[str], label_sets: list[str] | None = None) -> dict[str, list[list[str]]]:
-        """Label names per row and label set; an empty list when no label passes its threshold."""
-        scores = self.predict_proba(texts, label_sets)
-        return {name: self.label_sets_[name].decide(s) for name, s in scores.items()}
+    def predict(
+        self, texts: list[str], label_sets: list[str] | None = None, layout: ArticleLayout | None = None
+    ) -> dict[str, list[list[str]]]:
+        """Label names per row and label set (the role set gives one role per row); a paragraph whose
+        role is not a content role gets no label of the other sets."""
+        scored = self.score(texts, label_sets, layout)
+        predicted = {name: self.decide(name, s, scored.content) for name, s in scored.scores.items()}
+        if scored.roles is not None and (label_sets is None or self.role_set in label_sets):
+            assert self.role_set is not None
+            return {self.role_set: [[role] for role in scored.roles], **predicted}
+        return predicted
 
-    def decide(self, label_set: str, scores: np.ndarray) -> list[list[str]]:
-        return self.label_sets_[label_set].decide(scores)
+    # ---- explanations -----------------------------------------------------------------------------
 
     def explain(
         self, text: str, k: int = 5, labels: dict[str, list[str]] | None = None
     ) -> dict[str, dict[str, list[tuple[str, float]]]]:
-        """Top-k terms (TF-IDF value x weight) pushing each label up.
+        """Top-k terms (TF-IDF value x weight) pushing each label up, for one paragraph alone.
 
         ``labels`` restricts the labels explained per set; by default the labels
         the model predicts for this paragraph.
         """
-        x = self.transform([text]).tocsr()
+        scored = self.score([text])
         if labels is None:
-            labels = {name: decided[0] for name, decided in self.predict([text]).items()}
-        return self.explain_row(x, k, labels)
+            labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
+        return self.explain_row(scored.X.tocsr()[0], k, labels)
+
+    @property
+    def terms(self) -> list[str]:
+        """The term of every feature column, built from the vocabulary on first use (explanations only).
+
+        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff").
+        """
+        if "terms_" not in self.__dict__:
+            own = feature_terms(self.vectorizer_)
+            prefixes = context_blocks(self.config.context.neighbours, self.config.context.headline)
+            self.terms_ = [prefix + term for prefix in prefixes for term in own] if len(prefixes) > 1 else own
+        return self.terms_
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Rebuilt from the vectorizers after loading: saving them would store a second copy
+        # of the vocabulary (and a bound analyzer) for nothing.
+        rebuilt = ("fast_tfidf_", "terms_", "fast_role_tfidf_")
+        return {key: value for key, value in self.__dict__.items() if key not in rebuilt}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("role_set", None)  # a model saved before roles existed has none
 
     def explain_row(
         self, x: Any, k: int, labels: dict[str, list[str]]

@@ -26,11 +26,12 @@ class DataConfig(_Strict):
     train: list[str] = Field(default_factory=lambda: ["labels/paragraphs.csv"])
     test: list[str] = Field(default_factory=lambda: ["labels/paragraphs_test.csv"])
     labels_dir: str = "labels"
-    label_sets: list[str] = Field(default_factory=lambda: ["topic", "frame"])
+    label_sets: list[str] = Field(default_factory=lambda: ["role", "topic", "frame"])
     text_column: str = "text"
     id_column: str = "id"
     article_id_column: str = "article_id"
     split_column: str = "split"
+    position_column: str = Field("position", description="optional: order of a paragraph within its article")
     label_columns: dict[str, str] = Field(default_factory=dict, description="label set -> CSV column, when they differ")
     separator: str = ";"
     encoding: str = "utf-8"
@@ -65,6 +66,37 @@ class ClassifierConfig(_Strict):
     max_iter: int = Field(2000, ge=1)
 
 
+class ContextConfig(_Strict):
+    """Neighbour context: extra TF-IDF blocks from the same article, weighted (0 turns a block off).
+
+    A paragraph's neighbours are the nearest content paragraphs (role body or headline) before and
+    after it; the headline is the article's first headline paragraph. A lone paragraph has none.
+    """
+
+    neighbours: float = Field(0.0, ge=0, description="weight of the previous + next content paragraphs' block")
+    headline: float = Field(0.0, ge=0, description="weight of the article headline's block")
+
+
+class RolesConfig(_Strict):
+    """Which label set says what a paragraph is, and which of its labels carry topics and frames."""
+
+    label_set: str = Field("role", description="single-label set of paragraph roles (ignored if not trained)")
+    content: list[str] = Field(
+        default_factory=lambda: ["body", "headline"], description="roles that get labels of the other sets"
+    )
+    char_ngram_range: tuple[int, int] = (2, 5)
+    C: float = Field(10.0, gt=0, description="inverse regularisation of the role model")
+
+
+class DecisionConfig(_Strict):
+    """How scores become labels in multi-label sets, after each label's own threshold."""
+
+    max_labels: int | None = Field(None, ge=1, description="at most this many labels per paragraph and set")
+    relative_to_top: float = Field(
+        0.0, ge=0, le=1, description="keep a label only if its score is at least this share of the top score"
+    )
+
+
 class CVConfig(_Strict):
     folds: int = Field(5, ge=2)
 
@@ -80,6 +112,9 @@ class RunConfig(_Strict):
     classifier: ClassifierConfig = Field(default_factory=lambda: ClassifierConfig())
     cv: CVConfig = Field(default_factory=lambda: CVConfig())
     thresholds: ThresholdConfig = Field(default_factory=lambda: ThresholdConfig())
+    context: ContextConfig = Field(default_factory=lambda: ContextConfig())
+    roles: RolesConfig = Field(default_factory=lambda: RolesConfig())
+    decision: DecisionConfig = Field(default_factory=lambda: DecisionConfig())
     seed: int = 0
     experiment: str = "topicframe"
     model_name: str = "topicframe"

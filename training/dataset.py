@@ -57,6 +57,7 @@ class ColumnMap:
     id: str = "id"
     article_id: str = "article_id"
     split: str = "split"
+    position: str = "position"
     label_sets: dict[str, str] = field(default_factory=dict)
 
     def label_column(self, label_set: str) -> str:
@@ -214,6 +215,7 @@ def _read_file(
         text_value = cell(columns.text).strip()
         if not text_value:
             problems.append(Problem(str(path), line, "empty text"))
+        position = _parse_position(cell(columns.position), (str(path), line), problems)
         split_value = cell(columns.split).strip().lower() or None
         if split_value is not None and split_value not in SPLIT_VALUES:
             problems.append(
@@ -230,10 +232,53 @@ def _read_file(
                 "id": cell(columns.id).strip() or f"{path.stem}:{line}",
                 "article_id": cell(columns.article_id).strip() or None,
                 "split": split_value,
+                "position": position,
                 "source": f"{path}:{line}",
             }
         )
-    return rows
+    return _in_article_order(rows, problems)
+
+
+def _parse_position(cell: str, where: tuple[str, int], problems: list[Problem]) -> int | None:
+    value = cell.strip()
+    if not value:
+        return None
+    try:
+        position = int(value)
+    except ValueError:
+        problems.append(Problem(*where, f"position must be a whole number, got '{value}'"))
+        return None
+    if position < 0:
+        problems.append(Problem(*where, f"position must be 0 or more, got {position}"))
+    return position
+
+
+def _in_article_order(rows: list[dict], problems: list[Problem]) -> list[dict]:
+    """With a ``position`` column, each article's rows in position order (articles keep their first place);
+    a position used twice in one article is an error. Without one, file order is page order."""
+    if all(row["position"] is None for row in rows):
+        return rows
+    seen: dict[tuple[str | None, int], str] = {}
+    for row in rows:
+        if row["position"] is None or row["article_id"] is None:
+            continue
+        key = (row["article_id"], row["position"])
+        if key in seen:
+            path, line = row["source"].rsplit(":", 1)
+            problems.append(
+                Problem(
+                    path,
+                    int(line),
+                    f"position {row['position']} of article '{row['article_id']}' is also used at {seen[key]}",
+                )
+            )
+        seen.setdefault(key, row["source"])
+    first_place: dict[str, int] = {}
+    keys = []
+    for i, row in enumerate(rows):
+        group = first_place.setdefault(row["article_id"], i) if row["article_id"] else i
+        keys.append((group, row["position"] if row["position"] is not None else 0, i))
+    return [rows[k[2]] for k in sorted(keys)]
 
 
 def load_labelled_data(

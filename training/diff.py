@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 from training.bundle import ModelBundle, load_bundle
 from training.compare import resolve_run
 from training.errors import ModelLoadError
+from training.features import ArticleLayout
 from training.registry import load_model, use_tracking_store
 
 _PER_LABEL = re.compile(r"^(?P<set>[^.]+)\.f1\.(?P<label>.+)$")
@@ -129,7 +130,9 @@ def changed_paragraphs(
     if not shared:
         return [], "the two models share no label set"
     texts = [r["text"] for r in records]
-    pred_a, pred_b = a.predict(texts, shared), b.predict(texts, shared)
+    # Scored as articles, as training evaluated them (rows of one article_id in file order).
+    layout = ArticleLayout.from_article_ids([r.get("article_id") or None for r in records])
+    pred_a, pred_b = a.predict(texts, shared, layout), b.predict(texts, shared, layout)
     changed = []
     for i, record in enumerate(records):
         for label_set in shared:

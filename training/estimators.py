@@ -51,6 +51,22 @@ def build_vectorizer(config: VectorizerConfig) -> TfidfVectorizer | FeatureUnion
     return FeatureUnion([("word", word), ("char", char)])
 
 
+def build_char_vectorizer(ngram_range: tuple[int, int], config: VectorizerConfig) -> TfidfVectorizer:
+    """Character n-grams for the role model, case kept: "BANGKOK, March 12 -" and "By" are layout cues.
+
+    A floor of two documents keeps one-off n-grams (names, numbers) out of a vocabulary
+    that is about form, not content.
+    """
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=tuple(ngram_range),
+        min_df=2,
+        sublinear_tf=config.sublinear_tf,
+        lowercase=False,
+        dtype=np.float32,
+    )
+
+
 def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> Any:
     """A classifier whose `predict_proba` gives every label a score in [0, 1]."""
     kind = config.type

@@ -121,3 +121,25 @@ def flat_metrics(reports: dict[str, dict[str, Any]], prefix: str = "") -> dict[s
             else:
                 metrics[f"{prefix}{name}.{key}"] = float(value)
     return metrics
+
+
+def cardinality(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Mean labels per paragraph, predicted and true, and their ratio (1.0 = as many labels as the annotators)."""
+    gold = float(y_true.sum(axis=1).mean()) if len(y_true) else 0.0
+    predicted = float(y_pred.sum(axis=1).mean()) if len(y_pred) else 0.0
+    return {"cardinality": predicted, "cardinality_gold": gold, "cardinality_ratio": predicted / gold if gold else 0.0}
+
+
+def role_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], content: list[str]) -> dict[str, float]:
+    """What the role decision rule depends on: of the paragraphs that are truly not content (bylines,
+    captions, promos, footers), the share given exactly their role, and the share kept away from
+    labels at all (any non-content role)."""
+    truth, predicted = y_true.argmax(axis=1), y_pred.argmax(axis=1)
+    content_columns = [labels.index(role) for role in content if role in labels]
+    non_content = ~np.isin(truth, content_columns)
+    if not non_content.any():
+        return {"non_content_recall": 0.0, "non_content_gated_recall": 0.0}
+    return {
+        "non_content_recall": float((predicted[non_content] == truth[non_content]).mean()),
+        "non_content_gated_recall": float((~np.isin(predicted[non_content], content_columns)).mean()),
+    }

@@ -20,7 +20,16 @@ from training.bundle import ModelBundle
 from training.codebook import Codebook, load_codebooks
 from training.config import RunConfig, flatten_params
 from training.dataset import ColumnMap, DataValidationError, LabelledData, Problem, load_labelled_data
-from training.evaluation import flat_metrics, indicator, out_of_fold_scores, score_label_set, split_train_test
+from training.evaluation import (
+    cardinality,
+    flat_metrics,
+    indicator,
+    out_of_fold_scores,
+    role_report,
+    score_label_set,
+    split_train_test,
+)
+from training.features import ArticleLayout
 from training.thresholds import tune_thresholds
 
 
@@ -56,6 +65,7 @@ def column_map(config: RunConfig) -> ColumnMap:
         id=d.id_column,
         article_id=d.article_id_column,
         split=d.split_column,
+        position=d.position_column,
         label_sets=dict(d.label_columns),
     )
 
@@ -95,6 +105,9 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         raise DataValidationError(problems)
     data, test = loaded
     assert data is not None
+    problems += labels_on_non_content_rows(config, [part for part in loaded if part is not None])
+    if any(p.severity == "error" for p in problems):
+        raise DataValidationError(problems)
     label_names = {name: cb.label_names for name, cb in codebooks.items()}
     if test is not None:
         overlap = set(data.texts) & set(test.texts)
@@ -114,14 +127,66 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
     return PreparedData(codebooks, data.subset(train_rows), data.subset(test_rows), method, problems)
 
 
-def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
-    scores = bundle.predict_proba(data.texts)
-    predicted = {name: bundle.decide(name, s) for name, s in scores.items()}
+def labels_on_non_content_rows(config: RunConfig, parts: list[LabelledData]) -> list[Problem]:
+    """A row whose role is not a content role must carry no label of another set (the model's own rule)."""
+    role_set, content = config.roles.label_set, set(config.roles.content)
+    problems = []
+    for data in parts:
+        if role_set not in data.labels:
+            continue
+        for i, (role,) in enumerate(data.labels[role_set]):
+            labelled = [name for name in data.labels if name != role_set and data.labels[name][i]]
+            if role not in content and labelled:
+                path, line = data.sources[i].rsplit(":", 1)
+                problems.append(
+                    Problem(
+                        path,
+                        int(line),
+                        f"role '{role}' gets no {' or '.join(labelled)} label "
+                        f"(only {', '.join(sorted(content))} paragraphs do)",
+                    )
+                )
+    return problems
+
+
+def article_layout(data: LabelledData) -> ArticleLayout:
+    """Rows grouped into their articles, in file (or ``position``) order; rows without an article stand alone."""
+    return ArticleLayout.from_article_ids(data.article_ids)
+
+
+def score_decisions(
+    bundle: ModelBundle, data: LabelledData, scores: dict[str, np.ndarray], predicted: dict[str, list[list[str]]]
+) -> dict[str, dict[str, Any]]:
+    """Per label set: the usual report; the role set adds per-role accuracy, content sets their cardinality."""
     reports = {}
+    gold_content = content_rows(bundle, data)
     for name, labels in bundle.label_names.items():
         y_true = data.label_matrix(name, labels)
-        reports[name] = score_label_set(y_true, indicator(predicted[name], labels), labels, bundle.multi_label[name])
-    return Evaluation(reports, scores, predicted)
+        y_pred = indicator(predicted[name], labels)
+        reports[name] = score_label_set(y_true, y_pred, labels, bundle.multi_label[name])
+        if name == bundle.role_set:
+            reports[name] |= role_report(y_true, y_pred, labels, bundle.config.roles.content)
+        elif bundle.multi_label[name]:
+            reports[name] |= cardinality(y_true[gold_content], y_pred[gold_content])
+    return reports
+
+
+def content_rows(bundle: ModelBundle, data: LabelledData) -> np.ndarray:
+    """Rows whose true role is a content role (every row when the model has no role set)."""
+    if bundle.role_set is None or bundle.role_set not in data.labels:
+        return np.ones(len(data), dtype=bool)
+    return np.isin([row[0] for row in data.labels[bundle.role_set]], bundle.config.roles.content)
+
+
+def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
+    scored = bundle.score(data.texts, layout=article_layout(data))
+    scores = dict(scored.scores)
+    predicted = {name: bundle.decide(name, s, scored.content) for name, s in scores.items()}
+    if scored.roles is not None and bundle.role_set is not None:
+        assert scored.role_scores is not None
+        scores[bundle.role_set] = scored.role_scores
+        predicted[bundle.role_set] = [[role] for role in scored.roles]
+    return Evaluation(score_decisions(bundle, data, scores, predicted), scores, predicted)
 
 
 def train_model(
@@ -137,8 +202,10 @@ def train_model(
         return {name: data.label_matrix(name, labels) for name, labels in label_names.items()}
 
     def fit_and_score(fold_train: LabelledData, fold_test: LabelledData) -> dict[str, np.ndarray]:
-        fold_model = ModelBundle(config, codebooks).fit(fold_train.texts, targets(fold_train))
-        return fold_model.predict_proba(fold_test.texts)
+        fold_model = ModelBundle(config, codebooks).fit(
+            fold_train.texts, targets(fold_train), layout=article_layout(fold_train)
+        )
+        return fold_model.predict_proba(fold_test.texts, layout=article_layout(fold_test))
 
     started = time.perf_counter()
     # liblinear calls BLAS for tiny vector operations; threaded OpenBLAS only adds synchronisation, and on a
@@ -147,21 +214,29 @@ def train_model(
         oof = out_of_fold_scores(
             train, label_names, config.cv.folds, config.seed, fit_and_score, on_fold=lambda: step("cv fold")
         )
-        bundle = ModelBundle(config, codebooks).fit(train.texts, targets(train), data_digest=train.digest())
+        bundle = ModelBundle(config, codebooks).fit(
+            train.texts, targets(train), data_digest=train.digest(), layout=article_layout(train)
+        )
     step("final fit")
     fit_seconds = time.perf_counter() - started
 
-    cv_reports = {}
     y_train = targets(train)
+    # Thresholds are tuned on the paragraphs that can carry labels: a caption's missing topics say nothing
+    # about where a topic's threshold belongs. Out-of-fold roles decide which paragraphs are content.
+    gold_content = content_rows(bundle, train)
+    oof_content = np.ones(len(train), dtype=bool)
+    if bundle.role_set is not None:
+        oof_roles = bundle.decide(bundle.role_set, oof[bundle.role_set])
+        oof_content = np.isin([row[0] for row in oof_roles], config.roles.content)
     for name, labels in label_names.items():
         if codebooks[name].multi_label and config.thresholds.strategy == "f1":
-            bundle.set_thresholds(name, tune_thresholds(y_train[name], oof[name]))
+            bundle.set_thresholds(name, tune_thresholds(y_train[name][gold_content], oof[name][gold_content]))
         elif codebooks[name].multi_label:
             bundle.set_thresholds(name, np.full(len(labels), config.thresholds.fixed))
-        # Out-of-fold metrics use the tuned thresholds, so they are slightly optimistic
-        # for multi-label sets; the test metrics are the honest figure.
-        oof_pred = indicator(bundle.decide(name, oof[name]), labels)
-        cv_reports[name] = score_label_set(y_train[name], oof_pred, labels, codebooks[name].multi_label)
+    # Out-of-fold metrics use the tuned thresholds, so they are slightly optimistic
+    # for multi-label sets; the test metrics are the honest figure.
+    oof_predicted = {name: bundle.decide(name, scores, oof_content) for name, scores in oof.items()}
+    cv_reports = score_decisions(bundle, train, oof, oof_predicted)
 
     result = evaluate(bundle, prepared.test)
     step("evaluate")

@@ -34,8 +34,9 @@ def test_paragraphs_are_classified_in_order_with_the_model_block(client: TestCli
     assert [p["index"] for p in body["paragraphs"]] == list(range(len(paragraphs)))
     assert [p["text"] for p in body["paragraphs"]] == paragraphs
     for item in body["paragraphs"]:
-        assert set(item["labels"]) == set(bundle.label_sets)
-        assert set(item["scores"]) == set(bundle.label_sets)
+        assert set(item["labels"]) == set(bundle.content_label_sets) == {"topic", "frame"}
+        assert set(item["scores"]) == set(bundle.content_label_sets)
+        assert item["role"] in bundle.label_names["role"] and 0 < item["role_score"] <= 1
         assert "explanations" not in item  # explain defaults to 0
     ClassifyResponse.model_validate(body)  # the documented schema describes the real response
 
@@ -67,9 +68,32 @@ def test_labels_pass_their_thresholds_and_come_highest_score_first(client: TestC
 
 def test_boilerplate_paragraphs_get_no_labels(client: TestClient) -> None:
     body = client.post("/v1/classify", json={"paragraphs": BOILERPLATE}).json()
+    assert [item["role"] for item in body["paragraphs"]] == ["byline", "caption", "promo"]
     for item in body["paragraphs"]:
         assert all(labels == [] for labels in item["labels"].values()), item
     assert all(summary["primary"] is None for summary in body["summary"]["label_sets"].values())
+    assert body["summary"]["content_paragraphs"] == 0
+
+
+def test_non_content_roles_get_no_labels_whatever_their_scores(client: TestClient, bundle: ModelBundle) -> None:
+    """The decision rule is the model's: a caption that describes news gets no labels, its scores stay visible."""
+    caption = "Customs officers inspect seized solar panels at the port on Tuesday. Photo: AFP/Getty Images"
+    body = client.post("/v1/classify", json={"paragraphs": [caption, ARTICLE.split("\n\n")[0]]}).json()
+    item = body["paragraphs"][0]
+    assert item["role"] == "caption"
+    assert item["labels"] == {"topic": [], "frame": []}
+    assert set(item["scores"]["topic"]) == set(bundle.label_names["topic"])
+    assert body["paragraphs"][1]["role"] == "body" and body["paragraphs"][1]["labels"]["topic"]
+
+
+def test_article_false_scores_each_paragraph_alone(client: TestClient, bundle: ModelBundle) -> None:
+    paragraphs = split_paragraphs(ARTICLE)
+    together = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()
+    alone = client.post("/v1/classify", json={"paragraphs": paragraphs, "article": False}).json()
+    for i, paragraph in enumerate(paragraphs):
+        single = client.post("/v1/classify", json={"paragraphs": [paragraph]}).json()["paragraphs"][0]
+        assert alone["paragraphs"][i]["scores"] == single["scores"]
+    assert len(together["paragraphs"]) == len(alone["paragraphs"])
 
 
 def test_explanation_terms_occur_in_their_paragraph(client: TestClient) -> None:
@@ -102,7 +126,9 @@ def test_options_select_label_sets_and_drop_scores(client: TestClient) -> None:
 
 def test_summary_counts_agree_with_the_paragraph_labels(client: TestClient) -> None:
     body = client.post("/v1/classify", json={"text": ARTICLE}).json()
-    n = len(body["paragraphs"])
+    n = sum(p["role"] in ("body", "headline") for p in body["paragraphs"])
+    assert body["summary"]["content_paragraphs"] == n and body["summary"]["paragraphs"] == len(body["paragraphs"])
+    assert sum(body["summary"]["roles"].values()) == len(body["paragraphs"])
     for name, summary in body["summary"]["label_sets"].items():
         for label, count in summary["counts"].items():
             expected = sum(label in p["labels"][name] for p in body["paragraphs"])

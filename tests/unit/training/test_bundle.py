@@ -16,9 +16,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
-from training.config import load_config
+from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
+from training.features import ArticleLayout
+from training.train import article_layout
 
 ARTICLE = [
     "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and liquefied "
@@ -51,14 +53,33 @@ def test_predict_applies_each_labels_threshold_and_orders_by_score(bundle: Model
 
 def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     """The bundle keeps one weight matrix per set; its scores must be what scikit-learn computes."""
-    bundle, train = trained.bundle, trained.data.train
-    X_train, X_test = bundle.transform(train.texts), bundle.transform(trained.data.test.texts + ARTICLE)
+    bundle, train, test = trained.bundle, trained.data.train, trained.data.test
+    layout = article_layout(train)
+    gold_roles = [row[0] for row in train.labels["role"]]
+    test_layout = article_layout(test)
+    scored = bundle.score(test.texts, layout=test_layout)
+    features = {
+        "role": (
+            sp.vstack([bundle.role_features(train.texts, layout), bundle.role_features(train.texts, alone(train))]),
+            bundle.role_features(test.texts, test_layout),
+        ),
+        "content": (bundle.content_features(train.texts, layout, gold_roles), scored.X),
+    }
     for name, model in bundle.label_sets_.items():
         assert model.scorer is not None and model.classifier is None and model.weights is None
-        reference = build_classifier(bundle.config.classifier, model.multi_label, bundle.config.seed)
+        X_train, X_test = features["role" if name == "role" else "content"]
+        config = bundle.config.classifier
+        if name == "role":
+            config = ClassifierConfig(type="logreg", C=bundle.config.roles.C, class_weight="balanced")
+        reference = build_classifier(config, model.multi_label, bundle.config.seed)
         y = train.label_matrix(name, model.labels)
+        y = np.vstack([y, y]) if name == "role" else y
         reference.fit(X_train, y if model.multi_label else y.argmax(axis=1))
         np.testing.assert_allclose(model.predict_proba(X_test), reference.predict_proba(X_test), rtol=0, atol=1e-9)
+
+
+def alone(data) -> ArticleLayout:
+    return ArticleLayout.alone(len(data))
 
 
 def _identical(fast: sp.csr_matrix, reference: sp.csr_matrix) -> bool:
@@ -201,3 +222,44 @@ def test_explanations_name_terms_with_word_and_char_features() -> None:
         term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
     ]
     assert "tariffs" in terms and any(len(t) in (3, 4) and t in " tariffs " for t in terms)
+
+
+def test_non_content_rows_get_no_labels_even_above_every_threshold(bundle: ModelBundle) -> None:
+    """The gate is applied after the thresholds: scores of 1.0 on a caption still give no label."""
+    for name in bundle.content_label_sets:
+        scores = np.ones((3, len(bundle.label_names[name])))
+        decided = bundle.decide(name, scores, content=np.array([True, False, True]))
+        assert decided[1] == [] and decided[0] == decided[2] and len(decided[0]) >= 1
+
+
+def test_decision_rule_caps_and_relative_to_top(bundle: ModelBundle) -> None:
+    model = bundle.label_sets_["topic"]
+    scores = np.array([[0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.05, 0.95, 0.6]])
+    saved = model.thresholds, model.max_labels, model.relative_to_top
+    try:
+        model.thresholds = np.full(9, 0.5)
+        model.max_labels, model.relative_to_top = None, 0.0
+        assert len(model.decide(scores)[0]) == 5
+        model.max_labels = 2
+        assert model.decide(scores)[0] == [model.labels[7], model.labels[0]]
+        model.max_labels, model.relative_to_top = None, 0.8  # keep scores >= 0.76
+        assert model.decide(scores)[0] == [model.labels[7], model.labels[0], model.labels[1]]
+    finally:
+        model.thresholds, model.max_labels, model.relative_to_top = saved
+
+
+def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
+    """A role with no training row scores 0 and column j is still label j (not shifted onto the next label)."""
+    roles = ("body", "headline", "byline", "caption")
+    codebooks = {
+        "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in roles)),
+        "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
+    }
+    config = load_config(None, {"data.label_sets": ["role", "topic"]})
+    texts = ["Tariffs rise on steel imports today.", "Navy ships patrol the strait at dawn.", "By Jane Doe"] * 4
+    role = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]] * 4)  # no headline, no caption row
+    topic = np.array([[1, 0], [0, 1], [0, 0]] * 4)
+    bundle = ModelBundle(config, codebooks).fit(texts, {"role": role, "topic": topic})
+    scores = bundle.predict_proba(texts[:3], layout=ArticleLayout.alone(3))["role"]
+    assert scores.shape == (3, 4) and np.allclose(scores[:, [1, 3]], 0) and np.allclose(scores.sum(axis=1), 1)
+    assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]

@@ -11,7 +11,8 @@ def test_defaults_flatten_to_stable_param_names() -> None:
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"
     assert params["vectorizer.char_ngram_range"] == ""
-    assert params["data.label_sets"] == "topic,frame"
+    assert params["data.label_sets"] == "role,topic,frame"
+    assert params["context.neighbours"] == "0.0" and params["roles.content"] == "body,headline"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

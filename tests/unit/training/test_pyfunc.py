@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from training.bundle import ModelBundle
+from training.features import ArticleLayout
 from training.pyfunc import input_texts
 from training.tracking import PACKAGE_DIR
 
@@ -46,10 +47,22 @@ def test_pyfunc_predicts_one_row_per_paragraph(pyfunc_model: Path, bundle: Model
     model = mlflow.pyfunc.load_model(str(pyfunc_model))
     out = model.predict(pd.DataFrame({"text": PARAGRAPHS}))
     assert len(out) == len(PARAGRAPHS)
-    expected = bundle.predict(PARAGRAPHS)
-    for name in bundle.label_sets:
+    expected = bundle.predict(PARAGRAPHS, layout=ArticleLayout.alone(len(PARAGRAPHS)))  # rows are unrelated
+    assert out["role"].tolist() == [roles[0] for roles in expected["role"]]
+    assert out["role"].tolist()[2] == "promo" and out["topic_labels"][2] == "" and out["frame_labels"][2] == ""
+    for name in bundle.content_label_sets:
         assert out[f"{name}_labels"].tolist() == [";".join(labels) for labels in expected[name]]
         assert len({tuple(row) for row in out.filter(like=f"{name}_score_").to_numpy()}) == len(PARAGRAPHS)
+
+
+def test_pyfunc_scores_rows_of_an_article_together(pyfunc_model: Path, bundle: ModelBundle) -> None:
+    """With an article_id column, each article's rows are scored as the service scores a request's paragraphs."""
+    model = mlflow.pyfunc.load_model(str(pyfunc_model))
+    frame = pd.DataFrame({"text": PARAGRAPHS + PARAGRAPHS[:2], "article_id": ["a"] * 4 + ["b"] * 2})
+    out = model.predict(frame)
+    first, second = bundle.predict(PARAGRAPHS), bundle.predict(PARAGRAPHS[:2])
+    for name in bundle.content_label_sets:
+        assert out[f"{name}_labels"].tolist() == [";".join(x) for x in first[name] + second[name]]
 
 
 def test_pyfunc_refuses_a_tampered_bundle(pyfunc_model: Path) -> None:

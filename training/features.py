@@ -1,0 +1,194 @@
+"""Article-aware features: where a paragraph sits, what it looks like, and what surrounds it.
+
+A request or a CSV gives paragraphs in page order, grouped into articles. These plain
+functions turn that order into
+
+* `ArticleLayout`: each paragraph's article, position and the article's size;
+* `layout_features`: a small dense block the role model reads next to its character n-grams
+  (length, punctuation, capitals, digits, markers such as ``Photo:`` or ``©``, position);
+* `context_features`: the TF-IDF of the neighbouring content paragraphs and of the article's
+  headline, as extra weighted blocks beside the paragraph's own TF-IDF.
+
+None of them is fitted: they hold no state, so the saved model needs nothing for them
+beyond its config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class ArticleLayout:
+    """Paragraph i belongs to article ``article[i]`` at ``position[i]`` of ``size[i]`` paragraphs.
+
+    ``known[i]`` is False for a paragraph that arrived alone (no article id, or an article of one
+    paragraph): its position features are then zero, so the role model judges it by its text alone.
+    """
+
+    article: np.ndarray
+    position: np.ndarray
+    size: np.ndarray
+    known: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.article)
+
+    @classmethod
+    def single_article(cls, n: int) -> ArticleLayout:
+        """n paragraphs of one article, in order (a request's ``text`` or ``paragraphs``)."""
+        return cls.from_article_ids(["article"] * n)
+
+    @classmethod
+    def alone(cls, n: int) -> ArticleLayout:
+        """n unrelated paragraphs: no position, no neighbours."""
+        return cls.from_article_ids([None] * n)
+
+    @classmethod
+    def from_article_ids(cls, article_ids: Sequence[str | None]) -> ArticleLayout:
+        """Rows in page order; rows of one article need not be adjacent, their order is kept.
+
+        A row without an article id stands alone.
+        """
+        n = len(article_ids)
+        article = np.empty(n, dtype=np.int64)
+        position = np.zeros(n, dtype=np.int64)
+        index: dict[str, int] = {}
+        counts: list[int] = []
+        for i, article_id in enumerate(article_ids):
+            if article_id is None:
+                article[i] = len(counts)
+                counts.append(1)
+                continue
+            k = index.setdefault(article_id, len(counts))
+            if k == len(counts):
+                counts.append(0)
+            article[i], position[i] = k, counts[k]
+            counts[k] += 1
+        size = np.asarray(counts, dtype=np.int64)[article] if n else np.zeros(0, dtype=np.int64)
+        known = np.array([a is not None for a in article_ids], dtype=bool) & (size > 1)
+        return cls(article, position, size, known)
+
+
+_MARKERS = [
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\b(photo(graph)?s?|picture|image|credit|illustration|graphic|chart|map|video)\b\s*[:|/]?",
+        r"©|\(c\)\s*\d{4}|copyright|all rights reserved|first appeared",
+        r"\b(sign up|subscribe|newsletter|podcast|download|follow (us|our)|read more|related|more from)\b",
+        r"^(by|reporting by|additional reporting|written by|editing by)\b|\b(correspondent|staff reporter)\b",
+        r"\b(min(ute)?s? read|updated|published)\b|\d{1,2}[:.]\d{2}\s*(am|pm|gmt|bst|cet|et)?\b",
+        r"https?://|www\.|@\w+\.\w+|\.(com|org|net)\b",
+        r"(?-i:^[A-Z][A-Z .,'/()-]{2,})\s*(,|\(|[-—–]\s*$)",  # a dateline: "BANGKOK, March 12 -", "MOMBASA —"
+        r"[-—–]\s*$",
+        r"\|",
+        r"^(correction|clarification|editor'?s note|the views expressed|###|ends\b)",
+    )
+]
+
+
+def layout_features(texts: Sequence[str], layout: ArticleLayout) -> sp.csr_matrix:
+    """A dense (rows x 24) block, scaled to roughly [0, 1], for the role model.
+
+    Character n-grams already see words such as "Photo" or "Read more"; these add what
+    n-grams cannot: how long the paragraph is, how it ends, how much of it is capitals or
+    digits, and where it sits in its article.
+    """
+    rows = []
+    for text, position, size, known in zip(texts, layout.position, layout.size, layout.known, strict=True):
+        stripped = text.strip()
+        letters = [c for c in stripped if c.isalpha()]
+        words = stripped.split()
+        upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+        digits = sum(c.isdigit() for c in stripped) / len(stripped) if stripped else 0.0
+        last = stripped[-1:] if stripped else ""
+        features = [
+            min(np.log1p(len(stripped)) / 7.0, 1.5),
+            min(len(words) / 60.0, 2.0),
+            float(last in ".!?"),
+            float(last in "\"'”’)"),
+            float(last.isalnum()),
+            upper,
+            digits,
+            min(stripped.count(",") / 5.0, 1.0),
+            min(len(re.findall(r"[.!?](\s|$)", stripped)) / 4.0, 1.0),
+            *(float(bool(marker.search(stripped))) for marker in _MARKERS),
+        ]
+        if known:
+            last_index = size - 1
+            features += [
+                float(position == 0),
+                float(position == 1),
+                float(position == last_index),
+                float(position == last_index - 1),
+                position / last_index if last_index else 0.0,
+            ]
+        else:
+            features += [0.0] * 5
+        rows.append(features)
+    return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(texts), N_LAYOUT_FEATURES))
+
+
+N_LAYOUT_FEATURES = 9 + len(_MARKERS) + 5
+
+
+def neighbour_rows(layout: ArticleLayout, content: np.ndarray, headline: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each row: the previous and next content row of its article, and its article's headline row (-1: none).
+
+    ``content`` marks rows whose role carries labels (body, headline); ``headline`` marks headline rows.
+    Non-content paragraphs (captions, promos) are skipped, so a body paragraph's neighbour is the
+    body text around it, not the photo credit between them. A headline has no headline context.
+    """
+    n = len(layout)
+    previous, following, first_headline = (np.full(n, -1, dtype=np.int64) for _ in range(3))
+    by_article: dict[int, list[int]] = {}
+    for i in np.argsort(layout.article * (n + 1) + layout.position, kind="stable").tolist():
+        by_article.setdefault(int(layout.article[i]), []).append(i)
+    for rows in by_article.values():
+        kept = [i for i in rows if content[i]]
+        for before, after in itertools.pairwise(kept):
+            following[before], previous[after] = after, before
+        heads = [i for i in rows if headline[i]]
+        if heads:
+            first_headline[[i for i in rows if not headline[i]]] = heads[0]
+    return previous, following, first_headline
+
+
+def _select(rows: np.ndarray, X: sp.csr_matrix) -> sp.csr_matrix:
+    """Row i of the result is X[rows[i]], or empty where rows[i] == -1."""
+    has = rows >= 0
+    selector = sp.csr_matrix(
+        (np.ones(int(has.sum()), dtype=X.dtype), (np.flatnonzero(has), rows[has])), shape=(len(rows), X.shape[0])
+    )
+    return (selector @ X).tocsr()
+
+
+def context_features(
+    X: sp.csr_matrix,
+    layout: ArticleLayout,
+    content: np.ndarray,
+    headline: np.ndarray,
+    neighbours_weight: float,
+    headline_weight: float,
+) -> sp.csr_matrix:
+    """``[X | w_n * (X[prev] + X[next]) | w_h * X[headline]]``; blocks with weight 0 are left out."""
+    if not neighbours_weight and not headline_weight:
+        return X
+    previous, following, first_headline = neighbour_rows(layout, content, headline)
+    blocks = [X]
+    if neighbours_weight:
+        blocks.append((_select(previous, X) + _select(following, X)) * np.float32(neighbours_weight))
+    if headline_weight:
+        blocks.append(_select(first_headline, X) * np.float32(headline_weight))
+    return sp.hstack(blocks, format="csr", dtype=X.dtype)
+
+
+def context_blocks(neighbours_weight: float, headline_weight: float) -> list[str]:
+    """The prefixes that name each block's terms in explanations: "" for the paragraph itself."""
+    return [""] + (["context: "] if neighbours_weight else []) + (["headline: "] if headline_weight else [])
