@@ -165,7 +165,8 @@ def _parse_labels(
             problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))
         elif label not in found:
             found.append(label)
-    if not codebook.multi_label and len(found) != 1:
+    unknown = any(part.strip() and part.strip() not in names for part in cell.split(separator))
+    if not codebook.multi_label and len(found) != 1 and not unknown:  # an unknown label is reported already
         problems.append(
             Problem(*where, f"'{codebook.name}' is single-label: each row needs exactly one label, got {len(found)}")
         )

@@ -78,3 +78,13 @@ def test_classify_and_evaluate_refuse_bad_input_cleanly(tmp_path: Path, store: s
     )
     result = runner.invoke(app, ["evaluate", "--data", str(bad)])
     assert result.exit_code == 1 and "models:/topicframe@champion" in result.output and "Traceback" not in result.output
+
+
+def test_train_refuses_labels_on_a_non_content_row(tmp_path: Path, store: str) -> None:
+    rows = [{"id": "1", "text": "Photo: tanks roll past. AFP", "topic": "security", "frame": "", "role": "caption"}]
+    data = write_csv(tmp_path / "mine.csv", rows)
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS)])
+    assert result.exit_code == 1
+    assert f"{data}:2: error: role 'caption' gets no topic label (only body, headline paragraphs do)" in result.output
+    assert "Traceback" not in result.output
+    assert_no_runs(store, tmp_path)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_csv
+from tests.conftest import LABELS, write_csv
+from training.codebook import load_codebooks
 from training.dataset import ColumnMap, DataValidationError, load_labelled_data
 
 GOOD = [
@@ -123,3 +124,42 @@ def test_digest_changes_with_labels(tmp_path: Path, codebooks) -> None:
     )
     assert a.digest() != b.digest()
     assert a.digest() == load_labelled_data([tmp_path / "a.csv"], codebooks, min_positives=0).digest()
+
+
+def test_roles_and_positions_are_validated_with_their_lines(tmp_path: Path) -> None:
+    codebooks = load_codebooks(LABELS, ["role", "topic", "frame"])
+    rows = [
+        {
+            "id": "1",
+            "article_id": "a1",
+            "position": "1",
+            "text": "Steel duties rose.",
+            "topic": "trade",
+            "role": "body",
+        },
+        {"id": "2", "article_id": "a1", "position": "1", "text": "Envoys met.", "topic": "diplomacy", "role": "body"},
+        {"id": "3", "article_id": "a1", "position": "two", "text": "By Jane Roe", "role": "byline"},
+        {"id": "4", "article_id": "a2", "position": "0", "text": "Photo: AFP", "role": "photo"},
+    ]
+    header = ["id", "article_id", "position", "text", "topic", "frame", "role"]
+    path = write_csv(tmp_path / "bad.csv", rows, header=header)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    got = messages(err.value)
+    assert f"{path}:3: error: position 1 of article 'a1' is also used at {path}:2" in got
+    assert f"{path}:4: error: position must be a whole number, got 'two'" in got
+    assert f"{path}:5: error: unknown role label 'photo' (did you mean 'promo'?)" in got
+    assert len(got) == 3
+
+
+def test_positions_put_rows_in_page_order(tmp_path: Path) -> None:
+    codebooks = load_codebooks(LABELS, ["role", "topic", "frame"])
+    rows = [
+        {"id": "b", "article_id": "a1", "position": "1", "text": "Steel duties rose.", "topic": "trade"},
+        {"id": "x", "article_id": "a2", "position": "0", "text": "Envoys met in Doha.", "topic": "diplomacy"},
+        {"id": "a", "article_id": "a1", "position": "0", "text": "Steel row", "topic": "trade", "role": "headline"},
+    ]
+    path = write_csv(
+        tmp_path / "order.csv", rows, header=["id", "article_id", "position", "text", "topic", "frame", "role"]
+    )
+    assert load_labelled_data([path], codebooks, min_positives=0).ids == ["a", "b", "x"]
