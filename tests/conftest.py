@@ -18,7 +18,7 @@ LABELS = ROOT / "labels"
 
 @pytest.fixture(scope="session")
 def codebooks() -> dict[str, Codebook]:
-    return load_codebooks(LABELS, ["topic", "frame"])
+    return load_codebooks(LABELS, ["role", "topic", "frame"])
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:

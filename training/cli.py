@@ -1,4 +1,4 @@
-"""The ``topicframe`` command line: train, sweep, compare, diff, evaluate, classify, promote, ui, serve.
+"""The ``topicframe`` command line: train, sweep, compare, diff, evaluate, classify, promote, agreement, ui, serve.
 
 Every user-fixable error is printed as one line (what and where) with exit code 1;
 no tracebacks.
@@ -258,6 +258,33 @@ def promote(
     print_promotion(result)
     if not result.promoted and result.champion_version != version:
         raise typer.Exit(2)
+
+
+@app.command()
+@cli_errors
+def agreement(
+    file_a: Annotated[Path, typer.Argument(metavar="A", help="one annotation: a labelled CSV")],
+    file_b: Annotated[Path, typer.Argument(metavar="B", help="another annotation of the same paragraphs")],
+    label_sets: Annotated[
+        str | None,
+        typer.Option("--label-sets", help="comma list, e.g. role,topic,frame (default: label-set columns of both)"),
+    ] = None,
+    labels: Annotated[Path, typer.Option("--labels", help="directory of <label_set>.yaml codebooks")] = Path("labels"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the results as JSON to this file")] = None,
+) -> None:
+    """Inter-annotator agreement of A and B: Krippendorff's α, Cohen's κ, positive agreement and F1 per label."""
+    from training.quality.agreement import compute_agreement, render_agreement, write_json
+
+    names = None
+    if label_sets is not None:
+        names = [name.strip() for name in label_sets.split(",") if name.strip()]
+        if not names:
+            raise TopicframeError("--label-sets: give at least one label set, e.g. --label-sets role,topic")
+    result = compute_agreement(file_a, file_b, labels, names)
+    render_agreement(result, console, errors)
+    if json_out is not None:
+        write_json(result, json_out)
+        console.print(f"wrote {json_out}", markup=False, highlight=False)
 
 
 @app.command()

@@ -302,9 +302,12 @@ def load_labelled_data(
     for path in expand_paths([str(p) for p in paths]):
         rows.extend(_read_file(path, codebooks, columns, separator, encoding, problems))
 
-    # Same text twice: identical labels -> drop the copy; different labels -> error.
+    # Same text twice with different labels -> error. Identical labels: a copy inside one article (or of a
+    # row with no article) is dropped; the same layout line in two articles ("3-minute read") is kept, since
+    # each article's page order, which the role model and the context features read, includes it.
     kept: list[dict] = []
     first_seen: dict[str, dict] = {}
+    seen_in: set[tuple[str, str]] = set()
     dropped = 0
     for row in rows:
         if not row["text"]:
@@ -312,12 +315,16 @@ def load_labelled_data(
         earlier = first_seen.get(row["text"])
         if earlier is None:
             first_seen[row["text"]] = row
-            kept.append(row)
-        elif earlier["labels"] == row["labels"]:
-            dropped += 1
-        else:
+        elif earlier["labels"] != row["labels"]:
             path, line = row["source"].rsplit(":", 1)
             problems.append(Problem(path, int(line), f"same text as {earlier['source']} but with different labels"))
+            continue
+        in_article = (row["article_id"] or row["source"], row["text"])
+        if earlier is not None and (row["article_id"] is None or in_article in seen_in):
+            dropped += 1
+            continue
+        seen_in.add(in_article)
+        kept.append(row)
     if dropped:
         problems.append(
             Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning")

@@ -110,18 +110,24 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         raise DataValidationError(problems)
     label_names = {name: cb.label_names for name, cb in codebooks.items()}
     if test is not None:
-        overlap = set(data.texts) & set(test.texts)
-        if overlap:
-            problems = [
-                Problem(
-                    test.sources[i].rsplit(":", 1)[0],
-                    int(test.sources[i].rsplit(":", 1)[1]),
-                    "this test paragraph also appears in the training data",
-                )
-                for i, t in enumerate(test.texts)
-                if t in overlap
-            ]
-            raise DataValidationError(problems)
+        # A leak is a content paragraph seen in training; a layout line ("###", "3-minute read") may recur.
+        role_set, content_roles = config.roles.label_set, config.roles.content
+        leaked = [
+            i
+            for i, text in enumerate(test.texts)
+            if text in set(data.texts) and (role_set not in test.labels or test.labels[role_set][i][0] in content_roles)
+        ]
+        if leaked:
+            raise DataValidationError(
+                [
+                    Problem(
+                        test.sources[i].rsplit(":", 1)[0],
+                        int(test.sources[i].rsplit(":", 1)[1]),
+                        "this test paragraph also appears in the training data",
+                    )
+                    for i in leaked
+                ]
+            )
         return PreparedData(codebooks, data, test, "test files", problems)
     train_rows, test_rows, method = split_train_test(data, label_names, config.data.test_size, config.seed)
     return PreparedData(codebooks, data.subset(train_rows), data.subset(test_rows), method, problems)

@@ -17,6 +17,12 @@ GOOD = [
 ]
 
 
+@pytest.fixture
+def codebooks(codebooks):
+    """Topic and frame only: these tests are about CSV validation, not roles (see the role tests below)."""
+    return {name: codebooks[name] for name in ("topic", "frame")}
+
+
 def messages(exc: DataValidationError) -> list[str]:
     return [str(p) for p in exc.problems]
 

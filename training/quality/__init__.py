@@ -1,0 +1,1 @@
+"""Annotation quality checks, e.g. inter-annotator agreement (`topicframe agreement`)."""
