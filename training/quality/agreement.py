@@ -326,6 +326,8 @@ def render_agreement(result: dict[str, Any], console: Console, warnings: Console
 def write_json(result: dict[str, Any], path: str | Path) -> None:
     """Write ``result`` as JSON atomically (temp file in the same directory, then rename)."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise TopicframeError(f"{path}: directory {path.parent} not found")
     text = json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
