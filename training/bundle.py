@@ -177,12 +177,13 @@ class ModelBundle:
     def _layout(self, n: int, layout: ArticleLayout | None) -> ArticleLayout:
         return layout if layout is not None else ArticleLayout.single_article(n)
 
-    def role_features(self, texts: list[str], layout: ArticleLayout) -> Any:
-        """Character n-grams + layout features: what the role model reads."""
-        if "fast_role_tfidf_" not in self.__dict__:
-            self.fast_role_tfidf_ = FastTfidf.from_vectorizer(self.role_vectorizer_)
-        fast = self.fast_role_tfidf_
-        chars = fast.transform(texts) if fast is not None else self.role_vectorizer_.transform(texts)
+    def role_features(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> Any:
+        """Character n-grams + layout features: what the role model reads (``chars``: n-grams already computed)."""
+        if chars is None:
+            if "fast_role_tfidf_" not in self.__dict__:
+                self.fast_role_tfidf_ = FastTfidf.from_vectorizer(self.role_vectorizer_)
+            fast = self.fast_role_tfidf_
+            chars = fast.transform(texts) if fast is not None else self.role_vectorizer_.transform(texts)
         return sp.hstack([chars, layout_features(texts, layout)], format="csr", dtype=np.float32)
 
     def transform(self, texts: list[str]) -> Any:
@@ -193,9 +194,12 @@ class ModelBundle:
             return self.vectorizer_.transform(texts)
         return self.fast_tfidf_.transform(texts)
 
-    def content_features(self, texts: list[str], layout: ArticleLayout, roles: list[str] | None) -> Any:
-        """The paragraphs' TF-IDF, plus their neighbours' and headline's blocks when context is on."""
-        X = self.transform(texts)
+    def content_features(
+        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any = None
+    ) -> Any:
+        """The paragraphs' TF-IDF (``own``: already computed), plus their neighbours' and headline's blocks
+        when context is on."""
+        X = self.transform(texts) if own is None else own
         context = self.config.context
         if not context.neighbours and not context.headline:
             return X
@@ -229,8 +233,7 @@ class ModelBundle:
         if self.role_set is not None:
             roles = self._fit_roles(texts, targets[self.role_set], layout)
         self.vectorizer_ = build_vectorizer(self.config.vectorizer)
-        self.vectorizer_.fit(texts)
-        X = self.content_features(texts, layout, roles)
+        X = self.content_features(texts, layout, roles, own=self.vectorizer_.fit_transform(texts))
         for name in self.content_label_sets:
             self.label_sets_[name] = self._fit_label_set(name, X, targets[name], self.config.classifier)
         self.data_digest = data_digest
@@ -242,9 +245,9 @@ class ModelBundle:
         paragraph sent on its own is judged by its text; return the true roles."""
         roles_config = self.config.roles
         self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
-        self.role_vectorizer_.fit(texts)
-        in_place = self.role_features(texts, layout)
-        alone = self.role_features(texts, ArticleLayout.alone(len(texts)))
+        chars = self.role_vectorizer_.fit_transform(texts)  # once: the two copies differ only in layout
+        in_place = self.role_features(texts, layout, chars)
+        alone = self.role_features(texts, ArticleLayout.alone(len(texts)), chars)
         classifier_config = ClassifierConfig(type="logreg", C=roles_config.C, class_weight="balanced")
         assert self.role_set is not None
         self.label_sets_[self.role_set] = self._fit_label_set(
