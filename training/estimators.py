@@ -145,6 +145,12 @@ class LinearScorer:
         z = np.asarray(X @ self.weights) + self.intercepts
         return expit(z) if self.link == "sigmoid" else softmax(z, axis=1)
 
+    def predict_proba_parts(self, sparse: Any, dense: np.ndarray) -> np.ndarray:
+        """`predict_proba` of ``[sparse | dense]`` without joining them: the weights split at the same column."""
+        split = sparse.shape[1]
+        z = np.asarray(sparse @ self.weights[:split]) + dense @ self.weights[split:] + self.intercepts
+        return expit(z) if self.link == "sigmoid" else softmax(z, axis=1)
+
     def reproduces(self, classifier: Any, X: Any, rows: int = 512) -> bool:
         """Whether these scores equal the classifier's own `predict_proba` (checked on up to `rows` rows)."""
         sample = X[:rows]

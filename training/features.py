@@ -16,6 +16,7 @@ beyond its config.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,46 +94,44 @@ _MARKERS = [
 ]
 
 
-def layout_features(texts: Sequence[str], layout: ArticleLayout) -> sp.csr_matrix:
-    """A dense (rows x 24) block, scaled to roughly [0, 1], for the role model.
+_SENTENCE_END = re.compile(r"[.!?](\s|$)")
+
+
+def layout_features(texts: Sequence[str], layout: ArticleLayout) -> np.ndarray:
+    """A dense (rows x N_LAYOUT_FEATURES) float32 block, scaled to roughly [0, 1], for the role model.
 
     Character n-grams already see words such as "Photo" or "Read more"; these add what
     n-grams cannot: how long the paragraph is, how it ends, how much of it is capitals or
-    digits, and where it sits in its article.
+    digits, and where it sits in its article. (Plain Python per text and numpy per column:
+    this runs on every request, so it is kept to a few microseconds a paragraph.)
     """
-    rows = []
-    for text, position, size, known in zip(texts, layout.position, layout.size, layout.known, strict=True):
+    n_text = N_LAYOUT_FEATURES - 5
+    out = np.zeros((len(texts), N_LAYOUT_FEATURES), dtype=np.float32)
+    for i, text in enumerate(texts):
         stripped = text.strip()
-        letters = [c for c in stripped if c.isalpha()]
-        words = stripped.split()
-        upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
-        digits = sum(c.isdigit() for c in stripped) / len(stripped) if stripped else 0.0
-        last = stripped[-1:] if stripped else ""
-        features = [
-            min(np.log1p(len(stripped)) / 7.0, 1.5),
-            min(len(words) / 60.0, 2.0),
-            float(last in ".!?"),
-            float(last in "\"'”’)"),
-            float(last.isalnum()),
-            upper,
-            digits,
+        length = len(stripped)
+        letters = sum(map(str.isalpha, stripped))
+        last = stripped[-1:]
+        out[i, :n_text] = [
+            min(math.log1p(length) / 7.0, 1.5),
+            min(len(stripped.split()) / 60.0, 2.0),
+            last in ".!?" if last else False,
+            last in "\"'”’)" if last else False,
+            last.isalnum(),
+            sum(map(str.isupper, stripped)) / letters if letters else 0.0,
+            sum(map(str.isdigit, stripped)) / length if length else 0.0,
             min(stripped.count(",") / 5.0, 1.0),
-            min(len(re.findall(r"[.!?](\s|$)", stripped)) / 4.0, 1.0),
-            *(float(bool(marker.search(stripped))) for marker in _MARKERS),
+            min(len(_SENTENCE_END.findall(stripped)) / 4.0, 1.0),
+            *(marker.search(stripped) is not None for marker in _MARKERS),
         ]
-        if known:
-            last_index = size - 1
-            features += [
-                float(position == 0),
-                float(position == 1),
-                float(position == last_index),
-                float(position == last_index - 1),
-                position / last_index if last_index else 0.0,
-            ]
-        else:
-            features += [0.0] * 5
-        rows.append(features)
-    return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(texts), N_LAYOUT_FEATURES))
+    # Position within the article, for paragraphs whose article is known (zero otherwise).
+    known, position, last_index = layout.known, layout.position, layout.size - 1
+    out[:, n_text] = known & (position == 0)
+    out[:, n_text + 1] = known & (position == 1)
+    out[:, n_text + 2] = known & (position == last_index)
+    out[:, n_text + 3] = known & (position == last_index - 1)
+    out[:, n_text + 4] = np.where(known & (last_index > 0), position / np.maximum(last_index, 1), 0.0)
+    return out
 
 
 N_LAYOUT_FEATURES = 9 + len(_MARKERS) + 5
