@@ -77,19 +77,29 @@ class ArticleLayout:
         return cls(article, position, size, known)
 
 
+# Layout cues, one feature per group. Each group gathers the cues the role codebook lists for one role, so
+# that a cue never seen in training (a press release's "###") shares the weight its group learnt from the
+# cues that were (corrections, copyright lines).
 _MARKERS = [
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
+        # caption: photo/video/chart credits and descriptions
         r"\b(photo(graph)?s?|picture|image|credit|illustration|graphic|chart|map|video)\b\s*[:|/]?",
-        r"©|\(c\)\s*\d{4}|copyright|all rights reserved|first appeared",
-        r"\b(sign up|subscribe|newsletter|podcast|download|follow (us|our)|read more|related|more from)\b",
+        # footer: copyright, syndication, corrections, disclaimers, press-release boilerplate, closing notes
+        r"©|\(c\)\s*\d{4}|copyright|all rights reserved|first appeared|^(correction|clarification|editor'?s note)"
+        r"|views expressed|^(###|-30-|ends)\s*$|^about [\w&.,' -]{2,60}:|media (contact|enquiries|inquiries)"
+        r"|investor (relations|enquiries)|forward-looking statements|not investment advice"
+        r"|(blog|page|coverage) is (now )?closed|clos(e|ing) (this|our|the) live",
+        # promo: plugs, related links, navigation
+        r"\b(sign up|subscribe|newsletter|podcast|download|follow (us|our)|read more|related|more from|also read)\b"
+        r"|key events|jump to|all updates|share this",
+        # byline: authors, credits
         r"^(by|reporting by|additional reporting|written by|editing by)\b|\b(correspondent|staff reporter)\b",
         r"\b(min(ute)?s? read|updated|published)\b|\d{1,2}[:.]\d{2}\s*(am|pm|gmt|bst|cet|et)?\b",
         r"https?://|www\.|@\w+\.\w+|\.(com|org|net)\b",
         r"(?-i:^[A-Z][A-Z .,'/()-]{2,})\s*(,|\(|[-—–]\s*$)",  # a dateline: "BANGKOK, March 12 -", "MOMBASA —"
         r"[-—–]\s*$",
         r"\|",
-        r"^(correction|clarification|editor'?s note|the views expressed|###|ends\b)",
     )
 ]
 
