@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from training.errors import ConfigError
 
+DEFAULT_MODEL_NAME = "topicframe"  # the registered model `topicframe train` creates unless a config names another
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,7 +43,7 @@ class DataConfig(_Strict):
 
 class VectorizerConfig(_Strict):
     word_ngram_range: tuple[int, int] = (1, 2)
-    char_ngram_range: tuple[int, int] | None = None
+    char_ngram_range: tuple[int, int] | None = (2, 5)
     min_df: int = Field(1, ge=1)
     max_df: float = Field(1.0, gt=0, le=1)
     max_features: int | None = Field(None, ge=1)
@@ -73,8 +75,8 @@ class ContextConfig(_Strict):
     after it; the headline is the article's first headline paragraph. A lone paragraph has none.
     """
 
-    neighbours: float = Field(0.0, ge=0, description="weight of the previous + next content paragraphs' block")
-    headline: float = Field(0.0, ge=0, description="weight of the article headline's block")
+    neighbours: float = Field(0.6, ge=0, description="weight of the previous + next content paragraphs' block")
+    headline: float = Field(0.3, ge=0, description="weight of the article headline's block")
 
 
 class RolesConfig(_Strict):
@@ -91,9 +93,9 @@ class RolesConfig(_Strict):
 class DecisionConfig(_Strict):
     """How scores become labels in multi-label sets, after each label's own threshold."""
 
-    max_labels: int | None = Field(None, ge=1, description="at most this many labels per paragraph and set")
+    max_labels: int | None = Field(2, ge=1, description="at most this many labels per paragraph and set")
     relative_to_top: float = Field(
-        0.0, ge=0, le=1, description="keep a label only if its score is at least this share of the top score"
+        0.5, ge=0, le=1, description="keep a label only if its score is at least this share of the top score"
     )
 
 
@@ -117,7 +119,11 @@ class RunConfig(_Strict):
     decision: DecisionConfig = Field(default_factory=lambda: DecisionConfig())
     seed: int = 0
     experiment: str = "topicframe"
-    model_name: str = "topicframe"
+    model_name: str = Field(
+        DEFAULT_MODEL_NAME,
+        pattern=r"^[^/@]+$",  # it must fit models:/NAME@ALIAS and models:/NAME/VERSION
+        description="registered model name in the MLflow registry",
+    )
     run_name: str | None = None
 
 

@@ -218,11 +218,17 @@ def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: 
 
 
 def test_explanations_name_terms_with_word_and_char_features() -> None:
-    config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "classifier.class_weight": None})
+    no_context = {"context.neighbours": 0.0, "context.headline": 0.0}
+    config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "classifier.class_weight": None, **no_context})
     texts = [t for t, _ in TINY] * 2
     y = np.array([row for _, row in TINY] * 2)
     bundle = ModelBundle(config, _tiny_codebooks(True)).fit(texts, {"topic": y})
-    assert bundle.terms == [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
+    own = [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
+    assert bundle.terms == own
+    # With context, the neighbours' and the headline's blocks repeat the vocabulary under a prefix.
+    with_context = ModelBundle(load_config(None, {"vectorizer.char_ngram_range": [3, 4]}), _tiny_codebooks(True))
+    with_context.fit(texts, {"topic": y})
+    assert with_context.terms == own + ["context: " + t for t in own] + ["headline: " + t for t in own]
     terms = [
         term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
     ]

@@ -10,9 +10,9 @@ def test_defaults_flatten_to_stable_param_names() -> None:
     params = flatten_params(load_config())
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"
-    assert params["vectorizer.char_ngram_range"] == ""
+    assert params["vectorizer.char_ngram_range"] == "2,5"
     assert params["data.label_sets"] == "role,topic,frame"
-    assert params["context.neighbours"] == "0.0" and params["roles.content"] == "body,headline"
+    assert params["context.neighbours"] == "0.6" and params["roles.content"] == "body,headline"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
@@ -39,3 +39,9 @@ def test_overrides_beat_the_file(tmp_path: Path) -> None:
     )
     assert config.classifier.C == 0.5
     assert config.vectorizer.char_ngram_range == (2, 4)
+
+
+def test_shipped_default_yaml_is_the_built_in_default() -> None:
+    """`topicframe train` and `topicframe train --config experiments/default.yaml` train the same model."""
+    root = Path(__file__).resolve().parents[3]
+    assert load_config(root / "experiments" / "default.yaml") == load_config()
