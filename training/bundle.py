@@ -381,8 +381,9 @@ class ModelBundle:
         return {key: value for key, value in self.__dict__.items() if key not in rebuilt}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "role_set" not in state:  # saved before roles, context and decision caps existed
+            state = {**state, "role_set": None, "config": _pre_roles_config(state["config"])}
         self.__dict__.update(state)
-        self.__dict__.setdefault("role_set", None)  # a model saved before roles existed has none
 
     def explain_row(
         self, x: Any, k: int, labels: dict[str, list[str]]
@@ -420,6 +421,20 @@ class ModelBundle:
         }
         (directory / "model.json").write_text(json.dumps(metadata, indent=2))
         return digest
+
+
+def _pre_roles_config(old: Any) -> RunConfig:
+    """The config of a model saved before roles existed, completed with what that model did: no role set,
+    no context blocks, no cap on labels (today's defaults would switch them on for a model not fitted so)."""
+
+    def plain(value: Any) -> Any:
+        # An unpickled pydantic model of an older schema lacks the new fields, so read its __dict__.
+        return {k: plain(v) for k, v in vars(value).items()} if hasattr(value, "model_fields") else value
+
+    data = plain(old)
+    data["context"] = {"neighbours": 0.0, "headline": 0.0}
+    data["decision"] = {"max_labels": None, "relative_to_top": 0.0}
+    return RunConfig.model_validate(data)
 
 
 def _sorted(X: Any) -> Any:

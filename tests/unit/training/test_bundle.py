@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
 from training.bundle import ModelBundle, load_bundle
+from training.classify import classify
 from training.codebook import Codebook, LabelDefinition
 from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
@@ -274,3 +275,16 @@ def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
     scores = bundle.predict_proba(texts[:3], layout=ArticleLayout.alone(3))["role"]
     assert scores.shape == (3, 4) and np.allclose(scores[:, [1, 3]], 0) and np.allclose(scores.sum(axis=1), 1)
     assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]
+
+
+def test_a_model_saved_before_roles_still_loads_and_serves() -> None:
+    """tests/fixtures/pre_roles_model was saved by the code of commit b2dff58 (topic + frame, no roles, no
+    context). It loads, keeps its own decision rule, and serves: no role, every paragraph counts as content."""
+    old = load_bundle(Path(__file__).resolve().parents[2] / "fixtures" / "pre_roles_model")
+    assert old.role_set is None and old.content_label_sets == ["topic", "frame"]
+    assert old.config.context.neighbours == 0 and old.config.decision.max_labels is None
+    paragraphs = ["Tariffs on steel imports rose sharply after the trade talks collapsed.", "By Jane Roe"]
+    assert old.predict(paragraphs[:1])["topic"] == [["trade"]]
+    result = classify(old, paragraphs)
+    assert all("role" not in item for item in result["paragraphs"])
+    assert result["summary"]["content_paragraphs"] == 2 and "roles" not in result["summary"]
