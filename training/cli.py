@@ -13,22 +13,75 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from training.console import (
+    console,
+    errors,
+    print_error,
+    print_plain,
+    print_promotion,
+    print_reports,
+    print_warning,
+    progress_bar,
+)
 from training.errors import TopicframeError
 
+if TYPE_CHECKING:  # annotations only (postponed by the __future__ import): nothing is imported at run time
+    from training.config import RunConfig
+
+# Only typer, rich and this package's light modules are imported up here: `--help` and `--version`
+# must not pay for scikit-learn, pandas or MLflow, so every command imports what it needs in its body.
+
 app = typer.Typer(help="Topic and framing classifier for news paragraphs.", no_args_is_help=True, add_completion=False)
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 ModelOption = Annotated[
-    str, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory")
+    str | None,
+    typer.Option(
+        "--model",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory "
+        "[default: models:/NAME@champion, NAME the config's model_name]",
+        show_default=False,
+    ),
 ]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")]
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("topicframe")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"topicframe {package_version()}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    pass  # the options above are the whole of it; the commands are below
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | None:
+    """An exception class from ``module`` if that module has been imported, without importing it.
+
+    An exception of a class whose module was never imported cannot have been raised,
+    so the error handler need not import MLflow or pandas just to rule it out.
+    """
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name, None) if loaded is not None else None
 
 
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,59 +89,38 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from mlflow.exceptions import MlflowException
-
-        from training.dataset import DataValidationError
-
         try:
             return command(*args, **kwargs)
-        except DataValidationError as exc:
-            for problem in exc.problems:
-                errors.print(str(problem), markup=False, highlight=False)
-            count = sum(p.severity == "error" for p in exc.problems)
-            errors.print(f"error: {count} problem(s) in the labelled data; nothing was trained or logged", style="red")
-            raise typer.Exit(1) from None
         except TopicframeError as exc:
-            errors.print(f"error: {exc}", style="red", markup=False, highlight=False)
-            raise typer.Exit(1) from None
-        except MlflowException as exc:
-            errors.print(f"error: MLflow: {exc.message.splitlines()[0]}", style="red", markup=False, highlight=False)
+            data_error = _loaded("training.dataset", "DataValidationError")
+            if data_error is not None and isinstance(exc, data_error):
+                problems = exc.problems  # type: ignore[attr-defined]
+                for problem in problems:
+                    print_plain(str(problem), stderr=True)
+                count = sum(p.severity == "error" for p in problems)
+                print_error(f"{count} problem(s) in the labelled data; nothing was trained or logged")
+            else:
+                print_error(str(exc))
             raise typer.Exit(1) from None
         except OSError as exc:
-            errors.print(f"error: {exc}", style="red", markup=False, highlight=False)
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            mlflow_error = _loaded("mlflow.exceptions", "MlflowException")
+            if mlflow_error is None or not isinstance(exc, mlflow_error):
+                raise
+            print_error(f"MLflow: {exc.message.splitlines()[0]}")  # type: ignore[attr-defined]
             raise typer.Exit(1) from None
 
     return wrapper
 
 
-def print_reports(reports: dict[str, dict[str, Any]], title: str) -> None:
-    for name, report in reports.items():
-        summary = "  ".join(f"{k}={v:.3f}" for k, v in report.items() if k != "per_label")
-        table = Table(title=f"{title} — {name}: {summary}", title_justify="left")
-        for column in ("label", "precision", "recall", "f1", "support"):
-            table.add_column(column, justify="left" if column == "label" else "right")
-        for label, row in report["per_label"].items():
-            table.add_row(
-                label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
-            )
-        console.print(table)
+def champion_uri(config: Path | None) -> str:
+    """``models:/NAME@champion`` for the config's ``model_name`` (the default config when none is given)."""
+    from training.config import load_config
+    from training.registry import CHAMPION_ALIAS
 
-
-def print_promotion(result: Any) -> None:
-    console.print(
-        f"promotion on {result.metric}: candidate v{result.candidate_version} {result.candidate_score:.4f}"
-        + (f" vs champion v{result.champion_version} {result.champion_score:.4f}" if result.champion_version else "")
-    )
-    if result.per_label:
-        table = Table(title="per-label F1 (same test data)", title_justify="left")
-        for column in ("label", "champion", "candidate", "change"):
-            table.add_column(column, justify="left" if column == "label" else "right")
-        for label, old, new in result.per_label:
-            change = f"{new - old:+.3f}" if old is not None else "new"
-            table.add_row(label, "-" if old is None else f"{old:.3f}", f"{new:.3f}", change)
-        console.print(table)
-    style = "green" if result.promoted else "yellow"
-    console.print(f"{'promoted' if result.promoted else 'not promoted'}: {result.reason}", style=style)
+    return f"models:/{load_config(config).model_name}@{CHAMPION_ALIAS}"
 
 
 @app.command()
@@ -99,21 +131,31 @@ def train(
         list[str] | None, typer.Option("--test-data", help="held-out CSV file or glob (repeatable)")
     ] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="directory of <label_set>.yaml codebooks")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")] = None,
+    config: ConfigOption = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name")] = None,
     promote: Annotated[bool, typer.Option("--promote", help="move alias 'champion' if this model beats it")] = False,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="register the model (the first one in the registry becomes champion); --no-register only logs the run",
+        ),
+    ] = True,
     strict: Annotated[bool, typer.Option("--strict", help="treat data warnings (label floors) as errors")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. classifier.C=2")] = None,
     if_no_champion: Annotated[
         bool, typer.Option("--if-no-champion", help="do nothing when the registry already has a champion")
     ] = False,
 ) -> None:
-    """Validate the labelled CSVs, cross-validate, fit, evaluate, log to MLflow and register."""
-    from training.config import load_config, parse_override
-    from training.promotion import promote as promote_version
-    from training.tracking import log_training_run
-    from training.train import prepare_data, train_model
+    """Validate the labelled CSVs, cross-validate, fit, evaluate, log to MLflow and register.
 
+    The first model registered under the config's model_name becomes its champion;
+    later ones only with --promote (or `topicframe promote VERSION`), if they beat it.
+    """
+    from training.config import load_config, parse_override
+
+    if promote and not register:
+        raise TopicframeError("--promote needs a registered version: drop --no-register (or --promote)")
     overrides = dict(parse_override(item) for item in set_ or [])
     if data:
         overrides["data.train"] = data
@@ -130,30 +172,39 @@ def train(
     if if_no_champion and _champion_exists(run_config.model_name):
         console.print(f"registry already has {run_config.model_name}@champion; not training")
         return
+    _train_and_log(run_config, strict=strict, register=register, promote=promote)
+
+
+def _train_and_log(run_config: RunConfig, *, strict: bool, register: bool, promote: bool) -> None:
+    from training.promotion import claim_first_champion, first_champion_reason
+    from training.promotion import promote as promote_version
+    from training.tracking import log_training_run
+    from training.train import prepare_data, train_model
 
     prepared = prepare_data(run_config, strict=strict)
     for warning in prepared.warnings:
-        errors.print(str(warning), style="yellow", markup=False, highlight=False)
+        print_warning(str(warning))
     console.print(
         f"data: {len(prepared.train)} training / {len(prepared.test)} test paragraphs ({prepared.split_method}); "
         f"label sets: {', '.join(prepared.codebooks)}"
     )
-    steps = run_config.cv.folds + 2
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as bar:
-        task = bar.add_task("training", total=steps)
+    with progress_bar() as bar:
+        task = bar.add_task("training", total=run_config.cv.folds + 2)
         result = train_model(run_config, prepared, on_step=lambda step: bar.update(task, advance=1, description=step))
     print_reports(result.test.reports, "test")
     cv_line = "  ".join(f"cv.{n}.micro_f1={r['micro_f1']:.3f}" for n, r in result.cv_reports.items())
     console.print(f"{cv_line}  (fit {result.fit_seconds:.1f}s)")
-    logged = log_training_run(run_config, result)
-    console.print(
-        f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'; "
-        f"registered {run_config.model_name} version {logged.model_version}"
-    )
+    logged = log_training_run(run_config, result, register=register)
+    where = f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'"
+    if not register:
+        console.print(f"{where}; not registered (--no-register): no model version, the champion is unchanged")
+        return
+    version = logged.model_version
+    console.print(f"{where}; registered {run_config.model_name} version {version}")
     if promote:
-        print_promotion(promote_version(logged.model_version, run_config.model_name))
+        print_promotion(promote_version(version, run_config.model_name))
+    elif claim_first_champion(version, run_config.model_name):
+        console.print(first_champion_reason(version), style="green")
 
 
 def _is_sweep_file(path: Path) -> bool:
@@ -166,20 +217,18 @@ def _is_sweep_file(path: Path) -> bool:
 
 
 def _champion_exists(model_name: str) -> bool:
-    from training.registry import CHAMPION_ALIAS, resolve_model
+    from training.promotion import current_champion
+    from training.registry import use_tracking_store
 
-    try:
-        resolve_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
-    except TopicframeError:
-        return False
-    return True
+    return current_champion(model_name, use_tracking_store()) is not None
 
 
 @app.command()
 @cli_errors
 def evaluate(
     data: Annotated[list[str], typer.Option("--data", help="labelled CSV file or glob (repeatable)")],
-    model: ModelOption = "models:/topicframe@champion",
+    model: ModelOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Score a registered or local model on a labelled CSV and print the metrics table."""
     from training.codebook import codebook_from_dict
@@ -187,7 +236,7 @@ def evaluate(
     from training.registry import load_model
     from training.train import evaluate as evaluate_bundle
 
-    bundle, ref = load_model(model)
+    bundle, ref = load_model(model or champion_uri(config))
     codebooks = {name: codebook_from_dict(cb) for name, cb in bundle.codebooks.items()}
     labelled = load_labelled_data(data, codebooks, min_positives=0)
     console.print(f"model {ref.name} version {ref.version or '-'}; {len(labelled)} paragraphs")
@@ -229,7 +278,8 @@ def classify(
     file: Annotated[
         Path, typer.Argument(help=".txt (paragraphs separated by blank lines) or .jsonl (a 'text' field per line)")
     ],
-    model: ModelOption = "models:/topicframe@champion",
+    model: ModelOption = None,
+    config: ConfigOption = None,
     explain: Annotated[int, typer.Option("--explain", min=0, max=50, help="top-k terms per predicted label")] = 0,
 ) -> None:
     """Classify paragraphs from a file; prints JSON in the service's response schema."""
@@ -237,7 +287,7 @@ def classify(
     from training.registry import load_model
 
     paragraphs = read_paragraphs(file)
-    bundle, ref = load_model(model)
+    bundle, ref = load_model(model or champion_uri(config))
     response = {
         "model": {"name": ref.name, "version": ref.version, "alias": ref.alias, "run_id": ref.run_id},
         **classify_paragraphs(bundle, paragraphs, explain=explain),
@@ -249,12 +299,17 @@ def classify(
 @cli_errors
 def promote(
     version: Annotated[str, typer.Argument(help="registered model version to promote")],
-    name: Annotated[str, typer.Option("--name", help="registered model name")] = "topicframe",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="registered model name [default: the config's model_name]", show_default=False),
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Move alias 'champion' to VERSION if it beats the current champion on the same test data."""
+    from training.config import load_config
     from training.promotion import promote as promote_version
 
-    result = promote_version(version, name)
+    result = promote_version(version, name or load_config(config).model_name)
     print_promotion(result)
     if not result.promoted and result.champion_version != version:
         raise typer.Exit(2)
@@ -284,7 +339,7 @@ def agreement(
     render_agreement(result, console, errors)
     if json_out is not None:
         write_json(result, json_out)
-        console.print(f"wrote {json_out}", markup=False, highlight=False)
+        print_plain(f"wrote {json_out}")
 
 
 @app.command()

@@ -6,24 +6,15 @@ import sys
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
-from rich.measure import Measurement
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from training.cli import console, errors, print_promotion
 from training.compare import comparison_table, find_runs, markdown_table
 from training.config import parse_override
+from training.console import console, print_plain, print_promotion, print_warning, print_wide, progress_bar
 from training.diff import diff_runs, write_changes
 from training.errors import TopicframeError
 from training.registry import use_tracking_store
 from training.sweep import load_sweep
-
-
-def print_wide(table: Table) -> None:
-    """Print at the table's natural width: wider than the terminal rather than folding ids and numbers."""
-    natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
-    Console(width=max(console.width, natural), soft_wrap=True).print(table)
 
 
 def run_sweep_command(file: Path, register: bool, experiment: str | None, strict: bool, sets: list[str]) -> None:
@@ -37,7 +28,7 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
     prepared = prepare_all(sweep, strict=strict)
     for part in prepared.values():
         for problem in part.warnings:
-            errors.print(str(problem), style="yellow", markup=False, highlight=False)
+            print_warning(str(problem))
     first = next(iter(prepared.values()))
     metric = sweep.spec.metric
     console.print(
@@ -45,15 +36,12 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
         f"data: {len(first.train)} training / {len(first.test)} test paragraphs ({first.split_method})"
     )
     scores: list[float] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
-    ) as bar:  # fmt: skip
+    with progress_bar(counter=True) as bar:
         task = bar.add_task("trials", total=len(sweep.trials))
 
         def on_trial(outcome: TrialOutcome) -> None:
             if outcome.error:
-                errors.print(f"trial {outcome.index} failed: {outcome.error}", markup=False, highlight=False)
+                print_plain(f"trial {outcome.index} failed: {outcome.error}", stderr=True)
             else:
                 scores.append(outcome.metrics[metric])
             best = f" (best so far {max(scores):.4f})" if scores else ""
@@ -71,7 +59,7 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
         console.print(f"re-fitting {best_run.name} to log and register its model …")
         logged, promotion, warning = register_best(sweep, prepared, result)
         if warning:
-            errors.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+            print_warning(f"warning: {warning}")
         console.print(f"registered {result.best_trial.config.model_name} version {logged.model_version}")
         print_promotion(promotion)
 

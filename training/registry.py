@@ -22,12 +22,31 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from training.bundle import BUNDLE_FILE, ModelBundle, file_sha256, load_bundle
+from training.config import DEFAULT_MODEL_NAME
 from training.errors import ModelIntegrityError, ModelLoadError
 
-MODEL_NAME = "topicframe"
+MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source for the name
 CHAMPION_ALIAS = "champion"
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+# What a registry answers when the alias is not set, or when no model of that name is registered at all.
+_ALIAS_MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+class AliasNotSetError(ModelLoadError):
+    """The registry answered, and no version of the model has this alias (yet)."""
+
+
+def no_champion_message(name: str) -> str:
+    """What is wrong and the fix, in one line: the first trained model becomes champion."""
+    if name == MODEL_NAME:
+        train, promote = "topicframe train", "topicframe promote VERSION"
+    else:
+        train, promote = f"topicframe train --set model_name={name}", f"topicframe promote VERSION --name {name}"
+    return (
+        f"no model has the alias '{CHAMPION_ALIAS}' yet: run `{train}` (the first model becomes champion) "
+        f"or `{promote}`"
+    )
 
 
 def tracking_uri() -> str:
@@ -67,6 +86,11 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as exc:
+        if alias and exc.error_code in _ALIAS_MISSING_CODES:
+            if alias == CHAMPION_ALIAS:
+                raise AliasNotSetError(f"{uri}: {no_champion_message(name)} (registry: {tracking_uri()})") from None
+            missing = f"registered model '{name}' has no alias '{alias}' in {tracking_uri()}"
+            raise AliasNotSetError(f"{uri}: {missing}") from None
         what = f"alias '{alias}'" if alias else f"version {version}"
         raise ModelLoadError(
             f"{uri}: registered model '{name}' has no {what} in {tracking_uri()} ({exc.error_code})"

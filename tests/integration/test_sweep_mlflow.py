@@ -27,11 +27,16 @@ COMMON = ["--set", "cv.folds=2", "--set", f"model_name={MODEL}", "--experiment",
 
 
 @pytest.fixture(scope="module")
-def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory):
+def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, small_corpus: tuple[Path, Path]):
     path = tmp_path_factory.mktemp("sweep") / "small.yaml"
+    train, test = small_corpus
     spec = {
         "name": "small",
-        "base": {"data": {"train": [str(LABELS / "paragraphs.csv")], "test": [str(LABELS / "paragraphs_test.csv")]}},
+        # The small corpus, word n-grams only: this tests the sweep machinery, not the model, in seconds a trial.
+        "base": {
+            "data": {"train": [str(train)], "test": [str(test)], "labels_dir": str(LABELS)},
+            "vectorizer": {"char_ngram_range": None},
+        },
         "parameters": {"classifier.C": [0.3, 10], "vectorizer.min_df": [1, 2]},
         "max_parallel": 2,
     }
@@ -133,10 +138,20 @@ def test_compare_prints_the_best_runs_without_the_parent(sweep, cli) -> None:
     assert "top 4 by topic.macro_f1" in table.stdout and best[:8] in table.stdout
 
 
-def test_diff_shows_per_label_changes_and_changed_paragraphs(sweep, cli, tmp_path: Path) -> None:
+def test_diff_shows_per_label_changes_and_changed_paragraphs(
+    sweep, cli, tmp_path: Path, small_corpus: tuple[Path, Path]
+) -> None:
     _, parent, children, _ = sweep
     best = parent.data.tags["best_run_id"]
-    trained = cli("train", *COMMON, "--set", "classifier.type=complement_nb", "--set", "classifier.alpha=0.3")
+    data = [
+        "--data",
+        str(small_corpus[0]),
+        "--test-data",
+        str(small_corpus[1]),
+        "--set",
+        "vectorizer.char_ngram_range=null",
+    ]
+    trained = cli("train", *data, *COMMON, "--set", "classifier.type=complement_nb", "--set", "classifier.alpha=0.3")
     assert trained.exit_code == 0, trained.output
     other = next(line.split()[2] for line in trained.stdout.splitlines() if line.startswith("MLflow run "))
 

@@ -17,6 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT
+from training.features import ArticleLayout
 from training.registry import load_model
 
 from .conftest import VENV_BIN, child_env, free_port, running, wait_for_http
@@ -31,9 +32,17 @@ def topicframe(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def small_data(small_corpus: tuple[Path, Path]) -> list[str]:
+    """The suite's small corpus (a spread third of the training articles): the default model in seconds."""
+    return ["--data", str(small_corpus[0]), "--test-data", str(small_corpus[1])]
+
+
 @pytest.fixture(scope="module")
-def first_run(mlflow_server: str):
-    result = topicframe(mlflow_server, "train", "--experiment", "it-train", "--promote", "--set", "cv.folds=2")
+def first_run(mlflow_server: str, small_corpus: tuple[Path, Path]):
+    # No --promote: the first model registered under a name becomes its champion anyway.
+    result = topicframe(
+        mlflow_server, "train", *small_data(small_corpus), "--experiment", "it-train", "--set", "cv.folds=2"
+    )
     assert result.returncode == 0, result.stderr
     client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("it-train")
@@ -43,7 +52,9 @@ def first_run(mlflow_server: str):
 
 def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
     _, run, stdout = first_run
-    assert "test — topic" in stdout and "promoted: first model" in stdout
+    assert "test — topic" in stdout
+    version = next(line for line in stdout.splitlines() if "registered topicframe version" in line).split()[-1]
+    assert f"first model in the registry: version {version} is now champion" in stdout
     params = run.data.params
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"
@@ -104,7 +115,10 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
         pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion")
         out = pyfunc.predict(pd.DataFrame({"text": paragraphs}))
         assert len(out) == 3
-        assert out["topic_labels"].tolist() == [";".join(x) for x in bundle.predict(paragraphs)["topic"]]
+        # One-column rows are unrelated paragraphs to the pyfunc (no article_id column): each is scored alone.
+        alone = bundle.predict(paragraphs, layout=ArticleLayout.alone(len(paragraphs)))
+        assert out["topic_labels"].tolist() == [";".join(x) for x in alone["topic"]]
+        assert out["role"].tolist()[1] == "promo" and out["topic_labels"][1] == ""
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
 
@@ -174,17 +188,20 @@ def test_mlflow_models_serve_gives_one_prediction_per_row(first_run, mlflow_serv
         bundle, _ = load_model("models:/topicframe@champion", cache_dir=tmp_path / "cache")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
-    expected = bundle.predict(paragraphs)
+    expected = bundle.predict(paragraphs, layout=ArticleLayout.alone(len(paragraphs)))  # rows are unrelated
     assert [row["topic_labels"] for row in predictions] == [";".join(x) for x in expected["topic"]]
     assert [row["frame_labels"] for row in predictions] == [";".join(x) for x in expected["frame"]]
     assert predictions[1]["topic_labels"] == "" and predictions[1]["frame_labels"] == ""  # a caption: no labels
 
 
-def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_server: str) -> None:
+def test_promotion_moves_the_alias_only_for_a_better_model(
+    first_run, mlflow_server: str, small_corpus: tuple[Path, Path]
+) -> None:
     client, run, _ = first_run
     result = topicframe(
         mlflow_server,
         "train",
+        *small_data(small_corpus),
         "--experiment",
         "it-train",
         "--promote",
@@ -204,6 +221,22 @@ def test_promotion_moves_the_alias_only_for_a_better_model(first_run, mlflow_ser
     champion = client.get_model_version_by_alias("topicframe", "champion")
     assert champion.run_id == (second.info.run_id if better else run.info.run_id)
     assert ("promoted: candidate beats" in result.stdout) == better
+
+
+def test_no_champion_errors_name_the_fix(mlflow_server: str, tmp_path: Path) -> None:
+    """Over the REST API too: no such registered model, or one whose versions lack the alias."""
+    article = tmp_path / "article.txt"
+    article.write_text("Envoys met in Doha.\n")
+    MlflowClient(mlflow_server).create_registered_model("it-no-alias")
+    for name in ("it-not-registered", "it-no-alias"):
+        result = topicframe(mlflow_server, "classify", str(article), "--model", f"models:/{name}@champion")
+        assert result.returncode == 1, result.stdout
+        (line,) = result.stderr.strip().splitlines()
+        assert f"models:/{name}@champion: no model has the alias 'champion' yet: run " in line
+        assert (
+            f"`topicframe train --set model_name={name}`" in line
+            and f"`topicframe promote VERSION --name {name}`" in line
+        )
 
 
 def test_skips_training_when_a_champion_exists(first_run, mlflow_server: str) -> None:

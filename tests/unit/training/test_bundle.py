@@ -42,16 +42,19 @@ def test_scores_are_probabilities_for_every_label(bundle: ModelBundle) -> None:
 
 
 def test_predict_applies_each_labels_threshold_and_orders_by_score(bundle: ModelBundle) -> None:
+    """A label passes its own threshold and half the top score; at most two per set; highest score first."""
     scores = bundle.predict_proba(ARTICLE)
-    for name, decided in bundle.predict(ARTICLE).items():
+    predicted = bundle.predict(ARTICLE)
+    content = [roles[0] in ("body", "headline") for roles in predicted["role"]]
+    for name in bundle.content_label_sets:
         thresholds = bundle.thresholds(name)
         labels = bundle.label_names[name]
-        for row, chosen in zip(scores[name], decided, strict=True):
-            expected = [lab for lab in labels if row[labels.index(lab)] >= thresholds[lab]]
-            assert sorted(chosen) == sorted(expected)
-            assert [row[labels.index(lab)] for lab in chosen] == sorted(
-                (row[labels.index(lab)] for lab in chosen), reverse=True
-            )
+        decision = bundle.config.decision
+        for row, chosen, keep in zip(scores[name], predicted[name], content, strict=True):
+            passing = [lab for lab in labels if row[labels.index(lab)] >= thresholds[lab]]
+            passing = [lab for lab in passing if row[labels.index(lab)] >= decision.relative_to_top * row.max()]
+            expected = sorted(passing, key=lambda lab: -row[labels.index(lab)])[: decision.max_labels]
+            assert chosen == (expected if keep else [])
 
 
 def test_scores_equal_scikit_learns_own_classifier(trained) -> None:

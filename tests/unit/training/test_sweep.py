@@ -163,9 +163,9 @@ def test_a_trial_that_cannot_be_fitted_fails_alone(tmp_path: Path) -> None:
     from training.train import prepare_data
 
     # A min_df above the corpus size leaves no terms: scikit-learn refuses at fit time, not at validation.
-    sweep = load_sweep(write_sweep(tmp_path, parameters={"vectorizer.min_df": [1000]}), {"cv.folds": 2})
+    sweep = load_sweep(write_sweep(tmp_path, parameters={"vectorizer.min_df": [100_000]}), {"cv.folds": 2})
     outcome = run_trial(sweep.trials[0], prepare_data(sweep.base))
-    assert outcome.error and not outcome.metrics and outcome.params["vectorizer.min_df"] == "1000"
+    assert outcome.error and not outcome.metrics and outcome.params["vectorizer.min_df"] == "100000"
 
 
 def test_cli_sweep_with_a_bad_file_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,293 @@
+"""The registry side of the CLI: the first model becomes champion, `--no-register`, the config's
+`model_name`, "no champion" errors that name the fix, and promotion when the alias moves meanwhile.
+
+Everything trains on a few dozen paragraphs written to tmp_path (one label set, 2 CV folds).
+Creating an MLflow SQLite store costs seconds (its schema migrations), so one empty store is
+created per module and copied into each test's `store`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+import training.promotion as promotion
+from tests.conftest import LABELS, write_csv
+from tests.unit.training.test_cli import store  # noqa: F401  (the fixture, used through `registry`)
+from training.cli import app
+from training.config import RunConfig, load_config
+from training.promotion import PROMOTION_TAG, PromotionResult, promote
+from training.tracking import log_training_run
+from training.train import prepare_data, train_model
+
+pytestmark = pytest.mark.filterwarnings("ignore:Label not .* is present in all training examples")
+runner = CliRunner()
+NO_CHAMPION = (
+    "no model has the alias 'champion' yet: run `topicframe train` (the first model becomes champion) "
+    "or `topicframe promote VERSION`"
+)
+TOPICS = {
+    "trade": ["tariffs", "exports", "imports", "customs", "quotas", "dumping"],
+    "diplomacy": ["envoys", "ambassador", "summit", "consulate", "talks", "minister"],
+    "security": ["drones", "troops", "missile", "artillery", "shelling", "militia"],
+}
+# Trained labels per true topic: right, one topic wrong, all wrong. Test labels are always right.
+QUALITY = {
+    "good": {"trade": "trade", "diplomacy": "diplomacy", "security": "security"},
+    "medium": {"trade": "trade", "diplomacy": "diplomacy", "security": "trade"},
+    "bad": {"trade": "diplomacy", "diplomacy": "security", "security": "trade"},
+}
+
+
+def paragraphs(prefix: str, per_topic: int, labels: dict[str, str]) -> list[dict[str, str]]:
+    rows = []
+    for topic, words in TOPICS.items():
+        for i in range(per_topic):
+            a, b, c = (words[(i + k) % len(words)] for k in (0, 2, 3))
+            text = f"Report {prefix}{i}: the {a} and the {b} dominated the day, and {c} followed."
+            rows.append({"id": f"{prefix}-{topic}-{i}", "article_id": f"{prefix}-{topic}-{i}", "text": text})
+            rows[-1]["topic"] = labels[topic]
+    return rows
+
+
+def write_data(directory: Path, quality: str = "good") -> list[str]:
+    """CLI arguments training on small CSVs in ``directory`` (the topic label set only)."""
+    train = write_csv(directory / f"train_{quality}.csv", paragraphs("a", 8, QUALITY[quality]))
+    test = write_csv(directory / "test.csv", paragraphs("b", 4, QUALITY["good"]))
+    return [
+        "--data", str(train), "--test-data", str(test), "--labels", str(LABELS),
+        "--set", "data.label_sets=[topic]", "--set", "cv.folds=2", "--set", "data.min_positives=0",
+    ]  # fmt: skip
+
+
+def small_config(directory: Path, quality: str, model_name: str = "topicframe") -> RunConfig:
+    args = write_data(directory, quality)
+    return load_config(
+        None,
+        {
+            "data.train": [args[1]],
+            "data.test": [args[3]],
+            "data.labels_dir": str(LABELS),
+            "data.label_sets": ["topic"],
+            "data.min_positives": 0,
+            "cv.folds": 2,
+            "model_name": model_name,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store with its schema created, to copy (creating one takes seconds)."""
+    path = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def use_store(path: Path, empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """Point MLflow at a copy of the empty store at ``path``; models are cached next to it."""
+    shutil.copyfile(empty_store, path)
+    uri = f"sqlite:///{path}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(path.parent)  # ./mlruns: the artifacts
+    monkeypatch.setattr(tempfile, "tempdir", str(path.parent))  # the model cache, not the shared one in /tmp
+    return MlflowClient(uri, registry_uri=uri)  # not the registry URI an earlier test set globally
+
+
+@pytest.fixture
+def registry(request: pytest.FixtureRequest, tmp_path: Path, empty_store: Path) -> MlflowClient:
+    """The `store` fixture's temporary store, created (empty) by copying."""
+    request.getfixturevalue("store")
+    return use_store(tmp_path / "mlflow.db", empty_store, request.getfixturevalue("monkeypatch"))
+
+
+def champion(client: MlflowClient, name: str = "topicframe") -> str:
+    return str(client.get_model_version_by_alias(name, "champion").version)
+
+
+# --- first run, --no-register, model_name ---------------------------------------------------------
+
+
+def test_first_trained_model_becomes_champion_without_promote(tmp_path: Path, registry: MlflowClient) -> None:
+    data = write_data(tmp_path)
+    first = runner.invoke(app, ["train", *data])
+    assert first.exit_code == 0, first.output
+    assert "registered topicframe version 1" in first.output
+    assert "first model in the registry: version 1 is now champion" in first.output
+    assert champion(registry) == "1"
+    assert "first model in the registry" in registry.get_model_version("topicframe", "1").tags[PROMOTION_TAG]
+
+    second = runner.invoke(app, ["train", *data])
+    assert second.exit_code == 0, second.output
+    assert "registered topicframe version 2" in second.output and "now champion" not in second.output
+    assert champion(registry) == "1"  # only the first; later ones need --promote and must beat it
+
+    article = tmp_path / "article.txt"
+    article.write_text("Customs officers seized the dumping shipment.\n\nEnvoys met the minister.\n")
+    classified = runner.invoke(app, ["classify", str(article)])  # the default: the champion
+    assert classified.exit_code == 0, classified.output
+    assert '"version": "1"' in classified.output and '"alias": "champion"' in classified.output
+
+
+def test_no_register_logs_the_run_and_registers_nothing(tmp_path: Path, registry: MlflowClient) -> None:
+    data = write_data(tmp_path)
+    refused = runner.invoke(app, ["train", *data, "--no-register", "--promote"])
+    assert refused.exit_code == 1 and "--promote needs a registered version" in refused.output
+
+    result = runner.invoke(app, ["train", *data, "--no-register"])
+    assert result.exit_code == 0, result.output
+    assert "not registered (--no-register)" in result.output and "now champion" not in result.output
+    (run,) = registry.search_runs([registry.get_experiment_by_name("topicframe").experiment_id])
+    assert run.info.status == "FINISHED" and "registered_version" not in run.data.tags
+    assert registry.search_registered_models() == []
+
+
+def test_registered_name_comes_from_the_config(tmp_path: Path, registry: MlflowClient) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("model_name: desk-model\n")
+    result = runner.invoke(app, ["train", *write_data(tmp_path), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "registered desk-model version 1" in result.output and "version 1 is now champion" in result.output
+    assert [m.name for m in registry.search_registered_models()] == ["desk-model"]
+    assert champion(registry, "desk-model") == "1"
+
+    article = tmp_path / "article.txt"
+    article.write_text("Drones and artillery hit the militia.\n")
+    classified = runner.invoke(app, ["classify", str(article), "--config", str(config)])
+    assert classified.exit_code == 0, classified.output
+    assert '"name": "desk-model"' in classified.output
+    promoted = runner.invoke(app, ["promote", "1", "--config", str(config)])
+    assert promoted.exit_code == 0 and "version 1 is already the champion" in promoted.output
+
+    other = runner.invoke(app, ["classify", str(article)])  # the default config's name: nothing registered
+    assert other.exit_code == 1 and NO_CHAMPION in other.output
+
+
+def test_no_champion_errors_name_the_fix(tmp_path: Path, registry: MlflowClient) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text("Envoys met in Doha.\n")
+    data = write_csv(tmp_path / "gold.csv", [{"id": "1", "text": "Envoys met in Doha.", "topic": "diplomacy"}])
+    for model_exists in (False, True):  # no registered model at all; a registered model without the alias
+        if model_exists:
+            registry.create_registered_model("topicframe")
+        for args in (["classify", str(article)], ["evaluate", "--data", str(data)]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 1, result.output
+            (line,) = result.output.strip().splitlines()
+            assert line.startswith("error: models:/topicframe@champion: ") and NO_CHAMPION in line
+    other = runner.invoke(app, ["classify", str(article), "--model", "models:/desk@champion"])
+    assert "`topicframe train --set model_name=desk`" in other.output
+    assert "`topicframe promote VERSION --name desk`" in other.output
+
+
+# --- promotion while the alias moves ----------------------------------------------------------------
+
+
+@dataclass
+class Versions:
+    client: MlflowClient
+    good: str
+    medium: str
+    bad: str
+    cache: Path
+
+    def set_champion(self, version: str | None) -> None:
+        if version is None:
+            self.client.delete_registered_model_alias("topicframe", "champion")
+        else:
+            self.client.set_registered_model_alias("topicframe", "champion", version)
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Iterator[Versions]:
+    """Three registered versions of clearly different quality on the same test data (no alias set)."""
+    directory = tmp_path_factory.mktemp("three-models")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        client = use_store(directory / "mlflow.db", empty_store, monkeypatch)
+        registered, scores = {}, {}
+        for quality in ("bad", "medium", "good"):
+            config = small_config(directory, quality)
+            result = train_model(config, prepare_data(config))
+            registered[quality] = log_training_run(config, result).model_version
+            scores[quality] = result.test.reports["topic"]["micro_f1"]
+        assert scores["bad"] < scores["medium"] < scores["good"], scores
+        yield Versions(client, registered["good"], registered["medium"], registered["bad"], directory / "cache")
+
+
+@pytest.fixture
+def race(versions: Versions, monkeypatch: pytest.MonkeyPatch) -> Versions:
+    """The three versions, MLflow pointed at their store; each test sets the alias it starts from."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", versions.client.tracking_uri)
+    return versions
+
+
+def move_alias_during(monkeypatch: pytest.MonkeyPatch, name: str, race: Versions, moves: list[str | None]) -> list[str]:
+    """Wrap ``training.promotion.<name>``: after each of its first calls, another process moves the alias."""
+    real: Callable[..., object] = getattr(promotion, name)
+    pending = list(moves)
+    calls: list[str] = []
+
+    def racing(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)
+        calls.append(name)
+        if pending:
+            race.set_champion(pending.pop(0))
+        return out
+
+    monkeypatch.setattr(promotion, name, racing)
+    return calls
+
+
+def test_a_better_champion_set_during_the_comparison_is_not_replaced(
+    race: Versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    race.set_champion(race.bad)
+    # medium is compared with bad (and beats it); meanwhile someone promotes good.
+    calls = move_alias_during(monkeypatch, "compare_models", race, [race.good])
+    result = promote(race.medium, cache_dir=race.cache)
+    assert calls == ["compare_models", "compare_models"]  # compared again, with the new champion
+    assert not result.promoted and result.champion_version == race.good
+    assert f"moved from v{race.bad} to v{race.good}" in result.reason
+    assert "does not beat the new champion" in result.reason
+    assert champion(race.client) == race.good
+
+
+def test_a_champion_set_after_an_empty_registry_was_seen_is_compared(
+    race: Versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    race.set_champion(None)
+    # medium sees no champion (first model) and is about to claim it; meanwhile someone promotes good.
+    move_alias_during(monkeypatch, "current_champion", race, [race.good])
+    result = promote(race.medium, cache_dir=race.cache)
+    assert not result.promoted and result.champion_version == race.good
+    assert champion(race.client) == race.good
+
+
+def test_a_champion_that_keeps_moving_is_left_alone(race: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
+    race.set_champion(race.bad)
+    move_alias_during(monkeypatch, "compare_models", race, [race.medium, race.bad])
+    result = promote(race.good, cache_dir=race.cache)
+    assert not result.promoted and "moved twice" in result.reason
+    assert champion(race.client) == race.bad  # where the other process left it
+
+
+def test_promotion_without_a_race_moves_the_alias_only_for_a_better_model(race: Versions) -> None:
+    race.set_champion(race.medium)
+    worse = runner.invoke(app, ["promote", race.bad])
+    assert worse.exit_code == 2 and "not promoted: candidate does not beat the champion" in worse.output
+    assert champion(race.client) == race.medium
+
+    better: PromotionResult = promote(race.good, cache_dir=race.cache)
+    assert better.promoted and better.champion_version == race.medium
+    assert champion(race.client) == race.good
+    assert race.client.get_model_version("topicframe", race.good).tags[PROMOTION_TAG] == better.reason
+
+    same = runner.invoke(app, ["promote", race.good])
+    assert same.exit_code == 0 and f"version {race.good} is already the champion" in same.output
