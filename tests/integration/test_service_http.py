@@ -37,12 +37,16 @@ ARTICLE = (
 )
 
 
-def train(tracking_uri: str, *extra: str) -> str:
-    """Train and register a version through the CLI; returns the version number."""
+def train(tracking_uri: str, data: tuple[Path, Path], *extra: str) -> str:
+    """Train and register a version through the CLI on the suite's small corpus; returns the version number."""
     result = subprocess.run(
         [
             str(VENV_BIN / "topicframe"),
             "train",
+            "--data",
+            str(data[0]),
+            "--test-data",
+            str(data[1]),
             "--experiment",
             "it-service",
             "--set",
@@ -87,10 +91,10 @@ class Registry:
 
 
 @pytest.fixture(scope="module")
-def registry(mlflow_server: str) -> Registry:
-    first = train(mlflow_server, "--promote")  # first model: promoted
+def registry(mlflow_server: str, small_corpus: tuple[Path, Path]) -> Registry:
+    first = train(mlflow_server, small_corpus, "--promote")  # first model: promoted
     # A different model (other regularisation); the alias is moved by hand below, whatever its score.
-    second = train(mlflow_server, "--set", "classifier.C=1")
+    second = train(mlflow_server, small_corpus, "--set", "classifier.C=1")
     assert (first, second) == ("1", "2")
     return Registry(mlflow_server, first, second)
 
