@@ -5,6 +5,9 @@ process holds only what serving needs, not the command line's and training's
 imports (typer, rich, the evaluation code): about 15 MB less per worker. It
 imports nothing of the app itself: with ``--workers N`` this process only
 supervises the N worker processes, each of which imports the app.
+
+The server's limits (head size, head/body timeouts, keep-alive, graceful
+shutdown) come from `service.settings.ServerSettings`; see `service.server`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from service.logs import configure_logging
+from service.server import build_config
+from service.settings import ServerSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,17 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--workers must be at least 1")
     configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
     os.environ["TOPICFRAME_WORKERS"] = str(args.workers)  # so each worker's Settings knows the count
-    config = uvicorn.Config(
-        "service.main:create_served_app",  # an import string: each worker process builds the app itself
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,  # the app logs JSON lines itself (service.logs)
-        access_log=False,  # one JSON line per request comes from the app's middleware instead
-        ws="none",  # no websocket routes: do not import a websocket implementation
-        lifespan="on",
-    )
+    config = build_config(ServerSettings(), args.host, args.port, args.workers)
     if args.workers == 1:
         uvicorn.Server(config).run()  # in this process; a refused model exits it with status 3
         return

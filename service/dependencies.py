@@ -44,7 +44,8 @@ async def serving_model(request: Request) -> ServedModel:
     store: ModelStore = request.app.state.store
     model = store.current
     if model is None:
-        raise ModelNotReady(store.last_error, retry_after_seconds(request.app.state.settings))
+        why = store.unavailable()
+        raise ModelNotReady(why.reason, why.message, retry_after_seconds(request.app.state.settings))
     return model
 
 

@@ -18,11 +18,16 @@ from service.encoding import to_json
 
 
 class ModelNotReady(Exception):
-    """No model is loaded (start-up load failed or is still running)."""
+    """No model is loaded: the first load is still running, or the last one failed.
 
-    def __init__(self, reason: str | None, retry_after: int):
-        super().__init__(reason)
+    ``reason`` is a code (``loading``, ``registry_unreachable``, ``alias_not_set``, ``model_not_found``,
+    ``integrity_failed``, ``load_failed``), ``message`` says what is wrong in words.
+    """
+
+    def __init__(self, reason: str, message: str, retry_after: int):
+        super().__init__(message)
         self.reason = reason
+        self.message = message
         self.retry_after = retry_after
 
 
@@ -80,10 +85,8 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 async def _on_model_not_ready(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelNotReady)
-    msg = "no model is loaded yet" + (f"; last attempt: {exc.reason}" if exc.reason else "")
-    return error_response(
-        503, [{"loc": [], "msg": msg, "type": "model_not_ready"}], headers={"Retry-After": str(exc.retry_after)}
-    )
+    item = {"loc": [], "msg": f"no model is loaded yet: {exc.message}", "type": "model_not_ready", "reason": exc.reason}
+    return error_response(503, [item], headers={"Retry-After": str(exc.retry_after)})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,12 +1,15 @@
 """The FastAPI application.
 
 ``create_served_app()`` is what ``topicframe serve`` (``python -m service``) runs in
-every worker: it loads the model before serving and refuses to start on an
-artifact that fails its integrity check. ``app = create_app()`` is the same app
-for ``uvicorn service.main:app``, where the lifespan loads the model instead.
-Either way an unavailable model leaves the service up but not ready, and a
-background task retries a failed load and follows a moved alias. Middleware,
-from the outside in: request id + log line + metrics, then the body-size limit.
+every worker, ``app = create_app()`` is the same app for ``uvicorn service.main:app``.
+Either way the server binds its port at once and the model loads in the
+background (`keep_model_loaded`): /healthz answers from the first second, and
+/readyz and the model routes answer 503 with the reason (still loading, registry
+unreachable, alias not set, ...) until a model is loaded. The background task then
+retries a failed load and follows a moved alias. In the served app, an artifact
+that fails its integrity check on the start-up load stops the worker with exit
+status 3. Middleware, from the outside in: request id + log line + metrics, then
+the body-size limit.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware import Middleware
 from uvicorn.config import STARTUP_FAILURE  # exit status 3: a worker's supervisor stops instead of restarting
@@ -28,7 +32,7 @@ from service.errors import install_error_handlers
 from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
 from service.middleware import BodySizeLimit, RequestObserver
-from service.model_store import ModelStore, ServedModel
+from service.model_store import ModelStore, ServedModel, in_daemon_thread
 from service.routes import admin, classify, health, info
 from service.settings import Settings
 from training.errors import ModelIntegrityError
@@ -39,40 +43,91 @@ Errors are JSON: `{"detail": [{"loc": [...], "msg": "...", "type": "...", "limit
 the field path and `limit` names the setting whose limit was exceeded. Every response has an `X-Request-ID`.
 """
 
+log = logging.getLogger("topicframe.service")
 
-async def refresh_periodically(store: ModelStore, every_seconds: float) -> None:
-    """Retry a failed load, and follow the alias, every `every_seconds` (see `ModelStore.refresh`)."""
+
+def bound_registry_requests(settings: Settings) -> None:
+    """Bound MLflow's HTTP timeout and retries in this process (MLflow reads them on every request).
+
+    MLflow's defaults (120 s timeout, 7 retries with a factor-2 backoff) keep one load of a model
+    from a registry that is down busy for ~4 minutes; the background refresh retries anyway.
+    MLFLOW_HTTP_REQUEST_* variables set in the environment win.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(settings.registry_timeout_seconds))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.registry_max_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
+def exit_process(status: int) -> None:
+    """Leave now with ``status``: the served app's answer to an artifact that fails its integrity check.
+
+    Only ever called before the worker has served a model (so no classification is cut short);
+    exit status 3 tells uvicorn's supervisor "failed to start, do not restart" (it stops the other
+    workers too), and `python -m service` passes it on. Tests replace this function.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _warm_up() -> None:
+    """Import what classifying needs (scikit-learn, the bundle code) in the loader thread, not in a request."""
+    import training.classify  # noqa: F401
+
+
+async def keep_model_loaded(app: FastAPI) -> None:
+    """Load the model in a daemon thread, then retry a failed load / follow the alias periodically."""
+    settings: Settings = app.state.settings
+    store: ModelStore = app.state.store
+    with contextlib.suppress(Exception):  # first, so that the gc.freeze() after the load covers these too
+        await in_daemon_thread(_warm_up)
+    if store.current is None:
+        try:
+            await in_daemon_thread(store.load)
+        except ModelIntegrityError as exc:  # the store has logged the failure; say what happens now
+            if app.state.refuse_unverified_model:
+                log.critical(
+                    "refusing to start: the model artifact failed its integrity check",
+                    extra={"fields": {"event": "refused_to_start", "model_uri": store.uri, "error": str(exc)}},
+                )
+                app.state.metrics.worker_exited()
+                exit_process(STARTUP_FAILURE)
+                return
+        except Exception:
+            pass  # logged by the store: up, not ready, retried below
+    if settings.model_refresh_seconds <= 0:
+        return
     while True:
-        await asyncio.sleep(every_seconds)
-        await anyio.to_thread.run_sync(store.refresh)
+        await asyncio.sleep(settings.model_refresh_seconds)
+        await in_daemon_thread(store.refresh)
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    store: ModelStore = app.state.store
-    log = logging.getLogger("topicframe.service")
     if settings.workers > 1 and not multiprocess_dir():
         log.info(
             "several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one worker's counters",
             extra={"fields": {"event": "metrics_per_worker", "workers": settings.workers}},
         )
-    if store.current is None and store.last_error is None:  # not tried yet (`create_served_app` tries first)
-        with contextlib.suppress(Exception):  # logged by the store; the service runs, not ready
-            await anyio.to_thread.run_sync(store.load)
-    refresher = None
-    if settings.model_refresh_seconds > 0:
-        refresher = asyncio.create_task(refresh_periodically(store, settings.model_refresh_seconds))
+    bound_registry_requests(settings)
+    # Not awaited: the server binds its port and answers /healthz (and /readyz: 503, loading) meanwhile.
+    loader = asyncio.create_task(keep_model_loaded(app), name="topicframe-model")
     try:
         yield
     finally:
-        if refresher is not None:
-            refresher.cancel()
+        loader.cancel()  # abandons a load in progress (a daemon thread: it does not hold up the exit)
         app.state.metrics.worker_exited()
 
 
-def create_app(settings: Settings | None = None, store: ModelStore | None = None) -> FastAPI:
-    """Build the app; `store` lets tests hand in an already loaded (or deliberately empty) model store."""
+def create_app(
+    settings: Settings | None = None, store: ModelStore | None = None, refuse_unverified_model: bool = False
+) -> FastAPI:
+    """Build the app; `store` lets tests hand in an already loaded (or deliberately empty) model store.
+
+    With `refuse_unverified_model`, an artifact that fails its integrity check on the start-up load
+    ends the process with status 3 (`exit_process`) instead of leaving it up and not ready.
+    """
     settings = settings or Settings()
     logger = configure_logging(settings.log_level)
     metrics = Metrics()
@@ -99,6 +154,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         ],
     )
     app.state.settings, app.state.store, app.state.metrics = settings, store, metrics
+    app.state.refuse_unverified_model = refuse_unverified_model
     install_error_handlers(app)
 
     # Keys are checked only where they are configured, so the OpenAPI schema shows security only then.
@@ -114,30 +170,18 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 def create_served_app() -> FastAPI:
     """The app as `python -m service` runs it: a uvicorn factory, called once in every worker process.
 
-    The model is loaded before the worker accepts connections. An artifact that fails
-    its integrity check (a sha256 other than the one recorded at training, none
-    recorded, another scikit-learn) stops the process with one clear log line and
-    exit status 3, which uvicorn's supervisor takes as "failed to start, do not
-    restart": serving must not begin on it, and waiting will not fix it. A model
-    that is only unavailable (registry down, alias not set yet) leaves the worker
-    up but not ready, and the background refresh retries.
+    The worker binds its port at once and loads the model in the background. An
+    artifact that fails its integrity check on that start-up load (a sha256 other
+    than the one recorded at training, none recorded, another scikit-learn) stops
+    the process with one clear log line and exit status 3, which uvicorn's
+    supervisor takes as "failed to start, do not restart": serving must not begin
+    on it, and waiting will not fix it. A model that is only unavailable (registry
+    down, alias not set yet) leaves the worker up but not ready, and the background
+    refresh retries (a later refresh that meets a bad artifact only logs it).
     """
-    settings = Settings()
-    log = configure_logging(settings.log_level)
-    store = ModelStore(settings.model_uri, settings.model_cache_dir)
-    try:
-        store.load()
-    except ModelIntegrityError as exc:  # the store has logged the failure; say what happens now
-        log.critical(
-            "refusing to start: the model artifact failed its integrity check",
-            extra={"fields": {"event": "refused_to_start", "model_uri": settings.model_uri, "error": str(exc)}},
-        )
-        raise SystemExit(STARTUP_FAILURE) from None
-    except Exception:
-        pass  # logged by the store: up, not ready, retried by the background refresh
-    return create_app(settings, store)
+    return create_app(Settings(), refuse_unverified_model=True)
 
 
-# `uvicorn service.main:app` also works (the model then loads in the lifespan, and a failed
+# `uvicorn service.main:app` also works (without the server limits of `python -m service`, and a failed
 # integrity check leaves the service up but not ready instead of stopping it).
 app = create_app()

@@ -2,7 +2,12 @@
 
 `RequestObserver` (outermost): gives every response an ``X-Request-ID``, writes
 one JSON log line and the Prometheus samples per request, and turns an
-unexpected exception into a JSON 500 that still carries the request id.
+unexpected exception into a JSON 500 that still carries the request id. A client
+that goes away before its request body is complete is no server error: its one
+log line says so, and it counts as 499 (408 when the server gave up waiting for
+the body, see `service.server`), without a traceback. Nor is a request that a
+shutdown cancels (after TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS): it is answered 503
+when nothing was sent yet, and counted as 503.
 
 `BodySizeLimit`: refuses a body over the limit with 413 *before* anything reads
 or parses it.
@@ -10,22 +15,35 @@ or parses it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.encoding import to_json
 from service.errors import limit_error
 from service.metrics import Metrics
+from service.server import TIMED_OUT
 
 # Scope keys the classify route fills in for the log line.
 N_PARAGRAPHS = "topicframe.n_paragraphs"
 MODEL_VERSION = "topicframe.model_version"
 TEXT = "topicframe.text"
+
+# nginx's status for "the client closed the connection before the response": recorded, never sent.
+CLIENT_CLOSED_REQUEST = 499
+# The request line's message when a request did not end with the app's response.
+OUTCOMES = {
+    "client_disconnected": "request incomplete: the client disconnected before sending the whole body",
+    "body_timeout": "request incomplete: the body did not arrive in time",
+    "cancelled_at_shutdown": "request cancelled: the server is shutting down",
+}
 
 # An echoed id ends up in logs and headers: accept only short, plain ones.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
@@ -65,6 +83,7 @@ class RequestObserver:
         id_header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
         response_started = False
+        outcome: str | None = None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -76,6 +95,25 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The body never arrived whole: the client hung up (or stalled and the server gave up, 408).
+            # Nobody is left to answer; the request line below says what happened.
+            if scope.get(TIMED_OUT):
+                status, outcome = 408, "body_timeout"
+            else:
+                status, outcome = CLIENT_CLOSED_REQUEST, "client_disconnected"
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running when the graceful shutdown's time is up, and does
+            # not wait for them. Answer 503 if nothing was sent yet, instead of letting uvicorn log the
+            # cancellation as an application error and send a plain-text 500; the task ends here either way.
+            status, outcome = 503, "cancelled_at_shutdown"
+            if not response_started:
+                error = {"loc": [], "msg": "the server is shutting down; retry", "type": "shutting_down"}
+                start, body = _json_response_messages(503, {"detail": [error]})
+                start["headers"] += [id_header, (b"connection", b"close")]
+                with contextlib.suppress(Exception):
+                    await send(start)
+                    await send(body)
         except Exception:
             # A bug, never a client mistake: log it with the request id, answer with JSON if still possible.
             self.log.exception("unhandled error", extra={"fields": {"event": "error", "request_id": request_id}})
@@ -88,9 +126,9 @@ class RequestObserver:
                 await send(body)
         finally:
             elapsed = time.perf_counter() - started
-            self._record(scope, status, elapsed, request_id)
+            self._record(scope, status, elapsed, request_id, outcome)
 
-    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str, outcome: str | None) -> None:
         route = scope.get("route")
         # The route template ("/v1/classify"), never the raw path: unknown paths must not create new series.
         template = getattr(route, "path", None) or "unmatched"
@@ -108,6 +146,10 @@ class RequestObserver:
             fields["model_version"] = scope.get(MODEL_VERSION)
         if TEXT in scope:  # only set when LOG_LEVEL=debug
             fields["paragraphs"] = scope[TEXT]
+        if outcome is not None:
+            fields["outcome"] = outcome
+            self.log.info(OUTCOMES[outcome], extra={"fields": fields})
+            return
         self.log.info("request", extra={"fields": fields})
 
 

@@ -3,23 +3,50 @@
 The served model is one immutable `ServedModel` (bundle + registry ref + load
 time). A reload builds a complete new one and then swaps a single reference, so
 a request that already took the old object finishes on it, and no request ever
-sees a half-loaded model. A failed load never replaces a working model.
+sees a half-loaded model. A failed load never replaces a working model, and is
+recorded as a `LoadFailure` that says what is wrong (registry unreachable, alias
+not set, integrity check failed, ...) for /readyz and the 503s.
+
+MLflow (and, through the bundle, scikit-learn) is imported on the first load,
+not with this module: the server binds its port without waiting for those
+imports, and loads run in a daemon thread (`in_daemon_thread`), so a load stuck
+in registry retries never holds up the event loop or the process's exit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from training.bundle import ModelBundle
-from training.registry import ModelRef, load_model, resolve_model
+from training.errors import ModelIntegrityError
+
+if TYPE_CHECKING:
+    from training.bundle import ModelBundle
+    from training.registry import ModelRef
 
 log = logging.getLogger("topicframe.service")
+
+T = TypeVar("T")
+
+# Why no model is served: the `reason` of the 503s from /readyz and the model routes.
+LOADING = "loading"  # the first attempt has not finished yet
+REGISTRY_UNREACHABLE = "registry_unreachable"  # no connection, timeouts, or the registry keeps answering 5xx
+ALIAS_NOT_SET = "alias_not_set"  # the registry answered: no version has the alias (yet)
+MODEL_NOT_FOUND = "model_not_found"  # no such registered model / version, or no such directory
+INTEGRITY_FAILED = "integrity_failed"  # sha256 mismatch, no recorded digest, other scikit-learn: waiting won't help
+LOAD_FAILED = "load_failed"  # anything else
+
+_MODELS_URI = re.compile(r"^models:/[^/@]+(?:@(?P<alias>[^/]+)|/\d+)$")
+_OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
 @dataclass(frozen=True)
@@ -35,10 +62,88 @@ class ServedModel:
         return {"name": self.ref.name, "version": self.ref.version, "alias": self.ref.alias, "run_id": self.ref.run_id}
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """Why the last load failed: a `reason` code (the constants above) and one line for people."""
+
+    reason: str
+    message: str
+
+
 def describe_error(exc: BaseException) -> str:
     """One line saying what failed; MLflow errors carry a multi-line message."""
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {message.splitlines()[0]}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it was raised from or during (also behind ``raise ... from None``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def explain_failure(exc: BaseException, uri: str) -> LoadFailure:
+    """Sort a failed load into a `reason`, with a message that says what is really wrong.
+
+    `training.registry` reports a registry it cannot reach as "has no alias ... (INTERNAL_ERROR)"; the
+    connection error it was raised from (kept as ``__context__``) tells the two apart.
+    """
+    if isinstance(exc, ModelIntegrityError):
+        return LoadFailure(INTEGRITY_FAILED, describe_error(exc))
+    causes = list(_causes(exc))
+    from requests.exceptions import RequestException  # MLflow's HTTP client, already imported by the load
+
+    network = next((e for e in causes if isinstance(e, RequestException)), None)
+    if network is not None:
+        from training.registry import tracking_uri
+
+        detail = _OS_ERROR.search(str(network))
+        why = detail.group(0) if detail else describe_error(network)[:300]
+        return LoadFailure(REGISTRY_UNREACHABLE, f"the model registry at {tracking_uri()} is unreachable: {why}")
+    codes = {getattr(e, "error_code", None) for e in causes}
+    match = _MODELS_URI.match(uri)
+    if type(exc).__name__ == "AliasNotSetError" or (
+        match and match["alias"] and codes & {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+    ):
+        return LoadFailure(ALIAS_NOT_SET, describe_error(exc))
+    if "RESOURCE_DOES_NOT_EXIST" in codes or (not match and not Path(uri).is_dir()):
+        return LoadFailure(MODEL_NOT_FOUND, describe_error(exc))
+    return LoadFailure(LOAD_FAILED, describe_error(exc))
+
+
+async def in_daemon_thread(fn: Callable[[], T], name: str = "topicframe-model-load") -> T:
+    """Run ``fn`` in a new daemon thread and await its result without blocking the event loop.
+
+    Unlike the thread pool's workers, a daemon thread does not hold up the process's exit: a load
+    waiting on a registry that is down cannot delay a SIGTERM. Cancelling the wait abandons the thread.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # the waiter was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: the process is shutting down
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
 
 
 class ModelStore:
@@ -56,35 +161,58 @@ class ModelStore:
         self.on_load = on_load  # e.g. update the model-info metric
         self.on_failure = on_failure
         self.current: ServedModel | None = None
-        self.last_error: str | None = None
+        self.last_failure: LoadFailure | None = None
+        self.attempted = threading.Event()  # set when the first load attempt has finished, either way
+        self._loading_since: float | None = None
         # Two loads at once (admin reload + background refresh) would download twice; run them in turn.
         self._loading = threading.Lock()
+
+    @property
+    def last_error(self) -> str | None:
+        """What the last failed load said; None once a load succeeded."""
+        return self.last_failure.message if self.last_failure else None
+
+    def unavailable(self) -> LoadFailure:
+        """Why no model is served (while `current` is None): the last failure, or that the first load runs."""
+        if self.last_failure is not None:
+            return self.last_failure
+        since = self._loading_since
+        running = f" (for {time.monotonic() - since:.0f} s)" if since is not None else ""
+        return LoadFailure(LOADING, f"the model is still loading{running}: {self.uri}")
 
     def load(self) -> ServedModel:
         """Resolve the URI now, fetch, verify the sha256 and unpickle; then swap. Raises on failure."""
         with self._loading:
+            self._loading_since = time.monotonic()
             try:
+                from training.registry import load_model  # MLflow: imported by the first load, not at start-up
+
                 # load_model checks the artifact's sha256 against the registry's record before unpickling.
                 bundle, ref = load_model(self.uri, self.cache_dir)
             except Exception as exc:
-                self.last_error = describe_error(exc)
+                self.last_failure = explain_failure(exc, self.uri)
+                self._loading_since = None
+                self.attempted.set()
                 log.error(
                     "model load failed",
                     extra={
                         "fields": {
                             "event": "model_load_failed",
                             "model_uri": self.uri,
-                            "error": self.last_error,
+                            "reason": self.last_failure.reason,
+                            "error": self.last_failure.message,
                             "serving_version": self.current.ref.version if self.current else None,
                         }
                     },
                 )
                 if self.on_failure is not None:
-                    self.on_failure(self.last_error)
+                    self.on_failure(self.last_failure.message)
                 raise
             loaded = ServedModel(bundle, ref, datetime.now(UTC).isoformat(timespec="seconds"))
             previous, self.current = self.current, loaded  # the swap: one reference assignment
-            self.last_error = None
+            self.last_failure = None
+            self._loading_since = None
+            self.attempted.set()
         log.info(
             "model loaded",
             extra={
@@ -114,17 +242,21 @@ class ModelStore:
         if current is not None:
             if current.ref.alias is None:
                 return False  # a fixed version or a local directory never moves
+            from training.registry import resolve_model
+
             try:
                 if resolve_model(self.uri).version == current.ref.version:
                     return False
             except Exception as exc:
+                failure = explain_failure(exc, self.uri)
                 log.warning(
                     "alias check failed",
                     extra={
                         "fields": {
                             "event": "alias_check_failed",
                             "model_uri": self.uri,
-                            "error": describe_error(exc),
+                            "reason": failure.reason,
+                            "error": failure.message,
                         }
                     },
                 )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 ARTICLE_EXAMPLE = (
     "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans.\n\n"
@@ -31,8 +32,20 @@ def _document_request(schema: dict[str, Any]) -> None:
     ]
 
 
-# Non-empty and not only whitespace: a blank "paragraph" is a client mistake, not something to classify.
-NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+def _has_text(value: str) -> str:
+    # The pattern below lets through what JSON Schema (and pydantic's regex engine) do not call white space:
+    # "\x1c\x1d", a zero-width space, "* * *". Nothing to classify there either; Python's isalnum covers
+    # the letters and digits of every script.
+    if not any(char.isalnum() for char in value):
+        raise PydanticCustomError(
+            "no_text", "must contain a letter or a digit, not only white space, control characters or punctuation"
+        )
+    return value
+
+
+# Text to classify: at least one letter or digit. A blank or control-character-only "paragraph" is a
+# client mistake (a 422 naming the field), not something to classify.
+NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S"), AfterValidator(_has_text)]
 
 
 class ClassifyRequest(BaseModel):
@@ -45,12 +58,12 @@ class ClassifyRequest(BaseModel):
         None,
         min_length=1,
         description="The paragraphs to classify, in order (at most TOPICFRAME_MAX_PARAGRAPHS, "
-        "each at most TOPICFRAME_MAX_PARAGRAPH_CHARS characters).",
+        "each at most TOPICFRAME_MAX_PARAGRAPH_CHARS characters and with at least one letter or digit).",
     )
     text: NonBlank | None = Field(
         None,
-        description="A whole article; split into paragraphs on blank lines (single newlines stay inside a "
-        "paragraph). The same limits apply to the paragraphs it splits into.",
+        description="A whole article, with at least one letter or digit; split into paragraphs on blank lines "
+        "(single newlines stay inside a paragraph). The same limits apply to the paragraphs it splits into.",
     )
     label_sets: list[str] | None = Field(
         None,
@@ -155,6 +168,12 @@ class ErrorItem(BaseModel):
     msg: str
     type: str
     limit: str | None = Field(None, description="the setting whose limit was exceeded, e.g. TOPICFRAME_MAX_PARAGRAPHS")
+    reason: str | None = Field(
+        None,
+        description="why no model is served (503 model_not_ready only): loading, registry_unreachable, "
+        "alias_not_set, model_not_found, integrity_failed or load_failed",
+        examples=["registry_unreachable"],
+    )
 
 
 class ErrorResponse(BaseModel):

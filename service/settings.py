@@ -2,6 +2,10 @@
 
 ``MLFLOW_TRACKING_URI`` is not here: `training.registry` reads it, so the CLI
 and the service always resolve ``models:/...`` URIs against the same store.
+
+This module imports nothing heavy: the ``--workers`` supervisor reads the server
+limits (`ServerSettings`) from here, and a worker binds its port before MLflow
+and scikit-learn are imported (the model loader imports them in the background).
 """
 
 from __future__ import annotations
@@ -12,13 +16,53 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.registry import DEFAULT_MODEL_URI
+# training.registry.DEFAULT_MODEL_URI, written out: importing it would import MLflow and scikit-learn
+# (~3.5 s before a worker could bind its port). tests/unit/service/test_settings.py checks they agree.
+DEFAULT_MODEL_URI = "models:/topicframe@champion"
 
 
-class Settings(BaseSettings):
-    """Every knob of the service; ``TOPICFRAME_<NAME>`` in the environment sets ``<name>``."""
+class ServerSettings(BaseSettings):
+    """The HTTP server's limits, read by `python -m service` (`topicframe serve`) before any worker starts.
+
+    A bare ``uvicorn service.main:app`` does not apply them. `Settings` has these and the app's own.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TOPICFRAME_", extra="ignore", frozen=True)
+
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        description="largest request head (request line + headers) accepted; a bigger one is refused with 431 "
+        "and the connection closed, before it is buffered",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a request head must arrive whole within this time, from the connection's opening or the "
+        "request's first byte; otherwise 408 and the connection is closed (a connection that sends nothing is "
+        "closed silently)",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a request body must arrive whole within this time after its head; otherwise 408 and the "
+        "connection is closed (a 2 MB body needs ~70 KB/s)",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        5,
+        ge=1,
+        description="close an idle keep-alive connection after this long; behind a proxy or load balancer that "
+        "reuses connections, set it above the proxy's idle timeout",
+    )
+    graceful_shutdown_seconds: int = Field(
+        10,
+        ge=0,
+        description="on SIGTERM, let requests in progress finish for at most this long, then cancel them",
+    )
+
+
+class Settings(ServerSettings):
+    """Every knob of the service; ``TOPICFRAME_<NAME>`` in the environment sets ``<name>``."""
 
     model_uri: str = Field(DEFAULT_MODEL_URI, description="models:/NAME@ALIAS, models:/NAME/VERSION or a directory")
     api_key: SecretStr | None = Field(None, description="when set, /v1/classify needs X-API-Key or Bearer auth")
@@ -27,10 +71,26 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(
         30.0, ge=0, description="retry a failed start-up load / follow a moved alias this often; 0 turns it off"
     )
-    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
-    max_paragraphs: int = Field(1000, ge=1)
-    max_paragraph_chars: int = Field(20_000, ge=1)
-    max_explain: int = Field(20, ge=0)
+    registry_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        description="timeout of each HTTP request to the MLflow registry while (re)loading the model; sets "
+        "MLFLOW_HTTP_REQUEST_TIMEOUT for the service (MLflow's default is 120). An MLFLOW_HTTP_REQUEST_TIMEOUT "
+        "in the environment wins",
+    )
+    registry_max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="retries of a failed registry request (the first at once, then 2 s, 4 s, ... apart); sets "
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES and a backoff factor of 1. MLflow's defaults (7 retries, factor 2) spend "
+        "~4 minutes on a registry that is down, and the background refresh retries anyway. "
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES / _BACKOFF_FACTOR in the environment win",
+    )
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1, description="a larger request body is refused with 413 unread")
+    max_paragraphs: int = Field(1000, ge=1, description="paragraphs per request; more is a 422")
+    max_paragraph_chars: int = Field(20_000, ge=1, description="characters per paragraph; more is a 422")
+    max_explain: int = Field(20, ge=0, description="the largest `explain` (top terms per label) a request may ask for")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="debug logs request text")
     workers: int = Field(1, ge=1, description="uvicorn worker processes (the container's start command reads it)")
 

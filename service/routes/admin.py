@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Response
 
 from service.dependencies import StoreDep
 from service.encoding import to_json
-from service.model_store import describe_error
+from service.model_store import describe_error, in_daemon_thread
 from service.schemas import ErrorResponse, ReloadFailed, ReloadResponse
 
 router = APIRouter(tags=["admin"])
@@ -36,8 +35,9 @@ async def reload_model(store: StoreDep) -> Any:
     """Resolve the model URI again, download and verify the artifact, swap it in."""
     previous = store.current
     try:
-        # Downloading and unpickling take seconds: off the event loop, so requests keep flowing meanwhile.
-        loaded = await anyio.to_thread.run_sync(store.load)
+        # Downloading and unpickling take seconds: off the event loop, so requests keep flowing meanwhile
+        # (in a daemon thread: a reload stuck on the registry does not hold up a shutdown).
+        loaded = await in_daemon_thread(store.load)
     except Exception as exc:
         body = {
             "detail": [

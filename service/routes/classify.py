@@ -7,14 +7,17 @@ dependencies (FastAPI's body handling and three dependencies cost ~0.16 ms),
 the response is built by `training.classify.classify` (one vectorizer pass over
 all paragraphs) and written straight to JSON bytes, without response-model
 validation. `ClassifyResponse` only documents it.
+
+scikit-learn and `training.classify` are imported on first use (the model loader
+imports them in the background at start-up), so the server binds its port
+without waiting for them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import sklearn
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -26,8 +29,9 @@ from service.metrics import Metrics
 from service.middleware import MODEL_VERSION, N_PARAGRAPHS, TEXT
 from service.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, example_response
 from service.settings import Settings
-from training.bundle import ModelBundle
-from training.classify import classify, split_paragraphs
+
+if TYPE_CHECKING:
+    from training.bundle import ModelBundle
 
 router = APIRouter(tags=["classify"])
 
@@ -37,6 +41,19 @@ router = APIRouter(tags=["classify"])
 # in the thread pool; 32-paragraph requests 171/s vs 104/s). Bigger requests go
 # to the thread pool so they do not hold up /healthz and small requests for long.
 INLINE_MAX_CHARS = 8_000
+# The same for requests that are heavy for their size: many short paragraphs (1,000 of ~10 characters,
+# under INLINE_MAX_CHARS, took ~100 ms), and explanations (40 paragraphs with explain=20: ~85 ms, and
+# /healthz waited ~170 ms behind two clients sending them; 4 paragraphs with explain: ~15 ms).
+INLINE_MAX_PARAGRAPHS = 64
+INLINE_MAX_EXPLAINED_PARAGRAPHS = 4
+
+
+def runs_inline(paragraphs: list[str], explain: int) -> bool:
+    """Whether a request is small enough to classify on the event loop (see INLINE_MAX_*)."""
+    if len(paragraphs) > (INLINE_MAX_EXPLAINED_PARAGRAPHS if explain > 0 else INLINE_MAX_PARAGRAPHS):
+        return False
+    return sum(map(len, paragraphs)) <= INLINE_MAX_CHARS
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "API key missing (when TOPICFRAME_API_KEY is set)"},
@@ -72,6 +89,8 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> list[str]:
         paragraphs, field = body.paragraphs, "paragraphs"
     else:
         assert body.text is not None  # the request model guarantees one of the two
+        from training.classify import split_paragraphs
+
         paragraphs, field = split_paragraphs(body.text), "text"
     if len(paragraphs) > settings.max_paragraphs:
         raise limit_error(
@@ -114,6 +133,10 @@ def run_classifier(
     include_scores: bool,
     article: bool = True,
 ) -> dict:
+    import sklearn
+
+    from training.classify import classify
+
     # The input comes from the model's own vectorizer, so scikit-learn's per-call checks (finite
     # values, parameter validation) can only cost time: about 0.2 ms of a 1 ms request.
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
@@ -145,7 +168,7 @@ async def classify_paragraphs(request: Request) -> Response:
     if settings.log_level == "debug":
         request.scope[TEXT] = paragraphs
     args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article)
-    if sum(map(len, paragraphs)) <= INLINE_MAX_CHARS:
+    if runs_inline(paragraphs, body.explain):
         result = run_classifier(*args)
     else:
         result = await anyio.to_thread.run_sync(run_classifier, *args)

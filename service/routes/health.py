@@ -21,10 +21,12 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": ErrorResponse, "description": "No model loaded yet; see Retry-After"}},
+    responses={503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}},
 )
 async def readyz(model: ServingModel) -> dict[str, Any]:
-    """Readiness: 200 with the served model once one is loaded, 503 with Retry-After until then."""
+    """Readiness: 200 with the served model once one is loaded; until then 503 with Retry-After, whose
+    `reason` says what is wrong: `loading` (first load still running), `registry_unreachable`,
+    `alias_not_set`, `model_not_found`, `integrity_failed` or `load_failed` (`msg` has the details)."""
     return {"status": "ready", "model": model.describe()}
 
 

@@ -4,14 +4,20 @@ Two versions are trained and registered through the CLI; the service serves the
 champion, hot-reloads to the other while a client thread keeps classifying (no
 failed request, the version switches once), refuses an artifact whose registry
 digest does not match, and runs with two workers without the 44 ms keep-alive
-stall.
+stall. The last tests need no registry: raw sockets against a real process check
+the head-size limit, the head/body timeouts, the bounded shutdown, and that a
+registry that is down (or hangs) neither delays binding nor SIGTERM.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import signal
+import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -282,3 +288,166 @@ def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry
             and labels.get("status") == "200"
         )
         assert classified == 80  # both workers' requests, whichever worker answered the scrape
+
+
+# Hostile and unlucky conditions: raw sockets against a real `python -m service` on 127.0.0.1. These need
+# no registry (a model directory, or a registry that is down on purpose) and take seconds each.
+
+HEAD = b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+
+
+@contextlib.contextmanager
+def local_service(tmp: Path, ready: bool = True, **env: str) -> Iterator[tuple[str, int, subprocess.Popen, Path]]:
+    """`python -m service` on a free port (no background refresh); yields once /healthz (and /readyz) answer."""
+    port = free_port()
+    log = tmp / f"service-{port}.log"
+    environment = child_env(TOPICFRAME_MODEL_REFRESH_SECONDS="0", **env)
+    with running([sys.executable, "-m", "service", "--port", str(port)], log, environment) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/{'readyz' if ready else 'healthz'}", timeout=120, process=process, log=log)
+        yield base, port, process, log
+
+
+def read_response(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes the connection (or `timeout` passes: then fail)."""
+    sock.settimeout(timeout)
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def json_body(response: bytes) -> dict:
+    return json.loads(response.partition(b"\r\n\r\n")[2])
+
+
+def wait_for_exit(process: subprocess.Popen, timeout: float) -> float:
+    """Seconds from now until `process` exits; fails after `timeout`."""
+    started = time.monotonic()
+    process.wait(timeout=timeout)
+    return time.monotonic() - started
+
+
+def test_a_registry_that_is_down_does_not_keep_the_service_from_binding_or_stopping(tmp_path: Path) -> None:
+    registry = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with local_service(
+        tmp_path, ready=False, MLFLOW_TRACKING_URI=registry, TOPICFRAME_MODEL_URI="models:/topicframe@champion"
+    ) as (base, _, process, log):
+        # Before: MLflow's retries (~257 s) ran before uvicorn bound the port.
+        assert time.monotonic() - started < 20, "the port was bound late"
+        deadline = time.monotonic() + 30
+        while (ready := httpx.get(f"{base}/readyz", timeout=5)).json()["detail"][0]["reason"] == "loading":
+            assert time.monotonic() < deadline, ready.text
+            time.sleep(0.1)
+        assert ready.status_code == 503 and ready.headers["retry-after"]
+        detail = ready.json()["detail"][0]
+        assert detail["reason"] == "registry_unreachable" and registry in detail["msg"], detail
+        refused = httpx.post(f"{base}/v1/classify", json={"paragraphs": ["Tariffs rose."]}, timeout=5)
+        assert refused.status_code == 503 and refused.json()["detail"][0]["reason"] == "registry_unreachable"
+        process.send_signal(signal.SIGTERM)
+        assert wait_for_exit(process, timeout=10) < 5
+    assert "Traceback" not in log.read_text(), tail(log)
+
+
+def test_a_registry_that_hangs_does_not_hold_up_sigterm(tmp_path: Path) -> None:
+    with socket.socket() as hung:  # accepts connections (the kernel does) and never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        registry = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        with local_service(
+            tmp_path, ready=False, MLFLOW_TRACKING_URI=registry, TOPICFRAME_MODEL_URI="models:/topicframe@champion"
+        ) as (base, _, process, log):
+            ready = httpx.get(f"{base}/readyz", timeout=5)
+            assert ready.status_code == 503 and ready.json()["detail"][0]["reason"] == "loading"
+            time.sleep(1)  # the load is now waiting on the registry (10 s timeout, 2 retries)
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            process.send_signal(signal.SIGTERM)
+            assert wait_for_exit(process, timeout=10) < 5
+    assert "Traceback" not in log.read_text(), tail(log)
+
+
+@pytest.fixture(scope="module")
+def guarded(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """One service with short head/body timeouts, serving the session's model from its directory."""
+    tmp = tmp_path_factory.mktemp("guarded")
+    with local_service(
+        tmp,
+        TOPICFRAME_MODEL_URI=str(bundle_dir),
+        TOPICFRAME_HEADER_TIMEOUT_SECONDS="1",
+        TOPICFRAME_BODY_TIMEOUT_SECONDS="1",
+    ) as (base, port, _, log):
+        yield base, port, log
+    assert "Traceback" not in log.read_text(), tail(log)
+
+
+def test_a_4_mib_header_is_refused_before_it_is_buffered(guarded: tuple[str, int, Path]) -> None:
+    base, port, log = guarded
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the server closes early
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+            for _ in range(64):
+                sent += sock.send(b"a" * 65536)  # 4 MiB in all, if the server kept reading
+        response = read_response(sock, timeout=10)
+    assert response.startswith(b"HTTP/1.1 431 "), response[:200]
+    assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_MAX_HEADER_BYTES"
+    assert sent < 4 << 20  # refused while it was still arriving
+    assert '"event":"request_head_too_large"' in log.read_text()
+    # Just under the limit is fine, and the server is unharmed.
+    assert httpx.get(f"{base}/healthz", headers={"X-Big": "a" * 15_000}, timeout=10).status_code == 200
+
+
+def test_a_stalled_head_or_body_is_answered_408_and_closed(guarded: tuple[str, int, Path]) -> None:
+    base, port, log = guarded
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock:  # sends nothing at all
+        assert read_response(sock, timeout=10) == b""  # closed, quietly
+    assert time.monotonic() - started < 5
+
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(HEAD)  # the head's blank line never comes
+        response = read_response(sock, timeout=10)
+    assert response.startswith(b"HTTP/1.1 408 "), response[:200]
+    assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_HEADER_TIMEOUT_SECONDS"
+
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(HEAD + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')  # 980 bytes short
+        response = read_response(sock, timeout=10)
+    assert response.startswith(b"HTTP/1.1 408 "), response[:200]
+    assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_BODY_TIMEOUT_SECONDS"
+    assert time.monotonic() - started < 5
+
+    # A client that hangs up mid-body: no 500, no traceback (checked at teardown).
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(HEAD + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')
+        time.sleep(0.2)
+    time.sleep(0.3)
+    statuses = {
+        labels["status"]: value
+        for name, labels, value in metric_samples(base)
+        if name == "topicframe_http_requests_total" and labels["route"] == "/v1/classify"
+    }
+    assert statuses == {"408": 1.0, "499": 1.0}
+    assert '"outcome":"body_timeout"' in log.read_text()
+
+
+def test_a_stalled_upload_does_not_hold_up_the_shutdown(bundle_dir: Path, tmp_path: Path) -> None:
+    with local_service(
+        tmp_path,
+        TOPICFRAME_MODEL_URI=str(bundle_dir),
+        TOPICFRAME_BODY_TIMEOUT_SECONDS="60",  # so the graceful shutdown's bound is what ends it
+        TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS="2",
+    ) as (_, port, process, log):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(HEAD + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            # Before: uvicorn waited for this request for good.
+            assert wait_for_exit(process, timeout=15) < 8
+            response = read_response(sock, timeout=5)
+        assert response.startswith(b"HTTP/1.1 503 "), response[:200]
+        assert json_body(response)["detail"][0]["type"] == "shutting_down"
+    assert "Traceback" not in log.read_text(), tail(log)

@@ -1,4 +1,8 @@
-"""Apps for the service tests: settings pointing at the session bundle on disk, no server, no registry."""
+"""Apps for the service tests: settings pointing at the session bundle on disk, no server, no registry.
+
+The app loads its model in the background; `make_client(preloaded=False)` waits for that first
+attempt to finish (`wait_for_first_load`), so a test starts from "loaded" or "failed", never "loading".
+"""
 
 from __future__ import annotations
 
@@ -24,14 +28,30 @@ ARTICLE = (
 )
 
 
+# The app's lifespan sets these (`service.main.bound_registry_requests`); undone after every test.
+MLFLOW_HTTP_SETTINGS = (
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+)
+
+
 @pytest.fixture(autouse=True)
 def _no_topicframe_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from the test, never from the developer's shell."""
+    """Settings come from the test, never from the developer's shell; MLflow's HTTP settings are restored."""
     import os
 
     for name in list(os.environ):
         if name.startswith("TOPICFRAME_") or name == "PROMETHEUS_MULTIPROC_DIR":
             monkeypatch.delenv(name)
+    for name in MLFLOW_HTTP_SETTINGS:
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded, so teardown puts back what was there
+        monkeypatch.delenv(name)
+
+
+def wait_for_first_load(store: ModelStore, timeout: float = 60) -> None:
+    """Until the store's first (background) load attempt has finished, loaded or failed."""
+    assert store.attempted.wait(timeout), f"the first load of {store.uri} did not finish within {timeout}s"
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +76,10 @@ def make_client(bundle_dir: Path, served: ServedModel) -> Iterator[Callable[...,
         if preloaded:
             store.current = served
         client = TestClient(create_app(settings, store))
-        client.__enter__()  # runs the lifespan
+        client.__enter__()  # runs the lifespan, which starts loading the model in the background
         clients.append(client)
+        if not preloaded:
+            wait_for_first_load(store)
         return client
 
     yield make

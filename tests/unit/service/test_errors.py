@@ -46,6 +46,31 @@ def test_invalid_requests_are_422_with_the_field_path(client: TestClient, body: 
     assert error["type"] == type_
 
 
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"text": "\x1c\x1d\x1e\x1f"}, ["body", "text"]),  # Python strips these as white space: 0 paragraphs
+        ({"text": "\x1c\n\n\x1f\x00\x7f"}, ["body", "text"]),
+        ({"paragraphs": ["Tariffs rose.", "\x1c\x1f"]}, ["body", "paragraphs", 1]),
+        ({"paragraphs": ["\u200b"]}, ["body", "paragraphs", 0]),  # a zero-width space
+        ({"paragraphs": ["Tariffs rose.", "ok", "* * * -- !!!"]}, ["body", "paragraphs", 2]),
+        ({"paragraphs": ["\u0301\u00a0"]}, ["body", "paragraphs", 0]),  # a lone combining accent, no-break space
+    ],
+)
+def test_text_without_a_letter_or_digit_is_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], loc: list
+) -> None:
+    error = error_of(client.post("/v1/classify", json=body), 422)
+    assert (error["loc"], error["type"]) == (loc, "no_text")
+    assert "letter or a digit" in error["msg"]
+
+
+@pytest.mark.parametrize("text", ["東京の関税", "١٢٣", "Ωμέγα", "7", "\x1cTariffs\x1f rose"])
+def test_any_script_letter_or_digit_is_text(client: TestClient, text: str) -> None:
+    assert client.post("/v1/classify", json={"paragraphs": [text]}).status_code == 200
+    assert client.post("/v1/classify", json={"text": text}).status_code == 200
+
+
 @pytest.mark.parametrize("raw", [b'{"paragraphs": ["a"]', b"", b"not json", b'{"paragraphs": ["a"],}'])
 def test_malformed_json_is_422(client: TestClient, raw: bytes) -> None:
     error = error_of(client.post("/v1/classify", content=raw, headers={"content-type": "application/json"}), 422)

@@ -1,14 +1,20 @@
-"""/metrics content and the one JSON log line per request."""
+"""/metrics content and the one JSON log line per request, also for requests that never got their body."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import json_lines
+from service.server import TIMED_OUT
+
+from .conftest import app_of, json_lines
 
 
 def samples(client: TestClient) -> dict[tuple[str, frozenset], float]:
@@ -77,3 +83,86 @@ def test_debug_logging_includes_the_text(make_client: Callable[..., TestClient],
     client.post("/v1/classify", json={"paragraphs": ["secret source says talks resumed"]})
     lines = [line for line in json_lines(capsys.readouterr().out) if line.get("event") == "request"]
     assert lines[0]["paragraphs"] == ["secret source says talks resumed"]
+
+
+def http_scope(path: str = "/v1/classify", length: int = 1000) -> dict[str, Any]:
+    """The scope uvicorn passes for a POST whose body is still to come."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(length).encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def run_app(client: TestClient, scope: dict[str, Any], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Call the app as the server would, the client sending `messages`; returns what the app sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app_of(client)(scope, receive, send))
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("timed_out", "status", "outcome"), [(False, 499, "client_disconnected"), (True, 408, "body_timeout")]
+)
+def test_a_client_that_leaves_mid_body_is_no_server_error(
+    make_client: Callable[..., TestClient], capsys, timed_out: bool, status: int, outcome: str
+) -> None:
+    client = make_client()
+    capsys.readouterr()
+    scope = http_scope()
+    if timed_out:
+        scope[TIMED_OUT] = True  # what service.server's protocol sets when it gives up on the body
+    partial = {"type": "http.request", "body": b'{"paragraphs": ["Tariff', "more_body": True}
+    sent = run_app(client, scope, [partial, {"type": "http.disconnect"}])
+    assert sent == []  # nobody left to answer (the server's 408 went out from the protocol)
+
+    lines = json_lines(capsys.readouterr().out)
+    assert [line["level"] for line in lines] == ["info"]  # one line, no "unhandled error", no traceback
+    assert lines[0]["status"] == status and lines[0]["outcome"] == outcome and "exception" not in lines[0]
+    counted = {
+        dict(labels)["status"]: value
+        for (name, labels), value in samples(client).items()
+        if name == "topicframe_http_requests_total" and dict(labels)["route"] == "/v1/classify"
+    }
+    assert counted == {str(status): 1.0}  # not a 5xx
+
+
+def test_a_request_cancelled_by_the_shutdown_is_answered_503(make_client: Callable[..., TestClient], capsys) -> None:
+    client = make_client()
+    capsys.readouterr()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(60)  # a body that never comes
+        raise AssertionError("not reached")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(app_of(client)(http_scope(), receive, send))
+        await asyncio.sleep(0.05)
+        task.cancel()  # what uvicorn does when the graceful shutdown's time is up
+        await task  # ends normally: nothing for uvicorn to log as an application error
+
+    asyncio.run(main())
+    assert sent[0]["status"] == 503 and (b"connection", b"close") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"])["detail"][0]["type"] == "shutting_down"
+    lines = json_lines(capsys.readouterr().out)
+    assert [(line["status"], line["outcome"]) for line in lines] == [(503, "cancelled_at_shutdown")]

@@ -1,18 +1,21 @@
-"""Health, readiness and the 503 + Retry-After while no model is loaded."""
+"""Health, readiness and the 503 + Retry-After (with the reason) while no model is loaded."""
 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import service.main
 from service.main import create_app, create_served_app
 from service.model_store import ModelStore
 
-from .conftest import app_of, json_lines, settings_for
+from .conftest import app_of, json_lines, settings_for, wait_for_first_load
 
 
 def test_healthz_and_readyz_with_a_model(client: TestClient) -> None:
@@ -28,13 +31,16 @@ def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
     client = make_client(preloaded=False, model_uri=missing, admin_key="adm1n", model_refresh_seconds=7)
     failure = [line for line in json_lines(capsys.readouterr().out) if line.get("event") == "model_load_failed"]
     assert failure and str(missing) in failure[0]["error"] and failure[0]["level"] == "error"
+    assert failure[0]["reason"] == "model_not_found"
 
     assert client.get("/healthz").status_code == 200
     for method, path in (("GET", "/readyz"), ("POST", "/v1/classify"), ("GET", "/v1/labels"), ("GET", "/v1/model")):
         response = client.request(method, path, json={"paragraphs": ["a"]} if method == "POST" else None)
         assert response.status_code == 503, path
         assert response.headers["retry-after"] == "7"  # the background retry interval
-        assert response.json()["detail"][0]["type"] == "model_not_ready"
+        detail = response.json()["detail"][0]
+        assert detail["type"] == "model_not_ready" and detail["reason"] == "model_not_found"
+        assert str(missing) in detail["msg"]
 
     shutil.copytree(bundle_dir, missing)  # the model appears; an admin reload picks it up
     assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"}).status_code == 200
@@ -45,6 +51,7 @@ def test_background_refresh_loads_a_model_that_was_missing_at_start(tmp_path: Pa
     store = ModelStore(str(tmp_path / "model"))
     app = create_app(settings_for(tmp_path / "model"), store)
     with TestClient(app) as client:
+        wait_for_first_load(store)
         assert client.get("/readyz").status_code == 503
         assert store.refresh() is False  # still missing: nothing loaded, nothing raised
         shutil.copytree(bundle_dir, tmp_path / "model")
@@ -57,17 +64,41 @@ def test_background_refresh_loads_a_model_that_was_missing_at_start(tmp_path: Pa
 def test_served_app_refuses_to_start_on_an_artifact_that_fails_its_check(
     tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """The start-up load runs in the background; its integrity failure still ends the process with status 3."""
     tampered = tmp_path / "tampered"
     shutil.copytree(bundle_dir, tampered)
     with (tampered / "model.joblib").open("ab") as f:
         f.write(b"\0")
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tampered))
-    with pytest.raises(SystemExit) as exit_info:
-        create_served_app()
-    assert exit_info.value.code == 3  # uvicorn: failed to start, do not restart
+    exits: list[int] = []
+    monkeypatch.setattr(service.main, "exit_process", exits.append)  # instead of os._exit
+    with TestClient(create_served_app()) as client:
+        assert client.get("/healthz").status_code == 200  # up at once, before the load has finished
+        deadline = time.monotonic() + 60
+        while not exits and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert exits == [3]  # uvicorn: failed to start, do not restart
     lines = json_lines(capsys.readouterr().out)
     refused = [line for line in lines if line.get("event") == "refused_to_start"]
-    assert refused and refused[0]["level"] == "critical" and "does not match" in refused[0]["error"]
+    assert len(refused) == 1 and refused[0]["level"] == "critical" and "does not match" in refused[0]["error"]
+    failed = [line for line in lines if line.get("event") == "model_load_failed"]
+    assert failed[0]["reason"] == "integrity_failed"
+
+
+def test_plain_app_stays_up_on_an_artifact_that_fails_its_check(
+    make_client: Callable[..., TestClient], tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uvicorn service.main:app` (`create_app`): not ready, and /readyz says why; the process stays."""
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle_dir, tampered)
+    with (tampered / "model.joblib").open("ab") as f:
+        f.write(b"\0")
+    exits: list[int] = []
+    monkeypatch.setattr(service.main, "exit_process", exits.append)
+    client = make_client(preloaded=False, model_uri=tampered)
+    detail = client.get("/readyz").json()["detail"][0]
+    assert detail["reason"] == "integrity_failed" and "does not match" in detail["msg"]
+    assert exits == []
 
 
 def test_served_app_starts_unready_when_the_model_is_only_missing(
@@ -75,10 +106,43 @@ def test_served_app_starts_unready_when_the_model_is_only_missing(
 ) -> None:
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tmp_path / "later"))
     monkeypatch.setenv("TOPICFRAME_MODEL_REFRESH_SECONDS", "0")
-    with TestClient(create_served_app()) as client:
-        assert client.get("/readyz").status_code == 503
+    app = create_served_app()
+    with TestClient(app) as client:
+        wait_for_first_load(app_of(client).state.store)
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json()["detail"][0]["reason"] == "model_not_found"
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(bundle_dir))
-    with TestClient(create_served_app()) as client:  # loaded before serving, not in the lifespan
+    app = create_served_app()
+    with TestClient(app) as client:  # loaded in the background, after the server is up
+        wait_for_first_load(app_of(client).state.store)
+        assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_says_the_model_is_loading_while_the_first_load_runs(
+    bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_load = ModelStore.load
+
+    def slow_load(self: ModelStore) -> object:
+        assert release.wait(30)
+        return real_load(self)
+
+    monkeypatch.setattr(ModelStore, "load", slow_load)
+    store = ModelStore(str(bundle_dir))
+    app = create_app(settings_for(bundle_dir), store)
+    with TestClient(app) as client:
+        started = time.monotonic()
+        response = client.get("/readyz")
+        assert time.monotonic() - started < 5  # the lifespan did not wait for the load
+        assert response.status_code == 503
+        detail = response.json()["detail"][0]
+        assert detail["reason"] == "loading" and str(bundle_dir) in detail["msg"]
+        assert client.post("/v1/classify", json={"paragraphs": ["Tariffs rose."]}).json()["detail"][0]["reason"] == (
+            "loading"
+        )
+        release.set()
+        wait_for_first_load(store)
         assert client.get("/readyz").status_code == 200
 
 

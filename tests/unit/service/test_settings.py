@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from service.server import GuardedHttpToolsProtocol, build_config
+from service.settings import ServerSettings, Settings
 from training.registry import DEFAULT_MODEL_URI
 
 
 def test_defaults() -> None:
     settings = Settings()
-    assert settings.model_uri == DEFAULT_MODEL_URI
+    assert settings.model_uri == DEFAULT_MODEL_URI  # written out in service.settings, so they must agree
     assert (settings.max_body_bytes, settings.max_paragraphs, settings.max_paragraph_chars) == (
         2 * 1024**2,
         1000,
@@ -44,3 +45,27 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOPICFRAME_MAX_PARAGRAPHS", "0")
     with pytest.raises(ValidationError, match="max_paragraphs"):
         Settings()
+
+
+def test_server_limits_have_safe_defaults_and_reach_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ServerSettings()
+    assert (server.max_header_bytes, server.header_timeout_seconds, server.body_timeout_seconds) == (16384, 10, 30)
+    assert (server.keep_alive_timeout_seconds, server.graceful_shutdown_seconds) == (5, 10)
+    assert Settings().max_header_bytes == 16384  # the app's Settings has them too
+
+    monkeypatch.setenv("TOPICFRAME_MAX_HEADER_BYTES", "4096")
+    monkeypatch.setenv("TOPICFRAME_BODY_TIMEOUT_SECONDS", "2.5")
+    monkeypatch.setenv("TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS", "3")
+    monkeypatch.setenv("TOPICFRAME_MODEL_URI", "ignored by the server settings")
+    config = build_config(ServerSettings(), "127.0.0.1", 8123, 2)
+    assert config.http is GuardedHttpToolsProtocol
+    assert (config.h11_max_incomplete_event_size, config.body_timeout, config.header_timeout) == (4096, 2.5, 10)
+    assert (config.timeout_graceful_shutdown, config.timeout_keep_alive, config.workers) == (3, 5, 2)
+
+    monkeypatch.setenv("TOPICFRAME_HEADER_TIMEOUT_SECONDS", "0")
+    with pytest.raises(ValidationError, match="header_timeout_seconds"):
+        ServerSettings()
+
+
+def test_every_setting_is_documented() -> None:
+    assert [name for name, field in Settings.model_fields.items() if not field.description] == []

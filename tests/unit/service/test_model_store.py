@@ -1,0 +1,142 @@
+"""Why a load failed, in words and as a `reason` code; loads in daemon threads; MLflow's HTTP bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from service.logs import configure_logging
+from service.main import bound_registry_requests
+from service.model_store import (
+    ALIAS_NOT_SET,
+    INTEGRITY_FAILED,
+    LOADING,
+    MODEL_NOT_FOUND,
+    REGISTRY_UNREACHABLE,
+    ModelStore,
+    in_daemon_thread,
+)
+from service.settings import Settings
+
+from .conftest import json_lines
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry load sets MLflow's process-wide tracking and registry URIs (and their environment
+    variables): put them back afterwards, or later tests in this process talk to these registries."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # MLflow copies the URIs into these too
+        original = os.environ.get(name)
+        monkeypatch.setenv(name, original or "")  # recorded: restored (or removed) afterwards
+        if original is None:
+            monkeypatch.delenv(name)
+
+
+def failed_load(uri: str) -> ModelStore:
+    store = ModelStore(uri)
+    with pytest.raises(Exception):  # noqa: B017 - whatever it raises, the store must say why
+        store.load()
+    assert store.current is None and store.attempted.is_set()
+    return store
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_registry_that_is_down_is_named_as_the_problem(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    registry = f"http://127.0.0.1:{unused_port()}"  # nothing listens there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    configure_logging("info")  # its handler now writes where capsys reads
+    store = failed_load("models:/topicframe@champion")
+    failure = store.unavailable()
+    assert failure.reason == REGISTRY_UNREACHABLE
+    # Not "has no alias 'champion' (INTERNAL_ERROR)", which is what the registry module's error says.
+    assert failure.message == f"the model registry at {registry} is unreachable: [Errno 111] Connection refused"
+    logged = [line for line in json_lines(capsys.readouterr().out) if line.get("event") == "model_load_failed"]
+    assert logged[0]["reason"] == REGISTRY_UNREACHABLE and registry in logged[0]["error"]
+
+
+def test_an_alias_that_is_not_set_and_a_version_that_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # Registered, with no version and no alias.
+    MlflowClient(tracking_uri=uri, registry_uri=uri).create_registered_model("svc-store")
+    alias = failed_load("models:/svc-store@champion").unavailable()
+    assert alias.reason == ALIAS_NOT_SET and "champion" in alias.message
+    assert failed_load("models:/svc-store@challenger").unavailable().reason == ALIAS_NOT_SET
+    assert failed_load("models:/svc-store/3").unavailable().reason == MODEL_NOT_FOUND
+
+
+def test_a_missing_directory_and_a_tampered_artifact(tmp_path: Path, bundle_dir: Path) -> None:
+    missing = failed_load(str(tmp_path / "nowhere")).unavailable()
+    assert missing.reason == MODEL_NOT_FOUND and str(tmp_path / "nowhere") in missing.message
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle_dir, tampered)
+    with (tampered / "model.joblib").open("ab") as f:
+        f.write(b"\0")
+    integrity = failed_load(str(tampered)).unavailable()
+    assert integrity.reason == INTEGRITY_FAILED and "does not match" in integrity.message
+
+
+def test_before_the_first_attempt_the_store_says_it_is_loading(bundle_dir: Path) -> None:
+    store = ModelStore(str(bundle_dir))
+    assert store.unavailable().reason == LOADING and not store.attempted.is_set()
+    store.load()
+    assert store.attempted.is_set() and store.last_failure is None
+
+
+def test_in_daemon_thread_returns_raises_and_does_not_hold_up_the_exit() -> None:
+    seen: list[threading.Thread] = []
+
+    def work() -> int:
+        seen.append(threading.current_thread())
+        return 7
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    async def main() -> None:
+        assert await in_daemon_thread(work) == 7
+        with pytest.raises(ValueError, match="boom"):
+            await in_daemon_thread(fail)
+        # Cancelling the wait abandons the thread; the event loop carries on.
+        release = threading.Event()
+        waiting = asyncio.ensure_future(in_daemon_thread(lambda: release.wait(10)))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+
+    asyncio.run(main())
+    assert seen[0].daemon and seen[0] is not threading.main_thread()
+
+
+def test_mlflow_http_requests_are_bounded_unless_set_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    bound_registry_requests(Settings(registry_timeout_seconds=4, registry_max_retries=1))
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "4"
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "1"
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # set by the operator: it wins
+    bound_registry_requests(Settings())
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
+    defaults = Settings()
+    assert (defaults.registry_timeout_seconds, defaults.registry_max_retries) == (10, 2)
