@@ -33,7 +33,7 @@ from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
 from service.middleware import BodySizeLimit, RequestObserver
 from service.model_store import ModelStore, ServedModel, in_daemon_thread
-from service.routes import admin, classify, health, info
+from service.routes import admin, classify, feedback, health, info, models, pages
 from service.settings import Settings
 from training.errors import ModelIntegrityError
 
@@ -161,6 +161,9 @@ def create_app(
     classify_guard: list[Any] = [Depends(require_api_key)] if settings.api_key else []
     app.include_router(classify.router, dependencies=classify_guard)
     app.include_router(info.router)
+    app.include_router(models.router)
+    app.include_router(feedback.router)  # its own key (TOPICFRAME_FEEDBACK_KEY), checked in the router
+    app.include_router(pages.router)
     app.include_router(health.router)
     if settings.admin_key:  # no admin key, no admin routes at all
         app.include_router(admin.router, dependencies=[Depends(require_admin_key)])

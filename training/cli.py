@@ -418,6 +418,19 @@ def serve(
     os.execv(sys.executable, command)
 
 
+# Commands that live with their concern (labelling loop, batch scoring); each module is light at import.
+def _register_concern_commands() -> None:
+    from training.batch.commands import register as register_batch
+    from training.feedback.commands import register as register_feedback
+    from training.quality.commands import register as register_quality
+
+    for register in (register_quality, register_feedback, register_batch):
+        register(app)
+
+
+_register_concern_commands()
+
+
 def main() -> None:
     # MLflow's INFO chatter ("Creating initial MLflow database tables...") drowns the results.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")

@@ -1,0 +1,1 @@
+"""Batch scoring of large corpora on Apache Spark (`topicframe batch`)."""

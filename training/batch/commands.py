@@ -1,0 +1,13 @@
+"""`topicframe batch`: registered on the main app by `register`.
+
+Only typer and the package's light modules are imported at the top (``--help`` stays fast; PySpark is
+an optional extra, imported only when the command runs).
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this concern's commands to ``app``."""
