@@ -42,7 +42,7 @@ LOADING = "loading"  # the first attempt has not finished yet
 REGISTRY_UNREACHABLE = "registry_unreachable"  # no connection, timeouts, or the registry keeps answering 5xx
 ALIAS_NOT_SET = "alias_not_set"  # the registry answered: no version has the alias (yet)
 MODEL_NOT_FOUND = "model_not_found"  # no such registered model / version, or no such directory
-INTEGRITY_FAILED = "integrity_failed"  # sha256 mismatch, no recorded digest, other scikit-learn: waiting won't help
+INTEGRITY_FAILED = "integrity_failed"  # sha256 mismatch, no trusted digest, a legacy pickle: waiting won't help
 LOAD_FAILED = "load_failed"  # anything else
 
 _MODELS_URI = re.compile(r"^models:/[^/@]+(?:@(?P<alias>[^/]+)|/\d+)$")
@@ -155,9 +155,13 @@ class ModelStore:
         cache_dir: Path | None = None,
         on_load: Callable[[ServedModel, ServedModel | None], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
+        expected_sha256: str | None = None,
     ):
         self.uri = uri
         self.cache_dir = cache_dir
+        # The operator's digest for a local model directory (TOPICFRAME_MODEL_SHA256); the registry's otherwise.
+        self.expected_sha256 = expected_sha256
+        self._client: Any = None  # one MlflowClient for every registry call, made on the first load
         self.on_load = on_load  # e.g. update the model-info metric
         self.on_failure = on_failure
         self.current: ServedModel | None = None
@@ -180,15 +184,23 @@ class ModelStore:
         running = f" (for {time.monotonic() - since:.0f} s)" if since is not None else ""
         return LoadFailure(LOADING, f"the model is still loading{running}: {self.uri}")
 
+    def registry_client(self) -> Any:
+        """The store's MlflowClient (None for a local directory): no process-wide MLflow state is used."""
+        if self._client is None and _MODELS_URI.match(self.uri):
+            from training.registry import tracking_client  # MLflow: imported by the first load, not at start-up
+
+            self._client = tracking_client()
+        return self._client
+
     def load(self) -> ServedModel:
-        """Resolve the URI now, fetch, verify the sha256 and unpickle; then swap. Raises on failure."""
+        """Resolve the URI now, fetch, check every file's sha256 and read the arrays; then swap. Raises on failure."""
         with self._loading:
             self._loading_since = time.monotonic()
             try:
                 from training.registry import load_model  # MLflow: imported by the first load, not at start-up
 
-                # load_model checks the artifact's sha256 against the registry's record before unpickling.
-                bundle, ref = load_model(self.uri, self.cache_dir)
+                # load_model checks every file against the registry's digest (or the operator's) before reading it.
+                bundle, ref = load_model(self.uri, self.cache_dir, self.expected_sha256, self.registry_client())
             except Exception as exc:
                 self.last_failure = explain_failure(exc, self.uri)
                 self._loading_since = None
@@ -245,7 +257,7 @@ class ModelStore:
             from training.registry import resolve_model
 
             try:
-                if resolve_model(self.uri).version == current.ref.version:
+                if resolve_model(self.uri, self.registry_client()).version == current.ref.version:
                     return False
             except Exception as exc:
                 failure = explain_failure(exc, self.uri)

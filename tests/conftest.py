@@ -88,8 +88,19 @@ def bundle(trained) -> ModelBundle:
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session bundle saved to disk (model.joblib + model.json)."""
+def saved_bundle(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The session bundle saved to disk, and the digest `save` returned (what the registry would record)."""
     directory = tmp_path_factory.mktemp("bundle")
-    bundle.save(directory)
-    return directory
+    return directory, bundle.save(directory)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(saved_bundle: tuple[Path, str]) -> Path:
+    """The session bundle's directory (manifest.json, model.json, arrays.npz)."""
+    return saved_bundle[0]
+
+
+@pytest.fixture(scope="session")
+def bundle_sha256(saved_bundle: tuple[Path, str]) -> str:
+    """The session bundle's digest: loading a directory needs it (`load_bundle(bundle_dir, bundle_sha256)`)."""
+    return saved_bundle[1]

@@ -5,29 +5,25 @@ per label set, the codebooks (and their sha256), the training-data digest and
 the library versions. When a role codebook is trained, a role model (character
 n-grams + layout features) says what each paragraph is, and the one decision rule
 that consumers rely on lives here: a paragraph whose role is not a content role
-(body, headline) gets no label of any other set. It is saved with joblib next to a small JSON sidecar that
-records the file's sha256; `load_bundle` refuses a file whose digest or
-scikit-learn version does not match *before* unpickling it.
+(body, headline) gets no label of any other set. It is saved as plain arrays and JSON
+(`training.artifact`): `load_bundle` checks every file against a trusted digest and never unpickles.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 import sklearn
 
+from training.artifact import ARRAYS_FILE, feature_terms, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, RunConfig
-from training.errors import ModelIntegrityError, ModelLoadError
 from training.estimators import (
     FastTfidf,
     LinearScorer,
@@ -36,9 +32,17 @@ from training.estimators import (
     build_vectorizer,
     label_weights,
 )
-from training.features import ArticleLayout, context_blocks, context_features, layout_features
+from training.features import (
+    ArticleLayout,
+    context_blocks,
+    context_features,
+    layout_features,
+    n_layout_features,
+)
+from training.label_set import LabelSetModel
 
-BUNDLE_FILE = "model.joblib"
+# The file holding the model's arrays, the bulk of its size (`training.artifact.artifact_size` counts every file).
+BUNDLE_FILE = ARRAYS_FILE
 
 
 def library_versions() -> dict[str, str]:
@@ -46,82 +50,7 @@ def library_versions() -> dict[str, str]:
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
-        "joblib": joblib.__version__,
     }
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@dataclass
-class LabelSetModel:
-    """The fitted part of one label set.
-
-    Logistic models keep only their `LinearScorer` (one weight matrix, the exact
-    same probabilities); other classifiers keep the scikit-learn estimator and a
-    weight matrix for explanations. Storing the weights once keeps the saved
-    model, and every serving worker's memory, a third of what three copies took.
-    """
-
-    name: str
-    labels: list[str]
-    multi_label: bool
-    classifier: Any  # the fitted scikit-learn classifier; None when `scorer` reproduces it
-    weights: np.ndarray | None  # labels x features, for explanations when there is no scorer
-    thresholds: np.ndarray
-    scorer: LinearScorer | None = None
-    # Codebook columns the classifier has (a single-label set can miss a label with no training row).
-    columns: np.ndarray | None = None
-    max_labels: int | None = None
-    relative_to_top: float = 0.0
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        if self.scorer is not None:
-            return self.widen(self.scorer.predict_proba(X))
-        return self.widen(np.asarray(self.classifier.predict_proba(X), dtype=np.float64))
-
-    def widen(self, scores: np.ndarray) -> np.ndarray:
-        """Scores over the classifier's classes -> scores over the codebook's labels, in codebook order."""
-        if self.columns is None or len(self.columns) == len(self.labels):
-            return scores
-        # Widen to codebook order: a label the classifier never saw scores 0, and column j is always label j.
-        widened = np.zeros((scores.shape[0], len(self.labels)))
-        widened[:, self.columns] = scores
-        return widened
-
-    def term_weights(self, label: int, features: np.ndarray) -> np.ndarray:
-        """The weights of `features` (column indices) for one label."""
-        if self.columns is not None and label not in self.columns:
-            return np.zeros(len(features))
-        column = int(np.searchsorted(self.columns, label)) if self.columns is not None else label
-        if self.scorer is not None:
-            return self.scorer.weights[features, column]
-        assert self.weights is not None
-        return self.weights[column, features]
-
-    def decide(self, scores: np.ndarray) -> list[list[str]]:
-        """Labels per row, highest score first. Single-label sets always pick the argmax.
-
-        Multi-label sets keep the labels that pass their own threshold, then (when configured)
-        only those within ``relative_to_top`` of the row's best score, at most ``max_labels``.
-        """
-        labels = self.labels
-        if not self.multi_label:
-            return [[labels[j]] for j in np.argmax(scores, axis=1).tolist()]
-        passed = scores >= self.thresholds
-        if self.relative_to_top:
-            passed &= scores >= self.relative_to_top * scores.max(axis=1, keepdims=True)
-        # Whole-matrix numpy, then plain lists: per-element numpy indexing costs more than the decision.
-        order = np.argsort(-scores, axis=1, kind="stable").tolist()
-        decided = [[labels[j] for j in row if ok[j]] for row, ok in zip(order, passed.tolist(), strict=True)]
-        if self.max_labels:
-            decided = [row[: self.max_labels] for row in decided]
-        return decided
 
 
 @dataclass
@@ -189,7 +118,18 @@ class ModelBundle:
     def role_features(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> Any:
         """Character n-grams + layout features: what the role model reads (``chars``: n-grams already computed)."""
         chars = self.role_chars(texts) if chars is None else chars
-        return sp.hstack([chars, sp.csr_matrix(layout_features(texts, layout))], format="csr", dtype=np.float32)
+        return sp.hstack([chars, sp.csr_matrix(self.role_layout(texts, layout))], format="csr", dtype=np.float32)
+
+    def role_layout(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
+        """The dense layout block of the role model, as it was fitted (`roles.from_end`)."""
+        from_end = self.config.roles.from_end
+        model = self.label_sets_.get(self.role_set) if self.role_set is not None else None
+        if from_end and model is not None and model.scorer is not None:
+            # A model fitted before `roles.from_end` existed has no end-position weights, but its saved config,
+            # read with today's defaults, says True: the width of its weights tells.
+            dense = model.scorer.weights.shape[0] - len(self.role_vectorizer_.vocabulary_)
+            from_end = dense != n_layout_features(from_end=False)
+        return layout_features(texts, layout, from_end=from_end)
 
     def role_scores(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
         """Role probabilities. With an exact linear scorer, the sparse n-gram and dense layout parts are
@@ -198,7 +138,7 @@ class ModelBundle:
         model = self.label_sets_[self.role_set]
         if model.scorer is None:
             return model.predict_proba(self.role_features(texts, layout))
-        return model.widen(model.scorer.predict_proba_parts(self.role_chars(texts), layout_features(texts, layout)))
+        return model.widen(model.scorer.predict_proba_parts(self.role_chars(texts), self.role_layout(texts, layout)))
 
     def transform(self, texts: list[str]) -> Any:
         """The paragraphs' own TF-IDF, through the exact fast path when the vectorizer allows it."""
@@ -382,7 +322,9 @@ class ModelBundle:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "role_set" not in state:  # saved before roles, context and decision caps existed
-            state = {**state, "role_set": None, "config": _pre_roles_config(state["config"])}
+            from training.legacy import pre_roles_config  # only a legacy pickle being converted gets here
+
+            state = {**state, "role_set": None, "config": pre_roles_config(state["config"])}
         self.__dict__.update(state)
 
     def explain_row(
@@ -403,38 +345,8 @@ class ModelBundle:
         return explanations
 
     def save(self, directory: str | Path) -> str:
-        """Write ``model.joblib`` and ``model.json`` (sha256 + versions); return the sha256."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / BUNDLE_FILE
-        tmp = path.with_suffix(".tmp")
-        joblib.dump(self, tmp)
-        tmp.replace(path)  # never leave a half-written model under the real name
-        digest = file_sha256(path)
-        metadata = {
-            "sha256": digest,
-            "versions": self.versions,
-            "label_sets": self.label_sets,
-            "codebook_sha256": self.codebook_sha256,
-            "data_digest": self.data_digest,
-            "created_at": self.created_at,
-        }
-        (directory / "model.json").write_text(json.dumps(metadata, indent=2))
-        return digest
-
-
-def _pre_roles_config(old: Any) -> RunConfig:
-    """The config of a model saved before roles existed, completed with what that model did: no role set,
-    no context blocks, no cap on labels (today's defaults would switch them on for a model not fitted so)."""
-
-    def plain(value: Any) -> Any:
-        # An unpickled pydantic model of an older schema lacks the new fields, so read its __dict__.
-        return {k: plain(v) for k, v in vars(value).items()} if hasattr(value, "model_fields") else value
-
-    data = plain(old)
-    data["context"] = {"neighbours": 0.0, "headline": 0.0}
-    data["decision"] = {"max_labels": None, "relative_to_top": 0.0}
-    return RunConfig.model_validate(data)
+        """Write the model as plain arrays + JSON (`training.artifact`); return its digest (``bundle_sha256``)."""
+        return write_artifact(self, directory)
 
 
 def _sorted(X: Any) -> Any:
@@ -445,62 +357,14 @@ def _sorted(X: Any) -> Any:
     return X
 
 
-def feature_terms(vectorizer: Any) -> list[str]:
-    """Column index -> term, for a vectorizer or a FeatureUnion of them (whose columns follow part by part).
-
-    The strings are the vocabulary's own, so the list costs a pointer per feature;
-    FeatureUnion's own feature names would add a "word__"/"char__" prefix (and a copy).
-    """
-    parts = (
-        [part for _, part in vectorizer.transformer_list] if hasattr(vectorizer, "transformer_list") else [vectorizer]
-    )
-    terms: list[str] = []
-    for part in parts:
-        by_index = [""] * len(part.vocabulary_)
-        for term, j in part.vocabulary_.items():
-            by_index[j] = term
-        terms += by_index
-    return terms
-
-
-def _major_minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
 def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBundle:
-    """Load a saved bundle after checking its digest and scikit-learn version.
+    """Load a saved model after checking every file against ``expected_sha256``, without unpickling.
 
-    ``path`` is the bundle directory or the ``model.joblib`` file.
-    ``expected_sha256`` should come from a trusted record (the MLflow registry);
-    without it the sidecar ``model.json`` written at training is used.
+    ``path`` is the model directory (or a file in it). ``expected_sha256`` must come from a
+    trusted record (the registry's ``bundle_sha256`` tag, or a digest the operator passes);
+    without it the model is refused. A model of another scikit-learn version loads: nothing
+    of scikit-learn's pickled state is read.
     """
     path = Path(path)
-    file = path / BUNDLE_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise ModelLoadError(f"{file}: model artifact not found")
-    sidecar = file.with_name("model.json")
-    metadata: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-    expected = expected_sha256 or metadata.get("sha256")
-    if not expected:
-        raise ModelIntegrityError(f"{file}: no recorded sha256 to check it against; refusing to unpickle")
-    actual = file_sha256(file)
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"{file}: sha256 {actual[:12]}… does not match the digest recorded at training "
-            f"{expected[:12]}…; refusing to unpickle"
-        )
-    trained_with = metadata.get("versions", {}).get("scikit-learn")
-    if trained_with and _major_minor(trained_with) != _major_minor(sklearn.__version__):
-        raise ModelIntegrityError(
-            f"{file}: trained with scikit-learn {trained_with}, this environment has {sklearn.__version__}; "
-            "retrain or install the matching version"
-        )
-    bundle = joblib.load(file)
-    if not isinstance(bundle, ModelBundle):
-        raise ModelIntegrityError(f"{file}: not a topicframe ModelBundle")
-    recorded = bundle.versions.get("scikit-learn", "")
-    if _major_minor(recorded) != _major_minor(sklearn.__version__):
-        raise ModelIntegrityError(
-            f"{file}: trained with scikit-learn {recorded}, this environment has {sklearn.__version__}"
-        )
+    bundle: ModelBundle = read_artifact(path if path.is_dir() else path.parent, expected_sha256)
     return bundle

@@ -25,7 +25,7 @@ from training.bundle import ModelBundle, load_bundle
 from training.compare import resolve_run
 from training.errors import ModelLoadError
 from training.features import ArticleLayout
-from training.registry import load_model, use_tracking_store
+from training.registry import load_model, tracking_client
 
 _PER_LABEL = re.compile(r"^(?P<set>[^.]+)\.f1\.(?P<label>.+)$")
 
@@ -94,7 +94,7 @@ def load_run_model(client: MlflowClient, run: Run, cache_dir: Path) -> ModelBund
     version, name = tags.get("registered_version"), params.get("model_name")
     if version and name:
         try:
-            bundle, _ = load_model(f"models:/{name}/{version}", cache_dir)
+            bundle, _ = load_model(f"models:/{name}/{version}", cache_dir, client=client)
             return bundle
         except ModelLoadError:
             pass  # the version may have been deleted: fall back to the run's own model
@@ -104,7 +104,9 @@ def load_run_model(client: MlflowClient, run: Run, cache_dir: Path) -> ModelBund
     target = Path(tempfile.mkdtemp(dir=cache_dir))
     try:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"runs:/{run.info.run_id}/model/artifacts/bundle", dst_path=str(target)
+            artifact_uri=f"runs:/{run.info.run_id}/model/artifacts/bundle",
+            dst_path=str(target),
+            tracking_uri=client.tracking_uri,
         )
     except MlflowException:
         return None
@@ -112,10 +114,13 @@ def load_run_model(client: MlflowClient, run: Run, cache_dir: Path) -> ModelBund
     return load_bundle(local, expected_sha256=expected)
 
 
-def test_records(run: Run, directory: Path) -> list[dict[str, str]] | None:
+def test_records(client: MlflowClient, run: Run, directory: Path) -> list[dict[str, str]] | None:
     try:
         local = mlflow.artifacts.download_artifacts(
-            run_id=run.info.run_id, artifact_path="data/test.csv", dst_path=str(directory)
+            run_id=run.info.run_id,
+            artifact_path="data/test.csv",
+            dst_path=str(directory),
+            tracking_uri=client.tracking_uri,
         )
     except (MlflowException, OSError):
         return None
@@ -148,12 +153,12 @@ def _j(labels: list[str]) -> str:
 
 
 def diff_runs(run_a: str, run_b: str) -> RunDiff:
-    client = use_tracking_store()
+    client = tracking_client()  # passed to every call: no process-wide MLflow state
     a, b = resolve_run(client, run_a), resolve_run(client, run_b)
     result = RunDiff(a, b, label_changes(a, b))
     with tempfile.TemporaryDirectory(prefix="topicframe-diff-") as tmp:
         work = Path(tmp)
-        records = test_records(b, work) or test_records(a, work)
+        records = test_records(client, b, work) or test_records(client, a, work)
         models = [load_run_model(client, run, work) for run in (a, b)]
         missing = [run.info.run_name or run.info.run_id for run, m in zip((a, b), models, strict=True) if m is None]
         if missing:

@@ -5,7 +5,8 @@ functions turn that order into
 
 * `ArticleLayout`: each paragraph's article, position and the article's size;
 * `layout_features`: a small dense block the role model reads next to its character n-grams
-  (length, punctuation, capitals, digits, markers such as ``Photo:`` or ``©``, position);
+  (length, punctuation, capitals, digits, markers such as ``Photo:`` or ``©``, position from the start
+  and from the end of the article);
 * `context_features`: the TF-IDF of the neighbouring content paragraphs and of the article's
   headline, as extra weighted blocks beside the paragraph's own TF-IDF.
 
@@ -89,7 +90,12 @@ _MARKERS = [
         r"©|\(c\)\s*\d{4}|copyright|all rights reserved|first appeared|^(correction|clarification|editor'?s note)"
         r"|views expressed|^(###|-30-|ends)\s*$|^about [\w&.,' -]{2,60}:|media (contact|enquiries|inquiries)"
         r"|investor (relations|enquiries)|forward-looking statements|not investment advice"
-        r"|(blog|page|coverage) is (now )?closed|clos(e|ing) (this|our|the) live",
+        r"|(blog|page|coverage) is (now )?closed|clos(e|ing) (this|our|the) live"
+        # press-release closing matter in its usual general forms: a contact line ("Press enquiries: ...",
+        # "Contact: ..."), notes to editors, and an end marker on its own line ("ENDS", "-30-", "End of release")
+        r"|^\W*(for )?(media|press|journalists?)\b.{0,40}\b(contacts?|enquiries|inquiries|relations)\b"
+        r"|^\W*(contacts?|enquiries|inquiries)( for [\w ]{2,30})?\s*:|notes? to editors?"
+        r"|^\W*(ends?|end of (the )?(release|statement|announcement)|-?30-?|#+)\W*$",
         # promo: plugs, related links, navigation
         r"\b(sign up|subscribe|newsletter|podcast|download|follow (us|our)|read more|related|more from|also read)\b"
         r"|key events|jump to|all updates|share this",
@@ -107,22 +113,31 @@ _MARKERS = [
 _SENTENCE_END = re.compile(r"[.!?](\s|$)")
 
 
-def layout_features(texts: Sequence[str], layout: ArticleLayout) -> np.ndarray:
-    """A dense (rows x N_LAYOUT_FEATURES) float32 block, scaled to roughly [0, 1], for the role model.
+def layout_features(texts: Sequence[str], layout: ArticleLayout, from_end: bool = True) -> np.ndarray:
+    """A dense (rows x `n_layout_features`) float32 block, scaled to roughly [0, 1], for the role model.
 
     Character n-grams already see words such as "Photo" or "Read more"; these add what
     n-grams cannot: how long the paragraph is, how it ends, how much of it is capitals or
-    digits, and where it sits in its article. (Plain Python per text and numpy per column:
-    this runs on every request, so it is kept to a few microseconds a paragraph.)
+    digits, and where it sits in its article — with ``from_end``, also how many paragraphs
+    come after it (closing matter sits in the last few paragraphs however long the article).
+    (Plain Python per text and numpy per column: this runs on every request, so it is kept to
+    a few microseconds a paragraph.)
     """
-    n_text = N_LAYOUT_FEATURES - 5
-    out = np.zeros((len(texts), N_LAYOUT_FEATURES), dtype=np.float32)
+    blocks = [text_layout(texts), _position(layout)]
+    if from_end:
+        blocks.append(_end_position(layout))
+    return np.hstack(blocks)
+
+
+def text_layout(texts: Sequence[str]) -> np.ndarray:
+    """What each paragraph looks like on its own: length, ending, capitals, digits, cue groups."""
+    out = np.zeros((len(texts), N_TEXT_LAYOUT), dtype=np.float32)
     for i, text in enumerate(texts):
         stripped = text.strip()
         length = len(stripped)
         letters = sum(map(str.isalpha, stripped))
         last = stripped[-1:]
-        out[i, :n_text] = [
+        out[i] = [
             min(math.log1p(length) / 7.0, 1.5),
             min(len(stripped.split()) / 60.0, 2.0),
             last in ".!?" if last else False,
@@ -134,17 +149,44 @@ def layout_features(texts: Sequence[str], layout: ArticleLayout) -> np.ndarray:
             min(len(_SENTENCE_END.findall(stripped)) / 4.0, 1.0),
             *(marker.search(stripped) is not None for marker in _MARKERS),
         ]
-    # Position within the article, for paragraphs whose article is known (zero otherwise).
-    known, position, last_index = layout.known, layout.position, layout.size - 1
-    out[:, n_text] = known & (position == 0)
-    out[:, n_text + 1] = known & (position == 1)
-    out[:, n_text + 2] = known & (position == last_index)
-    out[:, n_text + 3] = known & (position == last_index - 1)
-    out[:, n_text + 4] = np.where(known & (last_index > 0), position / np.maximum(last_index, 1), 0.0)
     return out
 
 
-N_LAYOUT_FEATURES = 9 + len(_MARKERS) + 5
+def _position(layout: ArticleLayout) -> np.ndarray:
+    """Position within the article, for paragraphs whose article is known (zero otherwise)."""
+    known, position, last_index = layout.known, layout.position, layout.size - 1
+    return np.column_stack(
+        [
+            known & (position == 0),
+            known & (position == 1),
+            known & (position == last_index),
+            known & (position == last_index - 1),
+            np.where(known & (last_index > 0), position / np.maximum(last_index, 1), 0.0),
+        ]
+    ).astype(np.float32)
+
+
+def _end_position(layout: ArticleLayout) -> np.ndarray:
+    """Paragraphs after this one and before it (capped at 20), beside the relative position: closing matter
+    (footers, a press release's contacts) comes within the last few paragraphs however long the article is.
+    Chosen by leave-one-house-style-out CV on the training articles (docs/quality.md)."""
+    known, remaining = layout.known, layout.size - 1 - layout.position
+    return np.column_stack(
+        [
+            known & (remaining == 2),
+            known & (remaining <= 4),
+            np.where(known, np.minimum(remaining, 20) / 20, 0.0),
+            np.where(known, np.minimum(layout.position, 20) / 20, 0.0),
+        ]
+    ).astype(np.float32)
+
+
+N_TEXT_LAYOUT = 9 + len(_MARKERS)
+
+
+def n_layout_features(from_end: bool = True) -> int:
+    """The width of `layout_features`."""
+    return N_TEXT_LAYOUT + 5 + (4 if from_end else 0)
 
 
 def neighbour_rows(layout: ArticleLayout, content: np.ndarray, headline: np.ndarray) -> tuple[np.ndarray, ...]:

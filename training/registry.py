@@ -2,8 +2,14 @@
 
 Model URIs: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, or a local
 directory (an MLflow model directory or a saved bundle directory). For registry
-models the sha256 recorded at training is read from the model version's tags in
-the tracking store and checked before the artifact is unpickled.
+models the digest recorded at training (the ``bundle_sha256`` tag: the sha256 of the
+model's manifest, which lists every file's sha256) is read from the model version in the
+tracking store; for a local directory the operator passes it. Every file is checked
+against it before it is read (`training.artifact`).
+
+Nothing here sets MLflow's process-wide tracking URI: one `MlflowClient` (`tracking_client`)
+is passed through resolving and downloading. `use_tracking_store` remains for the training
+commands, whose `mlflow.start_run`/`log_model` only read the process-wide URI.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -21,7 +27,8 @@ import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from training.bundle import BUNDLE_FILE, ModelBundle, file_sha256, load_bundle
+from training.artifact import MANIFEST_FILE, sha256_bytes
+from training.bundle import ModelBundle, load_bundle
 from training.config import DEFAULT_MODEL_NAME
 from training.errors import ModelIntegrityError, ModelLoadError
 
@@ -54,11 +61,22 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
-def use_tracking_store() -> MlflowClient:
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+def tracking_client(uri: str | None = None) -> MlflowClient:
+    """A client of the tracking store and registry at ``uri`` (default: `tracking_uri()`); no global state."""
+    uri = uri or tracking_uri()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def use_tracking_store() -> MlflowClient:
+    """Set MLflow's process-wide tracking and registry URIs and return a client of that store.
+
+    Only for code that logs through the fluent API (`mlflow.start_run`, `log_model`, `register_model`),
+    which reads nothing else; loading and resolving models take a client instead.
+    """
+    client = tracking_client()
+    mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client.tracking_uri)
+    return client
 
 
 @dataclass(frozen=True)
@@ -81,20 +99,19 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         if not path.is_dir():
             raise ModelLoadError(f"{uri}: not a models:/NAME@ALIAS or models:/NAME/VERSION URI nor a model directory")
         return ModelRef(uri=uri, name=path.name)
-    client = client or use_tracking_store()
+    client = client or tracking_client()
+    store = client.tracking_uri
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as exc:
         if alias and exc.error_code in _ALIAS_MISSING_CODES:
             if alias == CHAMPION_ALIAS:
-                raise AliasNotSetError(f"{uri}: {no_champion_message(name)} (registry: {tracking_uri()})") from None
-            missing = f"registered model '{name}' has no alias '{alias}' in {tracking_uri()}"
+                raise AliasNotSetError(f"{uri}: {no_champion_message(name)} (registry: {store})") from None
+            missing = f"registered model '{name}' has no alias '{alias}' in {store}"
             raise AliasNotSetError(f"{uri}: {missing}") from None
         what = f"alias '{alias}'" if alias else f"version {version}"
-        raise ModelLoadError(
-            f"{uri}: registered model '{name}' has no {what} in {tracking_uri()} ({exc.error_code})"
-        ) from None
+        raise ModelLoadError(f"{uri}: registered model '{name}' has no {what} in {store} ({exc.error_code})") from None
     return ModelRef(
         uri=uri,
         name=name,
@@ -105,50 +122,101 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
     )
 
 
-def _bundle_dir_in(model_dir: Path) -> tuple[Path, str | None]:
-    """Locate the bundle inside an MLflow model directory (and its recorded digest)."""
+def bundle_dir_in(model_dir: Path) -> Path:
+    """The saved model inside an MLflow model directory (its pyfunc's ``bundle`` artifact), or the directory.
+
+    The MLmodel file only says where the files are; the digest in it is not used: it sits beside the
+    files it would vouch for.
+    """
     mlmodel = model_dir / "MLmodel"
-    if mlmodel.is_file():
+    if not mlmodel.is_file():
+        return model_dir
+    try:
         meta = yaml.safe_load(mlmodel.read_text()) or {}
-        config = (meta.get("flavors", {}).get("python_function", {}) or {}).get("model_config") or {}
-        return model_dir / "artifacts" / "bundle", config.get("bundle_sha256")
-    return model_dir, None
+        relative = meta["flavors"]["python_function"]["artifacts"]["bundle"]["path"]
+    except (yaml.YAMLError, KeyError, TypeError):
+        relative = "artifacts/bundle"
+    located = (model_dir / str(relative)).resolve()
+    if not located.is_relative_to(model_dir.resolve()):
+        raise ModelIntegrityError(f"{mlmodel}: the bundle artifact's path {relative!r} leaves the model directory")
+    return located
 
 
-def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None) -> tuple[Path, str | None]:
-    """Directory holding ``model.joblib`` for this ref, downloading into the cache if needed.
+def _manifest_matches(directory: Path, sha256: str) -> bool:
+    manifest = directory / MANIFEST_FILE
+    return manifest.is_file() and sha256_bytes(manifest.read_bytes()) == sha256
+
+
+def _download_uri(client: MlflowClient, ref: ModelRef) -> str:
+    """Where the version's files are, asked of ``client``'s registry.
+
+    Not ``models:/NAME/VERSION``: MLflow resolves that through its process-wide registry URI,
+    whatever registry URI the download is given.
+    """
+    assert ref.version is not None
+    uri = client.get_model_version_download_uri(ref.name, ref.version)
+    if uri.startswith("models:/"):  # a logged model (MLflow 3): its own artifact location
+        uri = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
+    return uri
+
+
+def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: MlflowClient | None = None) -> Path:
+    """The saved model's directory for a registry version, downloaded into the cache if needed.
 
     Several processes share one cache (``--workers N`` starts N at once): a lock
     file per version makes them take turns, so one downloads and the others find
-    its complete copy, instead of deleting or renaming over each other's.
+    its complete copy, instead of deleting or renaming over each other's. A cached
+    copy is reused when its manifest matches the registry's digest; `load_bundle`
+    then checks every file against that manifest.
     """
     if ref.version is None:
-        return _bundle_dir_in(Path(ref.uri))
+        return bundle_dir_in(Path(ref.uri))
     if not ref.bundle_sha256:
         raise ModelIntegrityError(f"{ref.uri}: version {ref.version} has no bundle_sha256 tag; refusing to load it")
+    client = client or tracking_client()
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
     target = cache_root / ref.name / ref.version
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_name(f"{ref.version}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        cached, _ = _bundle_dir_in(target)
-        if (cached / BUNDLE_FILE).is_file() and file_sha256(cached / BUNDLE_FILE) == ref.bundle_sha256:
-            return cached, ref.bundle_sha256
+        if _manifest_matches(bundle_dir_in(target), ref.bundle_sha256):
+            return bundle_dir_in(target)
         shutil.rmtree(target, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent))
         try:
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(staging))
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=_download_uri(client, ref), dst_path=str(staging), tracking_uri=client.tracking_uri
+            )
         except MlflowException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
-        staging.replace(target)  # the cache only ever holds complete downloads
-    bundle_dir, _ = _bundle_dir_in(target)
-    return bundle_dir, ref.bundle_sha256
+        Path(local).replace(target)  # the cache only ever holds complete downloads
+        shutil.rmtree(staging, ignore_errors=True)  # what is left of it when the download is a subdirectory
+    return bundle_dir_in(target)
 
 
-def load_model(uri: str, cache_dir: Path | None = None) -> tuple[ModelBundle, ModelRef]:
-    """Resolve, fetch and verify a model; the digest comes from the registry when there is one."""
-    client = use_tracking_store() if _MODELS_URI.match(uri) else None
-    ref = resolve_model(uri, client)
-    bundle_dir, expected = fetch_bundle_dir(ref, cache_dir)
-    return load_bundle(bundle_dir, expected_sha256=expected), ref
+def load_model(
+    uri: str,
+    cache_dir: Path | None = None,
+    expected_sha256: str | None = None,
+    client: MlflowClient | None = None,
+) -> tuple[ModelBundle, ModelRef]:
+    """Resolve, fetch and verify a model.
+
+    The digest comes from the registry for a ``models:/`` URI (``client``: default `tracking_client()`),
+    and from ``expected_sha256`` (the operator's) for a local directory, which is refused without one.
+    """
+    if _MODELS_URI.match(uri):
+        client = client or tracking_client()
+        ref = resolve_model(uri, client)
+        expected = ref.bundle_sha256
+        if expected_sha256 and expected_sha256 != expected:
+            raise ModelIntegrityError(
+                f"{uri}: the registry records bundle_sha256 {str(expected)[:12]}…, not the {expected_sha256[:12]}… "
+                "given; refusing to load it"
+            )
+    else:
+        ref = resolve_model(uri)
+        expected = expected_sha256
+    bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
+    return load_bundle(bundle_dir, expected_sha256=expected), replace(ref, bundle_sha256=expected)

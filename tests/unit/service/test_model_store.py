@@ -24,14 +24,15 @@ from service.model_store import (
     in_daemon_thread,
 )
 from service.settings import Settings
+from training.errors import ModelIntegrityError
 
 from .conftest import json_lines
 
 
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A registry load sets MLflow's process-wide tracking and registry URIs (and their environment
-    variables): put them back afterwards, or later tests in this process talk to these registries."""
+    """Registry loads leave MLflow's process-wide URIs alone, but a test here sets them on purpose: put
+    them back afterwards, or later tests in this process talk to these registries."""
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
@@ -44,8 +45,8 @@ def _restore_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def failed_load(uri: str) -> ModelStore:
-    store = ModelStore(uri)
+def failed_load(uri: str, expected_sha256: str | None = None, cache_dir: Path | None = None) -> ModelStore:
+    store = ModelStore(uri, cache_dir, expected_sha256=expected_sha256)
     with pytest.raises(Exception):  # noqa: B017 - whatever it raises, the store must say why
         store.load()
     assert store.current is None and store.attempted.is_set()
@@ -85,19 +86,79 @@ def test_an_alias_that_is_not_set_and_a_version_that_does_not_exist(
     assert failed_load("models:/svc-store/3").unavailable().reason == MODEL_NOT_FOUND
 
 
-def test_a_missing_directory_and_a_tampered_artifact(tmp_path: Path, bundle_dir: Path) -> None:
+def test_a_missing_directory_and_a_tampered_or_unvouched_artifact(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str
+) -> None:
     missing = failed_load(str(tmp_path / "nowhere")).unavailable()
     assert missing.reason == MODEL_NOT_FOUND and str(tmp_path / "nowhere") in missing.message
     tampered = tmp_path / "tampered"
     shutil.copytree(bundle_dir, tampered)
-    with (tampered / "model.joblib").open("ab") as f:
+    with (tampered / "arrays.npz").open("ab") as f:
         f.write(b"\0")
-    integrity = failed_load(str(tampered)).unavailable()
+    integrity = failed_load(str(tampered), bundle_sha256).unavailable()
     assert integrity.reason == INTEGRITY_FAILED and "does not match" in integrity.message
+    unvouched = failed_load(str(bundle_dir)).unavailable()  # no operator digest (TOPICFRAME_MODEL_SHA256)
+    assert unvouched.reason == INTEGRITY_FAILED and "TOPICFRAME_MODEL_SHA256" in unvouched.message
 
 
-def test_before_the_first_attempt_the_store_says_it_is_loading(bundle_dir: Path) -> None:
-    store = ModelStore(str(bundle_dir))
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite registry for this module's registry tests (creating one takes seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
+
+
+def register_directory(client: MlflowClient, name: str, directory: Path, bundle_sha256: str) -> str:
+    """A registry version whose artifacts are ``directory`` (a saved model), tagged with its digest."""
+    if not client.search_registered_models(f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(name, source=str(directory)).version
+    client.set_model_version_tag(name, version, "bundle_sha256", bundle_sha256)
+    return str(version)
+
+
+def test_registry_loads_use_one_explicit_client_and_never_mlflows_global_uri(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from training.registry import load_model, tracking_client
+
+    client = tracking_client(registry)
+    source = tmp_path / "source"
+    shutil.copytree(bundle_dir, source)
+    version = register_directory(client, "svc-explicit", source, bundle_sha256)
+    # MLflow's process-wide URI and the environment point elsewhere: only the client passed is used.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    cache = tmp_path / "cache"
+    bundle, ref = load_model(f"models:/svc-explicit/{version}", cache, client=client)
+    assert ref.version == version and ref.bundle_sha256 == bundle_sha256
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    shutil.rmtree(source)  # the cached copy, whose manifest matches the tag, serves the next load
+    assert load_model(f"models:/svc-explicit/{version}", cache, client=client)[0].predict(["Tariffs rose."]) == (
+        bundle.predict(["Tariffs rose."])
+    )
+    cached = next(cache.rglob("arrays.npz"))
+    with cached.open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelIntegrityError, match=r"arrays.npz: sha256 does not match"):
+        load_model(f"models:/svc-explicit/{version}", cache, client=client)
+
+
+def test_a_registered_pickled_model_is_refused_with_the_fix(
+    tmp_path: Path, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version logged by older code (model.joblib, its tag the pickle's sha256): the store names the conversion."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry)
+    old = Path(__file__).resolve().parents[2] / "fixtures" / "pre_roles_model"
+    digest = "a0ccf411098402136df51351436a33d7ff103009d1de4ccef2c601a0047185e7"
+    register_directory(MlflowClient(tracking_uri=registry, registry_uri=registry), "svc-old", old, digest)
+    failure = failed_load("models:/svc-old/1", cache_dir=tmp_path / "cache").unavailable()
+    assert failure.reason == INTEGRITY_FAILED and "topicframe model convert" in failure.message
+
+
+def test_before_the_first_attempt_the_store_says_it_is_loading(bundle_dir: Path, bundle_sha256: str) -> None:
+    store = ModelStore(str(bundle_dir), expected_sha256=bundle_sha256)
     assert store.unavailable().reason == LOADING and not store.attempted.is_set()
     store.load()
     assert store.attempted.is_set() and store.last_failure is None

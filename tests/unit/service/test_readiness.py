@@ -47,8 +47,10 @@ def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
     assert client.get("/readyz").status_code == 200
 
 
-def test_background_refresh_loads_a_model_that_was_missing_at_start(tmp_path: Path, bundle_dir: Path) -> None:
-    store = ModelStore(str(tmp_path / "model"))
+def test_background_refresh_loads_a_model_that_was_missing_at_start(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    store = ModelStore(str(tmp_path / "model"), expected_sha256=bundle_sha256)
     app = create_app(settings_for(tmp_path / "model"), store)
     with TestClient(app) as client:
         wait_for_first_load(store)
@@ -62,14 +64,15 @@ def test_background_refresh_loads_a_model_that_was_missing_at_start(tmp_path: Pa
 
 
 def test_served_app_refuses_to_start_on_an_artifact_that_fails_its_check(
-    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """The start-up load runs in the background; its integrity failure still ends the process with status 3."""
     tampered = tmp_path / "tampered"
     shutil.copytree(bundle_dir, tampered)
-    with (tampered / "model.joblib").open("ab") as f:
+    with (tampered / "arrays.npz").open("ab") as f:
         f.write(b"\0")
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tampered))
+    monkeypatch.setenv("TOPICFRAME_MODEL_SHA256", bundle_sha256)
     exits: list[int] = []
     monkeypatch.setattr(service.main, "exit_process", exits.append)  # instead of os._exit
     with TestClient(create_served_app()) as client:
@@ -91,7 +94,7 @@ def test_plain_app_stays_up_on_an_artifact_that_fails_its_check(
     """`uvicorn service.main:app` (`create_app`): not ready, and /readyz says why; the process stays."""
     tampered = tmp_path / "tampered"
     shutil.copytree(bundle_dir, tampered)
-    with (tampered / "model.joblib").open("ab") as f:
+    with (tampered / "arrays.npz").open("ab") as f:
         f.write(b"\0")
     exits: list[int] = []
     monkeypatch.setattr(service.main, "exit_process", exits.append)
@@ -102,7 +105,7 @@ def test_plain_app_stays_up_on_an_artifact_that_fails_its_check(
 
 
 def test_served_app_starts_unready_when_the_model_is_only_missing(
-    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(tmp_path / "later"))
     monkeypatch.setenv("TOPICFRAME_MODEL_REFRESH_SECONDS", "0")
@@ -112,6 +115,7 @@ def test_served_app_starts_unready_when_the_model_is_only_missing(
         response = client.get("/readyz")
         assert response.status_code == 503 and response.json()["detail"][0]["reason"] == "model_not_found"
     monkeypatch.setenv("TOPICFRAME_MODEL_URI", str(bundle_dir))
+    monkeypatch.setenv("TOPICFRAME_MODEL_SHA256", bundle_sha256)
     app = create_served_app()
     with TestClient(app) as client:  # loaded in the background, after the server is up
         wait_for_first_load(app_of(client).state.store)
@@ -119,7 +123,7 @@ def test_served_app_starts_unready_when_the_model_is_only_missing(
 
 
 def test_readyz_says_the_model_is_loading_while_the_first_load_runs(
-    bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+    bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
     real_load = ModelStore.load
@@ -129,7 +133,7 @@ def test_readyz_says_the_model_is_loading_while_the_first_load_runs(
         return real_load(self)
 
     monkeypatch.setattr(ModelStore, "load", slow_load)
-    store = ModelStore(str(bundle_dir))
+    store = ModelStore(str(bundle_dir), expected_sha256=bundle_sha256)
     app = create_app(settings_for(bundle_dir), store)
     with TestClient(app) as client:
         started = time.monotonic()

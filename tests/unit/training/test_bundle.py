@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -17,7 +18,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
 from training.bundle import ModelBundle, load_bundle
-from training.classify import classify
 from training.codebook import Codebook, LabelDefinition
 from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
@@ -132,10 +132,16 @@ def test_fast_tfidf_is_bit_identical_to_scikit_learn(
         assert _identical(fast.transform([text]), vectorizer.transform([text]))
 
 
-def test_bundle_transform_takes_the_fast_path_and_does_not_save_it(bundle: ModelBundle, bundle_dir: Path) -> None:
+def test_bundle_transform_takes_the_fast_path_and_does_not_save_it(
+    bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str
+) -> None:
     assert _identical(bundle.transform(ARTICLE), bundle.vectorizer_.transform(ARTICLE))
     assert isinstance(bundle.__dict__.get("fast_tfidf_"), FastTfidf)
-    assert "fast_tfidf_" not in load_bundle(bundle_dir).__dict__
+    loaded = load_bundle(bundle_dir, bundle_sha256)
+    assert "fast_tfidf_" not in loaded.__dict__
+    # The vectorizer rebuilt from vocabulary + idf is a working scikit-learn vectorizer, bit for bit.
+    assert _identical(loaded.vectorizer_.transform(ARTICLE), bundle.vectorizer_.transform(ARTICLE))
+    assert _identical(loaded.transform(ARTICLE), bundle.transform(ARTICLE))
 
 
 def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
@@ -152,35 +158,47 @@ def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
                     assert set(term.split()) <= words, term
 
 
-def test_save_load_round_trip(bundle: ModelBundle, bundle_dir: Path) -> None:
-    loaded = load_bundle(bundle_dir)
+def test_save_load_round_trip(bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str) -> None:
+    loaded = load_bundle(bundle_dir, bundle_sha256)
     assert loaded.predict(ARTICLE) == bundle.predict(ARTICLE)
+    for name, scores in bundle.predict_proba(ARTICLE).items():  # the same arrays: the same scores, bit for bit
+        assert np.array_equal(loaded.predict_proba(ARTICLE)[name], scores), name
+    assert loaded.explain(ARTICLE[0], k=8) == bundle.explain(ARTICLE[0], k=8)
     assert loaded.data_digest == bundle.data_digest and loaded.codebook_sha256 == bundle.codebook_sha256
+    assert loaded.config == bundle.config and loaded.codebooks == bundle.codebooks
+    assert all(loaded.thresholds(name) == bundle.thresholds(name) for name in bundle.content_label_sets)
     assert (
         json.loads((bundle_dir / "model.json").read_text())["versions"]["scikit-learn"]
         == bundle.versions["scikit-learn"]
     )
 
 
-def test_tampered_artifact_is_refused_before_unpickling(bundle_dir: Path, tmp_path: Path) -> None:
+def test_tampered_or_unvouched_artifact_is_refused(bundle_dir: Path, bundle_sha256: str, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(bundle_dir, copy)
-    with (copy / "model.joblib").open("ab") as f:
+    with (copy / "arrays.npz").open("ab") as f:
         f.write(b"\0")
-    with pytest.raises(ModelLoadError, match="does not match the digest recorded at training"):
-        load_bundle(copy)
-    with pytest.raises(ModelLoadError, match="does not match"):
+    with pytest.raises(ModelLoadError, match=r"arrays.npz: sha256 does not match files.arrays.npz in manifest.json"):
+        load_bundle(copy, bundle_sha256)
+    with pytest.raises(ModelLoadError, match="does not match the trusted digest"):
         load_bundle(bundle_dir, expected_sha256="0" * 64)
+    # A digest read from beside the files vouches for nothing: without the operator's, no load.
+    with pytest.raises(ModelLoadError, match=r"no trusted sha256 .*TOPICFRAME_MODEL_SHA256.*--model-sha256"):
+        load_bundle(bundle_dir)
 
 
-def test_other_scikit_learn_version_is_refused(bundle_dir: Path, tmp_path: Path) -> None:
+def test_a_model_of_another_scikit_learn_version_loads(bundle: ModelBundle, bundle_dir: Path, tmp_path: Path) -> None:
+    """No scikit-learn state is unpickled, so the version lock applies to fitting only."""
     copy = tmp_path / "copy"
     shutil.copytree(bundle_dir, copy)
     meta = json.loads((copy / "model.json").read_text())
     meta["versions"]["scikit-learn"] = "1.2.0"
     (copy / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 1.2.0"):
-        load_bundle(copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["model.json"] = hashlib.sha256((copy / "model.json").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_bundle(copy, hashlib.sha256((copy / "manifest.json").read_bytes()).hexdigest())
+    assert loaded.versions["scikit-learn"] == "1.2.0" and loaded.predict(ARTICLE) == bundle.predict(ARTICLE)
 
 
 def _tiny_codebooks(multi_label: bool) -> dict[str, Codebook]:
@@ -203,7 +221,7 @@ TINY = [
 
 @pytest.mark.parametrize("kind", ["logreg", "linear_svm", "sgd", "complement_nb"])
 @pytest.mark.parametrize("multi_label", [True, False])
-def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: bool) -> None:
+def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: bool, tmp_path: Path) -> None:
     config = load_config(None, {"classifier.type": kind, "classifier.class_weight": None})
     texts = [t for t, _ in TINY] * 2
     y = np.array([row for _, row in TINY] * 2)
@@ -219,6 +237,16 @@ def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: 
     assert "missile" not in [term for term, _ in terms]
     model = bundle.label_sets_["topic"]
     assert (model.scorer is None) == (model.classifier is not None)  # one copy of the weights, never both
+    # Saved and loaded (arrays, or skops for a classifier that is not weights + intercepts): the same model.
+    loaded = load_bundle(tmp_path, bundle.save(tmp_path))
+    texts = ["tariffs on imports", "missile drills", "anything at all"]
+    assert np.array_equal(loaded.predict_proba(texts)["topic"], bundle.predict_proba(texts)["topic"])
+    assert loaded.explain(texts[0], k=10, labels={"topic": ["trade"]}) == bundle.explain(
+        texts[0], k=10, labels={"topic": ["trade"]}
+    )
+    assert list(tmp_path.glob("classifiers/*.skops")) == (
+        [] if model.scorer else [tmp_path / "classifiers/topic.skops"]
+    )
 
 
 def test_explanations_name_terms_with_word_and_char_features() -> None:
@@ -278,16 +306,3 @@ def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
     scores = bundle.predict_proba(texts[:3], layout=ArticleLayout.alone(3))["role"]
     assert scores.shape == (3, 4) and np.allclose(scores[:, [1, 3]], 0) and np.allclose(scores.sum(axis=1), 1)
     assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]
-
-
-def test_a_model_saved_before_roles_still_loads_and_serves() -> None:
-    """tests/fixtures/pre_roles_model was saved by the code of commit b2dff58 (topic + frame, no roles, no
-    context). It loads, keeps its own decision rule, and serves: no role, every paragraph counts as content."""
-    old = load_bundle(Path(__file__).resolve().parents[2] / "fixtures" / "pre_roles_model")
-    assert old.role_set is None and old.content_label_sets == ["topic", "frame"]
-    assert old.config.context.neighbours == 0 and old.config.decision.max_labels is None
-    paragraphs = ["Tariffs on steel imports rose sharply after the trade talks collapsed.", "By Jane Roe"]
-    assert old.predict(paragraphs[:1])["topic"] == [["trade"]]
-    result = classify(old, paragraphs)
-    assert all("role" not in item for item in result["paragraphs"])
-    assert result["summary"]["content_paragraphs"] == 2 and "roles" not in result["summary"]

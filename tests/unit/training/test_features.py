@@ -1,0 +1,87 @@
+"""The role model's layout features: distance from the article's end, and the codebook's cue groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.features import N_TEXT_LAYOUT, ArticleLayout, layout_features, n_layout_features, text_layout
+
+FOOTER_GROUP = 9 + 1  # the footer cue group: after the 9 shape features and the caption group
+
+ARTICLE = [
+    "Manila and Hanoi agree coastguard hotline",
+    "By Amara Okafor | 4 min read",
+    "The two foreign ministers spoke for nearly three hours and agreed to restore a hotline.",
+    "Officials said the line would be tested every week.",
+    "About the Coastguard Forum: the forum brings together officials from ten navies.",
+    "ENDS",
+]
+
+
+def test_from_end_adds_how_many_paragraphs_follow_and_precede() -> None:
+    layout = ArticleLayout.single_article(len(ARTICLE))
+    features = layout_features(ARTICLE, layout)
+    assert features.shape == (len(ARTICLE), n_layout_features()) and features.dtype == np.float32
+    # The first columns are what the role model read before (own look + position), unchanged.
+    without = layout_features(ARTICLE, layout, from_end=False)
+    assert without.shape[1] == n_layout_features(from_end=False) == N_TEXT_LAYOUT + 5
+    np.testing.assert_array_equal(features[:, : without.shape[1]], without)
+    np.testing.assert_array_equal(without[:, :N_TEXT_LAYOUT], text_layout(ARTICLE))
+    end = features[:, without.shape[1] :]
+    assert end[:, 0].tolist() == [0, 0, 0, 1, 0, 0]  # exactly two paragraphs after it
+    assert end[:, 1].tolist() == [0, 1, 1, 1, 1, 1]  # within the last five
+    np.testing.assert_allclose(end[:, 2], np.array([5, 4, 3, 2, 1, 0]) / 20)
+    np.testing.assert_allclose(end[:, 3], np.array([0, 1, 2, 3, 4, 5]) / 20)
+    # Capped at 20 paragraphs either way: a long article's middle reads as "far from both ends".
+    long = layout_features(["Text."] * 50, ArticleLayout.single_article(50))
+    assert long[25, -2:].tolist() == [1.0, 1.0] and long[49, -4:].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_a_lone_paragraph_is_judged_by_its_own_look_only() -> None:
+    features = layout_features(ARTICLE, ArticleLayout.alone(len(ARTICLE)))
+    np.testing.assert_array_equal(features[:, :N_TEXT_LAYOUT], text_layout(ARTICLE))
+    assert not features[:, N_TEXT_LAYOUT:].any()
+
+
+@pytest.mark.parametrize(
+    ("text", "footer"),
+    [
+        ("ENDS", True),
+        ("-30-", True),
+        ("### End of release ###", True),
+        ("Media contact: Jana Voss, +49 30 555 0100, press@example.org", True),
+        ("Press enquiries: the Secretariat, communications@example.org", True),
+        ("Notes to editors: photographs of the signing are available on request.", True),
+        ("About the Coastguard Forum: the forum brings together officials from ten navies.", True),
+        ("Contacts between the two navies resumed in March, officials said.", False),
+        ("The talks ends a year of standoffs at sea, the minister said.", False),
+        ("Press freedom groups said the law would chill reporting.", False),
+    ],
+)
+def test_footer_cue_group_covers_the_codebooks_press_release_closing_matter(text: str, footer: bool) -> None:
+    assert bool(text_layout([text])[0, FOOTER_GROUP]) is footer
+
+
+def test_a_role_model_fitted_without_end_position_keeps_scoring_under_todays_default(codebooks) -> None:
+    """A model saved before `roles.from_end` existed is read with the default (True): its weights' width decides."""
+    from training.bundle import ModelBundle
+    from training.config import load_config
+
+    roles = codebooks["role"]
+    texts = ARTICLE * 3
+    y = np.zeros((len(texts), len(roles.label_names)), dtype=np.int8)
+    for i, role in enumerate(["headline", "byline", "body", "body", "footer", "footer"] * 3):
+        y[i, roles.label_names.index(role)] = 1
+    layout = ArticleLayout.from_article_ids([f"a{i // len(ARTICLE)}" for i in range(len(texts))])
+    config = load_config(None, {"roles.from_end": False, "vectorizer.char_ngram_range": None})
+    bundle = ModelBundle(config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
+    before = bundle.role_scores(texts, layout)
+    bundle.config = load_config(None, {"vectorizer.char_ngram_range": None})  # as an old config reads today
+    assert bundle.config.roles.from_end
+    np.testing.assert_array_equal(bundle.role_scores(texts, layout), before)
+    # A model fitted with the end position reads it.
+    fitted = ModelBundle(bundle.config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
+    assert (
+        fitted.role_features(texts, layout).shape[1] == len(fitted.role_vectorizer_.vocabulary_) + n_layout_features()
+    )

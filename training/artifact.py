@@ -1,0 +1,408 @@
+"""The saved model: plain arrays and JSON, loaded without unpickling anything.
+
+A saved model is a directory of
+
+* ``manifest.json``: the format and the sha256 of every other file. The sha256 of the manifest
+  itself is the model's digest (``bundle_sha256``, recorded as a registry tag), so one trusted
+  digest covers every file;
+* ``model.json``: config, codebooks, metadata, vectorizer settings and each label set's decision
+  settings (labels, thresholds, caps);
+* ``arrays.npz``: vocabularies (terms in column order, as UTF-8 bytes + offsets), idf, weights and
+  intercepts, read with ``allow_pickle=False`` (an object array is refused, never unpickled);
+* ``classifiers/<set>.skops``: only for a classifier that does not reduce to weights + intercepts
+  (calibrated linear SVM, complement NB, single-label SGD or binary logistic regression), read by
+  skops with no type trusted beyond scikit-learn's own and the three internals below.
+
+`read_artifact` checks the manifest against a digest from a trusted record (the registry, or one
+the operator passes for a local directory), then each file against the manifest, and parses the
+very bytes it checked. Models saved by older code as a joblib pickle are refused with the fix:
+`convert_legacy` (``topicframe model convert``) rewrites one whose pickle the operator vouches for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.errors import ModelIntegrityError, ModelLoadError
+
+FORMAT = "topicframe-model"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+METADATA_FILE = "model.json"
+ARRAYS_FILE = "arrays.npz"
+LEGACY_FILE = "model.joblib"
+# Files a manifest may list: nothing else is ever opened, whatever the manifest says.
+_ALLOWED_FILE = re.compile(r"^(model\.json|arrays\.npz|classifiers/[A-Za-z0-9_.-]+\.skops)$")
+# skops trusts scikit-learn's estimators by default; these scikit-learn internals are the only extra types
+# (calibration's parts, and one-vs-rest's stand-in for a label with one class in training).
+SKOPS_TRUSTED = [
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.multiclass._ConstantPredictor",
+]
+# Vectorizer parameters not saved: the vocabulary is saved as arrays, dtype by name, and callables never.
+_VECTORIZER_SKIPPED = ("vocabulary", "dtype", "preprocessor", "tokenizer")
+# The bundle's saved state; anything else in a bundle's __dict__ is refused at save, not silently dropped.
+_CACHED = {"fast_tfidf_", "terms_", "fast_role_tfidf_"}
+_STATE = {"config", "codebooks", "codebook_sha256", "multi_label", "label_names", "versions", "data_digest"}
+_STATE |= {"metrics", "created_at", "label_sets_", "role_set", "vectorizer_", "role_vectorizer_"}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def legacy_message(directory: Path) -> str:
+    return (
+        f"{directory}: a model saved by an older topicframe as a pickle ({LEGACY_FILE}), which is no longer "
+        f"loaded (unpickling can run code); convert it once with `topicframe model convert {directory} "
+        "--sha256 DIGEST --out NEW_DIR` (DIGEST: the sha256 of its model.joblib from a record you trust, "
+        "e.g. the registry's bundle_sha256 tag) and serve NEW_DIR"
+    )
+
+
+def feature_terms(vectorizer: Any) -> list[str]:
+    """Column index -> term, for a vectorizer or a FeatureUnion of them (whose columns follow part by part).
+
+    The strings are the vocabulary's own, so the list costs a pointer per feature;
+    FeatureUnion's own feature names would add a "word__"/"char__" prefix (and a copy).
+    """
+    parts = (
+        [part for _, part in vectorizer.transformer_list] if hasattr(vectorizer, "transformer_list") else [vectorizer]
+    )
+    return [term for part in parts for term in _terms_in_column_order(part.vocabulary_)]
+
+
+# ---- writing ----------------------------------------------------------------------------------------
+
+
+class _Arrays:
+    """Collects named arrays for ``arrays.npz``; refuses object arrays (they would need pickle)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, key: str, value: Any) -> str:
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise ModelLoadError(f"cannot save array '{key}': it holds Python objects")
+        self.arrays[key] = array
+        return key
+
+
+def _terms_in_column_order(vocabulary: dict[str, int]) -> list[str]:
+    terms = [""] * len(vocabulary)
+    for term, j in vocabulary.items():
+        terms[j] = term
+    return terms
+
+
+def _vectorizer_to_data(vectorizer: Any, key: str, arrays: _Arrays) -> dict[str, Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    if isinstance(vectorizer, FeatureUnion):
+        if vectorizer.transformer_weights:
+            raise ModelLoadError(f"{key}: a FeatureUnion with transformer_weights cannot be saved")
+        parts = [
+            {"name": name, **_vectorizer_to_data(part, f"{key}.{name}", arrays)}
+            for name, part in vectorizer.transformer_list
+        ]
+        return {"kind": "union", "parts": parts}
+    if type(vectorizer) is not TfidfVectorizer:
+        raise ModelLoadError(f"{key}: cannot save a {type(vectorizer).__name__} (only TfidfVectorizer)")
+    params = vectorizer.get_params()
+    if params["preprocessor"] is not None or params["tokenizer"] is not None or not isinstance(params["analyzer"], str):
+        raise ModelLoadError(f"{key}: a vectorizer with a custom analyzer, preprocessor or tokenizer cannot be saved")
+    settings = {name: value for name, value in params.items() if name not in _VECTORIZER_SKIPPED}
+    settings["ngram_range"] = list(settings["ngram_range"])
+    if isinstance(settings["stop_words"], list | tuple | set | frozenset):
+        settings["stop_words"] = sorted(settings["stop_words"])
+    terms = _terms_in_column_order(vectorizer.vocabulary_)
+    # One UTF-8 blob and character offsets: exact for any term (a fixed-width numpy string array drops
+    # trailing NULs) and compact.
+    offsets = np.cumsum([0] + [len(term) for term in terms], dtype=np.int64)
+    data = {
+        "kind": "tfidf",
+        "params": settings,
+        "dtype": np.dtype(vectorizer.dtype).name,
+        "terms": arrays.add(f"{key}.terms", np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)),
+        "term_offsets": arrays.add(f"{key}.term_offsets", offsets),
+        "idf": arrays.add(f"{key}.idf", vectorizer.idf_) if vectorizer.use_idf else None,
+    }
+    return data
+
+
+def _label_set_to_data(model: Any, arrays: _Arrays, classifiers: dict[str, bytes]) -> dict[str, Any]:
+    key = f"label_sets.{model.name}"
+    data: dict[str, Any] = {
+        "labels": list(model.labels),
+        "multi_label": bool(model.multi_label),
+        "thresholds": [float(t) for t in model.thresholds],
+        "columns": None if model.columns is None else [int(c) for c in model.columns],
+        "max_labels": model.max_labels,
+        "relative_to_top": float(model.relative_to_top),
+        "scorer": None,
+        "classifier": None,
+        "weights": None,
+    }
+    if model.scorer is not None:
+        data["scorer"] = {
+            "link": model.scorer.link,
+            "weights": arrays.add(f"{key}.weights", model.scorer.weights),  # features x labels
+            "intercepts": arrays.add(f"{key}.intercepts", model.scorer.intercepts),
+        }
+        return data
+    import skops.io as sio
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", model.name):
+        raise ModelLoadError(f"label set '{model.name}': a name usable as a file name is needed to save it")
+    file = f"classifiers/{model.name}.skops"
+    classifiers[file] = sio.dumps(model.classifier)
+    data["classifier"] = file
+    data["weights"] = None if model.weights is None else arrays.add(f"{key}.explain_weights", model.weights)
+    return data
+
+
+def write_artifact(bundle: Any, directory: str | Path) -> str:
+    """Save ``bundle`` under ``directory`` (created); return the manifest's sha256, the model's digest."""
+    extra = set(bundle.__dict__) - _STATE - _CACHED
+    if extra:
+        raise ModelLoadError(f"the model has state the saved format does not hold: {sorted(extra)}")
+    arrays = _Arrays()
+    classifiers: dict[str, bytes] = {}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": bundle.config.model_dump(mode="json"),
+        "codebooks": bundle.codebooks,
+        "codebook_sha256": bundle.codebook_sha256,
+        "multi_label": bundle.multi_label,
+        "label_names": bundle.label_names,
+        "role_set": bundle.role_set,
+        "versions": bundle.versions,
+        "data_digest": bundle.data_digest,
+        "metrics": bundle.metrics,
+        "created_at": bundle.created_at,
+        "vectorizer": _vectorizer_to_data(bundle.vectorizer_, "vectorizer", arrays),
+        "role_vectorizer": (
+            _vectorizer_to_data(bundle.role_vectorizer_, "role_vectorizer", arrays)
+            if "role_vectorizer_" in bundle.__dict__
+            else None
+        ),
+        "label_sets": {
+            name: _label_set_to_data(model, arrays, classifiers) for name, model in bundle.label_sets_.items()
+        },
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays.arrays)
+    files = {METADATA_FILE: json.dumps(metadata, indent=1).encode("utf-8"), ARRAYS_FILE: buffer.getvalue()}
+    files.update(classifiers)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "files": {name: sha256_bytes(content) for name, content in sorted(files.items())},
+    }
+    manifest_bytes = json.dumps(manifest, indent=2).encode("utf-8")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        _write_atomically(directory / name, content)
+    # The manifest last: a directory is a model only once every file it lists is complete.
+    _write_atomically(directory / MANIFEST_FILE, manifest_bytes)
+    return sha256_bytes(manifest_bytes)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)  # never a half-written file under the real name
+
+
+def artifact_size(directory: str | Path) -> int:
+    """Bytes of every file the manifest lists, the manifest included (the size logged as a metric)."""
+    directory = Path(directory)
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    return (directory / MANIFEST_FILE).stat().st_size + sum((directory / f).stat().st_size for f in manifest["files"])
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+
+
+def verified_files(directory: str | Path, expected_sha256: str | None) -> dict[str, bytes]:
+    """The content of every file the manifest lists, each checked: the manifest against ``expected_sha256``
+    (from a trusted record), every other file against the manifest. Nothing is parsed before its check."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        if (directory / LEGACY_FILE).is_file():
+            raise ModelIntegrityError(legacy_message(directory))
+        raise ModelLoadError(f"{directory}: no model here ({MANIFEST_FILE} not found)")
+    if not expected_sha256:
+        raise ModelIntegrityError(
+            f"{directory}: no trusted sha256 to check the model against; pass the bundle_sha256 recorded at "
+            "training (TOPICFRAME_MODEL_SHA256 for the service, --model-sha256 for the CLI)"
+        )
+    manifest_bytes = manifest_path.read_bytes()
+    actual = sha256_bytes(manifest_bytes)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"{manifest_path}: sha256 {actual[:12]}… does not match the trusted digest {expected_sha256[:12]}…; "
+            "refusing to load it"
+        )
+    try:
+        manifest = json.loads(manifest_bytes)
+        files = manifest["files"]
+        ok = manifest["format"] == FORMAT and isinstance(files, dict)
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ModelIntegrityError(f"{manifest_path}: not a {FORMAT} manifest (fields format, files)")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{manifest_path}: format_version {manifest.get('format_version')!r}; this topicframe reads "
+            f"{FORMAT_VERSION}: install the topicframe version that saved it"
+        )
+    content: dict[str, bytes] = {}
+    for name, digest in files.items():
+        if not isinstance(name, str) or not _ALLOWED_FILE.match(name):
+            raise ModelIntegrityError(f"{manifest_path}: files.{name}: not a file of the {FORMAT} format")
+        path = directory / name
+        if not path.is_file():
+            raise ModelIntegrityError(f"{path}: listed in {MANIFEST_FILE} but missing")
+        data = path.read_bytes()
+        if sha256_bytes(data) != digest:
+            raise ModelIntegrityError(f"{path}: sha256 does not match files.{name} in {MANIFEST_FILE}")
+        content[name] = data
+    if METADATA_FILE not in content or ARRAYS_FILE not in content:
+        raise ModelIntegrityError(f"{manifest_path}: files must list {METADATA_FILE} and {ARRAYS_FILE}")
+    return content
+
+
+def _load_arrays(data: bytes, where: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as exc:  # "Object arrays cannot be loaded when allow_pickle=False", or a broken file
+        raise ModelIntegrityError(f"{where}: {exc}; refusing it") from None
+    except Exception as exc:
+        raise ModelIntegrityError(f"{where}: not a readable .npz file ({type(exc).__name__})") from None
+
+
+def _array(arrays: dict[str, np.ndarray], key: Any, where: Path) -> np.ndarray:
+    if not isinstance(key, str) or key not in arrays:
+        raise ModelIntegrityError(f"{where}: array {key!r} is missing")
+    array = arrays[key]
+    if array.dtype.kind not in "biuf":
+        raise ModelIntegrityError(f"{where}: array {key!r} has dtype {array.dtype}, not a number type")
+    return array
+
+
+def _vectorizer_from_data(data: dict[str, Any], arrays: dict[str, np.ndarray], where: Path) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    if data["kind"] == "union":
+        return FeatureUnion([(part["name"], _vectorizer_from_data(part, arrays, where)) for part in data["parts"]])
+    if data["kind"] != "tfidf":
+        raise ModelIntegrityError(f"{where}: vectorizer kind {data['kind']!r} is unknown")
+    params = dict(data["params"])
+    if set(params) & set(_VECTORIZER_SKIPPED) or not isinstance(params["analyzer"], str):
+        raise ModelIntegrityError(f"{where}: vectorizer params: a string analyzer and no callables expected")
+    params["ngram_range"] = tuple(params["ngram_range"])
+    dtype = np.dtype(data["dtype"])
+    if dtype.kind != "f":
+        raise ModelIntegrityError(f"{where}: vectorizer dtype {dtype} is not a float type")
+    vectorizer = TfidfVectorizer(**params, dtype=dtype.type)
+    blob = _array(arrays, data["terms"], where).tobytes().decode("utf-8")
+    offsets = _array(arrays, data["term_offsets"], where).tolist()
+    terms = [blob[a:b] for a, b in itertools.pairwise(offsets)]
+    vocabulary = dict(zip(terms, range(len(terms)), strict=True))
+    if len(vocabulary) != len(terms):
+        raise ModelIntegrityError(f"{where}: vocabulary {data['terms']!r} repeats a term")
+    vectorizer.vocabulary_ = vocabulary
+    if data["idf"] is not None:
+        vectorizer.idf_ = _array(arrays, data["idf"], where).astype(np.float64, copy=False)
+    return vectorizer
+
+
+def _label_set_from_data(
+    name: str, data: dict[str, Any], arrays: dict[str, np.ndarray], content: dict[str, bytes], where: Path
+) -> Any:
+    from training.estimators import LinearScorer
+    from training.label_set import LabelSetModel
+
+    scorer = classifier = weights = None
+    if data["scorer"] is not None:
+        spec = data["scorer"]
+        if spec["link"] not in ("sigmoid", "softmax"):
+            raise ModelIntegrityError(f"{where}: label_sets.{name}.scorer.link {spec['link']!r} is unknown")
+        # LinearScorer keeps (features x labels); the stored array is that, so its transpose goes in.
+        scorer = LinearScorer(
+            _array(arrays, spec["weights"], where).T, _array(arrays, spec["intercepts"], where), spec["link"]
+        )
+    else:
+        import skops.io as sio
+
+        file = data["classifier"]
+        if file not in content:
+            raise ModelIntegrityError(f"{where}: label_sets.{name}.classifier {file!r} is not in the manifest")
+        try:
+            classifier = sio.loads(content[file], trusted=SKOPS_TRUSTED)
+        except Exception as exc:  # skops refuses any type not trusted, before building it
+            raise ModelIntegrityError(f"{where.parent / file}: refused by skops: {exc}") from None
+        if data["weights"] is not None:
+            weights = _array(arrays, data["weights"], where)
+    return LabelSetModel(
+        name=name,
+        labels=list(data["labels"]),
+        multi_label=bool(data["multi_label"]),
+        classifier=classifier,
+        weights=weights,
+        thresholds=np.asarray(data["thresholds"], dtype=np.float64),
+        scorer=scorer,
+        columns=None if data["columns"] is None else np.asarray(data["columns"], dtype=np.int64),
+        max_labels=data["max_labels"],
+        relative_to_top=float(data["relative_to_top"]),
+    )
+
+
+def read_artifact(directory: str | Path, expected_sha256: str | None) -> Any:
+    """The `ModelBundle` saved under ``directory``, after checking every file (see `verified_files`)."""
+    from training.bundle import ModelBundle
+    from training.config import RunConfig
+
+    directory = Path(directory)
+    content = verified_files(directory, expected_sha256)
+    where = directory / METADATA_FILE
+    arrays = _load_arrays(content[ARRAYS_FILE], directory / ARRAYS_FILE)
+    try:
+        metadata = json.loads(content[METADATA_FILE])
+        bundle = ModelBundle.__new__(ModelBundle)
+        state: dict[str, Any] = {
+            "config": RunConfig.model_validate(metadata["config"]),
+            **{key: metadata[key] for key in ("codebooks", "codebook_sha256", "multi_label", "label_names")},
+            **{key: metadata[key] for key in ("role_set", "versions", "data_digest", "metrics", "created_at")},
+            "vectorizer_": _vectorizer_from_data(metadata["vectorizer"], arrays, where),
+            "label_sets_": {
+                name: _label_set_from_data(name, data, arrays, content, where)
+                for name, data in metadata["label_sets"].items()
+            },
+        }
+        if metadata["role_vectorizer"] is not None:
+            state["role_vectorizer_"] = _vectorizer_from_data(metadata["role_vectorizer"], arrays, where)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # a field missing or of the wrong type: the file does not match the format
+        raise ModelIntegrityError(f"{where}: not a valid {FORMAT} model ({type(exc).__name__}: {exc})") from None
+    bundle.__dict__.update(state)
+    return bundle
