@@ -26,6 +26,40 @@ def split_paragraphs(text: str) -> list[str]:
     return [p.strip() for p in _BLANK_LINES.split(normalised) if p.strip()]
 
 
+DECISION_RULE_TEXT = (
+    "Decision rule: a paragraph whose role is not a content role ({content}) gets no labels of the other "
+    "sets, whatever its scores. Otherwise, in a multi-label set a label is given when its score reaches that "
+    "label's own threshold (tuned on out-of-fold scores to maximise the label's F1; the margin is score minus "
+    "threshold), then only labels scoring at least {relative} of the paragraph's top score are kept, at most "
+    "{max_labels} per set, highest score first. In a single-label set the label with the top score wins."
+)
+
+
+def label_thresholds(bundle: ModelBundle) -> dict[str, dict[str, float]]:
+    """Each multi-label set's per-label thresholds (single-label sets have none: the top score wins)."""
+    return {name: bundle.thresholds(name) for name in bundle.label_sets if bundle.multi_label[name]}
+
+
+def decision_rule(bundle: ModelBundle) -> dict[str, Any]:
+    """What turns scores into labels after the thresholds: caps, and which roles carry labels."""
+    decision = bundle.config.decision
+    return {
+        "max_labels": decision.max_labels,
+        "relative_to_top": decision.relative_to_top or None,
+        "content_roles": list(bundle.config.roles.content) if bundle.role_set is not None else [],
+    }
+
+
+def describe_decision_rule(bundle: ModelBundle) -> str:
+    """`DECISION_RULE_TEXT` filled in with this model's own settings."""
+    rule = decision_rule(bundle)
+    return DECISION_RULE_TEXT.format(
+        content=", ".join(rule["content_roles"]) or "every paragraph counts: this model has no roles",
+        relative=f"{rule['relative_to_top']:.0%}" if rule["relative_to_top"] else "0%",
+        max_labels=rule["max_labels"] or "any number of labels",
+    )
+
+
 def classify(
     bundle: ModelBundle,
     paragraphs: list[str],
@@ -49,6 +83,12 @@ def classify(
     X = scored.X.tocsr() if explain else scored.X
     # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.
     rounded = {name: np.round(s, 4).tolist() for name, s in scores.items()} if include_scores else {}
+    # Margins to each label's threshold say how near a label was to being given (or taken away).
+    margin_sets = [name for name in label_sets if bundle.multi_label[name]] if include_scores else []
+    margins = {
+        name: np.round(scores[name] - np.fromiter(bundle.thresholds(name).values(), float), 4).tolist()
+        for name in margin_sets
+    }
     roles, role_scores = scored.roles, None
     if scored.role_scores is not None:
         role_scores = np.round(scored.role_scores.max(axis=1), 4).tolist()
@@ -62,6 +102,10 @@ def classify(
             item["scores"] = {
                 name: dict(zip(bundle.label_names[name], rounded[name][i], strict=True)) for name in label_sets
             }
+            if margin_sets:
+                item["margins"] = {
+                    name: dict(zip(bundle.label_names[name], margins[name][i], strict=True)) for name in margin_sets
+                }
         if explain:
             explained = bundle.explain_row(X[i], explain, item["labels"])
             item["explanations"] = {

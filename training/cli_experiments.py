@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from training.compare import comparison_table, find_runs, markdown_table
 from training.config import parse_override
-from training.console import console, print_plain, print_promotion, print_warning, print_wide, progress_bar
+from training.console import (
+    console,
+    print_plain,
+    print_promotion,
+    print_warning,
+    print_wide,
+    progress_bar,
+    working,
+)
 from training.diff import diff_runs, write_changes
 from training.errors import TopicframeError
 from training.registry import use_tracking_store
@@ -25,7 +35,8 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
     if experiment:
         overrides["experiment"] = experiment
     sweep = load_sweep(file, overrides)  # every trial's config is validated here, before anything runs
-    prepared = prepare_all(sweep, strict=strict)
+    with working("loading and validating the data"):
+        prepared = prepare_all(sweep, strict=strict)
     for part in prepared.values():
         for problem in part.warnings:
             print_warning(str(problem))
@@ -56,8 +67,8 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
         f"best {best_run.name} ({best_run.run_id}) {metric}={best_run.metrics[metric]:.4f}"
     )
     if register:
-        console.print(f"re-fitting {best_run.name} to log and register its model …")
-        logged, promotion, warning = register_best(sweep, prepared, result)
+        with working(f"re-fitting {best_run.name} to log and register its model"):
+            logged, promotion, warning = register_best(sweep, prepared, result)
         if warning:
             print_warning(f"warning: {warning}")
         console.print(f"registered {result.best_trial.config.model_name} version {logged.model_version}")
@@ -122,3 +133,72 @@ def print_diff(run_a: str, run_b: str, output: Path | None, limit: int) -> None:
 
 def _labels(joined: str) -> set[str]:
     return set(filter(None, joined.split(";")))
+
+
+def ui_url(base: str, experiment_id: str | None) -> str:
+    """The runs table of the experiment (the experiments list without one), in the machine-learning view."""
+    if experiment_id is None:
+        return f"{base}/#/experiments"
+    from training.tracking import RUNS_VIEW_KEY
+
+    # workflowType: the "Model training" side of MLflow 3's UI (it opens on GenAI otherwise);
+    # viewStateShareKey: the view `tracking.set_runs_view` stores, with the headline metric columns.
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={RUNS_VIEW_KEY}"
+
+
+def run_ui(port: int, experiment: str, timeout: float) -> int:
+    """Start `mlflow server` on the tracking store, print the runs table's URL once it answers, wait for it."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    from training.registry import tracking_uri
+    from training.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
+    uri = tracking_uri()
+    client = use_tracking_store()
+    found = client.get_experiment_by_name(experiment)
+    if found is not None and found.tags.get(EXPERIMENT_KIND_TAG) is None:  # logged before the tag existed
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
+        command += ["--artifacts-destination", "mlartifacts"]  # the embedded store's folder, relative
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"starting the MLflow UI on {base} for {uri} …")
+    # Its own process group: `mlflow server` starts uvicorn workers, and stopping this command (Ctrl-C or
+    # SIGTERM) must stop all of them, not leave a server holding the port.
+    server = subprocess.Popen(command, start_new_session=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise TopicframeError(f"mlflow server exited with status {server.returncode} (is port {port} free?)")
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TopicframeError(f"mlflow server did not answer on {base} within {timeout:g}s")
+            time.sleep(0.3)
+        url = ui_url(base, None if found is None else str(found.experiment_id))
+        what = f"experiment '{experiment}' runs" if found is not None else f"experiments (no '{experiment}' yet)"
+        console.print(f"MLflow UI ready — {what}: {url}  (Ctrl-C stops it)", highlight=False)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops `topicframe ui` the way Ctrl-C does, server included

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from training.config import load_yaml
 from training.errors import ConfigError
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -76,10 +75,7 @@ def load_codebook(path: str | Path) -> Codebook:
     if not path.is_file():
         raise ConfigError(f"{path}: codebook not found")
     raw = path.read_bytes()
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = load_yaml(raw, path)  # a key given twice is an error naming file:line, not "last one wins"
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'name', 'multi_label' and 'labels'")
     name = data.get("name", path.stem)
@@ -127,16 +123,45 @@ def load_codebook(path: str | Path) -> Codebook:
     )
 
 
+def codebook_names(labels_dir: str | Path) -> list[str]:
+    """The label sets that have a codebook (``<name>.yaml``) in ``labels_dir``, sorted; [] if there is none."""
+    return sorted(p.stem for p in Path(labels_dir).glob("*.yaml"))
+
+
 def load_codebooks(labels_dir: str | Path, label_sets: list[str] | None = None) -> dict[str, Codebook]:
     """Load the named label sets (default: every ``*.yaml`` in ``labels_dir``)."""
     labels_dir = Path(labels_dir)
     if not labels_dir.is_dir():
         raise ConfigError(f"{labels_dir}: labels directory not found")
     if label_sets is None:
-        label_sets = sorted(p.stem for p in labels_dir.glob("*.yaml"))
+        label_sets = codebook_names(labels_dir)
         if not label_sets:
             raise ConfigError(f"{labels_dir}: no codebooks (<label_set>.yaml) found")
     return {name: load_codebook(labels_dir / f"{name}.yaml") for name in label_sets}
+
+
+def match_codebooks_to_columns(
+    codebooks: dict[str, Codebook], header: list[str], source: str, label_columns: dict[str, str], labels_dir: str
+) -> None:
+    """Every discovered codebook needs its column in ``header``, and every mapped label column its codebook.
+
+    Used when the config does not list ``data.label_sets``: a codebook added to the labels directory is
+    trained, and a mismatch between the codebooks and a CSV's columns is an error naming both, rather
+    than a set silently left out.
+    """
+    for name, codebook in codebooks.items():
+        column = label_columns.get(name, name)
+        if column not in header:
+            raise ConfigError(
+                f"{codebook.source or name}: codebook '{name}' has no column '{column}' in {source} "
+                f"(header: {', '.join(header)}); add the column, or list the sets to train in data.label_sets"
+            )
+    for name, column in label_columns.items():
+        if name not in codebooks:
+            raise ConfigError(
+                f"{source}: column '{column}' is mapped to label set '{name}' (data.label_columns), "
+                f"which has no codebook {Path(labels_dir) / (name + '.yaml')}"
+            )
 
 
 def codebooks_sha256(codebooks: dict[str, Codebook]) -> str:
@@ -163,3 +188,16 @@ def codebook_from_dict(data: dict[str, Any]) -> Codebook:
             for label in data["labels"]
         ),
     )
+
+
+def in_column_order(
+    codebooks: dict[str, Codebook], header: list[str], label_columns: dict[str, str], first: str | None = None
+) -> dict[str, Codebook]:
+    """Discovered codebooks in a stable, meaningful order: ``first`` (the role set), then as their columns
+    appear in ``header`` (``topic,frame`` as in the shipped CSVs), then any others by name."""
+
+    def position(name: str) -> tuple[int, int, str]:
+        column = label_columns.get(name, name)
+        return (name != first, header.index(column) if column in header else len(header), name)
+
+    return {name: codebooks[name] for name in sorted(codebooks, key=position)}

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # no MLflow import at run time: sweep workers import this mod
     from mlflow.tracking import MlflowClient
 
 DEFAULT_METRIC = "cv.topic.micro_f1"
+# Metrics of cost, not quality, under the names every run logs (train.result_metrics): never a tie-breaker
+# for "same model", always ranked ascending. The one home of these names.
+TIMING_METRICS = ("fit_seconds", "model_size_bytes")
 SWEEP_ROLE = "sweep.role"  # "parent" on a sweep's parent run, "trial" on its children
 # MLflow 3 logs a pyfunc's model_config as run params; the bundle digest differs for every model,
 # so it would always "differ" without saying anything about how the runs were configured.
@@ -41,7 +44,7 @@ class RunSummary:
 
 def lower_is_better(metric: str) -> bool:
     """Losses, times and sizes sort ascending; scores descending."""
-    return metric.endswith(("hamming_loss", "fit_seconds", "model_size_bytes", "misclassified_rows"))
+    return metric.endswith(("hamming_loss", "misclassified_rows", *TIMING_METRICS))
 
 
 def rank(runs: list[RunSummary], metric: str) -> list[RunSummary]:
@@ -69,7 +72,7 @@ def key_metrics(runs: list[RunSummary], metric: str) -> list[str]:
         for label_set in label_sets:
             for stat in ("micro_f1", "macro_f1", "accuracy"):
                 wanted.append(f"{prefix}{label_set}.{stat}")
-    wanted.append("fit_seconds")
+    wanted.append(TIMING_METRICS[0])
     ordered = list(dict.fromkeys(wanted))
     return [m for m in ordered if m in present]
 

@@ -9,6 +9,7 @@ error naming the key.
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +29,10 @@ class DataConfig(_Strict):
     train: list[str] = Field(default_factory=lambda: ["labels/paragraphs.csv"])
     test: list[str] = Field(default_factory=lambda: ["labels/paragraphs_test.csv"])
     labels_dir: str = "labels"
-    label_sets: list[str] = Field(default_factory=lambda: ["role", "topic", "frame"])
+    label_sets: list[str] | None = Field(
+        None,
+        description="label sets to train; unset: every codebook in labels_dir (each needs its CSV column)",
+    )
     text_column: str = "text"
     id_column: str = "id"
     article_id_column: str = "article_id"
@@ -38,7 +42,20 @@ class DataConfig(_Strict):
     separator: str = ";"
     encoding: str = "utf-8"
     min_positives: int = Field(5, ge=0)
+    prefer_feedback: bool = Field(
+        False,
+        description="a row with the same text as an exported correction (id 'feedback-...') takes the "
+        "correction's labels instead of being reported as a conflict",
+    )
     test_size: float = Field(0.2, gt=0, lt=1, description="held-out share when no test file or split column")
+
+    @model_validator(mode="after")
+    def _own_data_own_test(self) -> DataConfig:
+        # The shipped test file belongs to the shipped training file: given other training data and no
+        # test data, the test part is split from the given data (not scored on an unrelated test set).
+        if "train" in self.model_fields_set and "test" not in self.model_fields_set:
+            self.test = []
+        return self
 
 
 class VectorizerConfig(_Strict):
@@ -88,6 +105,9 @@ class RolesConfig(_Strict):
     )
     char_ngram_range: tuple[int, int] = (2, 5)
     C: float = Field(10.0, gt=0, description="inverse regularisation of the role model")
+    from_end: bool = Field(
+        True, description="the role model also reads how many paragraphs follow (closing matter comes last)"
+    )
 
 
 class DecisionConfig(_Strict):
@@ -108,6 +128,17 @@ class ThresholdConfig(_Strict):
     fixed: float = Field(0.5, ge=0, le=1)
 
 
+class PromotionConfig(_Strict):
+    """When a candidate may replace the champion (both scored on the candidate's test data)."""
+
+    min_gain: float = Field(
+        0.0, ge=0, description="the primary metric must beat the champion's by more than this (0: any gain)"
+    )
+    max_regression: float = Field(
+        0.01, ge=0, description="largest drop allowed in any other label set's headline metric"
+    )
+
+
 class RunConfig(_Strict):
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     vectorizer: VectorizerConfig = Field(default_factory=lambda: VectorizerConfig())
@@ -117,6 +148,7 @@ class RunConfig(_Strict):
     context: ContextConfig = Field(default_factory=lambda: ContextConfig())
     roles: RolesConfig = Field(default_factory=lambda: RolesConfig())
     decision: DecisionConfig = Field(default_factory=lambda: DecisionConfig())
+    promotion: PromotionConfig = Field(default_factory=lambda: PromotionConfig())
     seed: int = 0
     experiment: str = "topicframe"
     model_name: str = Field(
@@ -130,8 +162,17 @@ class RunConfig(_Strict):
 def _explain(exc: ValidationError, origin: str) -> ConfigError:
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(root)"
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return ConfigError(f"{origin}: {key}: {message}")
+    if first["type"] != "extra_forbidden":
+        return ConfigError(f"{origin}: {key}: {first['msg']}")
+    return ConfigError(f"{origin}: {key}: unknown key{did_you_mean(key)}")
+
+
+def did_you_mean(key: str) -> str:
+    """`` (did you mean 'classifier.C'?)`` for a dotted key close to a real one (case first), else ``""``."""
+    known = sorted(config_keys() | {k.rsplit(".", 1)[0] for k in config_keys() if "." in k})
+    same_but_case = [k for k in known if k.lower() == key.lower()]
+    close = same_but_case or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -140,18 +181,44 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: '{part}' is not a section")
+            raise ConfigError(f"--set {key}: '{part}' is not a section{did_you_mean(key)}")
     node[parts[-1]] = value
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (plain YAML keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str | bytes, origin: str | Path) -> Any:
+    """Parse YAML safely; a duplicate key or a syntax error is a `ConfigError` naming ``origin:line``."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{origin}:{mark.line + 1}" if mark is not None else str(origin)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """A YAML file that must hold a mapping (an empty file is an empty mapping)."""
     try:
-        loaded = yaml.safe_load(Path(path).read_text())
+        loaded = load_yaml(Path(path).read_text(), path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections")
     return loaded or {}
@@ -160,21 +227,30 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Defaults <- YAML file <- overrides (dotted keys such as ``classifier.C``)."""
     if path is None:
-        return config_from_mapping({}, overrides, "defaults")
-    return config_from_mapping(read_mapping(path), overrides, str(path))
+        return config_from_mapping({}, overrides, "defaults", "--set")
+    return config_from_mapping(read_mapping(path), overrides, str(path), "--set")
 
 
 def config_from_mapping(
-    data: dict[str, Any], overrides: dict[str, Any] | None = None, origin: str = "config"
+    data: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+    origin: str = "config",
+    overrides_origin: str | None = None,
 ) -> RunConfig:
-    """Validate a config mapping (plus dotted overrides); errors name ``origin`` and the key."""
+    """Validate a config mapping (plus dotted overrides); errors name ``origin`` and the key, or
+    ``overrides_origin`` (``--set``) when the bad key came from the overrides."""
     data = copy.deepcopy(data)
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise _explain(exc, origin) from None
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        given = [k for k in overrides or {} if k == key or k.startswith(key + ".")] if overrides_origin else []
+        if given and first["type"] == "extra_forbidden":  # name the whole key as typed, suggest the real one
+            raise ConfigError(f"{overrides_origin}: {given[0]}: unknown key{did_you_mean(given[0])}") from None
+        raise _explain(exc, overrides_origin if given and overrides_origin else origin) from None
 
 
 def config_keys() -> set[str]:

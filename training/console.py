@@ -7,11 +7,14 @@ imports neither of them (nor anything heavier than rich), so importing it for
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -20,6 +23,17 @@ if TYPE_CHECKING:
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+_quiet = False  # set by --quiet: no progress bars (results and errors still print)
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def shows_progress() -> bool:
+    """Progress only on a terminal, and not with --quiet: piped output and logs stay clean."""
+    return not _quiet and console.is_terminal
 
 
 def print_error(message: str) -> None:
@@ -38,14 +52,30 @@ def print_plain(message: str, stderr: bool = False) -> None:
 
 
 def progress_bar(*, counter: bool = False) -> Progress:
-    """A transient bar on the output console: description, bar, [done/total], elapsed time."""
+    """A transient bar on the output console: description, bar, [done/total], elapsed time.
+
+    Disabled (silent) with --quiet or when the output is not a terminal.
+    """
     from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
     columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
     if counter:
         columns.append(TextColumn("{task.completed}/{task.total}"))
     columns.append(TimeElapsedColumn())
-    return Progress(*columns, console=console, transient=True)
+    return Progress(*columns, console=console, transient=True, disable=not shows_progress())
+
+
+@contextmanager
+def working(description: str) -> Iterator[None]:
+    """A pulsing bar with the elapsed time while one long step runs, then one line saying how long it took."""
+    import time
+
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        bar.add_task(description, total=None)
+        yield
+    if shows_progress():
+        console.print(f"{description}: {time.perf_counter() - started:.1f}s", style="dim", highlight=False)
 
 
 def print_wide(table: Table) -> None:
@@ -86,5 +116,60 @@ def print_promotion(result: PromotionResult) -> None:
             change = f"{new - old:+.3f}" if old is not None else "new"
             table.add_row(label, "-" if old is None else f"{old:.3f}", f"{new:.3f}", change)
         console.print(table)
+    if len(result.per_set) > 1:
+        console.print(
+            "micro-F1 per label set (champion -> candidate): "
+            + ", ".join(
+                f"{name} {'-' if old is None else f'{old:.4f}'} -> {new:.4f}"
+                for name, (old, new) in result.per_set.items()
+            )
+        )
     style = "green" if result.promoted else "yellow"
     console.print(f"{'promoted' if result.promoted else 'not promoted'}: {result.reason}", style=style)
+
+
+def write_classification(output_format: str, response: dict[str, Any], bundle: Any) -> None:
+    """`topicframe classify` output: a table (with the decision rule), JSON, JSONL or CSV on stdout."""
+    import csv
+    import json
+    import sys
+
+    paragraphs = response["paragraphs"]
+    if output_format == "json":
+        sys.stdout.write(json.dumps(response, indent=2, ensure_ascii=False) + "\n")
+        return
+    if output_format == "jsonl":
+        for item in paragraphs:
+            sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+        return
+    label_sets = list(paragraphs[0]["labels"]) if paragraphs else []
+    has_ids, has_roles = any("id" in p for p in paragraphs), any("role" in p for p in paragraphs)
+    if output_format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(
+            [*(["id"] if has_ids else []), "index", *(["role", "role_score"] if has_roles else []), *label_sets, "text"]
+        )
+        for p in paragraphs:
+            writer.writerow(
+                [
+                    *([p.get("id", "")] if has_ids else []),
+                    p["index"],
+                    *([p.get("role", ""), p.get("role_score", "")] if has_roles else []),
+                    *(";".join(p["labels"][name]) for name in label_sets),
+                    p["text"],
+                ]
+            )
+        return
+    from training.classify import describe_decision_rule
+
+    model = response["model"]
+    table = Table(title=f"model {model['name']} version {model['version'] or '-'}", title_justify="left")
+    for column in ("id" if has_ids else "#", *(["role"] if has_roles else []), *label_sets, "paragraph"):
+        table.add_column(column, overflow="fold")
+    for p in paragraphs:
+        text = p["text"] if len(p["text"]) <= 90 else p["text"][:89] + "…"
+        labelled = [", ".join(p["labels"][name]) or "-" for name in label_sets]
+        role = [f"{p['role']} {p['role_score']:.2f}"] if has_roles else []
+        table.add_row(*(Text(cell) for cell in (str(p.get("id", p["index"])), *role, *labelled, text)))
+    console.print(table)
+    console.print(describe_decision_rule(bundle), style="dim", markup=False, highlight=False)

@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,6 +28,12 @@ from training.codebook import Codebook
 from training.errors import TopicframeError
 
 SPLIT_VALUES = {"train", "test"}
+# Rows exported from the feedback store (`topicframe feedback export`) have ids "feedback-<n>"; with
+# ``prefer_feedback`` their labels win over a corpus row with the same text.
+FEEDBACK_ID_PREFIX = "feedback-"
+# Python's csv module refuses a field over 131,072 characters (a long article pasted into one cell).
+# Raised deliberately, with a bound: a field past it is one file:line error, not a traceback.
+MAX_FIELD_CHARS = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,29 @@ def _parse_labels(
     return tuple(found)
 
 
+class _records:
+    """A csv reader whose malformed record (a field over `MAX_FIELD_CHARS`, say) ends the file as a
+    `Problem` at its line instead of a ``_csv.Error`` traceback."""
+
+    def __init__(self, reader: Any, path: Path, problems: list[Problem]):
+        self.reader, self.path, self.problems = reader, path, problems
+
+    @property
+    def line_num(self) -> int:
+        return int(self.reader.line_num)
+
+    def __iter__(self) -> _records:
+        return self
+
+    def __next__(self) -> list[str]:
+        line = self.reader.line_num + 1
+        try:
+            return list(next(self.reader))
+        except csv.Error as exc:
+            self.problems.append(Problem(str(self.path), line, f"unreadable CSV record: {exc}; rest of file skipped"))
+            raise StopIteration from None
+
+
 def _read_file(
     path: Path,
     codebooks: dict[str, Codebook],
@@ -185,7 +214,9 @@ def _read_file(
         problems.append(Problem(str(path), None, "file not found"))
         return []
     text = _decode(path, encoding, problems)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if csv.field_size_limit() < MAX_FIELD_CHARS:
+        csv.field_size_limit(MAX_FIELD_CHARS)
+    reader = _records(csv.reader(io.StringIO(text, newline="")), path, problems)
     header = next(reader, None)
     if header is None:
         problems.append(Problem(str(path), 1, "file is empty (expected a header row)"))
@@ -282,6 +313,20 @@ def _in_article_order(rows: list[dict], problems: list[Problem]) -> list[dict]:
     return [rows[k[2]] for k in sorted(keys)]
 
 
+def _apply_corrections(rows: list[dict]) -> int:
+    """Give every row whose text has a correction the correction's labels; return how many non-correction
+    rows changed. Corrections of one text disagreeing with each other: the later row (the newer one in an
+    export) wins. The corpus row keeps its place in its article (its neighbours' context is unchanged)."""
+    corrected = {row["text"]: row["labels"] for row in rows if row["id"].startswith(FEEDBACK_ID_PREFIX)}
+    overridden = 0
+    for row in rows:
+        labels = corrected.get(row["text"])
+        if labels is not None and row["labels"] != labels:
+            overridden += not row["id"].startswith(FEEDBACK_ID_PREFIX)
+            row["labels"] = labels
+    return overridden
+
+
 def load_labelled_data(
     paths: list[str] | list[Path],
     codebooks: dict[str, Codebook],
@@ -290,17 +335,32 @@ def load_labelled_data(
     encoding: str = "utf-8",
     min_positives: int = 5,
     strict: bool = False,
+    prefer_feedback: bool = False,
 ) -> LabelledData:
     """Read, validate and merge labelled CSV files.
 
     Raises `DataValidationError` with every problem found (errors; warnings too
-    under ``strict``). Exact duplicate rows are dropped with a warning.
+    under ``strict``). Exact duplicate rows are dropped with a warning. With
+    ``prefer_feedback``, a row with the same text as a correction (an id starting
+    with `FEEDBACK_ID_PREFIX`) takes the correction's labels instead of being a
+    conflict, and a warning says how many rows were overridden.
     """
     columns = columns or ColumnMap()
     problems: list[Problem] = []
     rows: list[dict] = []
     for path in expand_paths([str(p) for p in paths]):
         rows.extend(_read_file(path, codebooks, columns, separator, encoding, problems))
+    if prefer_feedback:
+        overridden = _apply_corrections(rows)
+        problems.append(
+            Problem(
+                ", ".join(str(p) for p in paths),
+                None,
+                f"--prefer-feedback: {overridden} row(s) overridden by a correction's labels "
+                f"(rows with an id starting with '{FEEDBACK_ID_PREFIX}')",
+                "warning",
+            )
+        )
 
     # Same text twice with different labels -> error. Identical labels: a copy inside one article (or of a
     # row with no article) is dropped; the same layout line in two articles ("3-minute read") is kept, since

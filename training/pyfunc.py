@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 from mlflow.pyfunc import PythonModel
 
 from training.bundle import ModelBundle, load_bundle
@@ -49,15 +50,40 @@ def prediction_frame(bundle: ModelBundle, texts: list[str], layout: ArticleLayou
     """One row per paragraph: ``role`` and ``role_score`` (models with roles), then ``<set>_labels``
     (';'-joined; empty for non-content roles) and ``<set>_score_<label>`` columns."""
     scored = bundle.score(texts, layout=layout if layout is not None else ArticleLayout.alone(len(texts)))
-    columns: dict[str, Any] = {}
+    names: list[str] = []
+    arrays: list[np.ndarray] = []
     if scored.roles is not None and scored.role_scores is not None:
-        columns["role"] = scored.roles
-        columns["role_score"] = scored.role_scores.max(axis=1)
+        names += ["role", "role_score"]
+        arrays += [_strings(scored.roles), scored.role_scores.max(axis=1)]
     for name, scores in scored.scores.items():
-        columns[f"{name}_labels"] = [";".join(labels) for labels in bundle.decide(name, scores, scored.content)]
-        for j, label in enumerate(bundle.label_names[name]):
-            columns[f"{name}_score_{label}"] = scores[:, j]
-    return pd.DataFrame(columns)
+        names.append(f"{name}_labels")
+        arrays.append(_strings([";".join(labels) for labels in bundle.decide(name, scores, scored.content)]))
+        names += [f"{name}_score_{label}" for label in bundle.label_names[name]]
+        arrays += list(np.ascontiguousarray(scores.T))  # one contiguous row of the transpose per label
+    return frame_from_arrays(names, arrays, len(texts))
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+def frame_from_arrays(names: list[str], arrays: list[np.ndarray], n: int) -> pd.DataFrame:
+    """A DataFrame from columns whose dtypes are already final.
+
+    pandas' dict constructor infers and consolidates every column: for a one-paragraph prediction
+    (20 columns) that cost more CPU than scoring the paragraph (~0.45 ms against ~0.25 ms). The
+    arrays here are already float64 or object, so they go in as they are; the public constructor
+    stays as the fallback should the internal one ever change.
+    """
+    build = getattr(pd.DataFrame, "_from_arrays", None)
+    if build is not None:
+        try:
+            return build(arrays, columns=pd.Index(names), index=pd.RangeIndex(n), verify_integrity=False)
+        except TypeError:  # another pandas signature: the slower public way below
+            pass
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)))
 
 
 class TopicframePyfunc(PythonModel):
@@ -70,4 +96,7 @@ class TopicframePyfunc(PythonModel):
     # so the signature logged with the model (from the input example) is what describes the input.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         texts = input_texts(model_input)
-        return prediction_frame(self.bundle, texts, input_layout(model_input, len(texts)))
+        # As in the service: the features come from the model's own vectorizer, so scikit-learn's per-call
+        # input checks (finite values, parameter validation) only cost time.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return prediction_frame(self.bundle, texts, input_layout(model_input, len(texts)))

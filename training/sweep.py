@@ -15,7 +15,6 @@ before any trial runs, so a bad value fails at once with the key named.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import os
@@ -27,12 +26,12 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from training.compare import DEFAULT_METRIC, describe
-from training.config import RunConfig, config_from_mapping, config_keys, read_mapping
+from training.codebook import codebook_names
+from training.compare import DEFAULT_METRIC, TIMING_METRICS, describe
+from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping
 from training.errors import ConfigError
 
 NOT_SWEPT = ("experiment", "model_name", "run_name")  # where and under what name: one per sweep
-SUMMARY_METRICS = ("fit_seconds", "model_size_bytes")
 
 
 class _Strict(BaseModel):
@@ -118,9 +117,7 @@ def _check_keys(spec: SweepSpec, origin: str) -> None:
         if key in NOT_SWEPT:
             raise ConfigError(f"{origin}: parameters.{key}: cannot be swept (one per sweep)")
         if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{origin}: parameters.{key}: unknown config key{hint}")
+            raise ConfigError(f"{origin}: parameters.{key}: unknown config key{did_you_mean(key)}")
 
 
 def _readable(value: float) -> float:
@@ -200,12 +197,13 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
 
 
 def _check_metric(metric: str, base: RunConfig, origin: str) -> None:
-    if metric in SUMMARY_METRICS:
+    if metric in TIMING_METRICS:
         return
     label_set = metric.removeprefix("cv.").split(".", 1)[0]
-    if label_set not in base.data.label_sets or "." not in metric.removeprefix("cv."):
+    label_sets = base.data.label_sets or codebook_names(base.data.labels_dir)  # unset: the codebooks found
+    if label_set not in label_sets or "." not in metric.removeprefix("cv."):
         raise ConfigError(
-            f"{origin}: metric: '{metric}' is not a metric of label sets {base.data.label_sets} "
+            f"{origin}: metric: '{metric}' is not a metric of label sets {label_sets} "
             "(e.g. cv.topic.micro_f1, frame.macro_f1, fit_seconds)"
         )
 

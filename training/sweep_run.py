@@ -30,6 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from training.compare import (
     SWEEP_ROLE,
+    TIMING_METRICS,
     RunSummary,
     comparison_table,
     lower_is_better,
@@ -41,11 +42,9 @@ from training.errors import TopicframeError
 from training.promotion import PromotionResult, promote
 from training.registry import use_tracking_store
 from training.sweep import Sweep, Trial, worker_count
-from training.tracking import LoggedRun, git_commit, log_training_run
+from training.tracking import LoggedRun, ensure_experiment, git_commit, headline_metrics, log_training_run
 from training.train import PreparedData, prepare_data, result_metrics, train_model
 from training.trial import TrialOutcome, data_key, limit_threads, run_trial
-
-TIMING_METRICS = ("fit_seconds", "model_size_bytes")
 
 
 @dataclass
@@ -97,7 +96,7 @@ def _log_trial(client: MlflowClient, sweep: Sweep, trial: Trial, outcome: TrialO
         if outcome.error:
             mlflow.set_tag("sweep.error", outcome.error[:5000])
         else:
-            mlflow.log_metrics(outcome.metrics)
+            mlflow.log_metrics(outcome.metrics | headline_metrics(outcome.metrics))
     if outcome.error:
         client.set_terminated(child.info.run_id, "FAILED")  # after the context manager marked it FINISHED
     return child.info.run_id
@@ -144,7 +143,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run every trial, log the parent and child runs, write the comparison, tag the best child."""
     client = use_tracking_store()
-    mlflow.set_experiment(sweep.base.experiment)
+    mlflow.set_experiment(experiment_id=ensure_experiment(client, sweep.base.experiment))
     spec, metric = sweep.spec, sweep.spec.metric
     workers = worker_count(len(sweep.trials), spec.max_parallel, spec.memory_per_trial_mb)
     commit = git_commit()
@@ -211,4 +210,8 @@ def register_best(
     if metric not in TIMING_METRICS and (score is None or abs(score - best.metrics[metric]) > 1e-9):
         warning = f"re-fit of trial {trial.index} gave {metric}={score}, the trial gave {best.metrics[metric]}"
     logged = log_training_run(trial.config, refit, register=True, run_id=best.run_id)
-    return logged, promote(logged.model_version, trial.config.model_name), warning
+    rules = trial.config.promotion
+    promoted = promote(
+        logged.model_version, trial.config.model_name, min_gain=rules.min_gain, max_regression=rules.max_regression
+    )
+    return logged, promoted, warning

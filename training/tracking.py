@@ -7,6 +7,8 @@ never shows a half-logged run.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import tempfile
 import warnings
@@ -18,8 +20,9 @@ import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
 
-from training.bundle import BUNDLE_FILE
+from training.artifact import artifact_size
 from training.config import RunConfig
 from training.evaluation import indicator
 from training.pyfunc import prediction_frame
@@ -38,12 +41,109 @@ class LoggedRun:
     bundle_sha256: str
 
 
+# MLflow 3's UI opens an experiment in its GenAI (traces) view unless the experiment says it is for
+# model training: this tag (mlflow/server/js: "mlflow.experimentKind") makes it open on the runs table.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+ARTIFACTS_DIR = "mlartifacts"  # next to ./mlflow.db, as `mlflow server` names its artifact folder
+NOTE_TAG = "mlflow.note.content"  # the run's Description in the MLflow UI
+RUNS_VIEW_KEY = "headline"
+RUNS_VIEW_TAG = f"mlflow.sharedViewState.{RUNS_VIEW_KEY}"
+VIEW_PARAMS = ("classifier.type", "classifier.C", "vectorizer.char_ngram_range", "context.neighbours", "cv.folds")
+
+
 def git_commit() -> str:
+    """The commit of the code that runs (this package's checkout), not of the working directory."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def _local_store_db(client: MlflowClient) -> Path | None:
+    """The SQLite file of an embedded store in the working directory (``./mlflow.db``), else None."""
+    uri = client.tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri.removeprefix("sqlite:///"))
+    return db if db.resolve().parent == Path.cwd().resolve() else None
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    """The experiment's id, creating it so that the MLflow UI opens it as model training, not GenAI.
+
+    In the embedded store (``./mlflow.db``) a new experiment's artifacts go to ``./mlartifacts/<id>``,
+    recorded as that *relative* path: MLflow itself would record an absolute one, and moving the project
+    folder would then lose every artifact. Relative paths resolve against the working directory, which
+    for this store is the project folder (where ``mlflow.db`` is).
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        return str(experiment.experiment_id)
+    db = _local_store_db(client)
+    experiment_id = client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+    if db is not None:
+        # MLflow has no API for a relative artifact location (it resolves every local path against the
+        # cwd when the experiment is created), so the row is written once, here, right after creation.
+        with sqlite3.connect(db) as connection:
+            connection.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                (f"{ARTIFACTS_DIR}/{experiment_id}", int(experiment_id)),
+            )
+    return str(experiment_id)
+
+
+def run_description(config: RunConfig, result: TrainingResult) -> str:
+    """The run's description in the MLflow UI (markdown): what was trained and its headline scores."""
+    v, c, d = config.vectorizer, config.classifier, config.data
+    features = f"word {v.word_ngram_range[0]}-{v.word_ngram_range[1]}-grams"
+    if v.char_ngram_range:
+        features += f" + char {v.char_ngram_range[0]}-{v.char_ngram_range[1]}-grams"
+    regularisation = f"alpha={c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C={c.C:g}"
+    scores = ", ".join(
+        f"{name} {report['micro_f1']:.3f} (cv {result.cv_reports[name]['micro_f1']:.3f})"
+        for name, report in result.test.reports.items()
+    )
+    return (
+        f"**{c.type}** ({regularisation}, class_weight={c.class_weight}) on {features}; "
+        f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}; "
+        f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
+        f"relative_to_top={config.decision.relative_to_top:g}.\n\n"
+        f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "
+        f"({result.data.split_method}) from {', '.join(d.train)}.\n\n"
+        f"Test micro-F1: {scores}."
+    )
+
+
+def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """A few scores named to sort together at the front of the MLflow runs table: ``score.<set>_micro_f1``
+    (test) and ``score.cv_<set>_micro_f1`` (out-of-fold), copied from the full names compare and promotion use."""
+    headline = {}
+    for key, value in metrics.items():
+        parts = key.split(".")
+        if len(parts) == 2 and parts[1] == "micro_f1":
+            headline[f"score.{parts[0]}_micro_f1"] = value
+        elif len(parts) == 3 and parts[0] == "cv" and parts[2] == "micro_f1":
+            headline[f"score.cv_{parts[1]}_micro_f1"] = value
+    return headline
+
+
+def set_runs_view(client: MlflowClient, experiment_id: str, metrics: list[str]) -> None:
+    """A shared view of the runs table (the URL `topicframe ui` prints opens it): the headline metrics and
+    the params that usually differ as columns, best test topic score first.
+
+    MLflow's runs table shows no metric column until one is picked by hand; its "share view" feature
+    stores a view as this experiment tag (mlflow/server/js: "mlflow.sharedViewState." + key, plain JSON).
+    """
+    columns = [f"metrics.`{name}`" for name in sorted(metrics)]
+    columns += [f"params.`{name}`" for name in VIEW_PARAMS]
+    first = next((c for c in columns if "score.topic_micro_f1" in c), columns[0])
+    view = {"selectedColumns": columns, "orderByKey": first, "orderByAsc": False}
+    client.set_experiment_tag(experiment_id, RUNS_VIEW_TAG, json.dumps(view))
 
 
 def run_name(config: RunConfig) -> str:
@@ -92,7 +192,7 @@ def log_training_run(
     adds what it lacks: params and metrics it already has are left as they are.
     """
     client = use_tracking_store()
-    mlflow.set_experiment(config.experiment)
+    mlflow.set_experiment(experiment_id=ensure_experiment(client, config.experiment))
     bundle = result.bundle
     with tempfile.TemporaryDirectory(prefix="topicframe-run-") as tmp:
         workdir = Path(tmp)
@@ -109,8 +209,10 @@ def log_training_run(
         existing = client.get_run(run_id).data if resuming else None
         try:
             params = run_params(config, result.data)
-            metrics = result_metrics(result, (workdir / "bundle" / BUNDLE_FILE).stat().st_size)
+            metrics = result_metrics(result, artifact_size(workdir / "bundle"))
             metrics["test.misclassified_rows"] = float(prepared["misclassified"])
+            metrics |= headline_metrics(metrics)
+            params["data.label_sets"] = ",".join(bundle.label_sets)  # the sets trained (discovered or listed)
             if existing is not None:
                 params = {k: v for k, v in params.items() if k not in existing.params}
                 metrics = {k: v for k, v in metrics.items() if k not in existing.metrics}
@@ -123,6 +225,7 @@ def log_training_run(
                     "data_digest": bundle.data_digest,
                     "bundle_sha256": sha,
                     "split_method": result.data.split_method,
+                    **({NOTE_TAG: run_description(config, result)} if existing is None else {}),
                 }
             )
             test_source = ",".join(config.data.test) or ",".join(config.data.train)
@@ -164,12 +267,14 @@ def log_training_run(
             client.delete_run(run_id)  # no half-logged runs in the UI
             raise
         mlflow.end_run()
+    set_runs_view(client, run.info.experiment_id, list(headline_metrics(result_metrics(result, 0))))
     return LoggedRun(run_id, run.info.experiment_id, version, sha)
 
 
 def _pip_requirements() -> list[str]:
-    # Pinned to this environment: the pyfunc must unpickle with the same scikit-learn.
+    # Pinned to this environment, what the pyfunc imports to read the model: the config is a pydantic model,
+    # and a classifier that is not weights + intercepts (linear SVM, NB) is read with skops.
     from importlib.metadata import version
 
-    packages = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "joblib", "pyyaml")
+    packages = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "skops", "pyyaml")
     return [f"{pkg}=={version(pkg)}" for pkg in packages]

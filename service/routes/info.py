@@ -18,8 +18,17 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 @router.get("/v1/labels", response_model=LabelsResponse, responses=NOT_READY)
 async def labels(model: ServingModel) -> dict[str, Any]:
-    """The codebooks stored in the served model: label names, descriptions and labelling guidance."""
-    return {"label_sets": model.bundle.codebooks}
+    """The codebooks stored in the served model, each multi-label set's per-label thresholds, and the
+    decision rule: a label is given when its score reaches its threshold, within the rule's caps, and
+    only to paragraphs whose role is a content role."""
+    from training.classify import decision_rule, label_thresholds  # heavy: imported once a model is loaded
+
+    bundle = model.bundle
+    return {
+        "label_sets": bundle.codebooks,
+        "thresholds": label_thresholds(bundle),
+        "decision_rule": decision_rule(bundle),
+    }
 
 
 @router.get("/v1/model", response_model=ModelDetails, responses=NOT_READY)

@@ -205,3 +205,33 @@ def test_heavy_requests_run_in_the_thread_pool_small_ones_inline(
     response = client.post("/v1/classify", json={"paragraphs": paragraphs, "explain": explain})
     assert response.status_code == 200, response.text
     assert offloaded == ([] if inline else [run_classifier])
+
+
+def test_labels_route_shows_thresholds_and_the_decision_rule(client: TestClient, bundle: ModelBundle) -> None:
+    body = client.get("/v1/labels").json()
+    assert set(body["thresholds"]) == {name for name in bundle.label_sets if bundle.multi_label[name]}
+    assert "role" not in body["thresholds"]  # single-label: the top score wins, no threshold
+    for name, thresholds in body["thresholds"].items():
+        assert list(thresholds) == bundle.label_names[name]
+        assert thresholds == pytest.approx(bundle.thresholds(name))
+    decision = bundle.config.decision
+    assert body["decision_rule"] == {
+        "max_labels": decision.max_labels,
+        "relative_to_top": decision.relative_to_top,
+        "content_roles": bundle.config.roles.content,
+    }
+
+
+def test_margins_are_score_minus_threshold_and_match_the_labels(client: TestClient, bundle: ModelBundle) -> None:
+    body = client.post("/v1/classify", json={"text": ARTICLE, "include_scores": True}).json()
+    ClassifyResponse.model_validate(body)
+    thresholds = client.get("/v1/labels").json()["thresholds"]
+    for item in body["paragraphs"]:
+        assert set(item["margins"]) == {"topic", "frame"}  # multi-label sets only
+        for name, margins in item["margins"].items():
+            for label, margin in margins.items():
+                assert margin == pytest.approx(item["scores"][name][label] - thresholds[name][label], abs=2e-4)
+            if item["role"] in bundle.config.roles.content:  # every given label passed its threshold
+                assert all(margins[label] >= -1e-4 for label in item["labels"][name])
+    quiet = client.post("/v1/classify", json={"text": ARTICLE, "include_scores": False}).json()
+    assert all("margins" not in item for item in quiet["paragraphs"])

@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import LABELS, write_csv
 from training.cli import app
+from training.codebook import load_codebook
+from training.console import console, progress_bar, set_quiet
+from training.dataset import MAX_FIELD_CHARS, load_labelled_data
 
 runner = CliRunner()
 
@@ -88,3 +91,56 @@ def test_train_refuses_labels_on_a_non_content_row(tmp_path: Path, store: str) -
     assert f"{data}:2: error: role 'caption' gets no topic label (only body, headline paragraphs do)" in result.output
     assert "Traceback" not in result.output
     assert_no_runs(store, tmp_path)
+
+
+def test_csv_fields_over_pythons_default_limit_are_read_and_huge_ones_refused_at_their_line(
+    tmp_path: Path, store: str
+) -> None:
+    long_text = "Steel tariffs were doubled overnight. " * 6_000  # 228,000 characters: over csv's 131,072
+    rows = [{"id": "1", "text": long_text, "topic": "trade", "frame": "conflict"}]
+    data = load_labelled_data(
+        [str(write_csv(tmp_path / "long.csv", rows))], {"topic": load_codebook(LABELS / "topic.yaml")}
+    )
+    assert data.texts == [long_text.strip()]
+
+    huge = [*BAD_ROWS[:1], {"id": "2", "text": "x" * (MAX_FIELD_CHARS + 1), "topic": "trade", "frame": ""}]
+    path = write_csv(tmp_path / "huge.csv", huge)
+    result = runner.invoke(app, ["train", "--data", str(path), "--labels", str(LABELS)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}:3: error: unreadable CSV record: field larger than field limit ({MAX_FIELD_CHARS})" in result.output
+    assert_no_runs(store, tmp_path)
+
+
+def test_progress_shows_only_on_a_terminal_and_not_with_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "_force_terminal", False)
+    assert progress_bar().disable  # piped output, logs, CI: no bars
+    monkeypatch.setattr(console, "_force_terminal", True)
+    assert not progress_bar().disable
+    set_quiet(True)
+    try:
+        assert progress_bar().disable
+    finally:
+        set_quiet(False)
+
+
+def test_every_option_and_argument_of_every_command_is_described() -> None:
+    import click
+    import typer.main
+
+    def undescribed(command: click.Command, path: str) -> list[str]:
+        missing = [f"{path} {p.name}" for p in command.params if not getattr(p, "help", None) and p.name != "help"]
+        missing += [f"{path}: no description"] if not command.help else []
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                missing += undescribed(sub, f"{path} {name}")
+        return missing
+
+    group = typer.main.get_command(app)
+    assert undescribed(group, "topicframe") == []
+    on_off = [
+        f"{name} {p.name}"
+        for name, command in group.commands.items()
+        for p in command.params
+        if isinstance(p, click.Option) and p.type is click.BOOL and not p.is_flag
+    ]
+    assert on_off == []  # on/off options are flags (--quiet), never "--quiet true"

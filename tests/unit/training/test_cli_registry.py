@@ -8,6 +8,9 @@ created per module and copied into each test's `store`.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ from tests.conftest import LABELS, write_csv
 from tests.unit.training.test_cli import store  # noqa: F401  (the fixture, used through `registry`)
 from training.cli import app
 from training.config import RunConfig, load_config
-from training.promotion import PROMOTION_TAG, PromotionResult, promote
+from training.promotion import HISTORY_TAG, PROMOTION_TAG, PromotionResult, promote, verdict
 from training.tracking import log_training_run
 from training.train import prepare_data, train_model
 
@@ -291,3 +294,65 @@ def test_promotion_without_a_race_moves_the_alias_only_for_a_better_model(race: 
 
     same = runner.invoke(app, ["promote", race.good])
     assert same.exit_code == 0 and f"version {race.good} is already the champion" in same.output
+
+
+# --- promotion rules, --force, --rollback -------------------------------------------------------------
+
+
+def test_verdict_needs_more_than_min_gain_and_no_regression_beyond_tolerance() -> None:
+    per_set = {"topic": (0.700, 0.705), "frame": (0.650, 0.630), "role": (0.90, 0.95)}
+    won, why = verdict("topic", per_set, min_gain=0.0, max_regression=0.01)
+    assert not won and "regresses on frame.micro_f1 0.6500 -> 0.6300 (-0.0200" in why
+    assert verdict("topic", per_set, min_gain=0.0, max_regression=0.03)[0]  # within tolerance
+    won, why = verdict("topic", per_set, min_gain=0.01, max_regression=0.03)
+    assert not won and "topic.micro_f1 +0.0050, more than 0.01 needed" in why
+    assert verdict("topic", {"topic": (None, 0.1)}, 0.0, 0.0)[0]  # a champion without the set: any score wins
+
+
+def test_min_gain_force_and_rollback_through_the_cli(race: Versions) -> None:
+    race.set_champion(race.medium)
+    race.client.delete_registered_model_tag("topicframe", HISTORY_TAG)
+    too_small = runner.invoke(app, ["promote", race.good, "--min-gain", "1"])
+    assert too_small.exit_code == 2, too_small.output
+    assert "more than 1 needed" in too_small.output and champion(race.client) == race.medium
+
+    forced = runner.invoke(app, ["promote", race.bad, "--force"])
+    assert forced.exit_code == 0 and "promoted: forced (--force) although candidate does not beat" in forced.output
+    assert champion(race.client) == race.bad
+
+    fair = runner.invoke(app, ["promote", race.good])
+    assert fair.exit_code == 0 and champion(race.client) == race.good
+    assert race.client.get_registered_model("topicframe").tags[HISTORY_TAG] == f"{race.medium},{race.bad}"
+
+    for back_to in (race.bad, race.medium):  # each rollback goes one champion further back
+        rolled = runner.invoke(app, ["promote", "--rollback"])
+        assert rolled.exit_code == 0 and f"to v{back_to}" in rolled.output
+        assert champion(race.client) == back_to
+    nothing = runner.invoke(app, ["promote", "--rollback"])
+    assert nothing.exit_code == 1 and "no earlier champion recorded" in nothing.output
+    assert champion(race.client) == race.medium
+
+
+def test_classify_reads_stdin_and_csv_echoes_ids_and_writes_every_format(race: Versions, tmp_path: Path) -> None:
+    race.set_champion(race.good)
+    lines = (
+        '{"id": "a1", "text": "The tariffs and the customs dominated the day."}\n'
+        '{"id": "b2", "text": "The troops and the missile dominated the day."}\n'
+    )
+    jsonl = runner.invoke(app, ["classify", "-", "--format", "jsonl"], input=lines)
+    assert jsonl.exit_code == 0, jsonl.output
+    rows = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert [(r["id"], r["labels"]["topic"]) for r in rows] == [("a1", ["trade"]), ("b2", ["security"])]
+
+    table = tmp_path / "paragraphs.csv"
+    table.write_text('id,text\nx9,"The exports and the quotas dominated the day."\n', encoding="utf-8")
+    as_csv = runner.invoke(app, ["classify", str(table), "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
+        ["id", "index", "topic", "text"],
+        ["x9", "0", "trade", "The exports and the quotas dominated the day."],
+    ]
+    piped = runner.invoke(app, ["classify", "-"], input="The envoys and the summit dominated the day.")
+    assert json.loads(piped.stdout)["paragraphs"][0]["labels"]["topic"] == ["diplomacy"]  # not a terminal: JSON
+    shown = runner.invoke(app, ["classify", str(table), "--format", "table"])
+    assert shown.exit_code == 0 and "x9" in shown.stdout and "Decision rule:" in shown.stdout

@@ -2,8 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LABELS, write_csv
+from training.codebook import load_codebook
 from training.config import flatten_params, load_config, parse_override
 from training.errors import ConfigError
+from training.train import label_set_codebooks, prepare_data
 
 
 def test_defaults_flatten_to_stable_param_names() -> None:
@@ -11,7 +14,7 @@ def test_defaults_flatten_to_stable_param_names() -> None:
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"
     assert params["vectorizer.char_ngram_range"] == "2,5"
-    assert params["data.label_sets"] == "role,topic,frame"
+    assert params["data.label_sets"] == ""  # unset: every codebook in labels_dir (tracking logs the sets trained)
     assert params["context.neighbours"] == "0.6" and params["roles.content"] == "body,headline"
 
 
@@ -44,4 +47,73 @@ def test_overrides_beat_the_file(tmp_path: Path) -> None:
 def test_shipped_default_yaml_is_the_built_in_default() -> None:
     """`topicframe train` and `topicframe train --config experiments/default.yaml` train the same model."""
     root = Path(__file__).resolve().parents[3]
-    assert load_config(root / "experiments" / "default.yaml") == load_config()
+    shipped = load_config(root / "experiments" / "default.yaml")
+    # default.yaml lists the three shipped sets; the built-in default discovers exactly those codebooks,
+    # in the same order (the role set first, then the CSV's column order).
+    paths = {
+        f"data.{part}": [str(root / "labels" / f"paragraphs{end}.csv")]
+        for part, end in [("train", ""), ("test", "_test")]
+    }
+    discovered = label_set_codebooks(load_config(None, {"data.labels_dir": str(root / "labels"), **paths}))
+    assert shipped.data.label_sets == list(discovered)
+    shipped.data.label_sets = None
+    assert shipped == load_config()
+
+
+def test_set_typos_get_a_did_you_mean_with_the_real_path() -> None:
+    with pytest.raises(ConfigError, match=r"^--set: classifier.c: unknown key \(did you mean 'classifier.C'\?\)$"):
+        load_config(None, dict([parse_override("classifier.c=3")]))
+    with pytest.raises(ConfigError, match=r"vectoriser.min_df: unknown key \(did you mean 'vectorizer.min_df'\?\)"):
+        load_config(None, {"vectoriser.min_df": 2})
+    with pytest.raises(ConfigError, match=r"promotion.min_gian: unknown key \(did you mean 'promotion.min_gain'\?\)"):
+        load_config(None, {"promotion.min_gian": 0.01})
+
+
+def test_training_data_without_test_data_is_split_not_tested_on_the_shipped_file(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  train: [mine.csv]\n")
+    assert load_config(path).data.test == []
+    assert load_config(None, {"data.train": ["mine.csv"]}).data.test == []
+    kept = load_config(None, {"data.train": ["mine.csv"], "data.test": ["theirs.csv"]})
+    assert kept.data.test == ["theirs.csv"]
+    assert load_config().data.test == ["labels/paragraphs_test.csv"]  # the shipped pair stays together
+
+
+def test_duplicate_yaml_keys_are_errors_naming_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("classifier:\n  C: 3\n  type: logreg\n  C: 5\n")
+    with pytest.raises(ConfigError, match=r"run.yaml:4: not valid YAML: duplicate key 'C' \(first at line 2\)"):
+        load_config(config)
+    codebook = tmp_path / "topic.yaml"
+    text = (LABELS / "topic.yaml").read_text()
+    codebook.write_text(text + "multi_label: false\n")  # given twice: last-one-wins would flip the set's kind
+    line = text.count("\n") + 1
+    with pytest.raises(ConfigError, match=rf"topic.yaml:{line}: not valid YAML: duplicate key 'multi_label'"):
+        load_codebook(codebook)
+
+
+def discovery_rows(extra: dict[str, str]) -> list[dict[str, str]]:
+    return [{"id": "p1", "text": "Tariffs rose.", "topic": "trade", "frame": "conflict", **extra}]
+
+
+def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None:
+    """With data.label_sets unset, every codebook in labels_dir is trained; a codebook without its column,
+    or a mapped label column without its codebook, is an error naming both."""
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for name in ("topic", "frame"):
+        (labels / f"{name}.yaml").write_text((LABELS / f"{name}.yaml").read_text())
+    data = write_csv(tmp_path / "data.csv", discovery_rows({}), ["id", "text", "topic", "frame"])
+    test = write_csv(tmp_path / "test.csv", [{"id": "t1", "text": "Envoys met.", "topic": "diplomacy"}])
+    base = {"data.train": [str(data)], "data.labels_dir": str(labels), "data.min_positives": 0}
+    found = prepare_data(load_config(None, base | {"data.test": [str(test)]}))
+    assert sorted(found.codebooks) == ["frame", "topic"]  # discovered: both codebooks, no role codebook here
+    (labels / "tone.yaml").write_text(
+        "name: tone\nmulti_label: false\nlabels:\n  - {name: calm, description: c}\n  - {name: angry, description: a}\n"
+    )
+    with pytest.raises(ConfigError, match=r"tone.yaml: codebook 'tone' has no column 'tone' in .*data.csv"):
+        prepare_data(load_config(None, base))
+    (labels / "tone.yaml").unlink()
+    mapped = base | {"data.label_columns": {"tone": "mood"}}
+    with pytest.raises(ConfigError, match=r"column 'mood' is mapped to label set 'tone' .* no codebook .*tone.yaml"):
+        prepare_data(load_config(None, mapped))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 import pytest
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
-from training.pyfunc import input_texts
+from training.pyfunc import frame_from_arrays, input_texts, prediction_frame
 from training.tracking import PACKAGE_DIR
 
 PARAGRAPHS = [
@@ -31,9 +32,9 @@ def test_input_shapes_flatten_to_one_text_per_row() -> None:
 
 
 @pytest.fixture(scope="module")
-def pyfunc_model(bundle: ModelBundle, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def pyfunc_model(bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("pyfunc") / "model"
-    sha = (bundle_dir / "model.json").read_text().split('"sha256": "')[1].split('"')[0]
+    sha = bundle_sha256
     mlflow.pyfunc.save_model(
         path,
         python_model=str(PACKAGE_DIR / "mlflow_model.py"),
@@ -66,11 +67,33 @@ def test_pyfunc_scores_rows_of_an_article_together(pyfunc_model: Path, bundle: M
 
 
 def test_pyfunc_refuses_a_tampered_bundle(pyfunc_model: Path) -> None:
-    artifact = next(pyfunc_model.rglob("model.joblib"))
+    artifact = next(pyfunc_model.rglob("arrays.npz"))
     original = artifact.read_bytes()
     try:
         artifact.write_bytes(original + b"\0")
-        with pytest.raises(Exception, match="does not match the digest recorded at training"):
+        with pytest.raises(Exception, match=r"arrays.npz: sha256 does not match"):
             mlflow.pyfunc.load_model(str(pyfunc_model))
     finally:
         artifact.write_bytes(original)
+
+
+def test_one_paragraph_prediction_frame_equals_pandas_own_construction(bundle: ModelBundle) -> None:
+    """The fast frame (columns handed over as they are) holds what the dict constructor would build."""
+    fast = prediction_frame(bundle, PARAGRAPHS[:1])
+    scored = bundle.score(PARAGRAPHS[:1], layout=ArticleLayout.alone(1))
+    assert scored.role_scores is not None
+    expected: dict[str, object] = {"role": scored.roles, "role_score": scored.role_scores.max(axis=1)}
+    for name, scores in scored.scores.items():
+        expected[f"{name}_labels"] = [";".join(row) for row in bundle.decide(name, scores, scored.content)]
+        expected.update({f"{name}_score_{label}": scores[:, j] for j, label in enumerate(bundle.label_names[name])})
+    slow = pd.DataFrame(expected)
+    assert fast.columns.tolist() == slow.columns.tolist() and fast.index.equals(slow.index)
+    assert fast.astype(str).to_dict("records") == slow.astype(str).to_dict("records")
+    assert all(fast[c].dtype == slow[c].dtype for c in fast.columns if "_score" in c)
+    assert fast.iloc[0]["topic_labels"] == slow.iloc[0]["topic_labels"] != ""
+
+
+def test_frame_from_arrays_falls_back_to_the_public_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    frame = frame_from_arrays(["a", "b"], [np.array(["x", "y"], dtype=object), np.array([1.0, 2.0])], 2)
+    assert frame.to_dict("list") == {"a": ["x", "y"], "b": [1.0, 2.0]}
