@@ -39,11 +39,9 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 # A fresh metrics directory per start (stale files from a previous run would be added up), then the server.
 CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec topicframe serve --host 0.0.0.0 --port 8000 --workers \"$TOPICFRAME_WORKERS\""]
 
-# The tracking server for docker-compose: same MLflow as the service, plus the PostgreSQL driver.
+# The tracking server for docker-compose: same MLflow as the service; the PostgreSQL driver (psycopg 3)
+# is in the lock file, shared with the feedback store.
 FROM runtime AS mlflow-server
-USER 0
-RUN pip install --no-cache-dir psycopg2-binary==2.9.13
-USER 10001
 EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"]

@@ -65,8 +65,21 @@ class Settings(ServerSettings):
     """Every knob of the service; ``TOPICFRAME_<NAME>`` in the environment sets ``<name>``."""
 
     model_uri: str = Field(DEFAULT_MODEL_URI, description="models:/NAME@ALIAS, models:/NAME/VERSION or a directory")
+    model_sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="for a model directory: its digest (the registry version's bundle_sha256 tag, or what "
+        "`topicframe model convert` printed), which every file is checked "
+        "against (a directory is refused without it); registry models use the version's bundle_sha256 tag",
+    )
     api_key: SecretStr | None = Field(None, description="when set, /v1/classify needs X-API-Key or Bearer auth")
     admin_key: SecretStr | None = Field(None, description="when set, admin routes exist and need X-Admin-Key")
+    feedback_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the feedback store (sqlite:///... or postgresql+psycopg://...); default "
+        "feedback.db beside the MLflow store (training.feedback.store.default_feedback_url)",
+    )
+    feedback_key: SecretStr | None = Field(None, description="when set, POST /v1/feedback needs it in X-API-Key")
     model_cache_dir: Path | None = Field(None, description="where registry downloads are cached (default: a temp dir)")
     model_refresh_seconds: float = Field(
         30.0, ge=0, description="retry a failed start-up load / follow a moved alias this often; 0 turns it off"
@@ -94,7 +107,7 @@ class Settings(ServerSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="debug logs request text")
     workers: int = Field(1, ge=1, description="uvicorn worker processes (the container's start command reads it)")
 
-    @field_validator("api_key", "admin_key", mode="before")
+    @field_validator("api_key", "admin_key", "feedback_key", "feedback_url", "model_sha256", mode="before")
     @classmethod
     def _blank_means_unset(cls, value: object) -> object:
         # `TOPICFRAME_API_KEY=` in a compose file must not become a key that is the empty string.

@@ -118,3 +118,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         uri = f"http://127.0.0.1:{port}"
         wait_for_http(f"{uri}/health", timeout=90, process=process, log=log)
         yield uri
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/postgres.py); yields the URL of its ``postgres`` database.
+
+    Tests create their own databases on it (`tests.postgres.create_database`).
+    """
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

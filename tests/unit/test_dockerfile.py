@@ -68,7 +68,10 @@ def test_compose_runs_mlflow_on_postgres_and_points_the_service_at_it() -> None:
     services = compose["services"]
     assert set(services) == {"postgres", "mlflow", "service"}
     mlflow_args = " ".join(services["mlflow"]["command"])
-    assert "--backend-store-uri=postgresql://" in mlflow_args and "@postgres:5432/" in mlflow_args
+    assert "--backend-store-uri=postgresql+psycopg://" in mlflow_args and "@postgres:5432/" in mlflow_args
+    # The image's only PostgreSQL driver comes from the lock file (MLflow and the feedback store share it).
+    pinned = {line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text().splitlines()}
+    assert {"psycopg", "psycopg-binary"} <= pinned
     assert any(v.endswith(":/mlartifacts") for v in services["mlflow"]["volumes"])
     assert services["service"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert services["mlflow"]["build"]["target"] == "mlflow-server"

@@ -5,8 +5,84 @@ Only typer and the package's light modules are imported at the top (``--help`` s
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+feedback_app = typer.Typer(help="Corrections sent to POST /v1/feedback.", no_args_is_help=True)
+
+
+def parse_since(value: str | None) -> object:
+    """``--since``: an ISO date or date-time (UTC when it names no zone)."""
+    from datetime import UTC, datetime
+
+    from training.errors import TopicframeError
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise TopicframeError(
+            f"--since: '{value}' is not an ISO date or date-time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", help="the CSV to write (training format)")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="only corrections stored at or after this ISO date/time (UTC)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="database URL [default: TOPICFRAME_FEEDBACK_URL, else feedback.db beside the MLflow store]",
+            show_default=False,
+        ),
+    ] = None,
+    labels: Annotated[Path, typer.Option("--labels", help="codebook directory: one column per label set")] = Path(
+        "labels"
+    ),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace --out if it exists")] = False,
+) -> None:
+    """Write the stored corrections as a labelled CSV for `topicframe train --data ... --data OUT`.
+
+    The newest correction of each text is written; ids are feedback-<n>, so that
+    `train --prefer-feedback` lets them win over corpus rows with the same text.
+    """
+    from training.console import console
+    from training.errors import TopicframeError
+    from training.feedback.export import export_corrections
+    from training.feedback.store import default_feedback_url, describe_url, open_store, sqlite_path
+
+    since_time = parse_since(since)
+    if out.exists() and not overwrite:
+        raise TopicframeError(f"{out} exists: pass --overwrite to replace it")
+    database = url or default_feedback_url()
+    path = sqlite_path(database)
+    if path is not None and not path.is_file():
+        raise TopicframeError(
+            f"no feedback store at {path}: nothing has been stored there (set --url or TOPICFRAME_FEEDBACK_URL)"
+        )
+    store = open_store(database)
+    try:
+        result = export_corrections(store, out, labels, since_time, overwrite)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    superseded = f" ({result.superseded} older correction(s) of the same text left out)" if result.superseded else ""
+    console.print(
+        f"wrote {result.rows} correction(s) from {describe_url(database)} to {out}{superseded}; "
+        f"retrain with: topicframe train --data labels/paragraphs.csv --data {out} "
+        "--test-data labels/paragraphs_test.csv --prefer-feedback"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to ``app``."""
+    from training.cli import cli_errors  # defined before cli.py registers the concerns' commands
+
+    feedback_app.command("export")(cli_errors(export))
+    app.add_typer(feedback_app, name="feedback")

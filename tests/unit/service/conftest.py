@@ -7,6 +7,7 @@ attempt to finish (`wait_for_first_load`), so a test starts from "loaded" or "fa
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,24 +56,31 @@ def wait_for_first_load(store: ModelStore, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="session")
-def served(bundle_dir: Path) -> ServedModel:
+def served(bundle_dir: Path, bundle_sha256: str) -> ServedModel:
     """The session bundle loaded once through the real loading path (sha256 check included)."""
-    return ModelStore(str(bundle_dir)).load()
+    return ModelStore(str(bundle_dir), expected_sha256=bundle_sha256).load()
 
 
 def settings_for(model_uri: str | Path, **overrides: Any) -> Settings:
-    # No background refresh: tests decide when a model is (re)loaded.
-    return Settings(**{"model_uri": str(model_uri), "model_refresh_seconds": 0, **overrides})
+    # No background refresh: tests decide when a model is (re)loaded. Corrections go to a throw-away
+    # database, never to the default ./feedback.db of the directory the tests run in.
+    feedback_url = f"sqlite:///{tempfile.mkdtemp(prefix='topicframe-feedback-')}/feedback.db"
+    return Settings(
+        **{"model_uri": str(model_uri), "model_refresh_seconds": 0, "feedback_url": feedback_url, **overrides}
+    )
 
 
 @pytest.fixture
-def make_client(bundle_dir: Path, served: ServedModel) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(**settings)``: a started TestClient whose store already holds the session model."""
+def make_client(bundle_dir: Path, bundle_sha256: str, served: ServedModel) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(**settings)``: a started TestClient whose store already holds the session model.
+
+    The operator's digest (``model_sha256``) is the session bundle's unless a test sets its own.
+    """
     clients: list[TestClient] = []
 
     def make(preloaded: bool = True, model_uri: str | Path | None = None, **overrides: Any) -> TestClient:
-        settings = settings_for(model_uri or bundle_dir, **overrides)
-        store = ModelStore(settings.model_uri, settings.model_cache_dir)
+        settings = settings_for(model_uri or bundle_dir, **{"model_sha256": bundle_sha256, **overrides})
+        store = ModelStore(settings.model_uri, settings.model_cache_dir, expected_sha256=settings.model_sha256)
         if preloaded:
             store.current = served
         client = TestClient(create_app(settings, store))

@@ -1,0 +1,216 @@
+"""POST/GET /v1/feedback on the app with the session model and a real SQLite feedback store in tmp_path.
+
+PostgreSQL, concurrent duplicates and the real server under load are in
+tests/integration/test_feedback_postgres.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from training.feedback.store import open_store
+
+ADMIN = {"X-Admin-Key": "admin-secret"}
+PARAGRAPH = "Customs officers detained three shipments of solar panels under the forced labour law."
+CORRECTION: dict[str, Any] = {
+    "text": PARAGRAPH,
+    "labels": {"topic": ["human_rights", "trade"], "frame": ["responsibility"]},
+    "role": "body",
+    "model": {"name": "topicframe", "version": "3"},
+    "request_id": "req-1",
+    "article_id": "A-17",
+    "note": "missed the human rights angle",
+}
+
+
+@pytest.fixture
+def feedback_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'feedback.db'}"
+
+
+@pytest.fixture
+def app_client(make_client: Callable[..., TestClient], feedback_url: str) -> TestClient:
+    return make_client(feedback_url=feedback_url, admin_key="admin-secret")
+
+
+def errors(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 422, response.text
+    return list(response.json()["detail"])
+
+
+def test_a_correction_is_stored_once_and_listed_with_every_field(app_client: TestClient, feedback_url: str) -> None:
+    first = app_client.post("/v1/feedback", json=CORRECTION)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["duplicate"] is False and isinstance(body["id"], int)
+    again = app_client.post(
+        "/v1/feedback", json={**CORRECTION, "labels": {"frame": ["responsibility"], "topic": ["trade", "human_rights"]}}
+    )
+    assert again.status_code == 201
+    assert again.json() == {**body, "duplicate": True}  # same labels in another order: the same correction
+    other = app_client.post("/v1/feedback", json={**CORRECTION, "note": "second look"})
+    assert other.json()["id"] != body["id"] and other.json()["duplicate"] is False
+
+    items = app_client.get("/v1/feedback", headers=ADMIN).json()["items"]
+    assert [item["id"] for item in items] == [body["id"], other.json()["id"]]
+    assert items[0] == {
+        "id": body["id"],
+        "created_at": body["created_at"],
+        "text": PARAGRAPH,
+        "labels": {"topic": ["trade", "human_rights"], "frame": ["responsibility"]},  # codebook order
+        "role": "body",
+        "model": {"name": "topicframe", "version": "3"},
+        "request_id": "req-1",
+        "article_id": "A-17",
+        "note": "missed the human rights angle",
+    }
+    # Durable: the rows are in the database file, read by a store of its own.
+    assert open_store(feedback_url).count() == 2
+
+
+def test_listing_filters_by_time_and_limits(app_client: TestClient) -> None:
+    ids = [app_client.post("/v1/feedback", json={**CORRECTION, "note": f"n{i}"}).json()["id"] for i in range(3)]
+    items = app_client.get("/v1/feedback", headers=ADMIN).json()["items"]
+    later = app_client.get("/v1/feedback", params={"since": items[1]["created_at"]}, headers=ADMIN).json()["items"]
+    assert [item["id"] for item in later] == ids[1:]
+    assert [i["id"] for i in app_client.get("/v1/feedback?limit=2", headers=ADMIN).json()["items"]] == ids[:2]
+    page = app_client.get("/v1/feedback", params={"after_id": ids[0], "limit": 1}, headers=ADMIN).json()["items"]
+    assert [item["id"] for item in page] == ids[1:2]
+    assert app_client.get("/v1/feedback", params={"since": "2999-01-01T00:00:00Z"}, headers=ADMIN).json() == {
+        "items": []
+    }
+    bad = app_client.get("/v1/feedback", params={"limit": 0}, headers=ADMIN)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert app_client.get("/v1/feedback", params={"since": "last week"}, headers=ADMIN).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "says"),
+    [
+        ({"labels": {"topics": ["trade"], "frame": []}}, ["body", "labels", "topics"], "closest: 'topic'"),
+        ({"labels": {"topic": ["trde"], "frame": []}}, ["body", "labels", "topic", 0], "closest: 'trade'"),
+        ({"labels": {"topic": ["trade"]}}, ["body", "labels"], "missing label set 'frame'"),
+        ({"labels": {"topic": [], "frame": [], "role": ["body"]}}, ["body", "labels", "role"], "'role' field"),
+        ({"role": "captoin"}, ["body", "role"], "closest: 'caption'"),
+        ({"role": "caption"}, ["body", "labels", "topic"], "a 'caption' paragraph carries no topic labels"),
+    ],
+)
+def test_labels_and_role_are_checked_against_the_served_codebooks(
+    app_client: TestClient, change: dict[str, Any], loc: list[Any], says: str
+) -> None:
+    detail = errors(app_client.post("/v1/feedback", json={**CORRECTION, **change}))
+    assert any(item["loc"] == loc and says in item["msg"] for item in detail), detail
+    assert app_client.get("/v1/feedback", headers=ADMIN).json()["items"] == []  # nothing half-stored
+
+
+def test_every_label_problem_is_reported_at_once(app_client: TestClient) -> None:
+    detail = errors(app_client.post("/v1/feedback", json={**CORRECTION, "labels": {"topik": [], "frame": ["war"]}}))
+    assert {tuple(item["loc"]) for item in detail} == {
+        ("body", "labels", "topik"),
+        ("body", "labels", "frame", 0),
+        ("body", "labels"),  # topic is missing
+    }
+
+
+def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) -> None:
+    response = app_client.post(
+        "/v1/feedback", json={"text": "Photograph: Kim Lee for the Daily Ledger", "labels": {}, "role": "caption"}
+    )
+    assert response.status_code == 201, response.text
+    item = app_client.get("/v1/feedback", headers=ADMIN).json()["items"][0]
+    assert item["labels"] == {"topic": [], "frame": []} and item["role"] == "caption"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "kind"),
+    [
+        ({**CORRECTION, "text": ""}, ["body", "text"], "string_too_short"),
+        ({**CORRECTION, "text": " \n\t "}, ["body", "text"], "string_pattern_mismatch"),
+        ({**CORRECTION, "text": "First paragraph.\n\nSecond paragraph."}, ["body", "text"], "too_many_paragraphs"),
+        ({**CORRECTION, "labels": {"topic": "trade", "frame": []}}, ["body", "labels", "topic"], "list_type"),
+        ({**CORRECTION, "colour": "red"}, ["body", "colour"], "extra_forbidden"),
+        ({k: v for k, v in CORRECTION.items() if k != "labels"}, ["body", "labels"], "missing"),
+    ],
+)
+def test_bad_bodies_are_422_naming_the_field(app_client: TestClient, body: Any, loc: list[Any], kind: str) -> None:
+    detail = errors(app_client.post("/v1/feedback", json=body))
+    assert any(item["loc"] == loc and item["type"] == kind for item in detail), detail
+
+
+def test_text_over_the_paragraph_limit_names_the_setting(
+    make_client: Callable[..., TestClient], feedback_url: str
+) -> None:
+    client = make_client(feedback_url=feedback_url, max_paragraph_chars=40)
+    detail = errors(client.post("/v1/feedback", json=CORRECTION))
+    assert detail[0]["loc"] == ["body", "text"] and detail[0]["limit"] == "TOPICFRAME_MAX_PARAGRAPH_CHARS"
+
+
+def test_a_body_that_is_not_json_is_a_4xx_naming_the_body(app_client: TestClient) -> None:
+    response = app_client.post("/v1/feedback", content=b"text=hello", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid" and response.json()["detail"][0]["loc"][0] == "body"
+    plain = app_client.post("/v1/feedback", content=b"hello", headers={"content-type": "text/plain"})
+    assert 400 <= plain.status_code < 500 and plain.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_the_feedback_key_guards_posting_when_set(make_client: Callable[..., TestClient], feedback_url: str) -> None:
+    client = make_client(feedback_url=feedback_url, feedback_key="fb-secret", api_key="classify-secret")
+    assert client.post("/v1/feedback", json=CORRECTION).status_code == 401
+    assert client.post("/v1/feedback", json=CORRECTION, headers={"X-API-Key": "classify-secret"}).status_code == 403
+    assert client.post("/v1/feedback", json=CORRECTION, headers={"X-API-Key": "fb-secret"}).status_code == 201
+
+
+def test_feedback_is_open_without_a_feedback_key_even_with_an_api_key(
+    make_client: Callable[..., TestClient], feedback_url: str
+) -> None:
+    client = make_client(feedback_url=feedback_url, api_key="classify-secret")
+    assert client.post("/v1/classify", json={"text": PARAGRAPH}).status_code == 401
+    assert client.post("/v1/feedback", json=CORRECTION).status_code == 201
+
+
+def test_listing_needs_the_admin_key_and_does_not_exist_without_one(
+    make_client: Callable[..., TestClient], app_client: TestClient, feedback_url: str
+) -> None:
+    assert app_client.get("/v1/feedback").status_code == 401
+    assert app_client.get("/v1/feedback", headers={"X-Admin-Key": "wrong"}).status_code == 403
+    assert make_client(feedback_url=feedback_url).get("/v1/feedback", headers=ADMIN).status_code == 404
+
+
+def test_an_unreachable_store_is_a_503_naming_it_and_classify_keeps_working(
+    make_client: Callable[..., TestClient],
+) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    client = make_client(feedback_url="postgresql+psycopg://topicframe:pw-not-shown@127.0.0.1:9/feedback")
+    response = client.post("/v1/feedback", json=CORRECTION)
+    assert response.status_code == 503
+    message = response.json()["detail"][0]["msg"]
+    assert "feedback store is unavailable" in message and "127.0.0.1:9" in message and "pw-not-shown" not in message
+    assert client.post("/v1/classify", json={"text": PARAGRAPH}).status_code == 200
+
+
+def test_a_bad_store_url_is_a_503_saying_what_a_url_looks_like(make_client: Callable[..., TestClient]) -> None:
+    response = make_client(feedback_url="not a url").post("/v1/feedback", json=CORRECTION)
+    assert response.status_code == 503 and "postgresql+psycopg://" in response.json()["detail"][0]["msg"]
+
+
+def test_without_a_model_feedback_cannot_be_checked_503(
+    make_client: Callable[..., TestClient], feedback_url: str, tmp_path: Path
+) -> None:
+    client = make_client(preloaded=False, model_uri=tmp_path / "no-model-here", feedback_url=feedback_url)
+    response = client.post("/v1/feedback", json=CORRECTION)
+    assert response.status_code == 503 and response.json()["detail"][0]["type"] == "model_not_ready"
+
+
+def test_the_default_store_is_beside_the_mlflow_store(
+    make_client: Callable[..., TestClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}")
+    client = make_client()
+    assert not (tmp_path / "tracking" / "feedback.db").exists()  # created by the first correction, not at start-up
+    assert client.post("/v1/feedback", json=CORRECTION).status_code == 201
+    assert (tmp_path / "tracking" / "feedback.db").is_file()

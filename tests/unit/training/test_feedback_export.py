@@ -1,0 +1,138 @@
+"""`topicframe feedback export` and retraining on its CSV (`--prefer-feedback`), on a real SQLite store."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import LABELS
+from training.cli import app
+from training.codebook import Codebook
+from training.dataset import DataValidationError, load_labelled_data
+from training.feedback.store import Correction, FeedbackStore, open_store
+
+runner = CliRunner()
+
+
+def corpus_row(corpus: Path) -> dict[str, str]:
+    """The first body paragraph with a topic: the one the corrections below contradict."""
+    with corpus.open(newline="", encoding="utf-8") as f:
+        return next(row for row in csv.DictReader(f) if row["role"] == "body" and row["topic"])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FeedbackStore:
+    return open_store(f"sqlite:///{tmp_path / 'feedback.db'}")
+
+
+@pytest.fixture
+def corrected(store: FeedbackStore, small_corpus: tuple[Path, Path]) -> dict[str, str]:
+    """Four corrections: two of one corpus paragraph (the newer one wins), a caption, one without a role."""
+    row = corpus_row(small_corpus[0])
+    wrong = "climate" if "climate" not in row["topic"] else "trade"
+    store.add(Correction(text=row["text"], labels={"topic": ["security"], "frame": []}, role="body"))
+    store.add(Correction(text=row["text"], labels={"topic": [wrong, "economy"], "frame": ["conflict"]}, role="body"))
+    store.add(Correction(text="Photograph: A. Reader", labels={"topic": [], "frame": []}, role="caption"))
+    store.add(Correction(text="A new paragraph on tariffs.", labels={"topic": ["trade"], "frame": []}, article_id="Z1"))
+    return {"text": row["text"], "topic": f"{wrong};economy", "frame": "conflict"}
+
+
+def export(url: str, out: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app, ["feedback", "export", "--out", str(out), "--url", url, "--labels", str(LABELS), *extra]
+    )
+    return result.exit_code, result.output
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_writes_the_newest_correction_of_each_text_in_the_training_format(
+    store: FeedbackStore, corrected: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "corrections.csv"
+    code, output = export(store.url, out)
+    assert code == 0, output
+    assert "wrote 3 correction(s)" in output and "1 older correction(s)" in output
+    rows = read(out)
+    assert list(rows[0]) == ["id", "article_id", "text", "frame", "topic", "role"]  # one column per codebook
+    by_text = {row["text"]: row for row in rows}
+    assert by_text[corrected["text"]]["topic"] == corrected["topic"]  # the newer of the two
+    assert by_text[corrected["text"]]["frame"] == "conflict"
+    assert by_text["Photograph: A. Reader"]["role"] == "caption" and by_text["Photograph: A. Reader"]["topic"] == ""
+    no_role = by_text["A new paragraph on tariffs."]
+    assert no_role["role"] == "body" and no_role["article_id"] == "Z1"
+    assert all(row["id"].startswith("feedback-") for row in rows)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_export_refuses_an_existing_file_unless_overwrite(
+    store: FeedbackStore, corrected: dict, tmp_path: Path
+) -> None:
+    out = tmp_path / "corrections.csv"
+    out.write_text("keep me\n")
+    code, output = export(store.url, out)
+    assert code == 1 and output.strip().splitlines() == [f"error: {out} exists: pass --overwrite to replace it"]
+    assert out.read_text() == "keep me\n"
+    code, output = export(store.url, out, "--overwrite")
+    assert code == 0, output
+    assert len(read(out)) == 3
+
+
+def test_export_since_and_bad_input(store: FeedbackStore, corrected: dict, tmp_path: Path) -> None:
+    code, output = export(store.url, tmp_path / "none.csv", "--since", "2999-01-01")
+    assert code == 0 and read(tmp_path / "none.csv") == []
+    code, output = export(store.url, tmp_path / "x.csv", "--since", "last tuesday")
+    assert code == 1 and "--since: 'last tuesday' is not an ISO date" in output
+    code, output = export(f"sqlite:///{tmp_path / 'missing.db'}", tmp_path / "y.csv")
+    assert code == 1 and "no feedback store at" in output and not (tmp_path / "missing.db").exists()
+    code, output = export("mysql://u@h/db", tmp_path / "z.csv")
+    assert code == 1 and "'mysql' databases are not supported" in output
+    assert not any((tmp_path / name).exists() for name in ("x.csv", "y.csv", "z.csv"))
+
+
+def test_a_correction_contradicting_the_corpus_is_a_conflict_unless_feedback_is_preferred(
+    store: FeedbackStore,
+    corrected: dict[str, str],
+    small_corpus: tuple[Path, Path],
+    codebooks: dict[str, Codebook],
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "corrections.csv"
+    assert export(store.url, out)[0] == 0
+    files = [small_corpus[0], out]
+    with pytest.raises(DataValidationError) as conflict:
+        load_labelled_data(files, codebooks)
+    assert any(f"{out}:" in str(p) and "different labels" in p.message for p in conflict.value.problems)
+
+    data = load_labelled_data(files, codebooks, prefer_feedback=True)
+    rows = [i for i, text in enumerate(data.texts) if text == corrected["text"]]
+    assert rows and all(";".join(data.labels["topic"][i]) == corrected["topic"] for i in rows)
+    assert all(data.labels["frame"][i] == ("conflict",) for i in rows)
+    assert "A new paragraph on tariffs." in data.texts
+    assert any("1 row(s) overridden" in p.message for p in data.warnings)
+
+
+def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows(
+    store: FeedbackStore,
+    corrected: dict[str, str],
+    small_corpus: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # never reached: see below
+    out = tmp_path / "corrections.csv"
+    assert export(store.url, out)[0] == 0
+    # An impossible label floor under --strict stops `train` right after validation, before anything is fitted.
+    stop = ["--set", "data.min_positives=1000000", "--strict", "--no-register", "--labels", str(LABELS)]
+    preferred = runner.invoke(
+        app, ["train", "--data", str(small_corpus[0]), "--data", str(out), "--prefer-feedback", *stop]
+    )
+    assert preferred.exit_code == 1, preferred.output
+    assert "different labels" not in preferred.output and "1 row(s) overridden" in preferred.output
+    assert not (tmp_path / "mlflow.db").exists()

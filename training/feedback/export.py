@@ -1,0 +1,117 @@
+"""Corrections -> a labelled CSV in the training format, written atomically.
+
+Columns: ``id, article_id, text``, one column per content label set (labels joined
+with ``;``, as in the corpus; training/dataset.py reads them back) and ``role``. Ids
+are ``feedback-<n>`` (`training.dataset.FEEDBACK_ID_PREFIX`), which is how
+``topicframe train --prefer-feedback`` recognises them. So that the file passes
+training's validation as it is:
+
+- of several corrections of the same text, only the newest is written (the others
+  would be "the same text with different labels");
+- a correction sent without a role is written as ``body``: it was sent for labels
+  that only content paragraphs carry (send ``role`` to say headline or caption).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from training.dataset import FEEDBACK_ID_PREFIX
+from training.errors import TopicframeError
+from training.feedback.store import FeedbackStore, StoredCorrection
+
+ROLE_COLUMN = "role"
+DEFAULT_ROLE = "body"
+SEPARATOR = ";"  # the corpus's (DataConfig.separator)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    superseded: int
+    label_sets: list[str]
+
+
+def label_set_columns(corrections: list[StoredCorrection], labels_dir: Path | None) -> list[str]:
+    """The content label sets: every codebook in ``labels_dir`` (training needs a column for each), then
+    any other set found in the corrections; the role set has its own column."""
+    names: list[str] = []
+    if labels_dir is not None and labels_dir.is_dir():
+        names += sorted(path.stem for path in labels_dir.glob("*.yaml"))
+    for item in corrections:
+        names += [name for name in item.correction.labels if name not in names]
+    return [name for name in dict.fromkeys(names) if name != ROLE_COLUMN]
+
+
+def newest_per_text(corrections: list[StoredCorrection]) -> list[StoredCorrection]:
+    """The newest correction of each text, in the order they were stored."""
+    newest: dict[str, StoredCorrection] = {}
+    for item in corrections:  # oldest first: a later one replaces an earlier one
+        newest.pop(item.correction.text, None)
+        newest[item.correction.text] = item
+    return list(newest.values())
+
+
+def write_atomically(path: Path, rows: list[dict[str, str]], header: list[str], overwrite: bool) -> None:
+    """Write the CSV to a temporary file beside ``path``, then move it into place in one step.
+
+    Without ``overwrite`` the move is a hard link, which fails if ``path`` appeared meanwhile.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise TopicframeError(f"{path}: directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                raise TopicframeError(f"{path} exists: pass --overwrite to replace it") from None
+            os.unlink(temporary)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def export_corrections(
+    store: FeedbackStore,
+    out: Path,
+    labels_dir: Path | None = Path("labels"),
+    since: datetime | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Write the corrections stored since ``since`` (all by default) to ``out`` as a training CSV."""
+    if out.exists() and not overwrite:
+        raise TopicframeError(f"{out} exists: pass --overwrite to replace it")
+    if out.is_dir():
+        raise TopicframeError(f"{out} is a directory: give a file name, e.g. {out / 'corrections.csv'}")
+    stored = list(store.iter_all(since))
+    kept = newest_per_text(stored)
+    sets = label_set_columns(kept, labels_dir)
+    rows = [
+        {
+            "id": f"{FEEDBACK_ID_PREFIX}{item.id}",
+            "article_id": item.correction.article_id or "",
+            "text": item.correction.text,
+            **{name: SEPARATOR.join(item.correction.labels.get(name, [])) for name in sets},
+            ROLE_COLUMN: item.correction.role or DEFAULT_ROLE,
+        }
+        for item in kept
+    ]
+    write_atomically(out, rows, ["id", "article_id", "text", *sets, ROLE_COLUMN], overwrite)
+    return ExportResult(out, len(rows), len(stored) - len(kept), sets)
