@@ -1,0 +1,128 @@
+"""What to label next: pool reading, the four strategies on known scores, and the command end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from typer.testing import CliRunner
+
+from tests.conftest import LABELS, write_csv
+from training.cli import app
+from training.errors import TopicframeError
+from training.quality.suggest import choose, read_pool
+
+runner = CliRunner()
+TOPIC_LABELS = {"topic": ["trade", "security"]}
+
+
+def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
+    (tmp_path / "pool.csv").write_text(
+        'id,article_id,text\nx1,A,"First, with a comma"\nx2,A,\nx3,B,"Line one\nline two"\n', encoding="utf-8"
+    )
+    (tmp_path / "pool.jsonl").write_text(
+        json.dumps({"text": "Headline\n\nBody one.\n\nBody two."}) + "\n\n", encoding="utf-8"
+    )
+    (tmp_path / "story.txt").write_text("Alpha.\n\n\nBeta.\n", encoding="utf-8")
+    pool = read_pool([tmp_path / "pool.csv", tmp_path / "pool.jsonl", tmp_path / "story.txt"])
+    texts = ["First, with a comma", "Line one\nline two", "Headline", "Body one.", "Body two.", "Alpha.", "Beta."]
+    assert pool.texts == texts
+    assert pool.ids[:2] == ["x1", "x3"]
+    assert pool.article_ids == ["A", "B", "pool-1", "pool-1", "pool-1", "story", "story"]
+    assert pool.sources[1] == f"{tmp_path / 'pool.csv'}:4"
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("id,body\n1,Envoys met.\n", "pool.csv", "pool.csv:1: no 'text' column (columns: id, body)"),
+        ("id,text\n1,\n", "pool.csv", "no paragraphs in the pool"),
+        ("\n\n", "empty.txt", "no paragraphs in the pool"),
+        ('{"body": "x"}\n', "pool.jsonl", "pool.jsonl:1: expected an object with a string field 'text'"),
+    ],
+)
+def test_bad_pools_are_refused(tmp_path: Path, content: str, name: str, message: str) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(TopicframeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_pool([tmp_path / name])
+
+
+def strategy_inputs() -> dict:
+    # Rows 0-5 form cluster 0 (trade words), rows 6-11 cluster 1 (security words); row 3 and row 8 sit
+    # nearest a threshold (0.5), row 8 nearer.
+    trade = np.array([0.9, 0.8, 0.95, 0.52, 0.7, 0.85, 0.1, 0.2, 0.05, 0.15, 0.3, 0.1])
+    security = np.array([0.1, 0.2, 0.1, 0.2, 0.1, 0.3, 0.9, 0.8, 0.49, 0.9, 0.85, 0.95])
+    X = sp.csr_matrix(np.repeat([[1.0, 0.0], [0.0, 1.0]], 6, axis=0) + np.linspace(0, 0.1, 12)[:, None])
+    return {
+        "scores": {"topic": np.column_stack([trade, security])},
+        "thresholds": {"topic": np.array([0.5, 0.5])},
+        "label_names": TOPIC_LABELS,
+        "X": X,
+        "candidates": np.ones(12, dtype=bool),
+        "clusters": np.repeat([0, 1], 6),
+    }
+
+
+def test_uncertainty_picks_the_smallest_margins_with_the_label() -> None:
+    picked = choose("uncertainty", 2, **strategy_inputs())
+    assert [c.index for c in picked] == [8, 3]
+    assert (picked[0].label_set, picked[0].label) == ("topic", "security")
+    assert picked[0].margin == pytest.approx(0.01)
+    assert "topic/security score within 0.010 of its threshold" in picked[0].reason
+
+
+def test_diversity_and_mixed_visit_the_least_covered_cluster_first() -> None:
+    inputs = strategy_inputs()
+    # Cluster 0 already has 5 labelled paragraphs, cluster 1 none: cluster 1 is under-covered.
+    labelled = np.zeros(5, dtype=np.int64)
+    diverse = choose("diversity", 3, labelled_clusters=labelled, **inputs)
+    assert [c.cluster for c in diverse] == [1, 1, 1]
+    assert diverse[0].reason == "under-covered cluster 1: 0 of 6 paragraphs labelled or chosen"
+    mixed = choose("mixed", 2, **inputs)
+    assert [c.index for c in mixed] == [3, 8]  # the most uncertain of each cluster, clusters alternating
+    assert mixed[1].cluster == 1 and mixed[1].label == "security"
+
+
+def test_random_is_seeded_and_respects_candidates() -> None:
+    inputs = strategy_inputs()
+    inputs["candidates"] = np.arange(12) % 2 == 0
+    first = [c.index for c in choose("random", 4, seed=1, **inputs)]
+    assert first == [c.index for c in choose("random", 4, seed=1, **inputs)]
+    assert all(i % 2 == 0 for i in first) and len(set(first)) == 4
+    assert len(choose("uncertainty", 50, **inputs)) == 6  # never more than the candidates
+
+
+def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sha256: str, tmp_path: Path) -> None:
+    # Two whole articles of the held-out test set, labels ignored: headline, byline, captions, body, promos.
+    with (LABELS / "paragraphs_test.csv").open(newline="", encoding="utf-8") as f:
+        corpus = list(csv.DictReader(f))
+    first_two = list(dict.fromkeys(row["article_id"] for row in corpus))[:2]
+    rows = [row for row in corpus if row["article_id"] in first_two]
+    roles = {row["id"]: row["role"] for row in rows}
+    assert {"body", "headline"} < set(roles.values()) and len(set(roles.values())) > 2
+    pool = write_csv(tmp_path / "pool.csv", rows, header=["id", "article_id", "text", "role"])
+    out = tmp_path / "next.csv"
+    model = ["--model", str(bundle_dir), "--model-sha256", bundle_sha256]
+    args = ["suggest", "--pool", str(pool), "-n", "5", *model, "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as f:
+        suggested = list(csv.DictReader(f))
+    assert len(suggested) == 5
+    assert list(suggested[0])[:6] == ["id", "article_id", "text", "role", "topic", "frame"]
+    assert all(row["topic"] == row["frame"] == row["role"] == "" for row in suggested)
+    assert all(row["uncertain_set"] in ("topic", "frame") and float(row["margin"]) >= 0 for row in suggested)
+    # Only what the model reads as content is proposed: a caption or promo teaches topic and frame nothing.
+    assert {roles[row["id"]] for row in suggested} <= {"body", "headline"}
+    assert [float(r["margin"]) for r in suggested] == sorted(float(r["margin"]) for r in suggested)
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "already exists (pass --overwrite" in again.output
+    bad = runner.invoke(app, ["suggest", "--pool", str(tmp_path / "missing.csv"), *model])
+    assert bad.exit_code == 1 and "missing.csv: file not found" in bad.output
+    wrong = runner.invoke(app, ["suggest", "--pool", str(pool), "--strategy", "best", *model])
+    assert wrong.exit_code == 1 and "--strategy best: expected one of uncertainty, diversity" in wrong.output

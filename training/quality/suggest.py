@@ -1,0 +1,276 @@
+"""What to label next: the paragraphs of an unlabelled pool that would teach the model most.
+
+Strategies (``--strategy``):
+
+- ``uncertainty``: the paragraphs whose score sits closest to a label's own decision threshold
+  (smallest ``|score - threshold|`` over the multi-label content sets), i.e. where the model's decision
+  for one label is a coin toss. The reason names the label set, the label and the margin.
+- ``diversity``: MiniBatchKMeans over the paragraphs' TF-IDF rows; clusters are visited least-covered
+  first (labelled + already chosen members per cluster member, the labelled corpus counting when given)
+  and each gives its member nearest the centre. The reason names the cluster and its coverage.
+- ``mixed``: the same clusters, but each gives its most uncertain member (uncertainty within clusters,
+  so a batch does not spend itself on near-copies of one ambiguous story).
+- ``random``: a seeded sample, the baseline.
+
+Only paragraphs the model reads as content (role body or headline) are proposed when there are any:
+the others get no topic or frame by the model's own rule, so they teach topic and frame nothing.
+
+Why no query-strategy library: modAL (last release 2023) is unmaintained and its multi-label strategies
+(``max_loss``, ``mean_max_loss``) assume an SVM's ``decision_function`` and a 0 cut-off; small-text's
+strategies run on its own dataset and classifier wrappers, which cannot carry this model's article
+context, role gate or per-label tuned thresholds. Neither measures a margin to a tuned threshold, so
+the strategies are kept short here on scikit-learn (MiniBatchKMeans).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.classify import split_paragraphs
+from training.errors import TopicframeError
+
+STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
+
+
+@dataclass
+class Pool:
+    """Unlabelled paragraphs in page order; ``article_ids`` group an article's paragraphs."""
+
+    texts: list[str] = field(default_factory=list)
+    article_ids: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def add_article(self, article_id: str, paragraphs: list[str], source: str, ids: list[str] | None = None) -> None:
+        for k, paragraph in enumerate(paragraphs):
+            self.texts.append(paragraph)
+            self.article_ids.append(article_id)
+            self.ids.append(ids[k] if ids else f"{article_id}-p{k + 1}")
+            self.sources.append(source)
+
+
+@dataclass
+class Choice:
+    index: int
+    reason: str
+    label_set: str = ""
+    label: str = ""
+    margin: float | None = None
+    cluster: int | None = None
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise TopicframeError(f"{path}: file not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise TopicframeError(f"{path}:{line}: not valid UTF-8") from None
+
+
+def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
+    """Paragraphs from CSV (a text column; ``article_id`` groups rows), JSONL (a ``text`` per line, an
+    article split into paragraphs) or plain text (one article, paragraphs separated by blank lines)."""
+    pool = Pool()
+    for path in paths:
+        content = _read_text(path)
+        if path.suffix.lower() == ".csv":
+            _read_csv(pool, path, content, text_column)
+        elif path.suffix.lower() == ".jsonl":
+            for number, line in enumerate(content.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise TopicframeError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict) or not isinstance(record.get(text_column), str):
+                    raise TopicframeError(f"{path}:{number}: expected an object with a string field '{text_column}'")
+                article = str(record.get("article_id") or f"{path.stem}-{number}")
+                pool.add_article(article, split_paragraphs(record[text_column]), f"{path}:{number}")
+        else:
+            pool.add_article(path.stem, split_paragraphs(content), str(path))
+    if not pool.texts:
+        raise TopicframeError(f"{', '.join(map(str, paths))}: no paragraphs in the pool")
+    return pool
+
+
+def _read_csv(pool: Pool, path: Path, content: str, text_column: str) -> None:
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    columns = reader.fieldnames or []
+    if text_column not in columns:
+        raise TopicframeError(f"{path}:1: no '{text_column}' column (columns: {', '.join(columns) or 'none'})")
+    previous = 1  # a record starts on the line after the previous one ended (quoted fields span lines)
+    for row in reader:
+        number, previous = previous + 1, reader.line_num
+        text = (row.get(text_column) or "").strip()
+        if not text:
+            continue
+        article = row.get("article_id") or f"{path.stem}-{number}"
+        pool.add_article(article, [text], f"{path}:{number}", [row.get("id") or f"{path.stem}-{number}"])
+
+
+# ---- strategies -----------------------------------------------------------------------------------
+
+
+def smallest_margins(
+    scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], label_names: dict[str, list[str]]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Per row: the smallest |score - threshold| over every label of every set, and which set and label."""
+    sets = list(scores)
+    margins = np.hstack([np.abs(scores[name] - thresholds[name]) for name in sets])
+    owners = [(name, label) for name in sets for label in label_names[name]]
+    best = margins.argmin(axis=1)
+    return margins[np.arange(len(best)), best], [owners[j][0] for j in best], [owners[j][1] for j in best]
+
+
+def cluster_rows(X: Any, k: int, seed: int) -> np.ndarray:
+    """k-means cluster of every row (MiniBatchKMeans on the L2-normalised TF-IDF rows)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    k = max(1, min(k, X.shape[0]))
+    return MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=1024).fit_predict(X)
+
+
+def choose(
+    strategy: str,
+    n: int,
+    *,
+    scores: dict[str, np.ndarray],
+    thresholds: dict[str, np.ndarray],
+    label_names: dict[str, list[str]],
+    X: Any,
+    candidates: np.ndarray,
+    seed: int = 0,
+    clusters: np.ndarray | None = None,
+    labelled_clusters: np.ndarray | None = None,
+) -> list[Choice]:
+    """The ``n`` rows (indices into the pool) to label next, with the reason for each.
+
+    ``candidates`` marks the rows that may be chosen; ``clusters`` (one id per pool row) and
+    ``labelled_clusters`` (one per labelled row) can be given to reuse a clustering.
+    """
+    if strategy not in STRATEGIES:
+        raise TopicframeError(f"--strategy {strategy}: expected one of {', '.join(STRATEGIES)}")
+    rows = np.flatnonzero(candidates)
+    n = min(n, len(rows))
+    margin, margin_set, margin_label = smallest_margins(scores, thresholds, label_names)
+
+    def uncertain(i: int, cluster: int | None = None, extra: str = "") -> Choice:
+        why = f"{margin_set[i]}/{margin_label[i]} score within {margin[i]:.3f} of its threshold{extra}"
+        return Choice(int(i), why, margin_set[i], margin_label[i], float(margin[i]), cluster)
+
+    if strategy == "random":
+        picked = np.random.default_rng(seed).choice(rows, size=n, replace=False)
+        return [Choice(int(i), "random sample") for i in picked]
+    if strategy == "uncertainty":
+        return [uncertain(i) for i in rows[np.argsort(margin[rows], kind="stable")[:n]]]
+
+    if clusters is None:
+        clusters = cluster_rows(X, max(2, min(n, 50)), seed)
+    k = int(max(clusters.max(), labelled_clusters.max() if labelled_clusters is not None else 0)) + 1
+    size = np.bincount(clusters[rows], minlength=k).astype(float)
+    covered = np.bincount(labelled_clusters, minlength=k).astype(float) if labelled_clusters is not None else 0 * size
+    size += covered
+    remaining = {c: list(rows[clusters[rows] == c]) for c in range(k)}
+    for members in remaining.values():  # the order each cluster gives its members in
+        if not members:
+            continue
+        if strategy == "mixed":
+            members.sort(key=lambda i: margin[i])
+        else:
+            rows_of = X[members]
+            similarity = np.asarray(rows_of @ np.asarray(rows_of.mean(axis=0)).ravel()).ravel()
+            members[:] = [members[j] for j in np.argsort(-similarity, kind="stable")]
+    chosen: list[Choice] = []
+    while len(chosen) < n:
+        open_clusters = [c for c in range(k) if remaining[c]]
+        c = min(open_clusters, key=lambda c: (covered[c] / size[c], -size[c]))
+        i = remaining[c].pop(0)
+        coverage = f"cluster {c}: {int(covered[c])} of {int(size[c])} paragraphs labelled or chosen"
+        if strategy == "mixed":
+            chosen.append(uncertain(i, c, f"; {coverage}"))
+        else:
+            chosen.append(Choice(int(i), f"under-covered {coverage}", cluster=c))
+        covered[c] += 1
+    return chosen
+
+
+# ---- the command ----------------------------------------------------------------------------------
+
+
+def suggest(
+    pool: Pool, bundle: Any, n: int, strategy: str, seed: int, labelled_texts: list[str] | None = None
+) -> list[Choice]:
+    """Score the pool as articles with the model and choose ``n`` paragraphs."""
+    from training.features import ArticleLayout
+
+    scored = bundle.score(pool.texts, layout=ArticleLayout.from_article_ids(pool.article_ids))
+    sets = [name for name in scored.scores if bundle.multi_label[name]]
+    if not sets:
+        raise TopicframeError("the model has no multi-label set to measure uncertainty on")
+    thresholds = {name: np.array(list(bundle.thresholds(name).values())) for name in sets}
+    candidates = scored.content if scored.content.any() else np.ones(len(pool.texts), dtype=bool)
+    X = bundle.transform(pool.texts)
+    clusters = labelled_clusters = None
+    if strategy in ("diversity", "mixed"):
+        from sklearn.cluster import MiniBatchKMeans
+
+        k = max(2, min(n, 50, len(pool.texts)))
+        kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=1024)
+        clusters = kmeans.fit_predict(X)
+        if labelled_texts:
+            labelled_clusters = kmeans.predict(bundle.transform(labelled_texts))
+    return choose(
+        strategy,
+        n,
+        scores={name: scored.scores[name] for name in sets},
+        thresholds=thresholds,
+        label_names=bundle.label_names,
+        X=X,
+        candidates=candidates,
+        seed=seed,
+        clusters=clusters,
+        labelled_clusters=labelled_clusters,
+    )
+
+
+def suggestion_records(pool: Pool, choices: list[Choice], label_sets: list[str], strategy: str) -> list[dict[str, str]]:
+    """The training CSV's columns (label columns empty, to fill in) plus the reason columns."""
+    records = []
+    for rank, choice in enumerate(choices, start=1):
+        i = choice.index
+        records.append(
+            {
+                "id": pool.ids[i],
+                "article_id": pool.article_ids[i],
+                "text": pool.texts[i],
+                **{name: "" for name in label_sets},
+                "rank": str(rank),
+                "strategy": strategy,
+                "reason": choice.reason,
+                "uncertain_set": choice.label_set,
+                "uncertain_label": choice.label,
+                "margin": "" if choice.margin is None else f"{choice.margin:.4f}",
+                "cluster": "" if choice.cluster is None else str(choice.cluster),
+                "source": pool.sources[i],
+            }
+        )
+    return records
+
+
+def write_records(records: list[dict[str, str]], path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    partial.replace(path)
