@@ -33,7 +33,7 @@ from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
 from service.middleware import BodySizeLimit, RequestObserver
 from service.model_store import ModelStore, ServedModel, in_daemon_thread
-from service.routes import admin, classify, feedback, health, info, models, pages
+from service.routes import admin, classify, compare, feedback, health, info, models, pages
 from service.settings import Settings
 from training.errors import ModelIntegrityError
 
@@ -131,7 +131,7 @@ def create_app(
     settings = settings or Settings()
     logger = configure_logging(settings.log_level)
     metrics = Metrics()
-    store = store or ModelStore(settings.model_uri, settings.model_cache_dir)
+    store = store or ModelStore(settings.model_uri, settings.model_cache_dir, expected_sha256=settings.model_sha256)
 
     def after_load(model: ServedModel, previous: ServedModel | None) -> None:
         metrics.model_loaded(model, previous)
@@ -147,6 +147,8 @@ def create_app(
         title="topicframe",
         version="1",
         description=DESCRIPTION,
+        docs_url=None,  # /docs and /redoc are served by routes/pages.py with local assets (no CDN)
+        redoc_url=None,
         lifespan=lifespan,
         middleware=[
             Middleware(RequestObserver, metrics=metrics, logger=logger),
@@ -160,6 +162,7 @@ def create_app(
     # Keys are checked only where they are configured, so the OpenAPI schema shows security only then.
     classify_guard: list[Any] = [Depends(require_api_key)] if settings.api_key else []
     app.include_router(classify.router, dependencies=classify_guard)
+    app.include_router(compare.router, dependencies=classify_guard)
     app.include_router(info.router)
     app.include_router(models.router)
     app.include_router(feedback.router)  # its own key (TOPICFRAME_FEEDBACK_KEY), checked in the router

@@ -122,6 +122,12 @@ class ParagraphResult(BaseModel):
         None,
         description="Per label set, every label's score in [0, 1] (absent when include_scores is false)",
     )
+    margins: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="Multi-label sets only: per label, score minus the label's threshold (>= 0 passed the "
+        "threshold; the caps of the decision rule may still drop it). Present when include_scores is true",
+        examples=[{"topic": {"trade": 0.47, "diplomacy": -0.02}}],
+    )
     explanations: dict[str, dict[str, list[Term]]] | None = Field(
         None,
         description="Per label set and predicted label, the top terms behind it (present when explain > 0)",
@@ -196,8 +202,24 @@ class CodebookOut(BaseModel):
     labels: list[LabelOut]
 
 
+class DecisionRule(BaseModel):
+    max_labels: int | None = Field(description="at most this many labels per paragraph and multi-label set")
+    relative_to_top: float | None = Field(
+        description="a label must score at least this share of the paragraph's top score in its set"
+    )
+    content_roles: list[str] = Field(
+        description="roles whose paragraphs get labels of the other sets (empty: a model without roles)"
+    )
+
+
 class LabelsResponse(BaseModel):
     label_sets: dict[str, CodebookOut] = Field(description="the codebooks the served model was trained with")
+    thresholds: dict[str, dict[str, float]] = Field(
+        description="multi-label sets: each label's threshold, tuned to maximise its F1 on out-of-fold scores "
+        "(single-label sets are absent: the label with the top score wins)",
+        examples=[{"topic": {"trade": 0.41, "diplomacy": 0.37}}],
+    )
+    decision_rule: DecisionRule = Field(description="how scores become labels after the thresholds")
 
 
 class ModelDetails(ModelRefOut):
@@ -256,3 +278,47 @@ def example_response() -> dict[str, Any]:
             "topic_frames": {"trade": {"economic_consequences": {"paragraphs": 1, "of": 1, "share": 1.0}}},
         },
     }
+
+
+class RegisteredVersion(BaseModel):
+    version: str | None = Field(examples=["3"], description="registry version; null for a local model directory")
+    aliases: list[str] = Field(examples=[["champion"]])
+    run_id: str | None
+    created_at: str | None = Field(description="when the version was registered (the model's training time locally)")
+    metrics: dict[str, float] = Field(
+        description="the run's headline test metrics: `<set>.micro_f1`, `<set>.macro_f1`, `<set>.accuracy`",
+        examples=[{"topic.micro_f1": 0.713, "frame.micro_f1": 0.675, "role.accuracy": 0.945}],
+    )
+    serving: bool = Field(description="whether this is the version the service is serving")
+
+
+class ModelsResponse(BaseModel):
+    name: str = Field(examples=["topicframe"])
+    registry: bool = Field(description="false when the service serves a local model directory (listed alone)")
+    versions: list[RegisteredVersion] = Field(description="newest first")
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    text: NonBlank = Field(description="A whole article, split into paragraphs on blank lines, as in /v1/classify.")
+    a: str = Field(
+        min_length=1,
+        max_length=100,
+        examples=["champion"],
+        description="A version number ('3'), an alias ('champion'), or 'current' (the served model).",
+    )
+    b: str = Field(min_length=1, max_length=100, examples=["3"], description="The other one, in the same forms.")
+    label_sets: list[str] | None = Field(None, min_length=1, description="Label sets to compare; default all.")
+
+
+class CompareSide(BaseModel):
+    model: ModelRefOut
+    paragraphs: list[ParagraphResult]
+    summary: Summary
+
+
+class CompareResponse(BaseModel):
+    a: CompareSide
+    b: CompareSide
+    differences: list[int] = Field(description="indexes of the paragraphs whose role or labels differ")

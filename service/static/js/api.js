@@ -1,0 +1,76 @@
+// Calls to this service's API: same origin only, JSON in and out, errors turned into one readable sentence.
+
+const KEY_STORAGE = "topicframe.apiKey";
+
+export class ApiError extends Error {
+  constructor(message, status, body, requestId) {
+    super(message);
+    this.status = status;
+    this.body = body;
+    this.requestId = requestId;
+  }
+}
+
+export function apiKey() {
+  return sessionStorage.getItem(KEY_STORAGE) || "";
+}
+
+export function setApiKey(value) {
+  if (value) sessionStorage.setItem(KEY_STORAGE, value);
+  else sessionStorage.removeItem(KEY_STORAGE);
+}
+
+// The service's errors are {"detail": [{"loc": [...], "msg": ...}]}; "body" in loc is noise for a reader.
+export function describeError(status, body, text) {
+  if (body && Array.isArray(body.detail) && body.detail.length) {
+    return body.detail
+      .map((item) => {
+        const where = (item.loc || []).filter((part) => part !== "body").join(".");
+        return where ? `${where}: ${item.msg}` : item.msg;
+      })
+      .join("; ");
+  }
+  if (body && typeof body.detail === "string") return body.detail;
+  if (status === 413) return "the article is larger than the service accepts (TOPICFRAME_MAX_BODY_BYTES)";
+  const snippet = (text || "").replace(/\s+/g, " ").trim().slice(0, 160);
+  return `the service answered HTTP ${status}${snippet ? `: ${snippet}` : ""}`;
+}
+
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const sent = { ...headers };
+  if (body !== undefined) sent["content-type"] = "application/json";
+  const key = apiKey();
+  if (key) sent["x-api-key"] = key;
+  let response;
+  try {
+    response = await fetch(path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new ApiError(`The service did not answer (${error.message}). Is it running?`, 0, null, null);
+  }
+  const requestId = response.headers.get("x-request-id");
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null; // an HTML error page from a proxy, say: described from its status and text below
+  }
+  if (!response.ok) {
+    let message = describeError(response.status, data, text);
+    if (response.status === 401 || response.status === 403) message += " (enter the key under \u201cAPI key\u201d)";
+    if (response.status >= 500 && requestId) message += ` (request ${requestId})`;
+    throw new ApiError(message, response.status, data, requestId);
+  }
+  return { data, requestId };
+}
+
+// GET /readyz: {ready: true, model} or {ready: false, reason, message}.
+export async function readiness() {
+  try {
+    const { data } = await api("/readyz");
+    return { ready: true, model: data.model };
+  } catch (error) {
+    const item = error.body && Array.isArray(error.body.detail) ? error.body.detail[0] : null;
+    return { ready: false, reason: item?.reason || `http_${error.status}`, message: item?.msg || error.message };
+  }
+}

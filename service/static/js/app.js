@@ -1,0 +1,254 @@
+// The analyst page: classify an article, read its labels, correct them, compare model versions.
+// Only this service's API is called (same origin); nothing is loaded from anywhere else.
+
+import { api, apiKey, readiness, setApiKey } from "./api.js";
+import { barChart, heatmap } from "./charts.js";
+import { fillPickers, renderComparison, renderVersions } from "./compare.js";
+import { download, resultsCsv } from "./export.js";
+import { el, renderParagraph } from "./render.js";
+
+const EXPLAIN_TERMS = 5;
+const READY_POLL_MS = 3000;
+const $ = (id) => document.getElementById(id);
+
+// What the service told us about the model, and what the page shows now.
+const model = { info: null, thresholds: {}, decisionRule: null, roles: [], contentSets: [], setLabels: {}, loaded: false };
+const view = { result: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0 };
+
+function setStatus(message, kind = "") {
+  const status = $("status");
+  status.textContent = message;
+  status.className = `status ${kind}`;
+}
+
+function describeModel(info) {
+  const version = info.version ? `v${info.version}` : "local directory";
+  return `model: ${info.name} · ${version}${info.alias ? ` · ${info.alias}` : ""}`;
+}
+
+async function loadModelInfo() {
+  const [{ data: info }, { data: labels }] = await Promise.all([api("/v1/model"), api("/v1/labels")]);
+  model.info = info;
+  model.thresholds = labels.thresholds || {};
+  model.decisionRule = labels.decision_rule || null;
+  const sets = labels.label_sets || {};
+  model.setLabels = Object.fromEntries(Object.entries(sets).map(([name, book]) => [name, book.labels.map((l) => l.name)]));
+  model.roles = model.setLabels.role || [];
+  model.contentSets = Object.keys(sets).filter((name) => name !== "role");
+  model.loaded = true;
+  $("model-badge").textContent = describeModel(info);
+}
+
+// Until a model is loaded, say what /readyz says (loading, registry unreachable, ...) and ask again.
+async function waitUntilReady() {
+  const state = await readiness();
+  if (!state.ready) {
+    $("model-badge").textContent = `model not ready: ${state.reason}`;
+    setStatus(`The model is not ready (${state.reason}): ${state.message}. Retrying every ${READY_POLL_MS / 1000} s.`, "warn");
+    setTimeout(waitUntilReady, READY_POLL_MS);
+    return false;
+  }
+  try {
+    await loadModelInfo();
+    if ($("status").classList.contains("warn")) setStatus("The model is ready.");
+  } catch (error) {
+    setStatus(`Could not read the model's details: ${error.message}`, "error");
+  }
+  return true;
+}
+
+function renderSummary(result) {
+  const summary = $("summary");
+  const s = result.summary;
+  const parts = [];
+  const sets = s.label_sets || {};
+  if (sets.topic) parts.push(el("figure", { id: "topic-shares" }, el("figcaption", {}, "Topic shares (of content paragraphs)"), barChart(sets.topic.counts, "Topic shares")));
+  if (s.topic_frames && sets.frame) {
+    const frames = (model.setLabels.frame || Object.keys(sets.frame.counts)).filter((f) => Object.values(s.topic_frames).some((row) => row[f]));
+    parts.push(el("figure", { id: "topic-frame-heatmap" }, el("figcaption", {}, "Topic × frame (share of the topic's paragraphs)"), heatmap(s.topic_frames, frames, "Topic by frame heatmap")));
+  } else {
+    for (const [name, set] of Object.entries(sets).filter(([name]) => name !== "topic")) {
+      parts.push(el("figure", {}, el("figcaption", {}, `${name} shares`), barChart(set.counts, `${name} shares`)));
+    }
+  }
+  const roles = s.roles ? Object.entries(s.roles).map(([role, n]) => `${n} ${role}`).join(", ") : "no roles";
+  const primary = Object.entries(sets).map(([name, set]) => `${name}: ${set.primary ?? "none"}`).join(" · ");
+  parts.push(el("p", { class: "facts" }, `${s.paragraphs} paragraphs, ${s.content_paragraphs} with content (${roles}). Primary ${primary}.`));
+  summary.replaceChildren(...parts);
+}
+
+function renderParagraphs() {
+  const handlers = { select, toggle, setRole, send };
+  $("paragraphs").replaceChildren(...view.result.paragraphs.map((p) => renderParagraph(model, p, view, handlers)));
+}
+
+function rerender(index, focusSelector) {
+  const list = $("paragraphs");
+  const old = list.querySelector(`[data-index="${index}"]`);
+  const handlers = { select, toggle, setRole, send };
+  const card = renderParagraph(model, view.result.paragraphs[index], view, handlers);
+  old.replaceWith(card);
+  if (focusSelector) card.querySelector(focusSelector)?.focus(); // keyboard users stay where they were
+}
+
+function select(index, set, label) {
+  const same = view.selected && view.selected.index === index && view.selected.set === set && view.selected.label === label;
+  const previous = view.selected?.index;
+  view.selected = same ? null : { index, set, label };
+  if (previous !== undefined && previous !== index) rerender(previous);
+  rerender(index, `.chip:not(.edit)[data-set="${set}"][data-label="${CSS.escape(label)}"]`);
+}
+
+function toggle(index, set, label) {
+  const labels = view.drafts[index].labels[set];
+  const at = labels.indexOf(label);
+  if (at >= 0) labels.splice(at, 1);
+  else labels.push(label);
+  rerender(index, `.chip.edit[data-set="${set}"][data-label="${CSS.escape(label)}"]`);
+}
+
+function setRole(index, role) {
+  view.drafts[index].role = role;
+}
+
+async function send(index) {
+  const paragraph = view.result.paragraphs[index];
+  const draft = view.drafts[index];
+  const body = { text: paragraph.text, labels: draft.labels };
+  if (draft.role) body.role = draft.role;
+  if (model.info?.version) body.model = { name: model.info.name, version: model.info.version };
+  if (view.requestId) body.request_id = view.requestId;
+  try {
+    const { data } = await api("/v1/feedback", { method: "POST", body });
+    const labels = Object.entries(draft.labels).map(([set, l]) => `${set}: ${l.join(", ") || "none"}`).join("; ");
+    const what = `${draft.role ? `role ${draft.role}; ` : ""}${labels}`;
+    view.saved[index] = { text: `${data.duplicate ? "Already saved" : "Saved"} as #${data.id} at ${data.created_at}: ${what}` };
+  } catch (error) {
+    view.saved[index] = { error: error.message };
+  }
+  rerender(index, '[data-action="send"]');
+}
+
+function startDrafts() {
+  view.drafts = {};
+  view.saved = {};
+  for (const p of view.result.paragraphs) {
+    const labels = Object.fromEntries(model.contentSets.map((set) => [set, [...(p.labels[set] || [])]]));
+    view.drafts[p.index] = { role: p.role || null, labels };
+  }
+}
+
+async function classify() {
+  const text = $("article-text").value;
+  if (!text.trim()) {
+    setStatus("Paste an article or open a .txt file first: there is no text to classify.", "error");
+    $("article-text").focus();
+    return;
+  }
+  if (!model.loaded && !(await waitUntilReady())) return;
+  const button = $("classify");
+  button.disabled = true;
+  setStatus("Classifying…");
+  const started = performance.now();
+  try {
+    const { data, requestId } = await api("/v1/classify", { method: "POST", body: { text, explain: EXPLAIN_TERMS, include_scores: true } });
+    view.result = data;
+    view.requestId = requestId;
+    view.selected = null;
+    startDrafts();
+    renderSummary(data);
+    renderParagraphs();
+    for (const id of ["correct-mode", "download-csv", "download-json"]) $(id).disabled = false;
+    const ms = Math.round(performance.now() - started);
+    setStatus(`${data.paragraphs.length} paragraphs classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    view.renders += 1;
+    document.body.dataset.rendered = String(view.renders); // tests and measurements wait for this: results shown
+  } catch (error) {
+    if (error.status === 503) {
+      const state = await readiness();
+      setStatus(`The model is not ready (${state.reason}): ${state.message}`, "warn");
+    } else {
+      setStatus(`Could not classify: ${error.message}`, "error");
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function loadVersions() {
+  try {
+    const { data } = await api("/v1/models");
+    $("versions").replaceChildren(renderVersions(data));
+    fillPickers(data, $("version-a"), $("version-b"));
+    view.versionsLoaded = true;
+  } catch (error) {
+    $("versions").replaceChildren(el("p", { class: "status error", role: "alert" }, `Could not list the versions: ${error.message}`));
+  }
+}
+
+async function compare() {
+  const text = $("article-text").value;
+  const out = $("comparison");
+  if (!text.trim()) {
+    out.replaceChildren(el("p", { class: "status error", role: "alert" }, "Paste an article first: there is no text to compare on."));
+    return;
+  }
+  const button = $("compare");
+  button.disabled = true;
+  out.replaceChildren(el("p", { class: "placeholder" }, "Classifying with both versions…"));
+  try {
+    const { data } = await api("/v1/compare", { method: "POST", body: { text, a: $("version-a").value, b: $("version-b").value } });
+    out.replaceChildren(...renderComparison(data));
+  } catch (error) {
+    out.replaceChildren(el("p", { class: "status error", role: "alert" }, `Could not compare: ${error.message}`));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showTab(name) {
+  for (const tab of ["results", "compare"]) {
+    const on = tab === name;
+    $(`tab-${tab}`).setAttribute("aria-selected", String(on));
+    $(`tab-${tab}`).tabIndex = on ? 0 : -1;
+    $(`panel-${tab}`).hidden = !on;
+  }
+  if (name === "compare" && !view.versionsLoaded) loadVersions();
+}
+
+function wire() {
+  $("classify").addEventListener("click", classify);
+  $("article-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      classify();
+    }
+  });
+  $("file-input").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    $("article-text").value = await file.text();
+    setStatus(`Opened ${file.name} (${file.size.toLocaleString()} bytes).`);
+  });
+  $("api-key").value = apiKey();
+  $("api-key").addEventListener("change", (event) => setApiKey(event.target.value.trim()));
+  $("correct-mode").addEventListener("click", (event) => {
+    view.correcting = !view.correcting;
+    event.currentTarget.setAttribute("aria-pressed", String(view.correcting));
+    renderParagraphs();
+  });
+  $("download-json").addEventListener("click", () => download("topicframe-results.json", JSON.stringify(view.result, null, 2), "application/json"));
+  $("download-csv").addEventListener("click", () => download("topicframe-results.csv", resultsCsv(view.result), "text/csv"));
+  $("compare").addEventListener("click", compare);
+  for (const tab of ["results", "compare"]) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern).
+  document.querySelector(".tabs").addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const next = $("tab-results").getAttribute("aria-selected") === "true" ? "compare" : "results";
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+
+wire();
+waitUntilReady();

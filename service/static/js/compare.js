@@ -1,0 +1,74 @@
+// Compare versions: the registered versions with their headline metrics, and the paragraphs whose role or
+// labels differ between two of them, side by side.
+
+import { el } from "./render.js";
+
+export function versionName(version) {
+  if (version.version === null) return "local model";
+  return `v${version.version}${version.aliases.length ? ` (${version.aliases.join(", ")})` : ""}`;
+}
+
+export function renderVersions(listing) {
+  const metricNames = [...new Set(listing.versions.flatMap((v) => Object.keys(v.metrics)))].sort();
+  const head = el("tr", {}, el("th", { scope: "col" }, "version"), el("th", { scope: "col" }, "registered"), ...metricNames.map((m) => el("th", { scope: "col" }, m)));
+  const rows = listing.versions.map((v) =>
+    el("tr", { "data-version": v.version ?? "" },
+      el("td", {}, versionName(v), v.serving ? " · serving" : ""),
+      el("td", {}, (v.created_at || "").replace("T", " ").replace("+00:00", " UTC")),
+      ...metricNames.map((m) => el("td", { class: "num" }, v.metrics[m] === undefined ? "–" : v.metrics[m].toFixed(3)))),
+  );
+  return el("table", {}, el("caption", { class: "placeholder" }, `${listing.name}: ${listing.registry ? "registered versions, newest first (test metrics)" : "served from a local directory, no registry"}`), el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+// Options: "current" (whatever is served), then every alias, then every version.
+export function fillPickers(listing, selectA, selectB) {
+  const options = [["current", "current (the served model)"]];
+  for (const v of listing.versions) {
+    for (const alias of v.aliases) options.push([alias, `${alias} → v${v.version}`]);
+  }
+  for (const v of listing.versions) if (v.version !== null) options.push([v.version, versionName(v)]);
+  for (const select of [selectA, selectB]) {
+    select.replaceChildren(...options.map(([value, text]) => el("option", { value }, text)));
+  }
+  const serving = listing.versions.find((v) => v.serving);
+  const other = listing.versions.find((v) => !v.serving && v.version !== null);
+  selectA.value = "current";
+  selectB.value = other ? other.version : "current";
+  if (serving && serving.aliases.includes("champion")) selectA.value = "champion";
+}
+
+function decision(paragraph) {
+  const parts = [];
+  if (paragraph.role) parts.push(["role", [paragraph.role]]);
+  for (const [set, labels] of Object.entries(paragraph.labels)) parts.push([set, labels]);
+  return parts;
+}
+
+function sideCell(head, mine, theirs) {
+  const theirsBySet = Object.fromEntries(decision(theirs));
+  const cell = el("td", { "data-head": head });
+  for (const [set, labels] of decision(mine)) {
+    const line = el("div", {}, `${set}: `);
+    if (!labels.length) line.append("–");
+    labels.forEach((label, i) => {
+      if (i) line.append(", ");
+      const only = !(theirsBySet[set] || []).includes(label);
+      line.append(only ? el("span", { class: "only", title: "only in this version" }, label) : label);
+    });
+    cell.append(line);
+  }
+  return cell;
+}
+
+export function renderComparison(result) {
+  const nameA = `v${result.a.model.version ?? "local"}`, nameB = `v${result.b.model.version ?? "local"}`;
+  const total = result.a.paragraphs.length;
+  const summary = el("p", { class: "compare-summary" }, `${result.differences.length} of ${total} paragraphs differ between A (${nameA}) and B (${nameB}).`);
+  if (!result.differences.length) return [summary];
+  const rows = result.differences.map((i) => {
+    const a = result.a.paragraphs[i], b = result.b.paragraphs[i];
+    return el("tr", { "data-index": i }, el("td", { class: "text", "data-head": "paragraph" }, `¶${i + 1} ${a.text}`), sideCell(`A ${nameA}`, a, b), sideCell(`B ${nameB}`, b, a));
+  });
+  const head = el("tr", {}, el("th", { scope: "col" }, "paragraph"), el("th", { scope: "col" }, `A: ${nameA}`), el("th", { scope: "col" }, `B: ${nameB}`));
+  return [summary, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))];
+}

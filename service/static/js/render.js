@@ -1,0 +1,144 @@
+// Paragraph cards: role, label chips shaded by score with each label's threshold, explanation highlights,
+// and in correct mode an editor (toggle chips, pick a role, send).
+
+export function el(name, attributes = {}, ...children) {
+  const element = document.createElement(name);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key === "style") element.style.cssText = value;
+    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else element.setAttribute(key, value === true ? "" : String(value));
+  }
+  element.append(...children.filter((child) => child !== null && child !== undefined));
+  return element;
+}
+
+const CONTEXT_PREFIX = /^(context|headline): /;
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// The paragraph text with the explanation's own terms marked (context/headline terms come from elsewhere).
+export function highlighted(text, terms) {
+  const own = terms.filter((t) => !CONTEXT_PREFIX.test(t) && t.trim()).sort((a, b) => b.length - a.length);
+  if (!own.length) return [document.createTextNode(text)];
+  // Word terms match whole words; a character n-gram (it may start or end inside a word) matches anywhere.
+  const pattern = own.map((t) => (/^\w[\w ]*\w$|^\w$/.test(t) ? `\\b${escapeRegExp(t)}\\b` : escapeRegExp(t)));
+  const regex = new RegExp(pattern.join("|"), "giu");
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(regex)) {
+    if (!match[0]) continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(el("mark", {}, match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+// The threshold of `label` in `set`: from GET /v1/labels, else from the response's margins (score - threshold).
+export function thresholdOf(model, paragraph, set, label) {
+  const fromLabels = model.thresholds?.[set]?.[label];
+  if (typeof fromLabels === "number") return fromLabels;
+  const margin = paragraph.margins?.[set]?.[label];
+  const score = paragraph.scores?.[set]?.[label];
+  if (typeof margin === "number" && typeof score === "number") return score - margin;
+  return null;
+}
+
+function chip(model, paragraph, set, label, given, selected, onSelect) {
+  const score = paragraph.scores?.[set]?.[label] ?? 0;
+  const threshold = thresholdOf(model, paragraph, set, label);
+  const margin = threshold === null ? "" : `, threshold ${threshold.toFixed(2)} (${score - threshold >= 0 ? "+" : ""}${(score - threshold).toFixed(2)})`;
+  const meter = el("span", { class: "meter", "aria-hidden": "true" }, el("span", { class: "fill", style: `width:${(score * 100).toFixed(1)}%` }));
+  if (threshold !== null) meter.append(el("span", { class: "tick", style: `left:calc(${(threshold * 100).toFixed(1)}% - 1px)` }));
+  return el(
+    "button",
+    {
+      type: "button",
+      class: given ? "chip" : "chip below",
+      style: `--score:${score.toFixed(3)}`,
+      "aria-pressed": selected ? "true" : "false",
+      "data-set": set,
+      "data-label": label,
+      title: `${set} ${label}: score ${score.toFixed(2)}${margin}${given ? "" : " — not given"}`,
+      "aria-label": `${label}, score ${score.toFixed(2)}${margin}${given ? "" : ", not given"}`,
+      onclick: onSelect,
+    },
+    el("span", { class: "name" }, label),
+    el("span", { class: "score" }, score.toFixed(2)),
+    meter,
+  );
+}
+
+// Given labels by score, then the best two that were not given (where the model was nearly sure).
+function shownLabels(paragraph, set) {
+  const given = paragraph.labels[set] || [];
+  const scores = paragraph.scores?.[set] || {};
+  const others = Object.keys(scores).filter((l) => !given.includes(l)).sort((a, b) => scores[b] - scores[a]);
+  const byScore = [...given].sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0));
+  return [...byScore.map((l) => [l, true]), ...others.slice(0, 2).map((l) => [l, false])];
+}
+
+function evidence(paragraph, selection) {
+  if (!selection) return null;
+  const terms = paragraph.explanations?.[selection.set]?.[selection.label];
+  if (!terms) return el("p", { class: "evidence" }, `${selection.label}: not given to this paragraph, so no explanation`);
+  const words = terms.map((t) => `${t.term} (${t.weight.toFixed(2)})`).join(", ");
+  return el("p", { class: "evidence" }, `Terms behind ${selection.label}: ${words || "none"}`);
+}
+
+export function isContent(model, paragraph) {
+  if (!paragraph.role) return true; // a model without roles labels every paragraph
+  const roles = model.decisionRule?.content_roles?.length ? model.decisionRule.content_roles : ["body", "headline"];
+  return roles.includes(paragraph.role);
+}
+
+function editor(model, paragraph, draft, saved, handlers) {
+  const box = el("div", { class: "editor" });
+  if (paragraph.role && model.roles.length) {
+    const select = el("select", { "aria-label": `role of paragraph ${paragraph.index + 1}`, onchange: (e) => handlers.setRole(paragraph.index, e.target.value) });
+    for (const role of model.roles) select.append(el("option", { value: role, selected: role === draft.role }, role));
+    box.append(el("label", {}, "Role ", select));
+  }
+  for (const set of model.contentSets) {
+    const group = el("div", { class: "chips", role: "group", "aria-label": `${set} (correction)` }, el("span", { class: "set-name" }, set));
+    for (const label of model.setLabels[set] || []) {
+      const on = draft.labels[set].includes(label);
+      group.append(el("button", { type: "button", class: "chip edit", "aria-pressed": on ? "true" : "false", "data-set": set, "data-label": label, onclick: () => handlers.toggle(paragraph.index, set, label) }, label));
+    }
+    box.append(group);
+  }
+  box.append(el("div", { class: "row" }, el("button", { type: "button", class: "primary", "data-action": "send", onclick: () => handlers.send(paragraph.index) }, "Send correction")));
+  if (saved?.error) box.append(el("p", { class: "failed", role: "alert" }, `Not saved: ${saved.error}`));
+  else if (saved) box.append(el("p", { class: "saved" }, saved.text));
+  return box;
+}
+
+export function renderParagraph(model, paragraph, view, handlers) {
+  const content = isContent(model, paragraph);
+  const selection = view.selected?.index === paragraph.index ? view.selected : null;
+  const terms = selection ? (paragraph.explanations?.[selection.set]?.[selection.label] || []).map((t) => t.term) : [];
+  const header = el("header", {}, el("span", {}, `¶${paragraph.index + 1}`));
+  if (paragraph.role) {
+    header.append(el("span", { class: `role role-${paragraph.role}`, title: "what the paragraph is on the page" }, `${paragraph.role} ${paragraph.role_score?.toFixed(2) ?? ""}`));
+  }
+  if (!content) header.append(el("span", {}, "no topics or frames: not body text"));
+  const card = el("li", { class: content ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "" }, header, el("p", { class: "text" }, ...highlighted(paragraph.text, terms)));
+  if (content) {
+    for (const set of Object.keys(paragraph.labels)) {
+      const group = el("div", { class: "chips", role: "group", "aria-label": set }, el("span", { class: "set-name" }, set));
+      for (const [label, given] of shownLabels(paragraph, set)) {
+        const selected = selection?.set === set && selection?.label === label;
+        group.append(chip(model, paragraph, set, label, given, selected, () => handlers.select(paragraph.index, set, label)));
+      }
+      card.append(group);
+    }
+    card.append(evidence(paragraph, selection) || "");
+  }
+  if (view.correcting) card.append(editor(model, paragraph, view.drafts[paragraph.index], view.saved[paragraph.index], handlers));
+  return card;
+}
