@@ -6,8 +6,90 @@ an optional extra, imported only when the command runs).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from training.console import console, print_plain
+from training.errors import TopicframeError
+
+
+def _spark_error(exc: Exception) -> str | None:
+    """The first line of a PySpark error (an unreadable file, a failed task), else None."""
+    import sys
+
+    errors = sys.modules.get("pyspark.errors")
+    if errors is None or not isinstance(exc, errors.PySparkException):
+        return None
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to ``app``."""
+    from training.cli import cli_errors
+
+    @app.command()
+    @cli_errors
+    def batch(
+        inputs: Annotated[
+            list[str],
+            typer.Option(
+                "--input", help="CSV, JSONL or Parquet file, glob or directory (repeatable; hdfs://, s3a://...)"
+            ),
+        ],
+        output: Annotated[str, typer.Option("--output", help="output directory (must not exist unless --overwrite)")],
+        output_format: Annotated[str, typer.Option("--format", help="parquet, jsonl or csv")] = "parquet",
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory", show_default=False
+            ),
+        ] = None,
+        model_sha256: Annotated[
+            str | None,
+            typer.Option("--model-sha256", help="for a model directory: the bundle_sha256 printed at training"),
+        ] = None,
+        master: Annotated[
+            str | None,
+            typer.Option("--master", help="Spark master [default: spark-submit's, else local[*]]", show_default=False),
+        ] = None,
+        unit: Annotated[
+            str, typer.Option("--unit", help="article: split each row's text into paragraphs; paragraph: one per row")
+        ] = "article",
+        text_column: Annotated[str, typer.Option("--text-column")] = "text",
+        id_column: Annotated[str, typer.Option("--id-column")] = "id",
+        article_column: Annotated[
+            str, typer.Option("--article-column", help="with --unit paragraph: rows sharing it are one article")
+        ] = "article_id",
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
+    ) -> None:
+        """Score CSV/JSONL/Parquet corpora on Spark with the registered model (the service's labels)."""
+        from training.batch.job import BatchOptions, run_batch
+        from training.registry import DEFAULT_MODEL_URI
+
+        options = BatchOptions(
+            inputs=inputs,
+            output=output,
+            output_format=output_format,
+            model_uri=model or DEFAULT_MODEL_URI,
+            model_sha256=model_sha256,
+            master=master,
+            unit=unit,
+            text_column=text_column,
+            id_column=id_column,
+            article_column=article_column,
+            overwrite=overwrite,
+        )
+        try:
+            report = run_batch(options, on_status=lambda message: console.print(f"[dim]{message}…[/dim]"))
+        except Exception as exc:
+            spark_error = _spark_error(exc)
+            if spark_error is None:
+                raise
+            raise TopicframeError(f"Spark: {spark_error}") from None
+        print_plain(
+            f"{report.rows_in} rows in, {report.paragraphs_scored} paragraphs scored, {report.rejected} rejected, "
+            f"{report.articles} articles; {report.wall_seconds:.1f} s, {report.paragraphs_per_second:,.0f} paragraphs/s"
+        )
+        print_plain(f"model {report.model['name']} version {report.model['version'] or '-'}; output {report.output}")

@@ -1,0 +1,282 @@
+"""`topicframe batch` and `mlflow.pyfunc.spark_udf` on real Spark: `local[2]` in-process, one `local-cluster` job.
+
+One `local[2]` session serves the module (a session costs ~25 s to start on 2 cores). The
+`local-cluster[2,1,1024]` job runs the real CLI in a subprocess — two executor JVMs of their own,
+so the scoring function, the task and the model really cross process boundaries — and is started
+first, in the background, so that its JVM start-up overlaps the in-process tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from pyspark.sql import SparkSession
+from typer.testing import CliRunner
+
+from tests.conftest import LABELS, ROOT
+from training.batch.inputs import BatchInputError
+from training.batch.job import BatchOptions, run_batch
+from training.batch.session import spark_session
+from training.bundle import BUNDLE_FILE, ModelBundle
+from training.classify import classify, split_paragraphs
+from training.tracking import PACKAGE_DIR
+
+from .conftest import child_env, stop
+
+pytestmark = pytest.mark.integration
+
+TEST_FILE = LABELS / "paragraphs_test.csv"
+CLUSTER_MODEL = "tf-batch-cluster"
+
+
+@pytest.fixture(scope="module")
+def model(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The session model saved by this module, and its digest (what `topicframe train` prints)."""
+    directory = tmp_path_factory.mktemp("batch-model") / "bundle"  # MLflow keeps the name under artifacts/
+    return directory, bundle.save(directory)
+
+
+@pytest.fixture(scope="module")
+def registry(model: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SQLite tracking store holding the session model as registered version 1 (with its digest tag)."""
+    bundle_dir, sha = model
+    root = tmp_path_factory.mktemp("batch-registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+            artifacts={"bundle": str(bundle_dir)},
+            model_config={"bundle_sha256": sha},
+        )
+    version = mlflow.register_model(info.model_uri, CLUSTER_MODEL).version
+    MlflowClient(uri).set_model_version_tag(CLUSTER_MODEL, str(version), "bundle_sha256", sha)
+    yield uri
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+ARTICLES = [
+    {"id": "a1", "text": "Trade talks collapse\n\nBy Jo Smith\n\nNegotiators walked out after the tariff dispute."},
+    {"id": "a2", "text": ""},
+    {"id": "a3", "text": "Navy ships sailed through the strait.\n\nPhoto: Reuters"},
+]
+
+
+@pytest.fixture(scope="module")
+def cluster_job(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`topicframe batch --master local-cluster[2,1,1024]`, started now and awaited by its test."""
+    root = tmp_path_factory.mktemp("batch-cluster")
+    lines = [json.dumps(ARTICLES[0]), json.dumps(ARTICLES[1]), "{not json", "", json.dumps(ARTICLES[2])]
+    (root / "articles.jsonl").write_text("\n".join(lines) + "\n")
+    command = [
+        sys.executable, "-m", "training.cli", "batch",
+        "--input", str(root / "*.jsonl"), "--output", str(root / "out"), "--format", "jsonl",
+        "--master", "local-cluster[2,1,1024]", "--model", f"models:/{CLUSTER_MODEL}/1",
+    ]  # fmt: skip
+    log = root / "batch.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+            env=child_env(MLFLOW_TRACKING_URI=registry, SPARK_LOCAL_IP="127.0.0.1"),
+        )  # fmt: skip
+    yield process, root
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def spark(cluster_job: tuple[subprocess.Popen, Path]) -> Iterator[SparkSession]:
+    session = spark_session("local[2]", app_name="topicframe-tests", progress=False)
+    yield session
+    session.stop()
+
+
+def read_output(directory: Path) -> pd.DataFrame:
+    return pd.read_parquet(directory)
+
+
+def held_out_articles() -> dict[str, list[dict[str, str]]]:
+    """The held-out test file's rows, grouped by article in page order."""
+    articles: dict[str, list[dict[str, str]]] = {}
+    with TEST_FILE.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            articles.setdefault(row["article_id"], []).append(row)
+    return articles
+
+
+def test_batch_labels_equal_the_services_for_every_held_out_paragraph(
+    spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    options = BatchOptions(
+        [str(TEST_FILE)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
+    )
+    report = run_batch(options, spark=spark)
+    out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id")
+    articles = held_out_articles()
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (1296, 1296, 0)
+    assert report.articles == len(articles) == 95
+    compared = 0
+    for article_id, rows in articles.items():
+        served = classify(bundle, [row["text"] for row in rows])  # what POST /v1/classify returns
+        for index, (row, paragraph) in enumerate(zip(rows, served["paragraphs"], strict=True)):
+            got = out.loc[row["id"]]
+            assert (got["article_id"], got["paragraph_index"], got["text"]) == (article_id, index, row["text"])
+            assert got["role"] == paragraph["role"]
+            for name in bundle.content_label_sets:
+                assert list(got[name]) == paragraph["labels"][name], (row["id"], name)
+                for label, score in paragraph["scores"][name].items():
+                    assert abs(got[f"{name}_score_{label}"] - score) < 1e-4
+            compared += 1
+    assert compared == 1296
+    summary = read_output(tmp_path / "out" / "articles").set_index("article_id")
+    for article_id, rows in list(articles.items())[:10]:
+        served = classify(bundle, [row["text"] for row in rows])["summary"]
+        assert summary.loc[article_id, "content_paragraphs"] == served["content_paragraphs"]
+        for label, count in served["label_sets"]["topic"]["counts"].items():
+            assert summary.loc[article_id, f"topic_share_{label}"] == pytest.approx(count["share"], abs=1e-4)
+    report_file = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report_file["paragraphs_scored"] == 1296
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging directory left
+
+
+def test_pyfunc_spark_udf_and_lone_paragraphs_give_the_services_labels(
+    spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A one-column frame: every row is a paragraph alone, for the pyfunc, the batch job and the service."""
+    texts = [row["text"] for rows in held_out_articles().values() for row in rows]
+    pd.DataFrame({"text": texts}).to_parquet(tmp_path / "texts.parquet")
+    model_dir = tmp_path / "pyfunc"
+    mlflow.pyfunc.save_model(
+        model_dir,
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+        artifacts={"bundle": str(model[0])},
+        model_config={"bundle_sha256": model[1]},
+    )
+    sets = bundle.content_label_sets
+    result_type = ", ".join(["role string"] + [f"{name}_labels string" for name in sets])
+    udf = mlflow.pyfunc.spark_udf(spark, str(model_dir), result_type=result_type, env_manager="local")
+    frame = spark.read.parquet(str(tmp_path / "texts.parquet"))
+    predicted = frame.withColumn("p", udf("text")).select("text", "p.*").toPandas()
+    run_batch(
+        BatchOptions(
+            [str(tmp_path / "texts.parquet")],
+            str(tmp_path / "out"),
+            model_uri=str(model[0]),
+            model_sha256=model[1],
+            unit="paragraph",
+        ),
+        spark=spark,
+    )
+    batch = read_output(tmp_path / "out" / "paragraphs")
+    served = classify(bundle, texts, article=False)["paragraphs"]
+    assert len(predicted) == len(batch) == len(served) == 1296
+    by_text_pyfunc = {row["text"]: row for row in predicted.to_dict("records")}
+    by_text_batch = {row["text"]: row for row in batch.to_dict("records")}
+    for paragraph in served:
+        udf_row, batch_row = by_text_pyfunc[paragraph["text"]], by_text_batch[paragraph["text"]]
+        assert udf_row["role"] == batch_row["role"] == paragraph["role"]
+        for name in sets:
+            assert udf_row[f"{name}_labels"] == ";".join(batch_row[name]) == ";".join(paragraph["labels"][name])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("in.csv", "id,body\n1,hello\n", "in.csv: no text column 'text'; columns: id, body"),
+        ("in.jsonl", '{"id": 1, "body": "hello"}\n', "no text column 'text'; columns: body, id"),
+        ("in.parquet", None, "in.parquet: no text column 'text'; columns: id, body"),
+    ],
+)
+def test_a_missing_text_column_writes_nothing(
+    spark: SparkSession, model: tuple[Path, str], tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    source = tmp_path / name
+    if content is None:
+        pd.DataFrame({"id": [1], "body": ["hello"]}).to_parquet(source)
+    else:
+        source.write_text(content)
+    with pytest.raises(BatchInputError, match=message.replace("(", r"\(")):
+        options = BatchOptions([str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1])
+        run_batch(options, spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
+    model: tuple[Path, str], tmp_path: Path, registry: str
+) -> None:
+    from training.cli import app
+
+    bundle_dir, sha = model
+    good = tmp_path / "in.csv"
+    good.write_text("id,text\n1,hello\n")
+    (tmp_path / "exists").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    shutil.copytree(bundle_dir, tampered, dirs_exist_ok=True)
+    (tampered / BUNDLE_FILE).write_bytes((bundle_dir / BUNDLE_FILE).read_bytes() + b"\0")
+    cases = [
+        (["--input", str(tmp_path / "nope.csv")], "nope.csv: input not found"),
+        (["--input", str(tmp_path / "*.parquet")], "*.parquet: the glob matches no file"),
+        (["--input", str(tmp_path / "notes.txt")], "notes.txt: unknown input format '.txt'"),
+        (["--input", str(good), "--format", "xml"], "--format xml: unknown output format"),
+        (["--input", str(good), "--output", str(tmp_path / "exists")], "output exists; pass --overwrite"),
+        (["--input", str(good), "--model", "models:/no-such-model/3"], "registered model 'no-such-model' has no"),
+        (["--input", str(good), "--model", str(tampered), "--model-sha256", sha], "sha256 does not match"),
+        (["--input", str(good), "--model", str(bundle_dir), "--model-sha256", "0" * 64], "does not match the trusted"),
+    ]
+    runner = CliRunner()
+    for args, message in cases:
+        if "--output" not in args:
+            args = [*args, "--output", str(tmp_path / "out")]
+        if "--model" not in args:
+            args = [*args, "--model", str(bundle_dir), "--model-sha256", sha]
+        result = runner.invoke(app, ["batch", *args], env={"MLFLOW_TRACKING_URI": registry})
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert lines[-1].startswith("error: ") and message in lines[-1], (args, result.output)
+        assert len([line for line in lines if line.startswith("error")]) == 1
+        assert not (tmp_path / "out").exists()
+
+
+def test_local_cluster_job_scores_articles_and_rejects_bad_rows(
+    cluster_job: tuple[subprocess.Popen, Path], bundle: ModelBundle
+) -> None:
+    process, root = cluster_job
+    process.wait(timeout=240)
+    log = (root / "batch.log").read_text()
+    assert process.returncode == 0, log
+    assert "4 rows in, 5 paragraphs scored, 2 rejected, 2 articles" in log
+    out = root / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["articles", "paragraphs", "rejected", "report.json"]
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no staging directory left
+    paragraphs = pd.concat([pd.read_json(f, lines=True) for f in sorted((out / "paragraphs").glob("part-*.json"))])
+    assert set(paragraphs["model_name"]) == {CLUSTER_MODEL} and set(paragraphs["model_version"].astype(str)) == {"1"}
+    for article in (ARTICLES[0], ARTICLES[2]):
+        served = classify(bundle, split_paragraphs(article["text"]))["paragraphs"]
+        rows = paragraphs[paragraphs["input_id"] == article["id"]].sort_values("paragraph_index")
+        assert rows["text"].tolist() == [p["text"] for p in served]
+        assert rows["role"].tolist() == [p["role"] for p in served]
+        for name in bundle.content_label_sets:
+            assert rows[name].tolist() == [p["labels"][name] for p in served]
+    rejected = pd.concat([pd.read_json(f, lines=True) for f in (out / "rejected").glob("part-*.json")])
+    reasons = sorted(zip(rejected["source_line"], rejected["reject_reason"], strict=True))
+    assert reasons == [(2, "empty text"), (3, "not a JSON object on one line")]
+    assert all(str(f).endswith("articles.jsonl") for f in rejected["source_file"])
