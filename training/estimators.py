@@ -81,7 +81,9 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
     elif kind == "linear_svm":
         # LinearSVC has no probabilities; sigmoid calibration on inner folds gives scores in [0, 1].
         svc = LinearSVC(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed)
-        base = CalibratedClassifierCV(svc, method="sigmoid", cv=3)
+        # n_jobs=1: liblinear's dual solver draws from one process-wide RNG, so calibration folds (or
+        # labels) fitted in parallel threads would give run-to-run different models.
+        base = CalibratedClassifierCV(svc, method="sigmoid", cv=3, n_jobs=1)
     elif kind == "sgd":
         base = SGDClassifier(
             loss="log_loss",
@@ -95,7 +97,11 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
         base = ComplementNB(alpha=config.alpha)
     else:  # pragma: no cover - the config schema rejects other values
         raise ValueError(f"unknown classifier type {kind}")
-    return OneVsRestClassifier(base) if multi_label else base
+    if not multi_label:
+        return base
+    # n_jobs=None: the caller's joblib `parallel_config` decides (train_model fits labels in threads). The primal
+    # logistic solver, SGD and naive Bayes draw no shared random numbers, so threads leave the model unchanged.
+    return OneVsRestClassifier(base, n_jobs=1 if kind == "linear_svm" else None)
 
 
 def _binary_weights(estimator: Any, n_features: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from bench.public import fasttext_runner, product, report
 from bench.public.converters import CONVERTERS, Converted, read_csv
@@ -32,32 +33,50 @@ def read_split(path: Path, label_set: str) -> tuple[list[str], list[list[str]]]:
     return [r["text"] for r in rows], [[x for x in r[label_set].split(";") if x] for r in rows]
 
 
-def summary(report_: dict[str, Any], multi_label: bool) -> dict[str, float]:
-    keys = ("micro_f1", "macro_f1") if multi_label else ("accuracy", "macro_f1")
-    return {k: float(report_[k]) for k in keys}
+def codebook_labels(labels_dir: Path, label_set: str) -> tuple[list[str], bool]:
+    """A codebook's label names in codebook order, and whether the set is multi-label."""
+    codebook = yaml.safe_load((labels_dir / f"{label_set}.yaml").read_text())
+    return [label["name"] for label in codebook["labels"]], bool(codebook.get("multi_label", False))
+
+
+def summary(report_: dict[str, Any], multi_label: bool, prefix: str = "") -> dict[str, float]:
+    return {prefix + k: float(report_[k]) for k in report_keys(multi_label)}
 
 
 def run_split(conv: Converted, k: int, args: argparse.Namespace, env: dict[str, str], out: Path) -> dict[str, Any]:
     train_csv, test_csv = conv.splits[k]
-    name, multi = conv.label_set, conv.multi_label
-    label_names = sorted(conv.label_map)  # codebook order (see write_codebook)
+    sets = {name: codebook_labels(conv.labels_dir, name) for name in conv.label_sets}
+    # One set keeps the plain metric names of the earlier results; several are named "set.metric".
+    prefixes = {name: f"{name}." if len(sets) > 1 else "" for name in sets}
     experiment = f"bench-{conv.dataset}"
-    sets = [f"model_name=bench-{conv.dataset}", *args.set]
-    command = product.train_command(train_csv, test_csv, conv.labels_dir, args.config, experiment, sets)
+    overrides = [f"model_name=bench-{conv.dataset}", *args.set]
+    command = product.train_command(train_csv, test_csv, conv.labels_dir, args.config, experiment, overrides)
     print(f"[{conv.dataset} split {k + 1}/{len(conv.splits)}] {' '.join(command)}", flush=True)
     run = product.run_train(command, out / "logs" / f"train_{k + 1}.log", env)
     bundle = product.load_registered(run, out / "model-cache")
 
-    texts, labels = read_split(test_csv, name)
-    y_true = indicator(labels, label_names)
-    predicted = bundle.predict(texts)[name]
+    texts = [r["text"] for r in read_csv(test_csv)]
+    truth = {name: indicator(read_split(test_csv, name)[1], labels) for name, (labels, _) in sets.items()}
+    scores: dict[str, float] = {}
+    if conv.scored_as_articles:  # the run's test metrics: paragraphs read as articles, the role rule applied
+        for name, (_, multi) in sets.items():
+            scores |= summary({key: run.metrics[f"{name}.{key}"] for key in report_keys(multi)}, multi, prefixes[name])
+    else:
+        predicted = bundle.predict(texts)
+        for name, (labels, multi) in sets.items():
+            y_pred = indicator(predicted[name], labels)
+            scores |= summary(score_label_set(truth[name], y_pred, labels, multi), multi, prefixes[name])
     ours = {
-        "scores": summary(score_label_set(y_true, indicator(predicted, label_names), label_names, multi), multi),
+        "scores": scores,
         "cli_test_metrics": {
-            key: v for key, v in run.metrics.items() if key.startswith(f"{name}.") and "." not in key[len(name) + 1 :]
+            key: v
+            for key, v in run.metrics.items()
+            if any(key.startswith(f"{name}.") and "." not in key[len(name) + 1 :] for name in sets)
         },
         "cv_metrics": {
-            key: v for key, v in run.metrics.items() if key.startswith(f"cv.{name}.") and key.count(".") == 2
+            key: v
+            for key, v in run.metrics.items()
+            if any(key.startswith(f"cv.{name}.") for name in sets) and key.count(".") == 2
         },
         "wall_seconds": run.wall_seconds,
         "fit_seconds": run.metrics["fit_seconds"],
@@ -71,34 +90,68 @@ def run_split(conv: Converted, k: int, args: argparse.Namespace, env: dict[str, 
     }
     result: dict[str, Any] = {"ours": ours, "n_test": len(texts)}
     if not args.skip_fasttext:
-        train_texts, train_labels = read_split(train_csv, name)
-        model, choice, seconds, measured, size = fasttext_runner.run(
-            train_texts, train_labels, label_names, multi, out / "fasttext" / f"split_{k + 1}"
-        )
-
-        def ft_predict(batch: list[str]) -> list[list[str]]:
-            s = fasttext_runner.scores(model, batch, label_names)
-            return fasttext_runner.decide(s, label_names, multi, choice.threshold)
-
-        ft_report = score_label_set(y_true, indicator(ft_predict(texts), label_names), label_names, multi)
-        result["fasttext"] = {
-            "scores": summary(ft_report, multi),
-            "params": choice.params,
-            "threshold": choice.threshold if multi else None,
-            "validation_score": choice.validation_score,
-            "wall_seconds": measured.wall_seconds,
-            "fit_seconds": seconds,  # train_supervised alone, timed inside the child
-            "peak_rss_bytes": measured.peak_rss_bytes,
-            "cpu_seconds": measured.cpu_seconds,
-            "model_bytes": size,
-            "throughput": throughput(ft_predict, texts),
-        }
+        result["fasttext"] = run_fasttext(train_csv, texts, truth, sets, prefixes, out / "fasttext" / f"split_{k + 1}")
     print(
         f"[{conv.dataset} split {k + 1}] ours {ours['scores']}"
         + (f" fastText {result['fasttext']['scores']}" if "fasttext" in result else ""),
         flush=True,
     )
     return result
+
+
+def report_keys(multi_label: bool) -> tuple[str, ...]:
+    return ("micro_f1", "macro_f1") if multi_label else ("accuracy", "macro_f1")
+
+
+def run_fasttext(
+    train_csv: Path,
+    texts: list[str],
+    truth: dict[str, np.ndarray],
+    sets: dict[str, tuple[list[str], bool]],
+    prefixes: dict[str, str],
+    workdir: Path,
+) -> dict[str, Any]:
+    """One fastText model per label set (``-loss ova`` for multi-label sets), on the same rows; with several
+    sets, times, CPU and model sizes add up and peak RSS is the largest (the models are trained one by one)."""
+    runs = {}
+    for name, (labels, multi) in sets.items():
+        train_texts, train_labels = read_split(train_csv, name)
+        where = workdir if len(sets) == 1 else workdir / name
+        runs[name] = fasttext_runner.run(train_texts, train_labels, labels, multi, where)
+
+    def ft_predict(batch: list[str]) -> dict[str, list[list[str]]]:
+        decided = {}
+        for name, (model, choice, *_) in runs.items():
+            labels, multi = sets[name]
+            decided[name] = fasttext_runner.decide(
+                fasttext_runner.scores(model, batch, labels), labels, multi, choice.threshold
+            )
+        return decided
+
+    predicted = ft_predict(texts)
+    scores: dict[str, float] = {}
+    for name, (labels, multi) in sets.items():
+        report_ = score_label_set(truth[name], indicator(predicted[name], labels), labels, multi)
+        scores |= summary(report_, multi, prefixes[name])
+    first = runs[next(iter(runs))]
+    return {
+        "scores": scores,
+        "params": first[1].params if len(runs) == 1 else {name: r[1].params for name, r in runs.items()},
+        "threshold": (
+            first[1].threshold
+            if len(runs) == 1
+            else {name: r[1].threshold for name, r in runs.items() if sets[name][1]}
+        ),
+        "validation_score": (
+            first[1].validation_score if len(runs) == 1 else {name: r[1].validation_score for name, r in runs.items()}
+        ),
+        "wall_seconds": sum(r[3].wall_seconds for r in runs.values()),
+        "fit_seconds": sum(r[2] for r in runs.values()),  # train_supervised alone, timed inside the child
+        "peak_rss_bytes": max(r[3].peak_rss_bytes for r in runs.values()),
+        "cpu_seconds": sum(r[3].cpu_seconds for r in runs.values()),
+        "model_bytes": sum(r[4] for r in runs.values()),
+        "throughput": throughput(ft_predict, texts),
+    }
 
 
 def average(parts: list[dict[str, Any]]) -> dict[str, Any]:

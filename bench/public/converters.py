@@ -42,6 +42,13 @@ class Converted:
     label_map: dict[str, str]  # project label name -> original name
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Every label set scored (``label_set`` first). Paragraphs of articles are scored from the run's own test
+    # metrics, which read them as articles (context, roles); the bench's flat list of texts cannot.
+    label_sets: list[str] = field(default_factory=list)
+    scored_as_articles: bool = False
+
+    def __post_init__(self) -> None:
+        self.label_sets = self.label_sets or [self.label_set]
 
     def save(self, path: Path) -> None:
         data = asdict(self)
@@ -86,7 +93,7 @@ def write_codebook(
         "name": label_set,
         "multi_label": multi_label,
         "description": description,
-        "labels": [{"name": mapping[o], "description": describe(o)} for o in sorted(mapping, key=mapping.get)],
+        "labels": [{"name": mapping[o], "description": describe(o)} for o in sorted(mapping, key=lambda o: mapping[o])],
     }
     path = labels_dir / f"{label_set}.yaml"
     path.write_text(yaml.safe_dump(codebook, sort_keys=False, allow_unicode=True, width=120))
@@ -292,7 +299,30 @@ def convert_gvfc(data: Path, out: Path, folds: int = 5, seed: int = 0) -> Conver
     return Converted("gvfc", "frame", False, labels_dir, pairs, inverse, notes, {"rows": len(rows), "folds": folds})
 
 
+def convert_default(data: Path, out: Path) -> Converted:
+    """The project's own corpus, unchanged: ``data`` is the repository's ``labels/`` folder (codebooks,
+    paragraphs.csv for training, paragraphs_test.csv held out). Only read, never copied or changed."""
+    train, test = data / "paragraphs.csv", data / "paragraphs_test.csv"
+    codebook = yaml.safe_load((data / "topic.yaml").read_text())
+    topics = [label["name"] for label in codebook["labels"]]
+    notes = ["the repository's own labels/ corpus and split, as `topicframe train` uses them (role, topic, frame)"]
+    counts = {"train": len(read_csv(train)), "test": len(read_csv(test))}
+    return Converted(
+        "default",
+        "topic",
+        True,
+        data,
+        [(train, test)],
+        {name: name for name in topics},
+        notes,
+        counts,
+        label_sets=["topic", "frame"],
+        scored_as_articles=True,
+    )
+
+
 CONVERTERS: dict[str, Callable[[Path, Path], Converted]] = {
+    "default": convert_default,
     "reuters": convert_reuters,
     "nyt": convert_nyt,
     "gvfc": convert_gvfc,

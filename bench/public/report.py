@@ -16,6 +16,7 @@ PUBLISHED = {
     "nyt": "CAP-style SVM topic coding ≈ 0.70–0.80 accuracy (recalled, vague)",
     "gvfc": "Liu et al. 2019 fine-tuned BERT ≈ 0.84 accuracy (recalled)",
     "bbc": "TF-IDF + linear SVM ≈ 0.98 accuracy (usual figure)",
+    "default": "none (the project's own corpus)",
 }
 
 HEADER = (
@@ -25,9 +26,17 @@ HEADER = (
 
 
 def score_text(scores: dict[str, float], multi_label: bool) -> str:
+    if any("." in key for key in scores):  # several label sets: "topic.micro_f1", "frame.micro_f1", ...
+        names = list(dict.fromkeys(key.split(".", 1)[0] for key in scores))
+        parts = {name: _unprefixed(scores, name) for name in names}
+        return "; ".join(f"{name} {score_text(part, 'micro_f1' in part)}" for name, part in parts.items())
     if multi_label:
         return f"micro-F1 {scores['micro_f1']:.4f} / macro-F1 {scores['macro_f1']:.4f}"
     return f"acc {scores['accuracy']:.4f} / macro-F1 {scores['macro_f1']:.4f}"
+
+
+def _unprefixed(scores: dict[str, float], name: str) -> dict[str, float]:
+    return {key.split(".", 1)[1]: value for key, value in scores.items() if key.startswith(f"{name}.")}
 
 
 def row(dataset: str, system: str, result: dict[str, Any], multi_label: bool) -> str:
