@@ -105,8 +105,10 @@ class RolesConfig(_Strict):
     )
     char_ngram_range: tuple[int, int] = (2, 5)
     C: float = Field(10.0, gt=0, description="inverse regularisation of the role model")
+    # Off by default: it raised style-out CV role accuracy only 0.9306 -> 0.9323, and it makes the last body
+    # paragraph of a short text (a user pasting two or three paragraphs) read as closing matter (byline).
     from_end: bool = Field(
-        True, description="the role model also reads how many paragraphs follow (closing matter comes last)"
+        False, description="the role model also reads how many paragraphs follow (closing matter comes last)"
     )
 
 

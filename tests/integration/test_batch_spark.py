@@ -21,7 +21,6 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
@@ -31,6 +30,7 @@ from training.batch.job import BatchOptions, run_batch
 from training.batch.session import spark_session
 from training.bundle import BUNDLE_FILE, ModelBundle
 from training.classify import classify, split_paragraphs
+from training.registry import tracking_client
 from training.tracking import PACKAGE_DIR
 
 from .conftest import child_env, stop
@@ -65,7 +65,7 @@ def registry(model: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) 
             model_config={"bundle_sha256": sha},
         )
     version = mlflow.register_model(info.model_uri, CLUSTER_MODEL).version
-    MlflowClient(uri).set_model_version_tag(CLUSTER_MODEL, str(version), "bundle_sha256", sha)
+    tracking_client(uri).set_model_version_tag(CLUSTER_MODEL, str(version), "bundle_sha256", sha)
     yield uri
     if previous is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)

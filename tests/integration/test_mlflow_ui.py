@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.unit.training.test_cli_registry import write_data
 from training.cli import app
-from training.registry import load_model
+from training.registry import load_model, tracking_client
 from training.tracking import ARTIFACTS_DIR, EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, NOTE_TAG
 
 from .conftest import child_env, free_port, running, tail
@@ -53,7 +52,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_runs_use_relative_artifacts_a_note_headline_metrics_and_the_ml_experiment_kind(project: Path) -> None:
-    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    client = tracking_client(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("topicframe")
     assert experiment.tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
     assert experiment.artifact_location == f"{ARTIFACTS_DIR}/{experiment.experiment_id}"  # relative

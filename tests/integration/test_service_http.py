@@ -29,6 +29,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from training.registry import tracking_client
+
 from .conftest import ROOT, VENV_BIN, child_env, free_port, running, tail, wait_for_http
 
 pytestmark = pytest.mark.integration
@@ -68,7 +70,7 @@ def train(tracking_uri: str, data: tuple[Path, Path], *extra: str) -> str:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    versions = MlflowClient(tracking_uri).search_model_versions(f"name='{MODEL}'")
+    versions = tracking_client(tracking_uri).search_model_versions(f"name='{MODEL}'")
     return str(max(int(v.version) for v in versions))
 
 
@@ -80,7 +82,7 @@ class Registry:
     client: MlflowClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = MlflowClient(self.uri)
+        self.client = tracking_client(self.uri)
 
     def point_champion_at(self, version: str) -> None:
         self.client.set_registered_model_alias(MODEL, "champion", version)
@@ -369,12 +371,15 @@ def test_a_registry_that_hangs_does_not_hold_up_sigterm(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def guarded(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+def guarded(
+    bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int, Path]]:
     """One service with short head/body timeouts, serving the session's model from its directory."""
     tmp = tmp_path_factory.mktemp("guarded")
     with local_service(
         tmp,
         TOPICFRAME_MODEL_URI=str(bundle_dir),
+        TOPICFRAME_MODEL_SHA256=bundle_sha256,
         TOPICFRAME_HEADER_TIMEOUT_SECONDS="1",
         TOPICFRAME_BODY_TIMEOUT_SECONDS="1",
     ) as (base, port, _, log):
@@ -434,10 +439,11 @@ def test_a_stalled_head_or_body_is_answered_408_and_closed(guarded: tuple[str, i
     assert '"outcome":"body_timeout"' in log.read_text()
 
 
-def test_a_stalled_upload_does_not_hold_up_the_shutdown(bundle_dir: Path, tmp_path: Path) -> None:
+def test_a_stalled_upload_does_not_hold_up_the_shutdown(bundle_dir: Path, bundle_sha256: str, tmp_path: Path) -> None:
     with local_service(
         tmp_path,
         TOPICFRAME_MODEL_URI=str(bundle_dir),
+        TOPICFRAME_MODEL_SHA256=bundle_sha256,
         TOPICFRAME_BODY_TIMEOUT_SECONDS="60",  # so the graceful shutdown's bound is what ends it
         TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS="2",
     ) as (_, port, process, log):

@@ -14,11 +14,10 @@ import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT
 from training.features import ArticleLayout
-from training.registry import load_model
+from training.registry import load_model, tracking_client
 
 from .conftest import VENV_BIN, child_env, free_port, running, wait_for_http
 
@@ -44,7 +43,7 @@ def first_run(mlflow_server: str, small_corpus: tuple[Path, Path]):
         mlflow_server, "train", *small_data(small_corpus), "--experiment", "it-train", "--set", "cv.folds=2"
     )
     assert result.returncode == 0, result.stderr
-    client = MlflowClient(mlflow_server)
+    client = tracking_client(mlflow_server)
     experiment = client.get_experiment_by_name("it-train")
     (run,) = client.search_runs([experiment.experiment_id])
     return client, run, result.stdout
@@ -227,7 +226,7 @@ def test_no_champion_errors_name_the_fix(mlflow_server: str, tmp_path: Path) -> 
     """Over the REST API too: no such registered model, or one whose versions lack the alias."""
     article = tmp_path / "article.txt"
     article.write_text("Envoys met in Doha.\n")
-    MlflowClient(mlflow_server).create_registered_model("it-no-alias")
+    tracking_client(mlflow_server).create_registered_model("it-no-alias")
     for name in ("it-not-registered", "it-no-alias"):
         result = topicframe(mlflow_server, "classify", str(article), "--model", f"models:/{name}@champion")
         assert result.returncode == 1, result.stdout

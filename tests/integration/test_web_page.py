@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pytest
-from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from training.config import RunConfig
+from training.registry import tracking_client
 from training.train import TrainingResult, evaluate
 
 from .conftest import ROOT, child_env, free_port, running, tail, wait_for_http
@@ -99,7 +99,7 @@ def web_registry(mlflow_server: str, trained: TrainingResult, default_config: Ru
         env.setenv("MLFLOW_TRACKING_URI", mlflow_server)
         first = log_training_run(config, trained).model_version
         second = log_training_run(config, stricter(trained)).model_version
-    MlflowClient(mlflow_server).set_registered_model_alias(MODEL, "champion", first)
+    tracking_client(mlflow_server).set_registered_model_alias(MODEL, "champion", first)
     return first, second
 
 

@@ -64,10 +64,9 @@ def served(bundle_dir: Path, bundle_sha256: str) -> ServedModel:
 def settings_for(model_uri: str | Path, **overrides: Any) -> Settings:
     # No background refresh: tests decide when a model is (re)loaded. Corrections go to a throw-away
     # database, never to the default ./feedback.db of the directory the tests run in.
-    feedback_url = f"sqlite:///{tempfile.mkdtemp(prefix='topicframe-feedback-')}/feedback.db"
-    return Settings(
-        **{"model_uri": str(model_uri), "model_refresh_seconds": 0, "feedback_url": feedback_url, **overrides}
-    )
+    # (`feedback_url=None` asks for the real default.)
+    overrides.setdefault("feedback_url", f"sqlite:///{tempfile.mkdtemp(prefix='topicframe-feedback-')}/feedback.db")
+    return Settings(**{"model_uri": str(model_uri), "model_refresh_seconds": 0, **overrides})
 
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def test_the_default_store_is_beside_the_mlflow_store(
     make_client: Callable[..., TestClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}")
-    client = make_client()
+    client = make_client(feedback_url=None)
     assert not (tmp_path / "tracking" / "feedback.db").exists()  # created by the first correction, not at start-up
     assert client.post("/v1/feedback", json=CORRECTION).status_code == 201
     assert (tmp_path / "tracking" / "feedback.db").is_file()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from bench.audit_corruption import corrupt, detection_figures
@@ -14,6 +13,7 @@ from tests.conftest import LABELS, subset_articles, write_csv
 from training.cli import app
 from training.config import RunConfig, load_config
 from training.quality.audit import audit_scores, find_issues, load_audit_data
+from training.registry import tracking_client
 
 runner = CliRunner()
 FRAMES = {"trade": "economic_consequences", "security": "security_threat"}
@@ -85,7 +85,7 @@ def test_audit_command_writes_ranking_and_logs_a_run(
     assert header.startswith("rank,id,article_id,source,flagged,flagged_sets,quality,text,")
     assert len(lines) == len(rows)
     assert lines[0].split(",")[1] == "r23"  # the trade paragraph labelled security is the most suspect
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = tracking_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("topicframe-audit")
     assert experiment is not None
     (run,) = client.search_runs([experiment.experiment_id])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from tests.conftest import LABELS, write_csv
@@ -13,6 +12,7 @@ from training.cli import app
 from training.codebook import load_codebook
 from training.console import console, progress_bar, set_quiet
 from training.dataset import MAX_FIELD_CHARS, load_labelled_data
+from training.registry import tracking_client
 
 runner = CliRunner()
 
@@ -28,7 +28,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def assert_no_runs(uri: str, tmp_path: Path) -> None:
     if not (tmp_path / "mlflow.db").exists():
         return  # nothing touched the store at all
-    client = MlflowClient(uri)
+    client = tracking_client(uri)
     experiments = client.search_experiments()
     assert not client.search_runs([e.experiment_id for e in experiments])
 

@@ -27,6 +27,7 @@ from tests.unit.training.test_cli import store  # noqa: F401  (the fixture, used
 from training.cli import app
 from training.config import RunConfig, load_config
 from training.promotion import HISTORY_TAG, PROMOTION_TAG, PromotionResult, promote, verdict
+from training.registry import tracking_client
 from training.tracking import log_training_run
 from training.train import prepare_data, train_model
 
@@ -90,7 +91,7 @@ def small_config(directory: Path, quality: str, model_name: str = "topicframe") 
 def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store with its schema created, to copy (creating one takes seconds)."""
     path = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
+    tracking_client(f"sqlite:///{path}").search_experiments()
     return path
 
 

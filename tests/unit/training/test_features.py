@@ -63,8 +63,8 @@ def test_footer_cue_group_covers_the_codebooks_press_release_closing_matter(text
     assert bool(text_layout([text])[0, FOOTER_GROUP]) is footer
 
 
-def test_a_role_model_fitted_without_end_position_keeps_scoring_under_todays_default(codebooks) -> None:
-    """A model saved before `roles.from_end` existed is read with the default (True): its weights' width decides."""
+def test_a_role_model_fitted_without_end_position_keeps_scoring_whatever_its_config_says(codebooks) -> None:
+    """A role model's fitted weights, not a config that says otherwise, decide whether it reads the end position."""
     from training.bundle import ModelBundle
     from training.config import load_config
 
@@ -77,7 +77,7 @@ def test_a_role_model_fitted_without_end_position_keeps_scoring_under_todays_def
     config = load_config(None, {"roles.from_end": False, "vectorizer.char_ngram_range": None})
     bundle = ModelBundle(config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
     before = bundle.role_scores(texts, layout)
-    bundle.config = load_config(None, {"vectorizer.char_ngram_range": None})  # as an old config reads today
+    bundle.config = load_config(None, {"vectorizer.char_ngram_range": None, "roles.from_end": True})
     assert bundle.config.roles.from_end
     np.testing.assert_array_equal(bundle.role_scores(texts, layout), before)
     # A model fitted with the end position reads it.
