@@ -3,7 +3,8 @@
 One small model is trained into a fresh project folder's embedded store (``./mlflow.db``, artifacts in
 ``./mlartifacts``); `topicframe ui` must print the runs table's URL once the server answers, and
 Debian's chromium (through Playwright) must find there the runs table with the headline metric
-columns, not MLflow 3's GenAI view. Screenshots go to docs/screenshots/mlflow-*.png for the README.
+columns, not MLflow 3's GenAI view. Screenshots go to test-output/screenshots/mlflow-*.png (gitignored); the
+README's copies in docs/screenshots/ are taken from there by hand.
 Then the folder is moved and the champion still loads from the new place.
 """
 
@@ -34,7 +35,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"  # never into the tracked tree: a test run leaves it clean
 READY = re.compile(r"MLflow UI ready — .*: (?P<url>http://\S+)")
 
 
