@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console
+from training.console import cli_errors, console
 from training.errors import TopicframeError
 
 model_app = typer.Typer(help="Saved models: convert old ones to the format the service serves.", no_args_is_help=True)
@@ -40,7 +40,6 @@ def convert(
 
 def register(app: typer.Typer) -> None:
     """Add ``topicframe model ...`` to ``app``."""
-    from training.cli import cli_errors  # defined before training.cli registers the concern commands
 
     model_app.command("convert")(cli_errors(convert))
     app.add_typer(model_app, name="model")

@@ -6,21 +6,19 @@ no tracebacks.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from training.console import (
+    cli_errors,
     console,
     errors,
-    print_error,
     print_plain,
     print_promotion,
     print_reports,
@@ -87,55 +85,6 @@ def _main(
     ] = False,
 ) -> None:
     pass  # the options above are the whole of it; the commands are below
-
-
-def _loaded(module: str, name: str) -> type[BaseException] | None:
-    """An exception class from ``module`` if that module has been imported, without importing it.
-
-    An exception of a class whose module was never imported cannot have been raised,
-    so the error handler need not import MLflow or pandas just to rule it out.
-    """
-    loaded = sys.modules.get(module)
-    return getattr(loaded, name, None) if loaded is not None else None
-
-
-def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn known failures into one clear line and a non-zero exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TopicframeError as exc:
-            data_error = _loaded("training.dataset", "DataValidationError")
-            if data_error is not None and isinstance(exc, data_error):
-                problems = exc.problems  # type: ignore[attr-defined]
-                for problem in problems:
-                    print_plain(str(problem), stderr=True)
-                count = sum(p.severity == "error" for p in problems)
-                print_error(f"{count} problem(s) in the labelled data; nothing was trained or logged")
-            else:
-                print_error(str(exc))
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            print_error(str(exc))
-            raise typer.Exit(1) from None
-        except Exception as exc:
-            mlflow_error = _loaded("mlflow.exceptions", "MlflowException")
-            if mlflow_error is None or not isinstance(exc, mlflow_error):
-                raise
-            print_error(f"MLflow: {exc.message.splitlines()[0]}")  # type: ignore[attr-defined]
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def champion_uri(config: Path | None) -> str:
-    """``models:/NAME@champion`` for the config's ``model_name`` (the default config when none is given)."""
-    from training.config import load_config
-    from training.registry import CHAMPION_ALIAS
-
-    return f"models:/{load_config(config).model_name}@{CHAMPION_ALIAS}"
 
 
 @app.command()
@@ -279,7 +228,7 @@ def evaluate(
     """Score a registered or local model on a labelled CSV and print the metrics table."""
     from training.codebook import codebook_from_dict
     from training.dataset import load_labelled_data
-    from training.registry import load_model
+    from training.registry import champion_uri, load_model
     from training.train import evaluate as evaluate_bundle
 
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
@@ -400,7 +349,7 @@ def classify(
     of the top one; single-label sets take the top score. GET /v1/labels shows the thresholds.
     """
     from training.classify import classify as classify_paragraphs
-    from training.registry import load_model
+    from training.registry import champion_uri, load_model
 
     chosen = output_format or ("table" if console.is_terminal else "json")
     if chosen not in OUTPUT_FORMATS:

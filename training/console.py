@@ -7,14 +7,19 @@ imports neither of them (nor anything heavier than rich), so importing it for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from training.errors import TopicframeError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -173,3 +178,44 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
         table.add_row(*(Text(cell) for cell in (str(p.get("id", p["index"])), *role, *labelled, text)))
     console.print(table)
     console.print(describe_decision_rule(bundle), style="dim", markup=False, highlight=False)
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | None:
+    """An exception class from ``module`` if that module has been imported, without importing it.
+
+    An exception of a class whose module was never imported cannot have been raised,
+    so the error handler need not import MLflow or pandas just to rule it out.
+    """
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name, None) if loaded is not None else None
+
+
+def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known failures into one clear line and a non-zero exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TopicframeError as exc:
+            data_error = _loaded("training.dataset", "DataValidationError")
+            if data_error is not None and isinstance(exc, data_error):
+                problems = exc.problems  # type: ignore[attr-defined]
+                for problem in problems:
+                    print_plain(str(problem), stderr=True)
+                count = sum(p.severity == "error" for p in problems)
+                print_error(f"{count} problem(s) in the labelled data; nothing was trained or logged")
+            else:
+                print_error(str(exc))
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            mlflow_error = _loaded("mlflow.exceptions", "MlflowException")
+            if mlflow_error is None or not isinstance(exc, mlflow_error):
+                raise
+            print_error(f"MLflow: {exc.message.splitlines()[0]}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from None
+
+    return wrapper

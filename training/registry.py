@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 
 from training.artifact import MANIFEST_FILE, sha256_bytes
 from training.bundle import ModelBundle, load_bundle
-from training.config import DEFAULT_MODEL_NAME
+from training.config import DEFAULT_MODEL_NAME, load_config
 from training.errors import ModelIntegrityError, ModelLoadError
 
 MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source for the name
@@ -220,3 +220,8 @@ def load_model(
         expected = expected_sha256
     bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
     return load_bundle(bundle_dir, expected_sha256=expected), replace(ref, bundle_sha256=expected)
+
+
+def champion_uri(config: Path | None) -> str:
+    """``models:/NAME@champion`` for the config's ``model_name`` (the default config when none is given)."""
+    return f"models:/{load_config(config).model_name}@{CHAMPION_ALIAS}"

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console, print_plain
+from training.console import cli_errors, console, print_plain
 from training.errors import TopicframeError
 
 
@@ -27,7 +27,6 @@ def _spark_error(exc: Exception) -> str | None:
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to ``app``."""
-    from training.cli import cli_errors
 
     @app.command()
     @cli_errors

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from training.console import cli_errors
+
 feedback_app = typer.Typer(help="Corrections sent to POST /v1/feedback.", no_args_is_help=True)
 
 
@@ -82,7 +84,6 @@ def export(
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to ``app``."""
-    from training.cli import cli_errors  # defined before cli.py registers the concerns' commands
 
     feedback_app.command("export")(cli_errors(export))
     app.add_typer(feedback_app, name="feedback")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from training.console import console, print_plain, print_warning, progress_bar
+from training.console import cli_errors, console, print_plain, print_warning, progress_bar
 from training.errors import TopicframeError
 
 AUDIT_EXPERIMENT = "topicframe-audit"
@@ -90,7 +90,6 @@ def suggest(
     """Propose the next paragraphs to label, each with its reason, as a CSV ready to be labelled."""
     import sys
 
-    from training.cli import champion_uri
     from training.quality.suggest import STRATEGIES, read_pool, suggestion_records, write_records
     from training.quality.suggest import suggest as choose_paragraphs
 
@@ -99,7 +98,7 @@ def suggest(
     refuse_existing(out, overwrite)
     paragraphs = read_pool(pool, text_column)
     labelled_texts = read_pool(labelled, text_column).texts if labelled else None
-    from training.registry import load_model
+    from training.registry import champion_uri, load_model
 
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
     choices = choose_paragraphs(paragraphs, bundle, n, strategy, seed, labelled_texts)
@@ -119,7 +118,6 @@ def suggest(
 
 def register(app: typer.Typer) -> None:
     """Add this concern's commands to ``app``."""
-    from training.cli import cli_errors  # defined before training.cli registers the concern commands
 
     app.command()(cli_errors(audit))
     app.command()(cli_errors(suggest))
