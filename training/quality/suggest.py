@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import numpy as np
 
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
+from training.paragraph_input import jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
 
@@ -67,13 +67,8 @@ class Choice:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise TopicframeError(f"{path}: file not found")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise TopicframeError(f"{path}:{line}: not valid UTF-8") from None
+    # Universal newlines, as the pool has always been read: a CRLF file's multi-line CSV fields read as in an LF one.
+    return read_utf8(path).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
@@ -85,15 +80,7 @@ def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
         if path.suffix.lower() == ".csv":
             _read_csv(pool, path, content, text_column)
         elif path.suffix.lower() == ".jsonl":
-            for number, line in enumerate(content.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TopicframeError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(record, dict) or not isinstance(record.get(text_column), str):
-                    raise TopicframeError(f"{path}:{number}: expected an object with a string field '{text_column}'")
+            for number, record in jsonl_records(content, str(path), text_column):
                 article = str(record.get("article_id") or f"{path.stem}-{number}")
                 pool.add_article(article, split_paragraphs(record[text_column]), f"{path}:{number}")
         else:

@@ -76,9 +76,10 @@ def test_classify_and_evaluate_refuse_bad_input_cleanly(tmp_path: Path, store: s
     bad = tmp_path / "article.jsonl"
     bad.write_text('{"text": "fine"}\n{"txt": "no"}\n')
     result = runner.invoke(app, ["classify", str(bad), "--model", str(tmp_path)])
-    assert (
-        result.exit_code == 1 and f"{bad}:2: expected an object with a non-empty string field 'text'" in result.output
-    )
+    assert result.exit_code == 1 and f"{bad}:2: expected an object with a string field 'text'" in result.output
+    bad.write_text('{"text": "fine"}\n\n{"text": "  "}\n')
+    result = runner.invoke(app, ["classify", str(bad), "--model", str(tmp_path)])
+    assert result.exit_code == 1 and f"{bad}:3: empty text" in result.output
     result = runner.invoke(app, ["evaluate", "--data", str(bad)])
     assert result.exit_code == 1 and "models:/topicframe@champion" in result.output and "Traceback" not in result.output
 

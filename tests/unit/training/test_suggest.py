@@ -43,6 +43,7 @@ def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
         ("id,text\n1,\n", "pool.csv", "no paragraphs in the pool"),
         ("\n\n", "empty.txt", "no paragraphs in the pool"),
         ('{"body": "x"}\n', "pool.jsonl", "pool.jsonl:1: expected an object with a string field 'text'"),
+        ('{"text": "x"}\n{"text": \n', "pool.jsonl", "pool.jsonl:2: not valid JSON (Expecting value)"),
     ],
 )
 def test_bad_pools_are_refused(tmp_path: Path, content: str, name: str, message: str) -> None:

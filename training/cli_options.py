@@ -1,0 +1,36 @@
+"""Command-line options that several command modules declare alike (``--model``, ``--config``, ...).
+
+Kept apart from ``training.cli`` so that the command modules it registers can use them without
+importing it (no import cycle). Only typer is imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION or a model directory "
+        "[default: models:/NAME@champion, NAME the config's model_name]",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")]
+ModelSha256Option = Annotated[
+    str | None,
+    typer.Option(
+        "--model-sha256",
+        help="for a model directory: its digest (the registry version's bundle_sha256 tag, or what "
+        "`topicframe model convert` printed), which every file is checked against",
+        show_default=False,
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="no progress bars (also off when the output is not a terminal)"),
+]

@@ -1,0 +1,232 @@
+"""`topicframe train`, `evaluate` and `promote`: from labelled data to a registered model and its champion alias.
+
+``training.cli`` registers these commands (in its order, so `--help` lists them where it always did).
+Only typer and the package's light modules are imported at the top (``--help`` stays fast): each
+command imports scikit-learn, MLflow and the rest in its body.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from training.cli_options import ConfigOption, ModelOption, ModelSha256Option, QuietOption
+from training.console import console, print_promotion, print_reports, print_warning, progress_bar, set_quiet, working
+from training.errors import TopicframeError
+
+if TYPE_CHECKING:  # annotations only (postponed by the __future__ import): nothing is imported at run time
+    from training.config import RunConfig
+
+
+def train(
+    data: Annotated[list[str] | None, typer.Option("--data", help="labelled CSV file or glob (repeatable)")] = None,
+    test_data: Annotated[
+        list[str] | None, typer.Option("--test-data", help="held-out CSV file or glob (repeatable)")
+    ] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="directory of <label_set>.yaml codebooks")] = None,
+    config: ConfigOption = None,
+    experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name")] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="move alias 'champion' if this model beats it")] = False,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="register the model (the first one in the registry becomes champion); --no-register only logs the run",
+        ),
+    ] = True,
+    strict: Annotated[bool, typer.Option("--strict", help="treat data warnings (label floors) as errors")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. classifier.C=2")] = None,
+    if_no_champion: Annotated[
+        bool, typer.Option("--if-no-champion", help="do nothing when the registry already has a champion")
+    ] = False,
+    prefer_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--prefer-feedback",
+            help="a row with the same text as an exported correction (id 'feedback-...') takes the correction's "
+            "labels instead of being a conflict; prints how many rows were overridden",
+        ),
+    ] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Validate the labelled CSVs, cross-validate, fit, evaluate, log to MLflow and register.
+
+    The first model registered under the config's model_name becomes its champion;
+    later ones only with --promote (or `topicframe promote VERSION`), if they beat it.
+    """
+    from training.config import load_config, parse_override
+
+    set_quiet(quiet)
+    if promote and not register:
+        raise TopicframeError("--promote needs a registered version: drop --no-register (or --promote)")
+    overrides = dict(parse_override(item) for item in set_ or [])
+    if data:
+        overrides["data.train"] = data
+        overrides["data.test"] = test_data or []
+    elif test_data:
+        overrides["data.test"] = test_data
+    if labels:
+        overrides["data.labels_dir"] = labels
+    if experiment:
+        overrides["experiment"] = experiment
+    if prefer_feedback:
+        overrides["data.prefer_feedback"] = True
+    if config is not None and config.is_file() and _is_sweep_file(config):
+        raise TopicframeError(f"{config}: a sweep file (it has 'parameters'); run `topicframe sweep {config}`")
+    run_config = load_config(config, overrides)
+    if if_no_champion and _champion_exists(run_config.model_name):
+        console.print(f"registry already has {run_config.model_name}@champion; not training")
+        return
+    _train_and_log(run_config, strict=strict, register=register, promote=promote)
+
+
+def _train_and_log(run_config: RunConfig, *, strict: bool, register: bool, promote: bool) -> None:
+    with working("loading scikit-learn and MLflow"):  # seconds on a busy machine: not in silence
+        from training.promotion import claim_first_champion, first_champion_reason
+        from training.promotion import promote as promote_version
+        from training.tracking import log_training_run
+        from training.train import prepare_data, train_model
+
+    with working("loading and validating the data"):
+        prepared = prepare_data(run_config, strict=strict)
+    for warning in prepared.warnings:
+        print_warning(str(warning))
+    console.print(
+        f"data: {len(prepared.train)} training / {len(prepared.test)} test paragraphs ({prepared.split_method}); "
+        f"label sets: {', '.join(prepared.codebooks)}"
+    )
+    if not run_config.data.test and prepared.split_method != "split column":
+        console.print(
+            f"no test data given: the test part is {run_config.data.test_size:.0%} of the given data, "
+            f"held out ({prepared.split_method}); pass --test-data (or data.test) to test on other data"
+        )
+    with progress_bar() as bar:
+        steps = run_config.cv.folds + 2  # each fold, the final fit, the evaluation
+        task = bar.add_task("training", total=steps)
+
+        def on_step(step: str) -> None:
+            bar.update(task, advance=1, description=f"training (done: {step})")
+
+        result = train_model(run_config, prepared, on_step=on_step)
+    print_reports(result.test.reports, "test")
+    cv_line = "  ".join(f"cv.{n}.micro_f1={r['micro_f1']:.3f}" for n, r in result.cv_reports.items())
+    console.print(f"{cv_line}  (fit {result.fit_seconds:.1f}s)")
+    with working("logging the run and the model to MLflow"):
+        logged = log_training_run(run_config, result, register=register)
+    where = f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'"
+    if not register:
+        console.print(f"{where}; not registered (--no-register): no model version, the champion is unchanged")
+        return
+    version = logged.model_version
+    console.print(f"{where}; registered {run_config.model_name} version {version}")
+    if promote:
+        rules = run_config.promotion
+        print_promotion(
+            promote_version(
+                version, run_config.model_name, min_gain=rules.min_gain, max_regression=rules.max_regression
+            )
+        )
+    elif claim_first_champion(version, run_config.model_name):
+        console.print(first_champion_reason(version), style="green")
+
+
+def _is_sweep_file(path: Path) -> bool:
+    from training.sweep import is_sweep_file
+
+    try:
+        return is_sweep_file(path)
+    except Exception:  # unreadable or not YAML: load_config reports it properly
+        return False
+
+
+def _champion_exists(model_name: str) -> bool:
+    from training.promotion import current_champion
+    from training.registry import use_tracking_store
+
+    return current_champion(model_name, use_tracking_store()) is not None
+
+
+def evaluate(
+    data: Annotated[list[str], typer.Option("--data", help="labelled CSV file or glob (repeatable)")],
+    model: ModelOption = None,
+    config: ConfigOption = None,
+    model_sha256: ModelSha256Option = None,
+) -> None:
+    """Score a registered or local model on a labelled CSV and print the metrics table."""
+    from training.codebook import codebook_from_dict
+    from training.dataset import load_labelled_data
+    from training.registry import champion_uri, load_model
+    from training.train import evaluate as evaluate_bundle
+
+    bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
+    codebooks = {name: codebook_from_dict(cb) for name, cb in bundle.codebooks.items()}
+    labelled = load_labelled_data(data, codebooks, min_positives=0)
+    console.print(f"model {ref.name} version {ref.version or '-'}; {len(labelled)} paragraphs")
+    print_reports(evaluate_bundle(bundle, labelled).reports, "evaluation")
+
+
+def promote(
+    version: Annotated[
+        str | None, typer.Argument(help="registered model version to promote (not with --rollback)", show_default=False)
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="registered model name [default: the config's model_name]", show_default=False),
+    ] = None,
+    config: ConfigOption = None,
+    min_gain: Annotated[
+        float | None,
+        typer.Option(
+            "--min-gain",
+            min=0,
+            help="the primary metric must beat the champion's by more than this [default: promotion.min_gain, 0]",
+            show_default=False,
+        ),
+    ] = None,
+    max_regression: Annotated[
+        float | None,
+        typer.Option(
+            "--max-regression",
+            min=0,
+            help="largest micro-F1 drop allowed on any other label set [default: promotion.max_regression, 0.01]",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="move the alias even if VERSION does not win (the comparison is shown)")
+    ] = False,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="point 'champion' back at the version it held before its last move")
+    ] = False,
+) -> None:
+    """Move alias 'champion' to VERSION if it beats the current champion on the same test data.
+
+    VERSION must gain more than --min-gain on the primary metric (topic.micro_f1) and lose at most
+    --max-regression of micro-F1 on any other label set; exit status 2 when it does not.
+    """
+    from training.config import load_config
+    from training.promotion import promote as promote_version
+    from training.promotion import rollback as rollback_champion
+
+    run_config = load_config(config)
+    model_name = name or run_config.model_name
+    if rollback:
+        if version is not None or force:
+            raise TopicframeError("--rollback takes no VERSION and no --force: it restores the previous champion")
+        console.print(f"{model_name}: {rollback_champion(model_name).reason}", style="green")
+        return
+    if version is None:
+        raise TopicframeError("give the VERSION to promote (or --rollback)")
+    rules = run_config.promotion
+    result = promote_version(
+        version,
+        model_name,
+        min_gain=rules.min_gain if min_gain is None else min_gain,
+        max_regression=rules.max_regression if max_regression is None else max_regression,
+        force=force,
+    )
+    print_promotion(result)
+    if not result.promoted and result.champion_version != version:
+        raise typer.Exit(2)

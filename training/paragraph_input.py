@@ -1,0 +1,101 @@
+"""Paragraphs from the files the commands read: `classify`'s article and `suggest`'s pool.
+
+`read_utf8` and `jsonl_records` read the files of both, so a bad file or line reads the same wherever
+it is refused: ``file:line: what is wrong``. Only the standard library is imported at the top.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from training.errors import TopicframeError
+
+
+def read_utf8(path: Path) -> str:
+    """The text of ``path`` as it is (no newline translation); missing or not UTF-8 is one clear error."""
+    if not path.is_file():
+        raise TopicframeError(f"{path}: file not found")
+    return decode_utf8(path.read_bytes(), str(path))
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    """``raw`` decoded; invalid bytes are reported at their line of ``name``."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TopicframeError(f"{name}:{line}: not valid UTF-8") from None
+
+
+def jsonl_records(content: str, name: str, text_field: str = "text") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` for each non-blank line of ``content``, a JSONL file called ``name``.
+
+    Every record must be a JSON object with a string ``text_field``; whether an empty one is an error is
+    the caller's rule (an article to classify has no empty paragraph; a pool row may be empty).
+    """
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TopicframeError(f"{name}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+            raise TopicframeError(f"{name}:{number}: expected an object with a string field '{text_field}'")
+        yield number, record
+
+
+def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[str], list[str] | None]:
+    """Paragraphs (and their ids, when the input has them) from a .txt, .jsonl or .csv file or ``-`` (stdin).
+
+    The format comes from ``input_format``, else the suffix; stdin is JSONL when it starts with ``{``,
+    else text. JSONL records and CSV rows may carry an ``id``, echoed in the output.
+    """
+    from training.classify import split_paragraphs
+
+    name = "<stdin>" if str(file) == "-" else str(file)
+    content = decode_utf8(sys.stdin.buffer.read(), name) if name == "<stdin>" else read_utf8(file)
+    kind = input_format or (file.suffix.lstrip(".") if name != "<stdin>" else "")
+    if kind not in ("jsonl", "csv"):
+        kind = "jsonl" if name == "<stdin>" and content.lstrip().startswith("{") else "txt"
+    texts: list[str] = []
+    ids: list[str] = []
+    if kind == "jsonl":
+        for number, record in jsonl_records(content, name):
+            if not record["text"].strip():
+                raise TopicframeError(f"{name}:{number}: empty text")  # as an empty CSV row is refused
+            texts.append(record["text"])
+            ids.append(str(record.get("id", "")))
+    elif kind == "csv":
+        texts, ids = _csv_paragraphs(content, name)
+    else:
+        texts = split_paragraphs(content)
+    if not texts:
+        raise TopicframeError(f"{name}: no paragraphs found")
+    return texts, (ids if any(ids) else None)
+
+
+def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
+    import csv
+    import io
+
+    from training.dataset import MAX_FIELD_CHARS
+
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    if reader.fieldnames is None or "text" not in reader.fieldnames:
+        raise TopicframeError(f"{name}:1: expected a 'text' column; header has: {', '.join(reader.fieldnames or [])}")
+    texts, ids = [], []
+    try:
+        for row in reader:
+            if not (row.get("text") or "").strip():
+                raise TopicframeError(f"{name}:{reader.line_num}: empty text")
+            texts.append(row["text"])
+            ids.append(row.get("id") or "")
+    except csv.Error as exc:
+        raise TopicframeError(f"{name}:{reader.line_num}: unreadable CSV record ({exc})") from None
+    return texts, ids
