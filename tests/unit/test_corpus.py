@@ -63,7 +63,10 @@ def test_articles_cover_styles_years_and_hold_two_styles_out() -> None:
     }
     written = {"wire", "broadsheet", "tabloid", "asian_daily", "newsletter", "oped", "liveblog", "press_release"}
     assert set(styles["test"]) - {"legacy"} == written
-    assert set(styles["train"]) - {"legacy"} == written - HELD_OUT_STYLES
+    # Training adds eight more house styles (broadcaster, magazine, fact check...) so that the role model learns
+    # page furniture in more forms; the two held-out styles still never appear in training.
+    assert set(styles["train"]) >= written - HELD_OUT_STYLES and not set(styles["train"]) & HELD_OUT_STYLES
+    assert len(set(styles["train"]) - {"legacy"}) >= 14
     dated = [int(a["year"]) for a in articles.values() if a["year"]]
     assert sum(year >= 2023 for year in dated) / len(articles) >= 0.25
 
