@@ -127,9 +127,9 @@ class ModelBundle:
         if from_end and model is not None and model.scorer is not None:
             # A model fitted before `roles.from_end` existed has no end-position weights, but its saved config,
             # read with today's defaults, says True: the width of its weights tells.
-            dense = model.scorer.weights.shape[0] - len(self.role_vectorizer_.vocabulary_)
-            from_end = dense != n_layout_features(from_end=False)
-        return layout_features(texts, layout, from_end=from_end)
+            width = model.scorer.weights.shape[0] - len(self.role_vectorizer_.vocabulary_)
+            from_end = width != n_layout_features(from_end=False)
+        return layout_features(texts, layout, from_end, self.config.roles.min_article_paragraphs)
 
     def role_scores(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
         """Role probabilities. With an exact linear scorer, the sparse n-gram and dense layout parts are
@@ -155,7 +155,7 @@ class ModelBundle:
         when context is on."""
         X = self.transform(texts) if own is None else own
         context = self.config.context
-        if not context.neighbours and not context.headline:
+        if not context.neighbours and not context.headline and not context.article:
             return X
         if roles is None:  # no role model: every paragraph is content, the first of an article its headline
             content = np.ones(len(texts), dtype=bool)
@@ -163,7 +163,9 @@ class ModelBundle:
         else:
             content = np.isin(roles, self.config.roles.content)
             headline = np.asarray(roles) == "headline"
-        return context_features(X.tocsr(), layout, content, headline, context.neighbours, context.headline)
+        return context_features(
+            X.tocsr(), layout, content, headline, context.neighbours, context.headline, context.article
+        )
 
     # ---- fitting ----------------------------------------------------------------------------------
 
@@ -306,11 +308,12 @@ class ModelBundle:
     def terms(self) -> list[str]:
         """The term of every feature column, built from the vocabulary on first use (explanations only).
 
-        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff").
+        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff").
         """
         if "terms_" not in self.__dict__:
             own = feature_terms(self.vectorizer_)
-            prefixes = context_blocks(self.config.context.neighbours, self.config.context.headline)
+            context = self.config.context
+            prefixes = context_blocks(context.neighbours, context.headline, context.article)
             self.terms_ = [prefix + term for prefix in prefixes for term in own] if len(prefixes) > 1 else own
         return self.terms_
 

@@ -20,7 +20,7 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -77,6 +77,10 @@ class ArticleLayout:
         known = np.array([a is not None for a in article_ids], dtype=bool) & (size > 1)
         return cls(article, position, size, known)
 
+    def positions_from(self, min_size: int) -> ArticleLayout:
+        """The same layout with the positions of articles shorter than ``min_size`` unknown."""
+        return replace(self, known=self.known & (self.size >= min_size))
+
 
 # Layout cues, one feature per group. Each group gathers the cues the role codebook lists for one role, so
 # that a cue never seen in training (a press release's "###") shares the weight its group learnt from the
@@ -113,16 +117,21 @@ _MARKERS = [
 _SENTENCE_END = re.compile(r"[.!?](\s|$)")
 
 
-def layout_features(texts: Sequence[str], layout: ArticleLayout, from_end: bool = True) -> np.ndarray:
+def layout_features(
+    texts: Sequence[str], layout: ArticleLayout, from_end: bool = True, min_article_paragraphs: int = 2
+) -> np.ndarray:
     """A dense (rows x `n_layout_features`) float32 block, scaled to roughly [0, 1], for the role model.
 
     Character n-grams already see words such as "Photo" or "Read more"; these add what
     n-grams cannot: how long the paragraph is, how it ends, how much of it is capitals or
     digits, and where it sits in its article — with ``from_end``, also how many paragraphs
     come after it (closing matter sits in the last few paragraphs however long the article).
+    Texts of fewer than ``min_article_paragraphs`` paragraphs get no position features.
     (Plain Python per text and numpy per column: this runs on every request, so it is kept to
     a few microseconds a paragraph.)
     """
+    if min_article_paragraphs > 2:  # a short text's positions say nothing: it is read as paragraphs alone
+        layout = layout.positions_from(min_article_paragraphs)
     blocks = [text_layout(texts), _position(layout)]
     if from_end:
         blocks.append(_end_position(layout))
@@ -227,9 +236,14 @@ def context_features(
     headline: np.ndarray,
     neighbours_weight: float,
     headline_weight: float,
+    article_weight: float = 0.0,
 ) -> sp.csr_matrix:
-    """``[X | w_n * (X[prev] + X[next]) | w_h * X[headline]]``; blocks with weight 0 are left out."""
-    if not neighbours_weight and not headline_weight:
+    """``[X | w_n * (X[prev] + X[next]) | w_h * X[headline] | w_a * article]``; blocks with weight 0 are left out.
+
+    ``article`` is the L2-normalised sum of the other content paragraphs of the paragraph's article: what the
+    whole story is about, which the codebook lets a continuing paragraph be read with.
+    """
+    if not neighbours_weight and not headline_weight and not article_weight:
         return X
     previous, following, first_headline = neighbour_rows(layout, content, headline)
     blocks = [X]
@@ -237,9 +251,35 @@ def context_features(
         blocks.append((_select(previous, X) + _select(following, X)) * np.float32(neighbours_weight))
     if headline_weight:
         blocks.append(_select(first_headline, X) * np.float32(headline_weight))
+    if article_weight:
+        blocks.append(_article_rest(X, layout, content) * np.float32(article_weight))
     return sp.hstack(blocks, format="csr", dtype=X.dtype)
 
 
-def context_blocks(neighbours_weight: float, headline_weight: float) -> list[str]:
+def _article_rest(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -> sp.csr_matrix:
+    """Row i: the L2-normalised sum of the content rows of i's article other than i (empty when alone)."""
+    members = np.flatnonzero(content & layout.known)
+    article_of = sp.csr_matrix(
+        (np.ones(len(members), dtype=X.dtype), (layout.article[members], members)),
+        shape=(int(layout.article.max()) + 1 if len(layout) else 0, X.shape[0]),
+    )
+    sums = (article_of @ X).tocsr()  # one row per article
+    rest = (
+        _select(np.where(layout.known, layout.article, -1), sums)
+        - sp.diags((content & layout.known).astype(X.dtype)) @ X
+    ).tocsr()
+    rest.eliminate_zeros()
+    norms = np.sqrt(np.asarray(rest.multiply(rest).sum(axis=1)).ravel())
+    return (
+        sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 1e-6).astype(X.dtype)) @ rest
+    ).tocsr()
+
+
+def context_blocks(neighbours_weight: float, headline_weight: float, article_weight: float = 0.0) -> list[str]:
     """The prefixes that name each block's terms in explanations: "" for the paragraph itself."""
-    return [""] + (["context: "] if neighbours_weight else []) + (["headline: "] if headline_weight else [])
+    return (
+        [""]
+        + (["context: "] if neighbours_weight else [])
+        + (["headline: "] if headline_weight else [])
+        + (["article: "] if article_weight else [])
+    )

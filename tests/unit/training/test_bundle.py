@@ -250,17 +250,19 @@ def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: 
 
 
 def test_explanations_name_terms_with_word_and_char_features() -> None:
-    no_context = {"context.neighbours": 0.0, "context.headline": 0.0}
+    no_context = {"context.neighbours": 0.0, "context.headline": 0.0, "context.article": 0.0}
     config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "classifier.class_weight": None, **no_context})
     texts = [t for t, _ in TINY] * 2
     y = np.array([row for _, row in TINY] * 2)
     bundle = ModelBundle(config, _tiny_codebooks(True)).fit(texts, {"topic": y})
     own = [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
     assert bundle.terms == own
-    # With context, the neighbours' and the headline's blocks repeat the vocabulary under a prefix.
-    with_context = ModelBundle(load_config(None, {"vectorizer.char_ngram_range": [3, 4]}), _tiny_codebooks(True))
+    # With context, the neighbours', the headline's and the article's blocks repeat the vocabulary under a prefix.
+    with_context_config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "context.article": 0.5})
+    with_context = ModelBundle(with_context_config, _tiny_codebooks(True))
     with_context.fit(texts, {"topic": y})
-    assert with_context.terms == own + ["context: " + t for t in own] + ["headline: " + t for t in own]
+    prefixes = ("", "context: ", "headline: ", "article: ")
+    assert with_context.terms == [prefix + t for prefix in prefixes for t in own]
     terms = [
         term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
     ]
@@ -273,6 +275,24 @@ def test_non_content_rows_get_no_labels_even_above_every_threshold(bundle: Model
         scores = np.ones((3, len(bundle.label_names[name])))
         decided = bundle.decide(name, scores, content=np.array([True, False, True]))
         assert decided[1] == [] and decided[0] == decided[2] and len(decided[0]) >= 1
+
+
+def test_a_pasted_excerpt_is_read_paragraph_by_paragraph(bundle: ModelBundle) -> None:
+    """Three pasted paragraphs get the roles their texts have alone (their last one is not read as closing
+    matter because it comes last); a whole article is still read with positions."""
+    excerpt = [
+        "China and the US agreed on Tuesday to resume regular military talks and set up a working group.",
+        "Photo: Reuters/John Smith",
+        "US customs blocked imports of cotton from Xinjiang under a law on forced labour.",
+    ]
+    assert bundle.config.roles.min_article_paragraphs > len(excerpt)
+    np.testing.assert_array_equal(
+        bundle.role_scores(excerpt, ArticleLayout.single_article(3)), bundle.role_scores(excerpt, alone(excerpt))
+    )
+    article = [*excerpt, "The talks will resume in March, officials said.", "(c) 2026 Harbour Daily", "By Lena Park"]
+    assert not np.array_equal(
+        bundle.role_scores(article, ArticleLayout.single_article(6)), bundle.role_scores(article, alone(article))
+    )
 
 
 def test_decision_rule_caps_and_relative_to_top(bundle: ModelBundle) -> None:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from training.features import N_TEXT_LAYOUT, ArticleLayout, layout_features, n_layout_features, text_layout
+from training.features import (
+    N_TEXT_LAYOUT,
+    ArticleLayout,
+    context_blocks,
+    context_features,
+    layout_features,
+    n_layout_features,
+    text_layout,
+)
 
 FOOTER_GROUP = 9 + 1  # the footer cue group: after the 9 shape features and the caption group
 
@@ -42,6 +51,34 @@ def test_a_lone_paragraph_is_judged_by_its_own_look_only() -> None:
     features = layout_features(ARTICLE, ArticleLayout.alone(len(ARTICLE)))
     np.testing.assert_array_equal(features[:, :N_TEXT_LAYOUT], text_layout(ARTICLE))
     assert not features[:, N_TEXT_LAYOUT:].any()
+
+
+def test_a_short_excerpt_is_read_as_paragraphs_alone() -> None:
+    """Three pasted paragraphs are not an article: with `roles.min_article_paragraphs` above their count, their
+    positions are unknown (the last one is not "the article's last paragraph"); a text that long keeps them."""
+    excerpt = ARTICLE[2:5]
+    gated = layout_features(excerpt, ArticleLayout.single_article(3), min_article_paragraphs=5)
+    np.testing.assert_array_equal(gated, layout_features(excerpt, ArticleLayout.alone(3), min_article_paragraphs=5))
+    kept = layout_features(excerpt, ArticleLayout.single_article(3), min_article_paragraphs=3)
+    assert kept[:, N_TEXT_LAYOUT:].any()
+    article = layout_features(ARTICLE, ArticleLayout.single_article(6), min_article_paragraphs=5)
+    np.testing.assert_array_equal(article, layout_features(ARTICLE, ArticleLayout.single_article(6)))
+
+
+def test_article_block_is_the_normalised_rest_of_the_article() -> None:
+    """Row i's article block sums the other content rows of its article (not i, not a caption), L2-normalised."""
+    X = sp.csr_matrix(np.array([[1, 0, 0], [0, 3, 0], [0, 0, 4], [5, 0, 0], [0, 1, 0]], dtype=np.float32))
+    layout = ArticleLayout.from_article_ids(["a", "a", "a", "b", None])
+    content = np.array([True, True, False, True, True])
+    blocks = context_features(X, layout, content, np.zeros(5, dtype=bool), 0.0, 0.0, 1.0)
+    assert blocks.shape == (5, 6)
+    article = blocks[:, 3:].toarray()
+    np.testing.assert_allclose(article[0], [0, 1, 0])  # the other content row of a: row 1
+    np.testing.assert_allclose(article[1], [1, 0, 0])
+    np.testing.assert_allclose(article[2], [np.sqrt(0.1), np.sqrt(0.9), 0], rtol=1e-6)  # rows 0 + 1, normalised
+    np.testing.assert_allclose(article[3], [0, 0, 0])  # alone in its article
+    np.testing.assert_allclose(article[4], [0, 0, 0])  # no article
+    assert context_blocks(0.6, 0.3, 0.2) == ["", "context: ", "headline: ", "article: "]
 
 
 @pytest.mark.parametrize(
