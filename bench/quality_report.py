@@ -228,8 +228,17 @@ def main() -> None:
             "![learning curve](learning_curve.png)",
             "",
         ]
-    Path(args.out).write_text("\n".join(out))
+    Path(args.out).write_text("\n".join(out) + handwritten_part(Path(args.out)))
     print(f"wrote {args.out}")
+
+
+HANDWRITTEN = "## Reading these figures (written by hand after the generated part)"
+
+
+def handwritten_part(path: Path) -> str:
+    """What follows the generated tables in an existing report (the readings, the audit, the trials), kept as is."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return "\n" + text[text.index(HANDWRITTEN) :] if HANDWRITTEN in text else ""
 
 
 if __name__ == "__main__":

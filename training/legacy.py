@@ -57,7 +57,7 @@ def pre_roles_config(old: Any) -> Any:
         return {k: plain(v) for k, v in vars(value).items()} if hasattr(value, "model_fields") else value
 
     data = plain(old)
-    data["context"] = {"neighbours": 0.0, "headline": 0.0}
+    data["context"] = {"neighbours": 0.0, "headline": 0.0, "article": 0.0}
     data["decision"] = {"max_labels": None, "relative_to_top": 0.0}
     from training.config import RunConfig
 

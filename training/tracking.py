@@ -110,7 +110,8 @@ def run_description(config: RunConfig, result: TrainingResult) -> str:
     )
     return (
         f"**{c.type}** ({regularisation}, class_weight={c.class_weight}) on {features}; "
-        f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}; "
+        f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}, "
+        f"article {config.context.article:g}; "
         f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
         f"relative_to_top={config.decision.relative_to_top:g}.\n\n"
         f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "

@@ -14,7 +14,7 @@ export function el(name, attributes = {}, ...children) {
   return element;
 }
 
-const CONTEXT_PREFIX = /^(context|headline): /;
+const CONTEXT_PREFIX = /^(context|headline|article): /;
 
 function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -29,6 +29,7 @@ def slice_config(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
         "vectorizer.char_ngram_range": None,
         "context.neighbours": 0.0,
         "context.headline": 0.0,
+        "context.article": 0.0,
         "cv.folds": 3,
     }
     return load_config(None, overrides)
