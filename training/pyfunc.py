@@ -1,4 +1,4 @@
-"""The MLflow pyfunc wrapper over the joblib `ModelBundle`.
+"""The MLflow pyfunc wrapper over the `ModelBundle`.
 
 `mlflow.pyfunc.load_model`, `mlflow models serve` and (later) Spark UDFs use
 this class; the service calls the bundle directly. The wrapper is a thin
