@@ -1,6 +1,6 @@
 """Role-model variants compared by leave-one-house-style-out CV on the training articles (docs/quality.md).
 
-    .venv/bin/python -m bench.quality_experiments [--styles wire,broadsheet,...] [--set roles.from_end=false ...] [--on-test]
+    .venv/bin/python -m bench.quality_experiments [--styles wire,broadsheet,...] [--set KEY=VALUE ...] [--on-test]
 
 The test set's two house styles (live blog, press release) never appear in training, so the honest way to
 choose role features for unseen styles is to hold out each training style in turn: fit the role model on
