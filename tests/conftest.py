@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,22 @@ from training.train import prepare_data, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "labels"
+
+
+def keep_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record MLflow's process-wide tracking and registry URIs (module globals, and the environment variables
+    MLflow copies them into) so that ``monkeypatch`` puts them back: code that logs through MLflow's fluent
+    API sets them, and later tests in this process (and their subprocesses) would talk to that store."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        original = os.environ.get(name)
+        monkeypatch.setenv(name, original or "")  # recorded: restored (or removed) afterwards
+        if original is None:
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

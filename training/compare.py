@@ -24,8 +24,8 @@ DEFAULT_METRIC = "cv.topic.micro_f1"
 # for "same model", always ranked ascending. The one home of these names.
 TIMING_METRICS = ("fit_seconds", "model_size_bytes")
 SWEEP_ROLE = "sweep.role"  # "parent" on a sweep's parent run, "trial" on its children
-# MLflow 3 logs a pyfunc's model_config as run params; the bundle digest differs for every model,
-# so it would always "differ" without saying anything about how the runs were configured.
+# Runs logged before the digest moved to its own artifact file carry it as a param (MLflow 3 logs a pyfunc's
+# model_config as run params); it differs for every model without saying how the runs were configured.
 IGNORED_PARAMS = frozenset({"bundle_sha256"})
 _SUMMARY = re.compile(r"^(?P<set>[^.]+)\.(?:micro_f1|macro_f1|accuracy)$")
 

@@ -13,6 +13,7 @@ model, neighbours for context), as the service scores a request's paragraphs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,8 +89,11 @@ def frame_from_arrays(names: list[str], arrays: list[np.ndarray], n: int) -> pd.
 
 class TopicframePyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
-        # The digest comes from the MLmodel file's model_config, written at training.
+        # The digest written at training beside the bundle (models logged before it was, carry it in their
+        # MLmodel file's model_config); `load_bundle` refuses the bundle without one or on any mismatch.
         expected = (context.model_config or {}).get("bundle_sha256")
+        if expected is None and "bundle_sha256" in context.artifacts:
+            expected = Path(context.artifacts["bundle_sha256"]).read_text(encoding="utf-8").strip()
         self.bundle = load_bundle(context.artifacts["bundle"], expected_sha256=expected)
 
     # MLflow hands the wrapper a DataFrame; this hint is one MLflow does not derive a schema from,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, keep_mlflow_uris
 from tests.unit.training.test_cli_registry import write_data
 from training.cli import app
 from training.registry import load_model, tracking_client
@@ -45,6 +45,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("project") / "newsdesk"
     folder.mkdir()
     with pytest.MonkeyPatch.context() as monkeypatch:
+        keep_mlflow_uris(monkeypatch)  # `train` in this process sets them to this project's store
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
         monkeypatch.chdir(folder)
         result = CliRunner().invoke(app, ["train", *write_data(folder), "--quiet"])
@@ -70,7 +71,7 @@ def test_runs_use_relative_artifacts_a_note_headline_metrics_and_the_ml_experime
         "score.cv_topic_micro_f1",
     }
     assert {"bundle_sha256", "data_digest", "codebook_sha256"} <= set(run.data.tags)
-    assert not {"data_digest", "codebook_sha256"} & set(run.data.params)
+    assert not {"bundle_sha256", "data_digest", "codebook_sha256"} & set(run.data.params)
     assert run.data.params["data.label_sets"] == "topic"
 
 

@@ -24,6 +24,7 @@ from service.model_store import (
     in_daemon_thread,
 )
 from service.settings import Settings
+from tests.conftest import keep_mlflow_uris
 from training.errors import ModelIntegrityError
 
 from .conftest import json_lines
@@ -31,18 +32,8 @@ from .conftest import json_lines
 
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registry loads leave MLflow's process-wide URIs alone, but a test here sets them on purpose: put
-    them back afterwards, or later tests in this process talk to these registries."""
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
-    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # MLflow copies the URIs into these too
-        original = os.environ.get(name)
-        monkeypatch.setenv(name, original or "")  # recorded: restored (or removed) afterwards
-        if original is None:
-            monkeypatch.delenv(name)
+    """Registry loads leave MLflow's process-wide URIs alone, but a test here sets them on purpose."""
+    keep_mlflow_uris(monkeypatch)
 
 
 def failed_load(uri: str, expected_sha256: str | None = None, cache_dir: Path | None = None) -> ModelStore:

@@ -12,7 +12,7 @@ import pytest
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
 from training.pyfunc import frame_from_arrays, input_texts, prediction_frame
-from training.tracking import PACKAGE_DIR
+from training.tracking import PACKAGE_DIR, PYFUNC_DIGEST_FILE
 
 PARAGRAPHS = [
     "The navy sent two destroyers through the strait after the missile test.",
@@ -33,15 +33,39 @@ def test_input_shapes_flatten_to_one_text_per_row() -> None:
 
 @pytest.fixture(scope="module")
 def pyfunc_model(bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("pyfunc") / "model"
-    sha = bundle_sha256
+    """Saved as `topicframe train` logs it: the digest in its own artifact file, not in `model_config`."""
+    folder = tmp_path_factory.mktemp("pyfunc")
+    (folder / PYFUNC_DIGEST_FILE).write_text(bundle_sha256 + "\n", encoding="utf-8")
+    path = folder / "model"
+    mlflow.pyfunc.save_model(
+        path,
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+        artifacts={"bundle": str(bundle_dir), "bundle_sha256": str(folder / PYFUNC_DIGEST_FILE)},
+    )
+    return path
+
+
+def test_a_model_logged_with_its_digest_in_model_config_still_loads(
+    bundle_dir: Path, bundle_sha256: str, tmp_path: Path
+) -> None:
+    """Models logged before the digest had its own file carry it in the MLmodel's model_config."""
+    path = tmp_path / "model"
     mlflow.pyfunc.save_model(
         path,
         python_model=str(PACKAGE_DIR / "mlflow_model.py"),
         artifacts={"bundle": str(bundle_dir)},
-        model_config={"bundle_sha256": sha},
+        model_config={"bundle_sha256": bundle_sha256},
     )
-    return path
+    assert len(mlflow.pyfunc.load_model(str(path)).predict(pd.DataFrame({"text": PARAGRAPHS}))) == len(PARAGRAPHS)
+    wrong = tmp_path / "wrong"
+    mlflow.pyfunc.save_model(
+        wrong,
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+        artifacts={"bundle": str(bundle_dir)},
+        model_config={"bundle_sha256": "0" * 64},
+    )
+    with pytest.raises(Exception, match=r"sha256"):
+        mlflow.pyfunc.load_model(str(wrong))
 
 
 def test_pyfunc_predicts_one_row_per_paragraph(pyfunc_model: Path, bundle: ModelBundle) -> None:
