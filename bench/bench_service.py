@@ -164,6 +164,8 @@ def sklearn_pipeline(bundle: Any) -> Any:
     from sklearn.pipeline import Pipeline
 
     vectorizer = bundle.vectorizer_
+    if hasattr(vectorizer, "to_sklearn"):  # a loaded model's vectorizer is scikit-learn-free
+        vectorizer = vectorizer.to_sklearn()
     parts = (
         [part for _, part in vectorizer.transformer_list] if hasattr(vectorizer, "transformer_list") else [vectorizer]
     )

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from training.errors import ModelIntegrityError, ModelLoadError
+from training.scoring import reproducible
 
 FORMAT = "topicframe-model"
 FORMAT_VERSION = 1
@@ -106,10 +107,10 @@ def _terms_in_column_order(vocabulary: dict[str, int]) -> list[str]:
 
 
 def _vectorizer_to_data(vectorizer: Any, key: str, arrays: _Arrays) -> dict[str, Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion
+    """A fitted scikit-learn `TfidfVectorizer` / `FeatureUnion` of them, or a loaded `SavedTfidf` / union."""
+    from training.scoring import SavedTfidf
 
-    if isinstance(vectorizer, FeatureUnion):
+    if hasattr(vectorizer, "transformer_list"):
         if vectorizer.transformer_weights:
             raise ModelLoadError(f"{key}: a FeatureUnion with transformer_weights cannot be saved")
         parts = [
@@ -117,10 +118,10 @@ def _vectorizer_to_data(vectorizer: Any, key: str, arrays: _Arrays) -> dict[str,
             for name, part in vectorizer.transformer_list
         ]
         return {"kind": "union", "parts": parts}
-    if type(vectorizer) is not TfidfVectorizer:
+    if type(vectorizer) is not SavedTfidf and type(vectorizer).__name__ != "TfidfVectorizer":
         raise ModelLoadError(f"{key}: cannot save a {type(vectorizer).__name__} (only TfidfVectorizer)")
     params = vectorizer.get_params()
-    if params["preprocessor"] is not None or params["tokenizer"] is not None or not isinstance(params["analyzer"], str):
+    if not reproducible(params):
         raise ModelLoadError(f"{key}: a vectorizer with a custom analyzer, preprocessor or tokenizer cannot be saved")
     settings = {name: value for name, value in params.items() if name not in _VECTORIZER_SKIPPED}
     settings["ngram_range"] = list(settings["ngram_range"])
@@ -308,38 +309,35 @@ def _array(arrays: dict[str, np.ndarray], key: Any, where: Path) -> np.ndarray:
 
 
 def _vectorizer_from_data(data: dict[str, Any], arrays: dict[str, np.ndarray], where: Path) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion
+    """The saved vectorizer, rebuilt without scikit-learn (`training.scoring.SavedTfidf`)."""
+    from training.scoring import SavedTfidf, SavedTfidfUnion
 
     if data["kind"] == "union":
-        return FeatureUnion([(part["name"], _vectorizer_from_data(part, arrays, where)) for part in data["parts"]])
+        return SavedTfidfUnion([(part["name"], _vectorizer_from_data(part, arrays, where)) for part in data["parts"]])
     if data["kind"] != "tfidf":
         raise ModelIntegrityError(f"{where}: vectorizer kind {data['kind']!r} is unknown")
     params = dict(data["params"])
-    if set(params) & set(_VECTORIZER_SKIPPED) or not isinstance(params["analyzer"], str):
-        raise ModelIntegrityError(f"{where}: vectorizer params: a string analyzer and no callables expected")
     params["ngram_range"] = tuple(params["ngram_range"])
+    if set(params) & set(_VECTORIZER_SKIPPED) or not reproducible(params):
+        raise ModelIntegrityError(f"{where}: vectorizer params {params}: settings this version cannot reproduce")
     dtype = np.dtype(data["dtype"])
     if dtype.kind != "f":
         raise ModelIntegrityError(f"{where}: vectorizer dtype {dtype} is not a float type")
-    vectorizer = TfidfVectorizer(**params, dtype=dtype.type)
     blob = _array(arrays, data["terms"], where).tobytes().decode("utf-8")
     offsets = _array(arrays, data["term_offsets"], where).tolist()
     terms = [blob[a:b] for a, b in itertools.pairwise(offsets)]
     vocabulary = dict(zip(terms, range(len(terms)), strict=True))
     if len(vocabulary) != len(terms):
         raise ModelIntegrityError(f"{where}: vocabulary {data['terms']!r} repeats a term")
-    vectorizer.vocabulary_ = vocabulary
-    if data["idf"] is not None:
-        vectorizer.idf_ = _array(arrays, data["idf"], where).astype(np.float64, copy=False)
-    return vectorizer
+    idf = _array(arrays, data["idf"], where).astype(np.float64, copy=False) if data["idf"] is not None else None
+    return SavedTfidf(params, vocabulary, idf, dtype.type)
 
 
 def _label_set_from_data(
     name: str, data: dict[str, Any], arrays: dict[str, np.ndarray], content: dict[str, bytes], where: Path
 ) -> Any:
-    from training.estimators import LinearScorer
     from training.label_set import LabelSetModel
+    from training.scoring import LinearScorer
 
     scorer = classifier = weights = None
     if data["scorer"] is not None:

@@ -12,40 +12,37 @@ that consumers rely on lives here: a paragraph whose role is not a content role
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 
 from training.artifact import ARRAYS_FILE, feature_terms, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, RunConfig
-from training.estimators import (
-    FastTfidf,
-    LinearScorer,
-    build_char_vectorizer,
-    build_classifier,
-    build_vectorizer,
-    label_weights,
-)
 from training.features import (
     ArticleLayout,
     context_blocks,
     context_features,
     layout_features,
     n_layout_features,
+    neighbour_rows,
 )
 from training.label_set import LabelSetModel
+from training.scoring import FastTfidf, LinearScorer
 
 # The file holding the model's arrays, the bulk of its size (`training.artifact.artifact_size` counts every file).
 BUNDLE_FILE = ARRAYS_FILE
 
 
 def library_versions() -> dict[str, str]:
+    import sklearn  # fitting only: a process that loads a model to score it never imports scikit-learn
+
     return {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
@@ -59,14 +56,18 @@ class Scored:
 
     ``roles`` is None for a model trained without a role set. ``content`` marks the
     paragraphs that may carry labels of the other sets (all of them without roles).
-    ``X`` holds the content features (with context), kept for explanations.
+    ``X``, the content features (with context), is built on first use: only explanations need it.
     """
 
     scores: dict[str, np.ndarray]
     roles: list[str] | None
     role_scores: np.ndarray | None
     content: np.ndarray
-    X: Any
+    features: Callable[[], Any] = field(repr=False)
+
+    @cached_property
+    def X(self) -> Any:
+        return self.features()
 
 
 class ModelBundle:
@@ -157,15 +158,23 @@ class ModelBundle:
         context = self.config.context
         if not context.neighbours and not context.headline and not context.article:
             return X
-        if roles is None:  # no role model: every paragraph is content, the first of an article its headline
-            content = np.ones(len(texts), dtype=bool)
-            headline = (layout.position == 0) & layout.known
-        else:
-            content = np.isin(roles, self.config.roles.content)
-            headline = np.asarray(roles) == "headline"
+        content, headline = self._content_and_headlines(layout, roles)
         return context_features(
             X.tocsr(), layout, content, headline, context.neighbours, context.headline, context.article
         )
+
+    def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows are content and which are headlines, for the context blocks."""
+        if roles is None:  # no role model: every paragraph is content, the first of an article its headline
+            return np.ones(len(layout), dtype=bool), (layout.position == 0) & layout.known
+        return np.isin(roles, self.config.roles.content), np.asarray(roles) == "headline"
+
+    def _context_gathers(self, layout: ArticleLayout, roles: list[str] | None) -> list[tuple[float, list[np.ndarray]]]:
+        """The context blocks as weighted sums of other rows (`LinearScorer.predict_proba_gathered`)."""
+        context = self.config.context
+        previous, following, first_headline = neighbour_rows(layout, *self._content_and_headlines(layout, roles))
+        blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
+        return blocks + ([(context.headline, [first_headline])] if context.headline else [])
 
     # ---- fitting ----------------------------------------------------------------------------------
 
@@ -182,6 +191,8 @@ class ModelBundle:
         from the true roles here and from predicted roles at prediction time.
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
+        from training.estimators import build_vectorizer  # scikit-learn is imported to fit, never to score
+
         layout = self._layout(len(texts), layout)
         for cached in ("fast_tfidf_", "terms_", "fast_role_tfidf_"):  # a refit needs new fast paths
             self.__dict__.pop(cached, None)
@@ -199,6 +210,8 @@ class ModelBundle:
     def _fit_roles(self, texts: list[str], y: np.ndarray, layout: ArticleLayout) -> list[str]:
         """Fit the role model on each paragraph in place and, again, alone (no position), so that a
         paragraph sent on its own is judged by its text; return the true roles."""
+        from training.estimators import build_char_vectorizer
+
         roles_config = self.config.roles
         self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
         chars = _sorted(self.role_vectorizer_.fit_transform(texts))  # once: the copies differ only in layout
@@ -213,6 +226,8 @@ class ModelBundle:
         return [names[j] for j in y.argmax(axis=1).tolist()]
 
     def _fit_label_set(self, name: str, X: Any, y: np.ndarray, config: ClassifierConfig) -> LabelSetModel:
+        from training.estimators import build_classifier, label_weights
+
         multi_label, labels = self.multi_label[name], self.label_names[name]
         classifier = build_classifier(config, multi_label, self.config.seed)
         classifier.fit(X, y if multi_label else y.argmax(axis=1))
@@ -255,9 +270,19 @@ class ModelBundle:
             role_scores = self.role_scores(texts, layout)
             roles = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
             content = np.isin(roles, self.config.roles.content)
-        X = self.content_features(texts, layout, roles)
-        scores = {name: self.label_sets_[name].predict_proba(X) for name in wanted}
-        return Scored(scores, roles, role_scores, content, X)
+        own = self.transform(texts)
+        models = {name: self.label_sets_[name] for name in wanted}
+        if not self.config.context.article and all(model.scorer is not None for model in models.values()):
+            # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
+            gathers = self._context_gathers(layout, roles)
+            scores = {
+                name: model.widen(model.scorer.predict_proba_gathered(own, gathers))  # type: ignore[union-attr]
+                for name, model in models.items()
+            }
+        else:
+            X = self.content_features(texts, layout, roles, own)
+            scores = {name: model.predict_proba(X) for name, model in models.items()}
+        return Scored(scores, roles, role_scores, content, lambda: self.content_features(texts, layout, roles, own))
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
         """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
@@ -304,18 +329,17 @@ class ModelBundle:
             labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
         return self.explain_row(scored.X.tocsr()[0], k, labels)
 
-    @property
-    def terms(self) -> list[str]:
-        """The term of every feature column, built from the vocabulary on first use (explanations only).
+    def term(self, column: int) -> str:
+        """The term of a feature column (explanations only).
 
-        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff").
+        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff"),
+        made when asked: a list of every prefixed term would cost each serving worker ~15 MB.
         """
         if "terms_" not in self.__dict__:
-            own = feature_terms(self.vectorizer_)
-            context = self.config.context
-            prefixes = context_blocks(context.neighbours, context.headline, context.article)
-            self.terms_ = [prefix + term for prefix in prefixes for term in own] if len(prefixes) > 1 else own
-        return self.terms_
+            self.terms_ = feature_terms(self.vectorizer_)  # the vocabulary's own strings, in column order
+        block, j = divmod(column, len(self.terms_))
+        context = self.config.context
+        return context_blocks(context.neighbours, context.headline, context.article)[block] + self.terms_[j]
 
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt from the vectorizers after loading: saving them would store a second copy
@@ -342,7 +366,9 @@ class ModelBundle:
                 contributions = x.data * model.term_weights(model.labels.index(label), x.indices)
                 order = np.argsort(-contributions, kind="stable")[:k]
                 per_label[label] = [
-                    (self.terms[x.indices[i]], round(float(contributions[i]), 4)) for i in order if contributions[i] > 0
+                    (self.term(int(x.indices[i])), round(float(contributions[i]), 4))
+                    for i in order
+                    if contributions[i] > 0
                 ]
             explanations[name] = per_label
         return explanations

@@ -80,7 +80,7 @@ def classify(
     scored = bundle.score(paragraphs, label_sets, layout)
     scores = scored.scores
     decided = {name: bundle.decide(name, s, scored.content) for name, s in scores.items()}
-    X = scored.X.tocsr() if explain else scored.X
+    X = scored.X.tocsr() if explain else None  # the full feature matrix is built only for explanations
     # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.
     rounded = {name: np.round(s, 4).tolist() for name, s in scores.items()} if include_scores else {}
     # Margins to each label's threshold say how near a label was to being given (or taken away).
@@ -106,7 +106,7 @@ def classify(
                 item["margins"] = {
                     name: dict(zip(bundle.label_names[name], margins[name][i], strict=True)) for name in margin_sets
                 }
-        if explain:
+        if X is not None:
             explained = bundle.explain_row(X[i], explain, item["labels"])
             item["explanations"] = {
                 name: {

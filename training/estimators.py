@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit, softmax
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -19,9 +17,21 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
-from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 
 from training.config import ClassifierConfig, VectorizerConfig
+
+# Scoring lives in `training.scoring` (no scikit-learn); the names stay importable here, where models
+# pickled by older versions look them up (`topicframe model convert`).
+from training.scoring import FastTfidf, LinearScorer
+
+__all__ = [
+    "FastTfidf",
+    "LinearScorer",
+    "build_char_vectorizer",
+    "build_classifier",
+    "build_vectorizer",
+    "label_weights",
+]
 
 
 def build_vectorizer(config: VectorizerConfig) -> TfidfVectorizer | FeatureUnion:
@@ -132,134 +142,3 @@ def label_weights(classifier: Any, n_labels: int, n_features: int) -> np.ndarray
     if coef.shape[0] == 1 and n_labels == 2:  # binary models keep one row for the positive class
         coef = np.vstack([-coef[0], coef[0]])
     return coef
-
-
-class LinearScorer:
-    """Exact fast path for logistic models: sigmoid/softmax(X @ W + b).
-
-    `OneVsRestClassifier.predict_proba` loops over estimators and re-validates
-    the input each time; for a one-paragraph request that overhead dominates, so
-    the service computes the same probabilities with one sparse-dense product.
-    """
-
-    def __init__(self, weights: np.ndarray, intercepts: np.ndarray, link: str):
-        self.weights = np.ascontiguousarray(weights.T)  # features x labels
-        self.intercepts = intercepts
-        self.link = link
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        z = np.asarray(X @ self.weights) + self.intercepts
-        return expit(z) if self.link == "sigmoid" else softmax(z, axis=1)
-
-    def predict_proba_parts(self, sparse: Any, dense: np.ndarray) -> np.ndarray:
-        """`predict_proba` of ``[sparse | dense]`` without joining them: the weights split at the same column."""
-        split = sparse.shape[1]
-        z = np.asarray(sparse @ self.weights[:split]) + dense @ self.weights[split:] + self.intercepts
-        return expit(z) if self.link == "sigmoid" else softmax(z, axis=1)
-
-    def reproduces(self, classifier: Any, X: Any, rows: int = 512) -> bool:
-        """Whether these scores equal the classifier's own `predict_proba` (checked on up to `rows` rows)."""
-        sample = X[:rows]
-        return bool(np.allclose(self.predict_proba(sample), classifier.predict_proba(sample), rtol=0, atol=1e-9))
-
-    @classmethod
-    def from_classifier(cls, classifier: Any) -> LinearScorer | None:
-        logistic = (LogisticRegression, SGDClassifier)
-        if isinstance(classifier, OneVsRestClassifier):
-            estimators = classifier.estimators_
-            if not all(isinstance(e, logistic) for e in estimators):
-                return None  # calibrated, NB or constant predictors: use predict_proba
-            weights = np.vstack([np.asarray(e.coef_).ravel() for e in estimators])
-            intercepts = np.array([float(np.ravel(e.intercept_)[0]) for e in estimators])
-            return cls(weights, intercepts, "sigmoid")
-        if isinstance(classifier, LogisticRegression) and classifier.coef_.shape[0] > 1:
-            return cls(np.asarray(classifier.coef_), np.asarray(classifier.intercept_), "softmax")
-        return None
-
-
-class FastTfidf:
-    """Exact fast path for a fitted `TfidfVectorizer` (or a `FeatureUnion` of them): same matrix, bit for bit.
-
-    scikit-learn's `transform` spends ~0.5 ms per call on input validation
-    (`check_array`, narwhals dataframe look-ups, parameter checks) whatever the
-    batch size; for a one-paragraph request that is most of the model's time.
-    This does the same arithmetic in the same order — count the analyzer's
-    in-vocabulary terms, sort each row's indices, ``log(tf) + 1``, ``x idf``,
-    then scikit-learn's own in-place row normalisation — without the checks,
-    which cannot fail on text the vectorizer's own analyzer produced.
-    `tests/unit/training/test_bundle.py` checks equality on the whole corpus.
-    """
-
-    def __init__(self, parts: list[TfidfVectorizer]):
-        self.parts = [
-            (
-                part.build_analyzer(),
-                part.vocabulary_,
-                part.idf_ if part.use_idf else None,
-                part.sublinear_tf,
-                part.binary,
-                part.norm,
-                part.dtype,
-            )
-            for part in parts
-        ]
-
-    @classmethod
-    def from_vectorizer(cls, vectorizer: Any) -> FastTfidf | None:
-        """None when the vectorizer is not one this path reproduces exactly (then use its `transform`)."""
-        if isinstance(vectorizer, FeatureUnion):
-            if vectorizer.transformer_weights:
-                return None
-            parts = [part for _, part in vectorizer.transformer_list]
-        else:
-            parts = [vectorizer]
-        if not all(type(part) is TfidfVectorizer and part.norm in ("l1", "l2", None) for part in parts):
-            return None
-        return cls(parts)
-
-    def transform(self, texts: list[str]) -> sp.csr_matrix:
-        matrices = [self._transform_part(texts, *part) for part in self.parts]
-        # FeatureUnion joins its parts the same way.
-        return matrices[0] if len(matrices) == 1 else sp.hstack(matrices).tocsr()
-
-    @staticmethod
-    def _transform_part(
-        texts: list[str],
-        analyze: Any,
-        vocabulary: dict[str, int],
-        idf: np.ndarray | None,
-        sublinear_tf: bool,
-        binary: bool,
-        norm: str | None,
-        dtype: Any,
-    ) -> sp.csr_matrix:
-        indices: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
-        for text in texts:
-            row: dict[int, int] = {}
-            for term in analyze(text):
-                j = vocabulary.get(term)
-                if j is not None:
-                    row[j] = row.get(j, 0) + 1
-            indices.extend(row)
-            counts.extend(row.values())
-            indptr.append(len(indices))
-        index_dtype = np.int32 if len(indices) <= np.iinfo(np.int32).max else np.int64  # as scikit-learn does
-        X = sp.csr_matrix(
-            (np.asarray(counts, dtype=dtype), np.asarray(indices, index_dtype), np.asarray(indptr, index_dtype)),
-            shape=(len(texts), len(vocabulary)),
-        )
-        X.sort_indices()
-        if binary:
-            X.data.fill(1)
-        if sublinear_tf:
-            np.log(X.data, X.data)
-            X.data += 1.0
-        if idf is not None:
-            X.data *= idf[X.indices]
-        if norm == "l2":
-            inplace_csr_row_normalize_l2(X)
-        elif norm == "l1":
-            inplace_csr_row_normalize_l1(X)
-        return X

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from training.estimators import LinearScorer
+from training.scoring import LinearScorer
 
 
 @dataclass

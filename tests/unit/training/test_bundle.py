@@ -6,6 +6,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.features import ArticleLayout
+from training.scoring import SCORE_ATOL
 from training.train import article_layout
 
 ARTICLE = [
@@ -84,7 +87,9 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
         y = np.vstack([y, y]) if name == "role" else y
         with threadpool_limits(1, user_api="blas"):  # as training fits: BLAS threads change the sums' order
             reference.fit(X_train, y if model.multi_label else y.argmax(axis=1))
-        np.testing.assert_allclose(model.predict_proba(X_test), reference.predict_proba(X_test), rtol=0, atol=1e-9)
+        # float32 weights (half the memory) against scikit-learn's float64: equal to within SCORE_ATOL.
+        expected = reference.predict_proba(X_test)
+        np.testing.assert_allclose(model.predict_proba(X_test), expected, rtol=0, atol=SCORE_ATOL)
 
 
 def alone(data) -> ArticleLayout:
@@ -118,6 +123,8 @@ def _configured(overrides: dict) -> Callable[[], Any]:
         # Options no run config sets today, which the fast path also reproduces:
         lambda: TfidfVectorizer(binary=True, norm="l1", use_idf=False, dtype=np.float64),
         lambda: TfidfVectorizer(analyzer="char", ngram_range=(1, 3), norm=None, smooth_idf=False),
+        lambda: TfidfVectorizer(strip_accents="unicode", ngram_range=(1, 3), lowercase=False),
+        lambda: TfidfVectorizer(analyzer="char_wb", strip_accents="ascii", ngram_range=(3, 3), norm="l1"),
     ],
 )
 def test_fast_tfidf_is_bit_identical_to_scikit_learn(
@@ -139,9 +146,40 @@ def test_bundle_transform_takes_the_fast_path_and_does_not_save_it(
     assert isinstance(bundle.__dict__.get("fast_tfidf_"), FastTfidf)
     loaded = load_bundle(bundle_dir, bundle_sha256)
     assert "fast_tfidf_" not in loaded.__dict__
-    # The vectorizer rebuilt from vocabulary + idf is a working scikit-learn vectorizer, bit for bit.
+    # The vectorizer rebuilt from vocabulary + idf (without scikit-learn) transforms bit for bit the same.
     assert _identical(loaded.vectorizer_.transform(ARTICLE), bundle.vectorizer_.transform(ARTICLE))
     assert _identical(loaded.transform(ARTICLE), bundle.transform(ARTICLE))
+
+
+def test_context_scores_gathered_from_paragraph_scores_equal_the_full_matrix(trained) -> None:
+    """`score` takes the context blocks' share of the logits from the paragraphs' own scores; it must give
+    what the classifiers give on the full [own | neighbours | headline] matrix."""
+    bundle, test = trained.bundle, trained.data.test
+    layout = article_layout(test)
+    scored = bundle.score(test.texts, layout=layout)
+    assert scored.X.shape[1] == 3 * bundle.transform(test.texts[:1]).shape[1]  # the default has both blocks
+    for name, scores in scored.scores.items():
+        full = bundle.label_sets_[name].predict_proba(scored.X)
+        np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)  # float32 sums, in another order
+    # One paragraph alone, the service's common case: no neighbour, no headline.
+    alone = bundle.score(test.texts[:1], layout=ArticleLayout.alone(1))
+    for name, scores in alone.scores.items():
+        np.testing.assert_allclose(scores, bundle.label_sets_[name].predict_proba(alone.X), rtol=0, atol=SCORE_ATOL)
+
+
+def test_scoring_a_saved_model_never_imports_scikit_learn(bundle_dir: Path, bundle_sha256: str) -> None:
+    """Serving processes load and score without scikit-learn (~70 MB per worker): import the service,
+    load the saved model, classify an article with explanations, in a fresh interpreter."""
+    script = (
+        "import sys, json; import service.main; from training.bundle import load_bundle; "
+        "from training.classify import classify; "
+        f"bundle = load_bundle({str(bundle_dir)!r}, {bundle_sha256!r}); "
+        f"result = classify(bundle, {ARTICLE!r}, explain=3); "
+        "print(json.dumps([len(result['paragraphs']), sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')]))"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.splitlines()[-1]) == [len(ARTICLE), []]
 
 
 def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
@@ -256,13 +294,14 @@ def test_explanations_name_terms_with_word_and_char_features() -> None:
     y = np.array([row for _, row in TINY] * 2)
     bundle = ModelBundle(config, _tiny_codebooks(True)).fit(texts, {"topic": y})
     own = [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
-    assert bundle.terms == own
+    assert [bundle.term(j) for j in range(len(own))] == own
     # With context, the neighbours', the headline's and the article's blocks repeat the vocabulary under a prefix.
     with_context_config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "context.article": 0.5})
     with_context = ModelBundle(with_context_config, _tiny_codebooks(True))
     with_context.fit(texts, {"topic": y})
     prefixes = ("", "context: ", "headline: ", "article: ")
-    assert with_context.terms == [prefix + t for prefix in prefixes for t in own]
+    n_columns = len(prefixes) * len(own)
+    assert [with_context.term(j) for j in range(n_columns)] == [prefix + t for prefix in prefixes for t in own]
     terms = [
         term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
     ]
