@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from training.cli_options import QuietOption
-from training.console import cli_errors, console, errors, print_plain, set_quiet
+from training.console import cli_errors, console, errors, print_plain, quiet_mlflow_progress, set_quiet
 from training.errors import TopicframeError
 
 # Only typer, rich and this package's light modules are imported up here (the command modules too):
@@ -197,6 +197,7 @@ def main() -> None:
     # MLflow's INFO chatter ("Creating initial MLflow database tables...") drowns the results.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    quiet_mlflow_progress()  # piped output and logs stay free of MLflow's download bars
     app()
 
 

@@ -8,6 +8,7 @@ imports neither of them (nor anything heavier than rich), so importing it for
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,13 @@ _quiet = False  # set by --quiet: no progress bars (results and errors still pri
 def set_quiet(quiet: bool) -> None:
     global _quiet
     _quiet = quiet
+    quiet_mlflow_progress()
+
+
+def quiet_mlflow_progress() -> None:
+    """MLflow draws its own tqdm bars for artifact downloads and uploads: only where ours would show."""
+    if not shows_progress():
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 
 
 def shows_progress() -> bool:

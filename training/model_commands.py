@@ -130,6 +130,11 @@ def _train_and_log(run_config: RunConfig, *, strict: bool, register: bool, promo
         )
     elif claim_first_champion(version, run_config.model_name):
         console.print(first_champion_reason(version), style="green")
+    else:
+        console.print(
+            f"the champion is unchanged: `topicframe promote {version}` scores both on the same test data "
+            "and moves the alias if this version is better"
+        )
 
 
 def _is_sweep_file(path: Path) -> bool:

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
 from mlflow.pyfunc import PythonModel
 
 from training.bundle import ModelBundle, load_bundle
 from training.features import ArticleLayout
+from training.scoring import sklearn_checks_off
 
 
 def input_texts(model_input: Any) -> list[str]:
@@ -100,7 +100,5 @@ class TopicframePyfunc(PythonModel):
     # so the signature logged with the model (from the input example) is what describes the input.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         texts = input_texts(model_input)
-        # As in the service: the features come from the model's own vectorizer, so scikit-learn's per-call
-        # input checks (finite values, parameter validation) only cost time.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        with sklearn_checks_off():
             return prediction_frame(self.bundle, texts, input_layout(model_input, len(texts)))

@@ -231,11 +231,10 @@ def _rejected_frame(task: ScoringTask, pending: _Pending) -> pd.DataFrame:
 
 def score_batches(task: ScoringTask, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body: input rows in, one row per scored paragraph or rejected row out."""
-    import sklearn
+    from training.scoring import sklearn_checks_off
 
     bundle = model_for(task)
-    # The features come from the model's own vectorizer: scikit-learn's per-call input checks only cost time.
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+    with sklearn_checks_off():
         pending = _Pending.empty()
         for batch in batches:
             if task.grouped:

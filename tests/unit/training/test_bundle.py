@@ -168,13 +168,14 @@ def test_context_scores_gathered_from_paragraph_scores_equal_the_full_matrix(tra
 
 
 def test_scoring_a_saved_model_never_imports_scikit_learn(bundle_dir: Path, bundle_sha256: str) -> None:
-    """Serving processes load and score without scikit-learn (~70 MB per worker): import the service,
-    load the saved model, classify an article with explanations, in a fresh interpreter."""
+    """Serving processes load and score without scikit-learn (~50-70 MB per worker): import the service,
+    load the saved model, classify an article with explanations through the service's own function, in a
+    fresh interpreter."""
     script = (
         "import sys, json; import service.main; from training.bundle import load_bundle; "
-        "from training.classify import classify; "
+        "from service.routes.classify import run_classifier; "
         f"bundle = load_bundle({str(bundle_dir)!r}, {bundle_sha256!r}); "
-        f"result = classify(bundle, {ARTICLE!r}, explain=3); "
+        f"result = run_classifier(bundle, {ARTICLE!r}, ['topic', 'frame'], explain=3, include_scores=True); "
         "print(json.dumps([len(result['paragraphs']), sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')]))"
     )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

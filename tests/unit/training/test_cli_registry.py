@@ -131,6 +131,7 @@ def test_first_trained_model_becomes_champion_without_promote(tmp_path: Path, re
     second = runner.invoke(app, ["train", *data])
     assert second.exit_code == 0, second.output
     assert "registered topicframe version 2" in second.output and "now champion" not in second.output
+    assert "champion is unchanged: `topicframe promote 2`" in " ".join(second.output.split())
     assert champion(registry) == "1"  # only the first; later ones need --promote and must beat it
 
     article = tmp_path / "article.txt"
