@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -70,8 +71,18 @@ def exit_process(status: int) -> None:
     os._exit(status)
 
 
+def release_freed_heap() -> None:
+    """Hand the heap that loading freed (file contents, download and decompression buffers) back to the OS.
+
+    glibc keeps freed memory in its arenas for reuse; after the default model's load that was 8 MB of a
+    worker's RSS (301 -> 293 MB, measured), which no request ever reuses. A no-op where there is no glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _warm_up() -> None:
-    """Import what classifying needs (scikit-learn, the bundle code) in the loader thread, not in a request."""
+    """Import what classifying needs (the bundle and scoring code) in the loader thread, not in a request."""
     import training.classify  # noqa: F401
 
 
@@ -138,6 +149,7 @@ def create_app(
         # Take the imports and the model out of the cyclic GC's reach: with ~220k long-lived objects a
         # full collection took ~230 ms here (a p99 spike for whichever request triggers it); frozen, ~0.
         gc.freeze()
+        release_freed_heap()
 
     store.on_load, store.on_failure = after_load, metrics.model_load_failed
     if store.current is not None:
