@@ -230,9 +230,11 @@ def train_model(
     """Cross-validate, tune thresholds, fit the final model and evaluate it.
 
     ``n_jobs`` > 1 fits one-vs-rest labels that many at a time in threads (liblinear releases the GIL and
-    the threads share the feature matrix). It is off by default: measured on the default corpus, the
-    threaded fits differ from the sequential ones by up to 0.004 in score (1 vs 1 thread: identical), so
-    a model would depend on the machine it was trained on.
+    the threads share the feature matrix). It is off by default and not safe to turn on: on a third of the
+    default corpus, two runs with 2 threads gave out-of-fold topic and frame scores that differ from each
+    other by up to 0.16 (two sequential runs: identical), a race rather than a different order of sums.
+    The suspect, not yet confirmed, is concurrent calls into OpenBLAS (liblinear's dot/axpy through scipy's
+    BLAS) with its thread count pinned to 1. Sweeps run trials in processes, which this does not affect.
     """
     step = on_step or (lambda _: None)
     codebooks = prepared.codebooks

@@ -1,6 +1,6 @@
 """One-vs-rest labels fitted in parallel threads (`train_model(n_jobs=2)`) give the same weights as one at a
-time on a plain sparse problem. (On the default corpus the full training still differs slightly with
-threads, which is why `train_model` fits sequentially by default.)"""
+time on a plain sparse problem. (This small case passing does not make threads safe: on the default corpus
+two threaded trainings differ from each other, see `train_model`, which is why it fits sequentially.)"""
 
 import numpy as np
 import pytest
