@@ -122,7 +122,10 @@ def _vectorizer_to_data(vectorizer: Any, key: str, arrays: _Arrays) -> dict[str,
         raise ModelLoadError(f"{key}: cannot save a {type(vectorizer).__name__} (only TfidfVectorizer)")
     params = vectorizer.get_params()
     if not reproducible(params):
-        raise ModelLoadError(f"{key}: a vectorizer with a custom analyzer, preprocessor or tokenizer cannot be saved")
+        raise ModelLoadError(
+            f"{key}: a vectorizer with settings the scorer cannot reproduce cannot be saved "
+            "(a custom analyzer, preprocessor, tokenizer or accent function, or another norm)"
+        )
     settings = {name: value for name, value in params.items() if name not in _VECTORIZER_SKIPPED}
     settings["ngram_range"] = list(settings["ngram_range"])
     if isinstance(settings["stop_words"], list | tuple | set | frozenset):

@@ -8,7 +8,7 @@ the default model's process, 2026-12-02), against a 300 MB budget.
 `FastTfidf` reproduces a fitted `TfidfVectorizer` (or a `FeatureUnion` of them) bit for bit: the
 analyzers below are scikit-learn's own algorithms (`sklearn/feature_extraction/text.py`, BSD-3-Clause),
 and the L2/L1 row normalisation accumulates in the same order and precision as
-`sklearn.utils.sparsefuncs_fast`. `tests/unit/training/test_scoring.py` checks equality on the whole
+`sklearn.utils.sparsefuncs_fast`. `tests/unit/training/test_bundle.py` checks equality on the whole
 corpus. `SavedTfidf` is a fitted vectorizer as the model artifact stores it (settings, vocabulary, idf).
 """
 
@@ -192,9 +192,11 @@ class SavedTfidfUnion:
 
     def __init__(self, transformer_list: list[tuple[str, SavedTfidf]]):
         self.transformer_list = transformer_list
-        self._fast = FastTfidf([part for _, part in transformer_list])
+        self._fast: FastTfidf | None = None
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
+        if self._fast is None:  # the model scores through its own FastTfidf; this one is for direct calls
+            self._fast = FastTfidf([part for _, part in self.transformer_list])
         return self._fast.transform(texts)
 
     def to_sklearn(self) -> Any:
@@ -246,9 +248,10 @@ class FastTfidf:
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         blocks = [_tfidf_rows(texts, *part) for part in self.parts]
         if len(blocks) == 1:
-            data, indices, indptr = blocks[0]
+            data, indices, row = blocks[0]
         else:
-            data, indices, indptr = _side_by_side(blocks, [len(vocabulary) for _, vocabulary, *_ in self.parts])
+            data, indices, row = _side_by_side(blocks, [len(vocabulary) for _, vocabulary, *_ in self.parts])
+        indptr = _indptr(row, len(texts))
         index_dtype = np.int32 if len(indices) <= np.iinfo(np.int32).max else np.int64  # as scikit-learn does
         return sp.csr_matrix(
             (data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype, copy=False)),
@@ -264,7 +267,7 @@ def _tfidf_rows(
     params: Mapping[str, Any],
     dtype: np.dtype,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR arrays (data, indices, indptr) of one vectorizer's TF-IDF, columns sorted within each row."""
+    """One vectorizer's TF-IDF as (data, column, row) arrays, row by row, columns ascending within a row."""
     columns: list[int] = []
     counts: list[int] = []
     lengths: list[int] = []
@@ -281,9 +284,7 @@ def _tfidf_rows(
     # Sort each row's columns: one key per entry (rows ascending, then columns), unique because a row's terms
     # are distinct; a plain argsort of it is ~7x faster than lexsort on the corpus.
     order = np.argsort(row * len(vocabulary) + column)
-    indices, data = column[order], np.array(counts, dtype=dtype)[known][order]
-    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row, minlength=len(texts)), out=indptr[1:])
+    row, indices, data = row[order], column[order], np.array(counts, dtype=dtype)[known][order]
     if params["binary"]:
         data.fill(1)
     if params["sublinear_tf"]:
@@ -292,37 +293,40 @@ def _tfidf_rows(
     if idf is not None:
         data *= idf[indices]
     if params["norm"] is not None:
-        data = _normalised(data, indices, indptr, params["norm"])
-    return data, indices, indptr
+        data = _normalised(data, row, len(texts), params["norm"])
+    return data, indices, row
 
 
-def _normalised(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, norm: str) -> np.ndarray:
+def _indptr(row: np.ndarray, n_rows: int) -> np.ndarray:
+    """CSR row pointers for entries stored row by row."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n_rows), out=indptr[1:])
+    return indptr
+
+
+def _normalised(data: np.ndarray, row: np.ndarray, n_rows: int, norm: str) -> np.ndarray:
     """Rows scaled to unit L2 (or L1) norm as `sklearn.utils.sparsefuncs_fast` does it: each row's sum
     accumulated in float64 in column order (numpy's pairwise sums would differ in the last bit), empty
     rows left alone, the quotient rounded once."""
     values = (data * data) if norm == "l2" else np.abs(data)
     # bincount adds its weights in float64, element by element in order: rows are contiguous and their
     # columns ascending, so each row's sum is scikit-learn's, to the last bit.
-    sums = np.bincount(
-        np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), weights=values, minlength=len(indptr) - 1
-    )
+    sums = np.bincount(row, weights=values, minlength=n_rows)
     scale = np.sqrt(sums) if norm == "l2" else sums
     scale[scale == 0.0] = 1.0
-    return (data / np.repeat(scale, np.diff(indptr))).astype(data.dtype, copy=False)
+    return (data / scale[row]).astype(data.dtype, copy=False)
 
 
 def _side_by_side(
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], widths: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Join CSR blocks column-wise (what `scipy.sparse.hstack` does, without its per-call overhead)."""
+    """Join (data, column, row) blocks column-wise: what `scipy.sparse.hstack` does, without its per-call overhead."""
     offsets = np.cumsum([0, *widths[:-1]])
-    n = len(blocks[0][2]) - 1
-    rows = np.concatenate([np.repeat(np.arange(n), np.diff(indptr)) for _, _, indptr in blocks])
-    order = np.argsort(rows, kind="stable")  # row by row; within a row, block by block, columns ascending
-    data = np.concatenate([data for data, _, _ in blocks])[order]
+    row = np.concatenate([row for _, _, row in blocks])
+    order = np.argsort(row, kind="stable")  # row by row; within a row, block by block, columns ascending
+    data = np.concatenate([data for data, _, _ in blocks])
     indices = np.concatenate([indices + offset for (_, indices, _), offset in zip(blocks, offsets, strict=True)])
-    indptr = np.sum([indptr for _, _, indptr in blocks], axis=0)
-    return data, indices[order], indptr
+    return data[order], indices[order], row[order]
 
 
 # ---- linear scores ------------------------------------------------------------------------------------
