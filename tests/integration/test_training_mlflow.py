@@ -210,6 +210,8 @@ def test_promotion_moves_the_alias_only_for_a_better_model(
         "classifier.type=complement_nb",
         "--set",
         "classifier.alpha=0.3",
+        "--set",
+        "vectorizer.char_ngram_range=null",  # the promotion rule is under test, not the features: half the time
     )
     assert result.returncode == 0, result.stderr
     assert "per-label F1 (same test data)" in result.stdout
