@@ -138,10 +138,11 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
     if test is not None:
         # A leak is a content paragraph seen in training; a layout line ("###", "3-minute read") may recur.
         role_set, content_roles = config.roles.label_set, config.roles.content
+        training_texts = set(data.texts)  # built once: rebuilt per test row it cost 6 s on NYT CAP's 24,750 rows
         leaked = [
             i
             for i, text in enumerate(test.texts)
-            if text in set(data.texts) and (role_set not in test.labels or test.labels[role_set][i][0] in content_roles)
+            if text in training_texts and (role_set not in test.labels or test.labels[role_set][i][0] in content_roles)
         ]
         if leaked:
             raise DataValidationError(
