@@ -7,6 +7,7 @@ multi-label sets, a native multiclass model for single-label sets.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,7 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
 def _binary_weights(estimator: Any, n_features: int) -> np.ndarray:
     """Weight vector of one fitted binary classifier (positive class = 1)."""
     if hasattr(estimator, "calibrated_classifiers_"):
-        return np.mean([_binary_weights(c.estimator, n_features) for c in estimator.calibrated_classifiers_], axis=0)
+        return _mean(_binary_weights(c.estimator, n_features) for c in estimator.calibrated_classifiers_)
     if hasattr(estimator, "coef_"):
         return np.asarray(estimator.coef_, dtype=np.float64).ravel()
     if hasattr(estimator, "feature_log_prob_"):  # ComplementNB: higher row wins
@@ -126,15 +127,31 @@ def _binary_weights(estimator: Any, n_features: int) -> np.ndarray:
     return np.zeros(n_features)  # a label with one class in training: constant predictor
 
 
+def _mean(arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """The mean of equally shaped arrays, summed one at a time in float64.
+
+    ``np.mean(list, axis=0)`` stacks them first: for a calibrated linear SVM on NYT CAP (3 calibration
+    folds x 28 labels x 600k features) that was a 400 MB copy and 2 s per fit, for the same sums.
+    """
+    total: np.ndarray | None = None
+    count = 0
+    for array in arrays:
+        if total is None:
+            total = np.array(array, dtype=np.float64)
+        else:
+            total += array
+        count += 1
+    assert total is not None, "no arrays to average"
+    total /= count
+    return total
+
+
 def label_weights(classifier: Any, n_labels: int, n_features: int) -> np.ndarray:
     """(labels x features) weights used to explain a score as term contributions."""
     if isinstance(classifier, OneVsRestClassifier):
         return np.vstack([_binary_weights(e, n_features) for e in classifier.estimators_])
     if hasattr(classifier, "calibrated_classifiers_"):
-        rows = np.mean(
-            [label_weights(c.estimator, n_labels, n_features) for c in classifier.calibrated_classifiers_], axis=0
-        )
-        return np.asarray(rows)
+        return _mean(label_weights(c.estimator, n_labels, n_features) for c in classifier.calibrated_classifiers_)
     if hasattr(classifier, "coef_"):
         coef = np.asarray(classifier.coef_, dtype=np.float64)
     else:
