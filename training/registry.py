@@ -157,7 +157,19 @@ def _download_uri(client: MlflowClient, ref: ModelRef) -> str:
     uri = client.get_model_version_download_uri(ref.name, ref.version)
     if uri.startswith("models:/"):  # a logged model (MLflow 3): its own artifact location
         uri = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
-    return uri
+    return _store_relative(uri, client.tracking_uri)
+
+
+def _store_relative(uri: str, tracking_uri: str) -> str:
+    """A relative artifact path read from the embedded store, made absolute against the store's own folder.
+
+    The embedded store records ``mlartifacts/<id>`` relative to its folder (`tracking.ensure_experiment`), so
+    that the project folder can move. MLflow would resolve it against the reader's working directory, and a
+    reader elsewhere (``MLFLOW_TRACKING_URI=sqlite:////abs/mlflow.db`` from another folder) would find nothing.
+    """
+    if "://" in uri or uri.startswith("/") or not tracking_uri.startswith("sqlite:///"):
+        return uri
+    return str(Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / uri)
 
 
 def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: MlflowClient | None = None) -> Path:

@@ -117,6 +117,13 @@ def test_the_project_folder_can_move(project: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(moved)
     bundle, ref = load_model("models:/topicframe@champion", cache_dir=moved / "cache")
     assert ref.version == "1" and bundle.predict(["Tariffs on steel imports rose again."])["topic"] == [["trade"]]
+    # From another folder, the store named by an absolute URI: its relative artifact paths are the store's.
+    monkeypatch.chdir(moved.parent)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{moved / 'mlflow.db'}")
+    _, elsewhere = load_model("models:/topicframe@champion", cache_dir=moved.parent / "cache-elsewhere")
+    assert elsewhere.version == "1"
+    monkeypatch.chdir(moved)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     listed = subprocess.run(
         [sys.executable, "-m", "training.cli", "classify", "-", "--format", "csv"],
         input="Customs officers seized the exports at the border.",
