@@ -115,3 +115,24 @@ def test_every_row_passes_training_validation(codebooks) -> None:
     assert len(train) == len(read(TRAIN)) and len(test) == len(read(TEST))  # no duplicate dropped
     content_test = {t for t, (role,) in zip(test.texts, test.labels["role"], strict=True) if role in CONTENT}
     assert not set(train.texts) & content_test
+
+
+def test_training_labels_are_the_independent_pass_where_it_labelled() -> None:
+    """labels/annotations/README.md: on every paragraph both the corpus and the second pass read as content, the
+    corpus's topic and frame are the second pass's (the first labelling of a repeated text; no topic, no frame)."""
+    second = {row["id"]: row for row in read(LABELS / "annotations" / "train_pass2.csv")}
+    writer = {row["id"]: row for row in read(LABELS / "annotations" / "train_pass1.csv")}
+    assert set(second) == set(writer) and len(second) >= 10_000
+    first_seen: dict[str, dict[str, list[str]]] = {}
+    checked = 0
+    for number, row in enumerate(read(TRAIN), start=2):
+        other = second.get(row["id"])
+        if other is None or row["role"] not in CONTENT or other["role"] not in CONTENT:
+            continue
+        expected = {name: labels_of(other, name) for name in ("topic", "frame")}
+        if not expected["topic"]:
+            expected["frame"] = []
+        expected = first_seen.setdefault(row["text"], expected)
+        assert {name: labels_of(row, name) for name in ("topic", "frame")} == expected, f"paragraphs.csv:{number}"
+        checked += 1
+    assert checked >= 7_000
