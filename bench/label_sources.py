@@ -1,13 +1,14 @@
 """Which training labels teach the model the gold standard best? Validated on the adjudicated training sample.
 
-    .venv/bin/python -m bench.label_sources --second-pass PASS.csv [--variants writer,second,union,agreed]
+    .venv/bin/python -m bench.label_sources [--variants writer,second,union,agreed] [--set KEY=VALUE]
 
 The training corpus has two independent annotations of its topic and frame labels: the writer's (given as each
 article was written; `labels/annotations/train_pass1.csv`) and a second pass by annotators who saw only the
-codebooks and the text. The 651 paragraphs of the seeded training sample (`train_sample_*`) also have an
-adjudicated gold, made the way the test set's was. This holds those 53 articles out, trains the default
-config (3-fold thresholds) on the other articles with each label source, and scores the adjudicated sample:
-a validation set that is not the test set, so the choice does not tune on the test.
+codebooks and the text (`train_pass2.csv`, the corpus's labels since 2026-12-02). The 651 paragraphs of the
+seeded training sample (`train_sample_*`) also have an adjudicated gold, made the way the test set's was. This
+holds those 53 articles out, trains the default config (3-fold thresholds) on the other articles with each label
+source, and scores the adjudicated sample: a validation set that is not the test set, so the choice does not
+tune on the test.
 
 Variants (topic and frame only; roles always come from the corpus):
 - ``writer``: the writer's labels;
@@ -58,17 +59,18 @@ def combine(variant: str, first: list[str], second: list[str]) -> list[str]:
 
 
 def labelled_rows(
-    variant: str, corpus: list[dict[str, str]], second: dict[str, dict[str, str]]
+    variant: str, corpus: list[dict[str, str]], first: dict[str, dict[str, str]], second: dict[str, dict[str, str]]
 ) -> list[dict[str, str]]:
-    """The corpus rows with topic and frame from ``variant``; rows the second pass did not cover keep theirs."""
+    """The corpus rows with topic and frame from ``variant`` of the ``first`` (writers') and ``second`` passes;
+    rows the passes do not both cover, or that either reads as layout, keep the corpus's labels."""
     rows = []
     first_labels: dict[str, dict[str, str]] = {}  # a text repeated in the corpus keeps one labelling (validation)
     for row in corpus:
-        other = second.get(row["id"])
-        if other is None or row["role"] not in CONTENT or other["role"] not in CONTENT:
+        mine, other = first.get(row["id"]), second.get(row["id"])
+        if mine is None or other is None or row["role"] not in CONTENT or other["role"] not in CONTENT:
             rows.append(row)
             continue
-        labels = {s: ";".join(combine(variant, split(row[s]), split(other[s]))) for s in ("topic", "frame")}
+        labels = {s: ";".join(combine(variant, split(mine[s]), split(other[s]))) for s in ("topic", "frame")}
         if not labels["topic"]:
             labels["frame"] = ""  # frame.yaml: a paragraph with no topic gets no frame
         rows.append({**row, **first_labels.setdefault(row["text"], labels)})
@@ -77,12 +79,14 @@ def labelled_rows(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--second-pass", type=Path, required=True, help="id,article_id,role,topic,frame CSV")
+    parser.add_argument("--first-pass", type=Path, default=ANNOTATIONS / "train_pass1.csv", help="the writers'")
+    parser.add_argument("--second-pass", type=Path, default=ANNOTATIONS / "train_pass2.csv", help="the independent")
     parser.add_argument("--variants", default="writer,second,union,agreed")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     corpus = read(ROOT / "labels" / "paragraphs.csv")
+    first = {row["id"]: row for row in read(args.first_pass)}
     second = {row["id"]: row for row in read(args.second_pass)}
     sample_articles = {row["article_id"] for row in read(ANNOTATIONS / "train_sample_pass1.csv")}
     header = list(corpus[0])
@@ -94,7 +98,7 @@ def main() -> None:
         write(validation, header, held_out)
         for variant in args.variants.split(","):
             train_csv = Path(tmp) / f"train_{variant}.csv"
-            rows = [r for r in labelled_rows(variant, corpus, second) if r["article_id"] not in sample_articles]
+            rows = [r for r in labelled_rows(variant, corpus, first, second) if r["article_id"] not in sample_articles]
             write(train_csv, header, rows)
             config = load_config(
                 ROOT / "experiments" / "default.yaml",
