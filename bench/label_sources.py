@@ -14,7 +14,8 @@ Variants (topic and frame only; roles always come from the corpus):
 - ``writer``: the writer's labels;
 - ``second``: the second pass's labels;
 - ``union``: a label either pass gave;
-- ``agreed``: a label both passes gave, where they share at least one; else the second pass's.
+- ``agreed``: a label both passes gave, where they share at least one; else the second pass's;
+- ``adjudicated``: where the passes differ, a third annotator's decision (`train_adjudication.csv`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ def combine(variant: str, first: list[str], second: list[str]) -> list[str]:
 
 
 def labelled_rows(
-    variant: str, corpus: list[dict[str, str]], first: dict[str, dict[str, str]], second: dict[str, dict[str, str]]
+    variant: str,
+    corpus: list[dict[str, str]],
+    first: dict[str, dict[str, str]],
+    second: dict[str, dict[str, str]],
+    adjudicated: dict[tuple[str, str], str] | None = None,
 ) -> list[dict[str, str]]:
     """The corpus rows with topic and frame from ``variant`` of the ``first`` (writers') and ``second`` passes;
     rows the passes do not both cover, or that either reads as layout, keep the corpus's labels."""
@@ -70,7 +75,10 @@ def labelled_rows(
         if mine is None or other is None or row["role"] not in CONTENT or other["role"] not in CONTENT:
             rows.append(row)
             continue
-        labels = {s: ";".join(combine(variant, split(mine[s]), split(other[s]))) for s in ("topic", "frame")}
+        if variant == "adjudicated":  # the passes agree, else the adjudicator's decision
+            labels = {s: (adjudicated or {}).get((row["id"], s), other[s]) for s in ("topic", "frame")}
+        else:
+            labels = {s: ";".join(combine(variant, split(mine[s]), split(other[s]))) for s in ("topic", "frame")}
         if not labels["topic"]:
             labels["frame"] = ""  # frame.yaml: a paragraph with no topic gets no frame
         rows.append({**row, **first_labels.setdefault(row["text"], labels)})
@@ -81,13 +89,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first-pass", type=Path, default=ANNOTATIONS / "train_pass1.csv", help="the writers'")
     parser.add_argument("--second-pass", type=Path, default=ANNOTATIONS / "train_pass2.csv", help="the independent")
-    parser.add_argument("--variants", default="writer,second,union,agreed")
+    parser.add_argument("--adjudication", type=Path, default=ANNOTATIONS / "train_adjudication.csv")
+    parser.add_argument("--variants", default="writer,second,union,agreed,adjudicated")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     corpus = read(ROOT / "labels" / "paragraphs.csv")
     first = {row["id"]: row for row in read(args.first_pass)}
     second = {row["id"]: row for row in read(args.second_pass)}
+    adjudicated = {(row["id"], row["label_set"]): row["final"] for row in read(args.adjudication)}
     sample_articles = {row["article_id"] for row in read(ANNOTATIONS / "train_sample_pass1.csv")}
     header = list(corpus[0])
     held_out = [row for row in corpus if row["article_id"] in sample_articles]  # adjudicated labels
@@ -98,7 +108,8 @@ def main() -> None:
         write(validation, header, held_out)
         for variant in args.variants.split(","):
             train_csv = Path(tmp) / f"train_{variant}.csv"
-            rows = [r for r in labelled_rows(variant, corpus, first, second) if r["article_id"] not in sample_articles]
+            labelled = labelled_rows(variant, corpus, first, second, adjudicated)
+            rows = [r for r in labelled if r["article_id"] not in sample_articles]
             write(train_csv, header, rows)
             config = load_config(
                 ROOT / "experiments" / "default.yaml",
