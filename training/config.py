@@ -96,8 +96,9 @@ class ContextConfig(_Strict):
 
     neighbours: float = Field(0.6, ge=0, description="weight of the previous + next content paragraphs' block")
     headline: float = Field(0.3, ge=0, description="weight of the article headline's block")
-    # Off by default: it raised 3-fold CV topic micro-F1 0.724 -> 0.738 but not the adjudicated test (0.713 -> 0.712
-    # with 5 folds), at 2.6x the fit time (experiments/sweep_article_block.yaml, docs/quality.md).
+    # Off by default: on the adjudicated training labels it gains 0.026 topic micro-F1 on the adjudicated training
+    # sample (bench/label_sources.py), but fits 2.6x slower and scores without the gathered serving path
+    # (training/scoring.py) that the service's latency and memory targets rely on (docs/quality.md).
     article: float = Field(
         0.0, ge=0, description="weight of the block of the article's other content paragraphs (L2-normalised sum)"
     )
