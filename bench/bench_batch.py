@@ -91,9 +91,13 @@ class PeakRss:
 
 
 def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, PeakRss]:
+    # In the embedded store's folder: MLflow's own loaders (`spark_udf`) resolve its relative artifact paths
+    # (`mlartifacts/<id>`, README "Training") against the working directory; topicframe's resolve them anywhere.
+    uri = env.get("MLFLOW_TRACKING_URI", "")
+    cwd = Path(uri.removeprefix("sqlite:///")).resolve().parent if uri.startswith("sqlite:///") else log.parent
     started = time.perf_counter()
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         peak = PeakRss(process.pid)
         code = process.wait()
     seconds = time.perf_counter() - started
