@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load_tools import process_tree, rss_mb
+from training.sqlite_store import sqlite_file
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -93,8 +94,8 @@ class PeakRss:
 def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, PeakRss]:
     # In the embedded store's folder: MLflow's own loaders (`spark_udf`) resolve its relative artifact paths
     # (`mlartifacts/<id>`, README "Training") against the working directory; topicframe's resolve them anywhere.
-    uri = env.get("MLFLOW_TRACKING_URI", "")
-    cwd = Path(uri.removeprefix("sqlite:///")).resolve().parent if uri.startswith("sqlite:///") else log.parent
+    store = sqlite_file(env.get("MLFLOW_TRACKING_URI", ""))
+    cwd = store.parent if store is not None else log.parent
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)

@@ -31,6 +31,7 @@ from training.artifact import MANIFEST_FILE, sha256_bytes
 from training.bundle import ModelBundle, load_bundle
 from training.config import DEFAULT_MODEL_NAME, load_config
 from training.errors import ModelIntegrityError, ModelLoadError
+from training.sqlite_store import sqlite_file
 
 MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source for the name
 CHAMPION_ALIAS = "champion"
@@ -167,9 +168,10 @@ def _store_relative(uri: str, tracking_uri: str) -> str:
     that the project folder can move. MLflow would resolve it against the reader's working directory, and a
     reader elsewhere (``MLFLOW_TRACKING_URI=sqlite:////abs/mlflow.db`` from another folder) would find nothing.
     """
-    if "://" in uri or uri.startswith("/") or not tracking_uri.startswith("sqlite:///"):
+    database = sqlite_file(tracking_uri)
+    if "://" in uri or uri.startswith("/") or database is None:
         return uri
-    return str(Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / uri)
+    return str(database.parent / uri)
 
 
 def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: MlflowClient | None = None) -> Path:

@@ -28,6 +28,7 @@ from training.evaluation import indicator
 from training.pyfunc import prediction_frame
 from training.registry import use_tracking_store
 from training.reports import plot_label_set, write_misclassified, write_reports
+from training.sqlite_store import sqlite_file
 from training.train import TrainingResult, result_metrics, run_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -65,11 +66,8 @@ def git_commit() -> str:
 
 def _local_store_db(client: MlflowClient) -> Path | None:
     """The SQLite file of an embedded store in the working directory (``./mlflow.db``), else None."""
-    uri = client.tracking_uri
-    if not uri.startswith("sqlite:///"):
-        return None
-    db = Path(uri.removeprefix("sqlite:///"))
-    return db if db.resolve().parent == Path.cwd().resolve() else None
+    db = sqlite_file(client.tracking_uri)
+    return db if db is not None and db.parent == Path.cwd().resolve() else None
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:

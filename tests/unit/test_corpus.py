@@ -142,7 +142,7 @@ def test_training_labels_are_the_adjudicated_passes() -> None:
                 ), f"train_pass1/2 differ on {row['id']} {name} with no adjudication"
             else:
                 disputed += 1
-            expected[name] = labels_of(decision if decision is not None else other, "final" if decision else name)
+            expected[name] = labels_of(decision, "final") if decision is not None else labels_of(other, name)
         if not expected["topic"]:
             expected["frame"] = []
         expected = first_seen.setdefault(row["text"], expected)

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from training.errors import TopicframeError
+from training.sqlite_store import sqlite_file
 
 log = logging.getLogger("topicframe.feedback")
 
@@ -133,10 +134,8 @@ def default_feedback_url() -> str:
     configured = os.environ.get(URL_VARIABLE, "").strip()
     if configured:
         return configured
-    tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
-    directory = Path.cwd()
-    if tracking.startswith("sqlite:///"):
-        directory = Path(tracking.removeprefix("sqlite:///")).resolve().parent
+    store = sqlite_file(os.environ.get("MLFLOW_TRACKING_URI", ""))
+    directory = store.parent if store is not None else Path.cwd()
     return f"sqlite:///{directory / 'feedback.db'}"
 
 
