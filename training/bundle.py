@@ -27,6 +27,7 @@ from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, RunConfig
 from training.features import (
     ArticleLayout,
+    article_rest,
     context_blocks,
     context_features,
     layout_features,
@@ -160,8 +161,21 @@ class ModelBundle:
             return X
         content, headline = self._content_and_headlines(layout, roles)
         return context_features(
-            X.tocsr(), layout, content, headline, context.neighbours, context.headline, context.article
+            X.tocsr(),
+            layout,
+            content,
+            headline,
+            context.neighbours,
+            context.headline,
+            context.article,
+            self._word_columns(),
         )
+
+    def _word_columns(self) -> int:
+        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
+        vectorizer = self.vectorizer_
+        word = vectorizer.transformer_list[0][1] if hasattr(vectorizer, "transformer_list") else vectorizer
+        return len(word.vocabulary_)
 
     def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Which rows are content and which are headlines, for the context blocks."""
@@ -175,6 +189,14 @@ class ModelBundle:
         previous, following, first_headline = neighbour_rows(layout, *self._content_and_headlines(layout, roles))
         blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
         return blocks + ([(context.headline, [first_headline])] if context.headline else [])
+
+    def _article_block(self, own: Any, layout: ArticleLayout, roles: list[str] | None) -> Any:
+        """The weighted article block (`context.article`; None when off), the last block of the features."""
+        weight = self.config.context.article
+        if not weight:
+            return None
+        content, _ = self._content_and_headlines(layout, roles)
+        return article_rest(own.tocsr()[:, : self._word_columns()], layout, content) * np.float32(weight)
 
     # ---- fitting ----------------------------------------------------------------------------------
 
@@ -272,11 +294,12 @@ class ModelBundle:
             content = np.isin(roles, self.config.roles.content)
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
-        if not self.config.context.article and all(model.scorer is not None for model in models.values()):
+        if all(model.scorer is not None for model in models.values()):
             # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
             gathers = self._context_gathers(layout, roles)
+            article = self._article_block(own, layout, roles)
             scores = {
-                name: model.widen(model.scorer.predict_proba_gathered(own, gathers))  # type: ignore[union-attr]
+                name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article))  # type: ignore[union-attr]
                 for name, model in models.items()
             }
         else:

@@ -153,11 +153,12 @@ def test_bundle_transform_takes_the_fast_path_and_does_not_save_it(
 
 def test_context_scores_gathered_from_paragraph_scores_equal_the_full_matrix(trained) -> None:
     """`score` takes the context blocks' share of the logits from the paragraphs' own scores; it must give
-    what the classifiers give on the full [own | neighbours | headline] matrix."""
+    what the classifiers give on the full [own | neighbours | headline | article] matrix."""
     bundle, test = trained.bundle, trained.data.test
     layout = article_layout(test)
     scored = bundle.score(test.texts, layout=layout)
-    assert scored.X.shape[1] == 3 * bundle.transform(test.texts[:1]).shape[1]  # the default has both blocks
+    # The default has all three blocks; the article's reads the word n-grams only.
+    assert scored.X.shape[1] == 3 * bundle.transform(test.texts[:1]).shape[1] + bundle._word_columns()
     for name, scores in scored.scores.items():
         full = bundle.label_sets_[name].predict_proba(scored.X)
         np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)  # float32 sums, in another order
@@ -296,13 +297,16 @@ def test_explanations_name_terms_with_word_and_char_features() -> None:
     bundle = ModelBundle(config, _tiny_codebooks(True)).fit(texts, {"topic": y})
     own = [name.split("__", 1)[1] for name in bundle.vectorizer_.get_feature_names_out()]
     assert [bundle.term(j) for j in range(len(own))] == own
-    # With context, the neighbours', the headline's and the article's blocks repeat the vocabulary under a prefix.
+    # With context, the neighbours' and the headline's blocks repeat the vocabulary under a prefix, the article's
+    # block its word n-grams.
     with_context_config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "context.article": 0.5})
     with_context = ModelBundle(with_context_config, _tiny_codebooks(True))
     with_context.fit(texts, {"topic": y})
-    prefixes = ("", "context: ", "headline: ", "article: ")
-    n_columns = len(prefixes) * len(own)
-    assert [with_context.term(j) for j in range(n_columns)] == [prefix + t for prefix in prefixes for t in own]
+    words = own[: with_context._word_columns()]
+    expected = [p + t for p in ("", "context: ", "headline: ") for t in own] + ["article: " + t for t in words]
+    assert [with_context.term(j) for j in range(len(expected))] == expected
+    assert with_context.label_sets_["topic"].scorer.weights.shape[0] == len(expected)
+    assert words == [n.split("__", 1)[1] for n in bundle.vectorizer_.get_feature_names_out() if n.startswith("word__")]
     terms = [
         term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
     ]

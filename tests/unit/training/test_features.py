@@ -78,6 +78,11 @@ def test_article_block_is_the_normalised_rest_of_the_article() -> None:
     np.testing.assert_allclose(article[2], [np.sqrt(0.1), np.sqrt(0.9), 0], rtol=1e-6)  # rows 0 + 1, normalised
     np.testing.assert_allclose(article[3], [0, 0, 0])  # alone in its article
     np.testing.assert_allclose(article[4], [0, 0, 0])  # no article
+    # With `article_columns` (the word n-grams, which come first), the block reads only those columns.
+    words = context_features(X, layout, content, np.zeros(5, dtype=bool), 0.0, 0.0, 1.0, article_columns=2)
+    assert words.shape == (5, 5)
+    np.testing.assert_allclose(words[:, 3:].toarray()[2], [np.sqrt(0.1), np.sqrt(0.9)], rtol=1e-6)
+    np.testing.assert_allclose(words[:, 3:].toarray()[0], [0, 1])
     assert context_blocks(0.6, 0.3, 0.2) == ["", "context: ", "headline: ", "article: "]
 
 
