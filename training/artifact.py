@@ -396,6 +396,15 @@ def _label_set_from_data(
     )
 
 
+def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config, completed with what its model did for options added since: today's defaults would switch
+    them on for a model not fitted with them."""
+    roles = data.get("roles")
+    if isinstance(roles, dict) and "article_cues" not in roles:
+        data = {**data, "roles": {**roles, "article_cues": False}}
+    return data
+
+
 def read_artifact(directory: str | Path, expected_sha256: str | None) -> Any:
     """The `ModelBundle` saved under ``directory``, after checking every file (see `verified_files`)."""
     from training.bundle import ModelBundle
@@ -410,7 +419,7 @@ def read_artifact(directory: str | Path, expected_sha256: str | None) -> Any:
         bundle = ModelBundle.__new__(ModelBundle)
         shared = _SharedObjects()
         state: dict[str, Any] = {
-            "config": RunConfig.model_validate(metadata["config"]),
+            "config": RunConfig.model_validate(_saved_config(metadata["config"])),
             **{key: metadata[key] for key in ("codebooks", "codebook_sha256", "multi_label", "label_names")},
             **{key: metadata[key] for key in ("role_set", "versions", "data_digest", "metrics", "created_at")},
             "vectorizer_": _vectorizer_from_data(metadata["vectorizer"], arrays, where, shared),

@@ -26,10 +26,12 @@ from training.artifact import ARRAYS_FILE, feature_terms, read_artifact, write_a
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, RunConfig
 from training.features import (
+    N_IN_ARTICLE,
     ArticleLayout,
     article_rest,
     context_blocks,
     context_features,
+    in_article_cues,
     layout_features,
     n_layout_features,
     neighbour_rows,
@@ -120,18 +122,24 @@ class ModelBundle:
     def role_features(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> Any:
         """Character n-grams + layout features: what the role model reads (``chars``: n-grams already computed)."""
         chars = self.role_chars(texts) if chars is None else chars
-        return sp.hstack([chars, sp.csr_matrix(self.role_layout(texts, layout))], format="csr", dtype=np.float32)
+        dense = self.role_layout(texts, layout, chars)
+        return sp.hstack([chars, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
 
-    def role_layout(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
-        """The dense layout block of the role model, as it was fitted (`roles.from_end`)."""
-        from_end = self.config.roles.from_end
+    def role_layout(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> np.ndarray:
+        """The dense layout block of the role model, as it was fitted (`roles.from_end`, `roles.article_cues`)."""
+        roles = self.config.roles
+        from_end, cues = roles.from_end, roles.article_cues
         model = self.label_sets_.get(self.role_set) if self.role_set is not None else None
         if from_end and model is not None and model.scorer is not None:
             # A model fitted before `roles.from_end` existed has no end-position weights, but its saved config,
             # read with today's defaults, says True: the width of its weights tells.
             width = model.scorer.weights.shape[0] - len(self.role_vectorizer_.vocabulary_)
-            from_end = width != n_layout_features(from_end=False)
-        return layout_features(texts, layout, from_end, self.config.roles.min_article_paragraphs)
+            from_end = width - (N_IN_ARTICLE if cues else 0) != n_layout_features(from_end=False)
+        dense = layout_features(texts, layout, from_end, roles.min_article_paragraphs)
+        if not cues:
+            return dense
+        chars = self.role_chars(texts) if chars is None else chars
+        return np.hstack([dense, in_article_cues(texts, chars, layout, roles.min_article_paragraphs)])
 
     def role_scores(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
         """Role probabilities. With an exact linear scorer, the sparse n-gram and dense layout parts are
@@ -140,7 +148,8 @@ class ModelBundle:
         model = self.label_sets_[self.role_set]
         if model.scorer is None:
             return model.predict_proba(self.role_features(texts, layout))
-        return model.widen(model.scorer.predict_proba_parts(self.role_chars(texts), self.role_layout(texts, layout)))
+        chars = self.role_chars(texts)
+        return model.widen(model.scorer.predict_proba_parts(chars, self.role_layout(texts, layout, chars)))
 
     def transform(self, texts: list[str]) -> Any:
         """The paragraphs' own TF-IDF, through the exact fast path when the vectorizer allows it."""
@@ -235,12 +244,13 @@ class ModelBundle:
         from training.estimators import build_char_vectorizer
 
         roles_config = self.config.roles
+        assert self.role_set is not None
+        self.label_sets_.pop(self.role_set, None)  # a refit: the layout block's width comes from the config
         self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
         chars = _sorted(self.role_vectorizer_.fit_transform(texts))  # once: the copies differ only in layout
         in_place = self.role_features(texts, layout, chars)
         alone = self.role_features(texts, ArticleLayout.alone(len(texts)), chars)
         classifier_config = ClassifierConfig(type="logreg", C=roles_config.C, class_weight="balanced")
-        assert self.role_set is not None
         self.label_sets_[self.role_set] = self._fit_label_set(
             self.role_set, sp.vstack([in_place, alone], format="csr"), np.vstack([y, y]), classifier_config
         )

@@ -280,6 +280,48 @@ def article_rest(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -
     ).tocsr()
 
 
+def in_article_cues(
+    texts: Sequence[str], X: sp.csr_matrix, layout: ArticleLayout, min_article_paragraphs: int = 2
+) -> np.ndarray:
+    """How a paragraph relates to the article around it: (rows x `N_IN_ARTICLE`) float32.
+
+    * the cosine between the paragraph's (L2-normalised) n-grams and the normalised sum of every other paragraph
+      of its article, and that cosine minus the article's mean (so that terse and wordy house styles compare
+      alike): closing matter and plugs share few n-grams with the story around them;
+    * whether it is a title-shaped line (no closing full stop, at most 25 words) inside the article (third
+      paragraph or later), and that times its length: a cross-head is a short title, the headline of another
+      story linked between paragraphs a full one. Neither n-grams nor position alone tell them apart.
+    Paragraphs of texts shorter than ``min_article_paragraphs`` (or alone) get zeros, as they get no position
+    features.
+    """
+    layout = layout.positions_from(max(min_article_paragraphs, 2))
+    out = np.zeros((len(layout), N_IN_ARTICLE), dtype=np.float32)
+    if not layout.known.any():
+        return out
+    rest = article_rest(X, layout, np.ones(len(layout), dtype=bool))
+    cosine = np.where(layout.known, np.asarray(X.multiply(rest).sum(axis=1)).ravel(), 0.0)
+    articles = layout.article[layout.known]
+    sums = np.bincount(articles, weights=cosine[layout.known], minlength=int(layout.article.max()) + 1)
+    mean = sums / np.maximum(np.bincount(articles, minlength=len(sums)), 1)
+    words = np.array([len(text.split()) for text in texts], dtype=np.float32)
+    title = np.array([_is_title(text) for text in texts]) & layout.known & (layout.position >= 2)
+    out[:, 0] = cosine
+    out[:, 1] = np.where(layout.known, cosine - mean[layout.article], 0.0)
+    out[:, 2] = title
+    out[:, 3] = title * np.minimum(words / 12.0, 1.5)
+    return out
+
+
+N_IN_ARTICLE = 4
+
+
+def _is_title(text: str) -> bool:
+    stripped = text.strip()
+    if not stripped or not stripped[0].isupper():
+        return False
+    return stripped[-1] not in ".!?:;\"'”’)" and len(stripped.split()) <= 25
+
+
 def context_blocks(neighbours_weight: float, headline_weight: float, article_weight: float = 0.0) -> list[str]:
     """The prefixes that name each block's terms in explanations: "" for the paragraph itself."""
     return (

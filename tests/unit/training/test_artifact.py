@@ -187,3 +187,17 @@ def test_convert_an_old_pickled_model_then_serve_every_paragraph_as_content(tmp_
     assert all("role" not in item for item in served["paragraphs"])
     assert served["summary"]["content_paragraphs"] == 2 and "roles" not in served["summary"]
     assert ModelStore(str(out), expected_sha256=digest).load().bundle.predict(paragraphs) == old.predict(paragraphs)
+
+
+def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path: Path) -> None:
+    """`roles.article_cues` defaults to on; a model saved before it existed has no weights for those features, so
+    its saved config, which lacks the key, is read as off (not as today's default)."""
+    bundle = tiny_bundle("logreg")
+    bundle.save(tmp_path)
+    metadata = json.loads((tmp_path / "model.json").read_text())
+    del metadata["config"]["roles"]["article_cues"]
+    (tmp_path / "model.json").write_text(json.dumps(metadata))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    files = {name: sha256((tmp_path / name).read_bytes()) for name in manifest["files"]}
+    loaded = load_bundle(tmp_path, write_manifest(tmp_path, files))
+    assert loaded.config.roles.article_cues is False and bundle.config.roles.article_cues is True

@@ -7,10 +7,12 @@ import pytest
 import scipy.sparse as sp
 
 from training.features import (
+    N_IN_ARTICLE,
     N_TEXT_LAYOUT,
     ArticleLayout,
     context_blocks,
     context_features,
+    in_article_cues,
     layout_features,
     n_layout_features,
     text_layout,
@@ -45,6 +47,32 @@ def test_from_end_adds_how_many_paragraphs_follow_and_precede() -> None:
     # Capped at 20 paragraphs either way: a long article's middle reads as "far from both ends".
     long = layout_features(["Text."] * 50, ArticleLayout.single_article(50))
     assert long[25, -2:].tolist() == [1.0, 1.0] and long[49, -4:].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_in_article_cues_measure_what_a_paragraph_shares_with_its_article() -> None:
+    story = [
+        "Manila and Hanoi agree coastguard hotline",
+        "By Amara Okafor",
+        "The coastguard hotline between Manila and Hanoi will be tested every week, the ministers said.",
+        "A hotline the coastguards can trust",  # a cross-head: a short title inside the article
+        "Coastguard officers in Manila and Hanoi said the hotline would have stopped last year's standoff.",
+        "Tokyo weighs easing arms export rules for partners in Latin America",  # another story's headline
+        "Subscribe to our morning newsletter for offers",
+    ]
+    # Word counts stand in for the role model's character n-grams: any L2-normalised rows will do.
+    vocabulary = sorted({w.lower().strip(".,'") for text in story for w in text.split()})
+    counts = np.array([[text.lower().count(w) for w in vocabulary] for text in story], dtype=np.float32)
+    X = sp.csr_matrix(counts / np.linalg.norm(counts, axis=1, keepdims=True))
+    cues = in_article_cues(story, X, ArticleLayout.single_article(len(story)))
+    assert cues.shape == (len(story), N_IN_ARTICLE) and cues.dtype == np.float32
+    cosine = cues[:, 0]
+    assert cosine[4] > cosine[5] and cosine[2] > cosine[6]  # body shares words with the story, plugs do not
+    np.testing.assert_allclose(cues[:, 1], cosine - cosine.mean(), atol=1e-6)  # one article: minus its mean
+    assert cues[:, 2].tolist() == [0, 0, 0, 1, 0, 1, 1]  # title-shaped lines from the third paragraph on
+    assert cues[3, 3] < cues[5, 3]  # a longer title inside the article: more likely another story's
+    # Alone, or in a text shorter than `min_article_paragraphs`, a paragraph has no article to compare with.
+    assert not in_article_cues(story, X, ArticleLayout.alone(len(story))).any()
+    assert not in_article_cues(story, X, ArticleLayout.single_article(len(story)), min_article_paragraphs=8).any()
 
 
 def test_a_lone_paragraph_is_judged_by_its_own_look_only() -> None:
@@ -122,8 +150,7 @@ def test_a_role_model_fitted_without_end_position_keeps_scoring_whatever_its_con
     bundle.config = load_config(None, {"vectorizer.char_ngram_range": None, "roles.from_end": True})
     assert bundle.config.roles.from_end
     np.testing.assert_array_equal(bundle.role_scores(texts, layout), before)
-    # A model fitted with the end position reads it.
+    # A model fitted with the end position reads it (beside the in-article cues, on by default).
     fitted = ModelBundle(bundle.config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
-    assert (
-        fitted.role_features(texts, layout).shape[1] == len(fitted.role_vectorizer_.vocabulary_) + n_layout_features()
-    )
+    width = len(fitted.role_vectorizer_.vocabulary_) + n_layout_features() + N_IN_ARTICLE
+    assert fitted.role_features(texts, layout).shape[1] == width
