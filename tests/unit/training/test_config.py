@@ -15,7 +15,7 @@ def test_defaults_flatten_to_stable_param_names() -> None:
     assert params["vectorizer.word_ngram_range"] == "1,2"
     assert params["vectorizer.char_ngram_range"] == "2,5"
     assert params["data.label_sets"] == ""  # unset: every codebook in labels_dir (tracking logs the sets trained)
-    assert params["context.neighbours"] == "0.6" and params["roles.content"] == "body,headline"
+    assert params["context.neighbours"] == "0.3" and params["roles.content"] == "body,headline"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
