@@ -28,7 +28,7 @@ from training.config import ClassifierConfig, RunConfig
 from training.features import (
     N_IN_ARTICLE,
     ArticleLayout,
-    article_rest,
+    article_sums,
     context_blocks,
     context_features,
     in_article_cues,
@@ -199,13 +199,19 @@ class ModelBundle:
         blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
         return blocks + ([(context.headline, [first_headline])] if context.headline else [])
 
-    def _article_block(self, own: Any, layout: ArticleLayout, roles: list[str] | None) -> Any:
-        """The weighted article block (`context.article`; None when off), the last block of the features."""
+    def _article_block(
+        self, own: Any, layout: ArticleLayout, roles: list[str] | None
+    ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The weighted article block's share of the logits as a function of its weights (`context.article`; None
+        when off or empty), the last block of the features."""
         weight = self.config.context.article
         if not weight:
             return None
         content, _ = self._content_and_headlines(layout, roles)
-        return article_rest(own.tocsr()[:, : self._word_columns()], layout, content) * np.float32(weight)
+        in_articles = layout.article[content & layout.known]
+        if np.bincount(in_articles).max(initial=0) < 2:
+            return None  # no paragraph has another content paragraph in its article: the block is all zeros
+        return article_sums(own.tocsr()[:, : self._word_columns()], layout, content).scaled(weight).project
 
     # ---- fitting ----------------------------------------------------------------------------------
 

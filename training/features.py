@@ -280,6 +280,67 @@ def article_rest(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -
     ).tocsr()
 
 
+@dataclass(frozen=True)
+class ArticleSums:
+    """`article_rest` of X without building it, for scoring: row i of the rest is
+    ``scale[i] * (sums[article[i]] - member[i] * X[i])``. `article_rest` builds the (rows x columns) matrix
+    of summed articles, a few milliseconds per request; this keeps one row per article."""
+
+    X: sp.csr_matrix
+    sums: sp.csr_matrix  # one row per article: the sum of its member rows
+    article: np.ndarray  # row -> its row of ``sums``; -1 for a row that arrived alone
+    member: np.ndarray  # 1.0 where the row is one of those summed (so not part of its own rest)
+    scale: np.ndarray  # 1 / |rest| (times a block weight, `scaled`); 0 where the rest is empty
+    dots: np.ndarray  # X[i] . sums[article[i]]
+
+    def scaled(self, weight: float) -> ArticleSums:
+        return replace(self, scale=self.scale * weight)
+
+    def cosine(self) -> np.ndarray:
+        """Row i: X[i] . rest[i] (the cosine when X's rows are L2-normalised)."""
+        x_squared = np.asarray(_row_squares(self.X)).ravel()
+        return self.scale * (self.dots - self.member * x_squared)
+
+    def project(self, weights: np.ndarray) -> np.ndarray:
+        """``rest @ weights``: the block's share of a linear model's logits."""
+        by_article = np.asarray(self.sums @ weights)
+        z = np.zeros((len(self.article), weights.shape[1]), dtype=np.float64)
+        has = self.article >= 0
+        z[has] = by_article[self.article[has]]
+        z -= self.member[:, None] * np.asarray(self.X @ weights)
+        return (z * self.scale[:, None]).astype(np.float32)
+
+
+def _row_squares(X: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+
+
+def article_sums(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -> ArticleSums:
+    """What `article_rest` sums, kept per article (see `ArticleSums`)."""
+    members = content & layout.known
+    rows = np.flatnonzero(members)
+    n_articles = int(layout.article.max()) + 1 if len(layout) else 0
+    article_of = sp.csr_matrix(
+        (np.ones(len(rows), dtype=X.dtype), (layout.article[rows], rows)), shape=(n_articles, X.shape[0])
+    )
+    sums = (article_of @ X).tocsr()
+    article = np.where(layout.known, layout.article, -1)
+    has = article >= 0
+    dots = np.zeros(len(article), dtype=np.float64)
+    if has.any():
+        by_article = (X[has] @ sums.T).tocsr()  # (rows x articles), sparse: a row meets only its own article
+        dots[has] = np.asarray(by_article[np.arange(int(has.sum())), article[has]]).ravel()
+    # |S - m x|^2 = |S|^2 - 2 m x.S + m |x|^2 (m is 0 or 1), in float64; a rest with no other member is empty
+    # by count, not by a difference that rounding leaves slightly above zero.
+    summed = np.asarray(sums.multiply(sums).sum(axis=1), dtype=np.float64).ravel()
+    member = members.astype(np.float64)
+    others = np.bincount(layout.article[rows], minlength=n_articles)[np.maximum(article, 0)] - member
+    squared = np.where(has, summed[np.maximum(article, 0)] - 2 * member * dots + member * _row_squares(X), 0.0)
+    norms = np.sqrt(np.maximum(squared, 0.0))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=has & (others > 0) & (norms > 1e-6))
+    return ArticleSums(X, sums, article, member, scale, dots)
+
+
 def in_article_cues(
     texts: Sequence[str], X: sp.csr_matrix, layout: ArticleLayout, min_article_paragraphs: int = 2
 ) -> np.ndarray:
@@ -298,8 +359,7 @@ def in_article_cues(
     out = np.zeros((len(layout), N_IN_ARTICLE), dtype=np.float32)
     if not layout.known.any():
         return out
-    rest = article_rest(X, layout, np.ones(len(layout), dtype=bool))
-    cosine = np.where(layout.known, np.asarray(X.multiply(rest).sum(axis=1)).ravel(), 0.0)
+    cosine = np.where(layout.known, article_sums(X, layout, np.ones(len(layout), dtype=bool)).cosine(), 0.0)
     articles = layout.article[layout.known]
     sums = np.bincount(articles, weights=cosine[layout.known], minlength=int(layout.article.max()) + 1)
     mean = sums / np.maximum(np.bincount(articles, minlength=len(sums)), 1)

@@ -355,14 +355,18 @@ class LinearScorer:
         return self._link(np.asarray(sparse @ self.weights[:split]) + dense @ self.weights[split:] + self.intercepts)
 
     def predict_proba_gathered(
-        self, own: Any, blocks: list[tuple[float, list[np.ndarray]]], tail: Any = None
+        self,
+        own: Any,
+        blocks: list[tuple[float, list[np.ndarray]]],
+        tail: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray:
         """`predict_proba` of ``[own | w_1 * sum(own[rows] for rows in rows_1) | ... | tail]`` without building it.
 
         Each context block is a weighted sum of other rows of ``own`` (row -1: none), so its share of the
         logits is the same gather of ``own @ W_block``: a few small dense products instead of sparse
         row selections and a wide hstack (a third of a one-paragraph request's time). ``tail``, a block that
-        is not such a sum (the article block), is multiplied by the last rows of the weights.
+        is not such a sum (the article block), maps the last rows of the weights to its share of the logits
+        (`training.features.ArticleSums.project`).
         """
         width, n_labels = own.shape[1], self.weights.shape[1]
         z = np.asarray(own @ self.weights[:width]) + self.intercepts
@@ -371,7 +375,7 @@ class LinearScorer:
             block[:-1] = own @ self.weights[b * width : (b + 1) * width]
             z += sum(block[rows] for rows in gathers) * np.float32(weight)
         if tail is not None:
-            z += np.asarray(tail @ self.weights[(len(blocks) + 1) * width :])
+            z += tail(self.weights[(len(blocks) + 1) * width :])
         return self._link(z)
 
     def _link(self, z: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ from training.features import (
     N_IN_ARTICLE,
     N_TEXT_LAYOUT,
     ArticleLayout,
+    article_rest,
+    article_sums,
     context_blocks,
     context_features,
     in_article_cues,
@@ -154,3 +156,21 @@ def test_a_role_model_fitted_without_end_position_keeps_scoring_whatever_its_con
     fitted = ModelBundle(bundle.config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
     width = len(fitted.role_vectorizer_.vocabulary_) + n_layout_features() + N_IN_ARTICLE
     assert fitted.role_features(texts, layout).shape[1] == width
+
+
+def test_article_sums_score_the_article_block_without_building_it() -> None:
+    """The serving path keeps one summed row per article; its projection and cosine must equal those of the
+    built block, including rows alone, rows that are not content, and an article with a single content row."""
+    rng = np.random.default_rng(0)
+    X = sp.random(9, 12, density=0.4, random_state=1, dtype=np.float32, format="csr")
+    X = sp.diags(1 / np.maximum(np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()), 1e-9)) @ X
+    layout = ArticleLayout.from_article_ids(["a", "a", "a", None, "b", "b", "c", "a", None])
+    content = np.array([True, True, False, True, True, False, True, True, True])
+    rest = article_rest(X.tocsr(), layout, content)
+    sums = article_sums(X.tocsr(), layout, content)
+    weights = rng.normal(size=(12, 3)).astype(np.float32)
+    np.testing.assert_allclose(sums.project(weights), rest @ weights, atol=1e-5)
+    np.testing.assert_allclose(sums.scaled(0.5).project(weights), 0.5 * (rest @ weights), atol=1e-5)
+    np.testing.assert_allclose(sums.cosine(), np.asarray(X.multiply(rest).sum(axis=1)).ravel(), atol=1e-6)
+    assert not sums.project(weights)[[3, 8]].any()  # alone
+    assert not sums.project(weights)[4].any() and sums.project(weights)[5].any()  # b: its one content row
