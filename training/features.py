@@ -263,28 +263,16 @@ def context_features(
 
 def article_rest(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -> sp.csr_matrix:
     """Row i: the L2-normalised sum of the content rows of i's article other than i (empty when alone)."""
-    members = np.flatnonzero(content & layout.known)
-    article_of = sp.csr_matrix(
-        (np.ones(len(members), dtype=X.dtype), (layout.article[members], members)),
-        shape=(int(layout.article.max()) + 1 if len(layout) else 0, X.shape[0]),
-    )
-    sums = (article_of @ X).tocsr()  # one row per article
-    rest = (
-        _select(np.where(layout.known, layout.article, -1), sums)
-        - sp.diags((content & layout.known).astype(X.dtype)) @ X
-    ).tocsr()
-    rest.eliminate_zeros()
-    norms = np.sqrt(np.asarray(rest.multiply(rest).sum(axis=1)).ravel())
-    return (
-        sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 1e-6).astype(X.dtype)) @ rest
-    ).tocsr()
+    parts = article_sums(X, layout, content)
+    rest = _select(parts.article, parts.sums) - sp.diags(parts.member.astype(X.dtype)) @ X
+    return (sp.diags(parts.scale.astype(X.dtype)) @ rest).tocsr()
 
 
 @dataclass(frozen=True)
 class ArticleSums:
-    """`article_rest` of X without building it, for scoring: row i of the rest is
-    ``scale[i] * (sums[article[i]] - member[i] * X[i])``. `article_rest` builds the (rows x columns) matrix
-    of summed articles, a few milliseconds per request; this keeps one row per article."""
+    """`article_rest` of X kept per article: row i of the rest is ``scale[i] * (sums[article[i]] - member[i] *
+    X[i])``. Fitting builds that (rows x columns) matrix (`article_rest`), a few milliseconds per request;
+    scoring needs only `project` or `cosine`, which keep one summed row per article."""
 
     X: sp.csr_matrix
     sums: sp.csr_matrix  # one row per article: the sum of its member rows
@@ -298,8 +286,7 @@ class ArticleSums:
 
     def cosine(self) -> np.ndarray:
         """Row i: X[i] . rest[i] (the cosine when X's rows are L2-normalised)."""
-        x_squared = np.asarray(_row_squares(self.X)).ravel()
-        return self.scale * (self.dots - self.member * x_squared)
+        return self.scale * (self.dots - self.member * _row_squares(self.X))
 
     def project(self, weights: np.ndarray) -> np.ndarray:
         """``rest @ weights``: the block's share of a linear model's logits."""
@@ -316,7 +303,7 @@ def _row_squares(X: sp.csr_matrix) -> np.ndarray:
 
 
 def article_sums(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -> ArticleSums:
-    """What `article_rest` sums, kept per article (see `ArticleSums`)."""
+    """The rest of each row's article (the content rows other than itself), kept per article (see `ArticleSums`)."""
     members = content & layout.known
     rows = np.flatnonzero(members)
     n_articles = int(layout.article.max()) + 1 if len(layout) else 0
