@@ -268,6 +268,11 @@ class ModelBundle:
 
         multi_label, labels = self.multi_label[name], self.label_names[name]
         classifier = build_classifier(config, multi_label, self.config.seed)
+        if sp.issparse(X):
+            # Labels fitted in threads share X, and scikit-learn's liblinear check (`np.max(X)`) calls
+            # scipy's in-place `sum_duplicates` unless X is flagged canonical: two threads rewriting one
+            # matrix gave run-to-run different models. Canonical once here, the fits only read it.
+            X.sum_duplicates()
         classifier.fit(X, y if multi_label else y.argmax(axis=1))
         columns = None if multi_label else np.asarray(classifier.classes_, dtype=np.int64)
         scorer = LinearScorer.from_classifier(classifier)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +29,7 @@ from training.codebook import codebook_names
 from training.compare import DEFAULT_METRIC, TIMING_METRICS, describe
 from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping
 from training.errors import ConfigError
+from training.machine import available_memory_mb, usable_cores
 
 NOT_SWEPT = ("experiment", "model_name", "run_name")  # where and under what name: one per sweep
 
@@ -212,24 +212,6 @@ def is_sweep_file(path: str | Path) -> bool:
     """Sweep files are recognised by their ``parameters`` section."""
     loaded = yaml.safe_load(Path(path).read_text())
     return isinstance(loaded, dict) and "parameters" in loaded
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # honours CPU pinning (containers, taskset)
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def available_memory_mb() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:  # pragma: no cover - not on Linux
-        pass
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20)
 
 
 def worker_count(

@@ -39,6 +39,7 @@ from training.compare import (
     write_csv,
 )
 from training.errors import TopicframeError
+from training.machine import usable_cores
 from training.promotion import PromotionResult, promote
 from training.registry import use_tracking_store
 from training.sweep import Sweep, Trial, worker_count
@@ -77,7 +78,9 @@ def execute(trials: list[Trial], prepared: dict[str, PreparedData], workers: int
     # spawn, not fork: the parent has threads (progress bar, HTTP pools) that fork would copy mid-state.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads)
     try:
-        futures = [pool.submit(run_trial, t, prepared[data_key(t.config)]) for t in trials]
+        # The trials share the cores: each fits its labels in its share of them.
+        threads = max(1, usable_cores() // workers)
+        futures = [pool.submit(run_trial, t, prepared[data_key(t.config)], threads) for t in trials]
         for future in as_completed(futures):
             yield future.result()
     except BrokenProcessPool:

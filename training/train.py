@@ -39,6 +39,7 @@ from training.evaluation import (
     split_train_test,
 )
 from training.features import ArticleLayout
+from training.machine import usable_cores
 from training.thresholds import tune_thresholds
 
 
@@ -226,16 +227,13 @@ def train_model(
     config: RunConfig,
     prepared: PreparedData,
     on_step: Callable[[str], None] | None = None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
 ) -> TrainingResult:
     """Cross-validate, tune thresholds, fit the final model and evaluate it.
 
-    ``n_jobs`` > 1 fits one-vs-rest labels that many at a time in threads (liblinear releases the GIL and
-    the threads share the feature matrix). It is off by default and not safe to turn on: on a third of the
-    default corpus, two runs with 2 threads gave out-of-fold topic and frame scores that differ from each
-    other by up to 0.16 (two sequential runs: identical), a race rather than a different order of sums.
-    The suspect, not yet confirmed, is concurrent calls into OpenBLAS (liblinear's dot/axpy through scipy's
-    BLAS) with its thread count pinned to 1. Sweeps run trials in processes, which this does not affect.
+    One-vs-rest labels are fitted ``n_jobs`` at a time in threads (default: every usable core): liblinear
+    releases the GIL and the threads share one feature matrix. The model does not depend on ``n_jobs``
+    (`tests/unit/training/test_parallel_fit.py`); a sweep running trials in several processes passes 1.
     """
     step = on_step or (lambda _: None)
     codebooks = prepared.codebooks
@@ -256,7 +254,8 @@ def train_model(
     # busy machine its spinning threads made fits 10-20x slower (measured: 64 s against 3 s on the default corpus).
     # The cores go to labels instead: scikit-learn's `Parallel` inside `OneVsRestClassifier` picks up this
     # threading backend (`build_classifier` keeps estimators that share liblinear's global RNG sequential).
-    with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=n_jobs):
+    threads = n_jobs or usable_cores()
+    with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=threads):
         oof = out_of_fold_scores(
             train, label_names, config.cv.folds, config.seed, fit_and_score, on_fold=lambda: step("cv fold")
         )

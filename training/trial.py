@@ -30,10 +30,10 @@ def data_key(config: RunConfig) -> str:
     return config.data.model_dump_json() + f"|{config.seed}"
 
 
-def run_trial(trial: Trial, prepared: PreparedData) -> TrialOutcome:
-    """Fit and evaluate one trial (in a worker); nothing here talks to MLflow."""
+def run_trial(trial: Trial, prepared: PreparedData, n_jobs: int | None = None) -> TrialOutcome:
+    """Fit and evaluate one trial (in a worker, ``n_jobs`` threads: `train_model`); nothing here talks to MLflow."""
     try:
-        result = train_model(trial.config, prepared)
+        result = train_model(trial.config, prepared, n_jobs=n_jobs)
         with tempfile.TemporaryDirectory(prefix="topicframe-trial-") as tmp:
             result.bundle.save(tmp)  # measured as saved, like the size logged by `topicframe train`
             size = (Path(tmp) / BUNDLE_FILE).stat().st_size

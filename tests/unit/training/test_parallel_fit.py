@@ -1,22 +1,25 @@
-"""One-vs-rest labels fitted in parallel threads (`train_model(n_jobs=2)`) give the same weights as one at a
-time on a plain sparse problem. (This small case passing does not make threads safe: on the default corpus
-two threaded trainings differ from each other, see `train_model`, which is why it fits sequentially.)"""
+"""One-vs-rest labels fitted in parallel threads (`train_model` uses every core) give the same weights as one at a
+time. The whole default model is checked the same way in `test_bundle.py`
+(`test_scores_equal_scikit_learns_own_classifier`: the session bundle is fitted in threads, the reference
+sequentially)."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from joblib import parallel_config
 from sklearn.multiclass import OneVsRestClassifier
+from threadpoolctl import threadpool_limits
 
-from training.config import ClassifierConfig
+from training.bundle import ModelBundle
+from training.config import ClassifierConfig, load_config
 from training.estimators import build_classifier, label_weights
 
 
-def problem(seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+def problem(seed: int = 0, n_rows: int = 400, n_features: int = 300) -> tuple[sp.csr_matrix, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = sp.random(400, 300, density=0.05, format="csr", random_state=seed, dtype=np.float64)
-    truth = rng.normal(size=(300, 6))
-    y = (np.asarray(X @ truth) + rng.normal(scale=0.1, size=(400, 6)) > 0.1).astype(np.int64)
+    X = sp.random(n_rows, n_features, density=0.05, format="csr", random_state=seed, dtype=np.float64)
+    truth = rng.normal(size=(n_features, 6))
+    y = (np.asarray(X @ truth) + rng.normal(scale=0.1, size=(n_rows, 6)) > 0.1).astype(np.int64)
     return X, y
 
 
@@ -36,6 +39,32 @@ def test_one_vs_rest_in_threads_equals_sequential(kind: str) -> None:
     sequential = fitted_weights(config, n_jobs=1)
     np.testing.assert_array_equal(fitted_weights(config, n_jobs=2), sequential)
     assert np.abs(sequential).sum() > 0
+
+
+def unsorted_copy(X: sp.csr_matrix) -> sp.csr_matrix:
+    """The same matrix with each row's entries in reverse column order, as `sp.hstack` of context blocks
+    leaves them: scipy sorts such a matrix in place the first time anything reduces over it."""
+    rows = [slice(X.indptr[i], X.indptr[i + 1]) for i in range(X.shape[0])]
+    indices = np.concatenate([X.indices[r][::-1] for r in rows])
+    data = np.concatenate([X.data[r][::-1] for r in rows]).astype(np.float32)
+    return sp.csr_matrix((data, indices, X.indptr.copy()), shape=X.shape)
+
+
+def test_label_sets_fitted_in_threads_share_a_matrix_they_do_not_rewrite() -> None:
+    # The race this guards: liblinear's input check (`np.max(X)`) made each label's thread sort the shared
+    # matrix in place; two threads sorting one matrix at once gave a different model on every run.
+    config = load_config(None, {"classifier.C": 10.0})
+    model = ModelBundle(config, {})
+    model.multi_label, model.label_names = {"topic": True}, {"topic": [f"l{i}" for i in range(6)]}
+    X, y = problem(seed=1, n_rows=3000, n_features=4000)
+    fitted = []
+    for n_jobs in (1, 2, 2, 2, 2, 2):
+        shared = unsorted_copy(X)
+        with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=n_jobs):
+            fitted.append(model._fit_label_set("topic", shared, y, config.classifier).scorer.weights)
+        assert shared.has_canonical_format
+    for weights in fitted[1:]:
+        np.testing.assert_array_equal(weights, fitted[0])
 
 
 @pytest.mark.parametrize("multi_label", [True, False])
