@@ -49,6 +49,15 @@ def train(
             "labels instead of being a conflict; prints how many rows were overridden",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="threads fitting one-vs-rest labels at once (default: every usable core); the model is the same "
+            "for any value",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Validate the labelled CSVs, cross-validate, fit, evaluate, log to MLflow and register.
@@ -79,10 +88,12 @@ def train(
     if if_no_champion and _champion_exists(run_config.model_name):
         console.print(f"registry already has {run_config.model_name}@champion; not training")
         return
-    _train_and_log(run_config, strict=strict, register=register, promote=promote)
+    _train_and_log(run_config, strict=strict, register=register, promote=promote, jobs=jobs)
 
 
-def _train_and_log(run_config: RunConfig, *, strict: bool, register: bool, promote: bool) -> None:
+def _train_and_log(
+    run_config: RunConfig, *, strict: bool, register: bool, promote: bool, jobs: int | None = None
+) -> None:
     with working("loading scikit-learn and MLflow"):  # seconds on a busy machine: not in silence
         from training.promotion import claim_first_champion, first_champion_reason
         from training.promotion import promote as promote_version
@@ -109,7 +120,7 @@ def _train_and_log(run_config: RunConfig, *, strict: bool, register: bool, promo
         def on_step(step: str) -> None:
             bar.update(task, advance=1, description=f"training (done: {step})")
 
-        result = train_model(run_config, prepared, on_step=on_step)
+        result = train_model(run_config, prepared, on_step=on_step, n_jobs=jobs)
     print_reports(result.test.reports, "test")
     cv_line = "  ".join(f"cv.{n}.micro_f1={r['micro_f1']:.3f}" for n, r in result.cv_reports.items())
     console.print(f"{cv_line}  (fit {result.fit_seconds:.1f}s)")

@@ -228,6 +228,7 @@ def log_training_run(
                     "data_digest": bundle.data_digest,
                     "bundle_sha256": sha,
                     "split_method": result.data.split_method,
+                    "fit_threads": str(result.fit_threads),
                     **({NOTE_TAG: run_description(config, result)} if existing is None else {}),
                 }
             )

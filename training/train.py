@@ -66,6 +66,7 @@ class TrainingResult:
     test: Evaluation
     cv_reports: dict[str, dict[str, Any]]
     fit_seconds: float
+    fit_threads: int = 1  # how many labels were fitted at once: it changes fit_seconds, never the model
 
 
 def column_map(config: RunConfig) -> ColumnMap:
@@ -291,7 +292,7 @@ def train_model(
         for key, value in report.items()
         if key != "per_label"
     }
-    return TrainingResult(bundle, prepared, result, cv_reports, fit_seconds)
+    return TrainingResult(bundle, prepared, result, cv_reports, fit_seconds, threads)
 
 
 def run_params(config: RunConfig, data: PreparedData) -> dict[str, str]:

@@ -40,7 +40,15 @@ def small_data(small_corpus: tuple[Path, Path]) -> list[str]:
 def first_run(mlflow_server: str, small_corpus: tuple[Path, Path]):
     # No --promote: the first model registered under a name becomes its champion anyway.
     result = topicframe(
-        mlflow_server, "train", *small_data(small_corpus), "--experiment", "it-train", "--set", "cv.folds=2"
+        mlflow_server,
+        "train",
+        *small_data(small_corpus),
+        "--experiment",
+        "it-train",
+        "--set",
+        "cv.folds=2",
+        "--jobs",
+        "2",
     )
     assert result.returncode == 0, result.stderr
     client = tracking_client(mlflow_server)
@@ -74,6 +82,8 @@ def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
         assert 0.0 <= metrics[key] <= 1.0, key
     tags = run.data.tags
     assert len(tags["codebook_sha256"]) == 64 and len(tags["data_digest"]) == 64 and tags["git_commit"]
+    assert tags["fit_threads"] == "2"  # --jobs: how the labels were fitted, a tag (never a param: same model)
+    assert "jobs" not in " ".join(params)
     contexts = {
         next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset.name
         for d in run.inputs.dataset_inputs

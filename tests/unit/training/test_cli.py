@@ -69,6 +69,8 @@ def test_bad_config_key_and_missing_files(tmp_path: Path, store: str) -> None:
     assert result.exit_code == 1 and "missing.csv: error: file not found" in result.output
     result = runner.invoke(app, ["train", "--labels", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and "labels directory not found" in result.output
+    result = runner.invoke(app, ["train", "--jobs", "0"])
+    assert result.exit_code == 2 and "--jobs" in result.output and "Traceback" not in result.output
     assert_no_runs(store, tmp_path)
 
 
