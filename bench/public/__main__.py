@@ -51,6 +51,7 @@ def run_split(conv: Converted, k: int, args: argparse.Namespace, env: dict[str, 
     experiment = f"bench-{conv.dataset}"
     overrides = [f"model_name=bench-{conv.dataset}", *args.set]
     command = product.train_command(train_csv, test_csv, conv.labels_dir, args.config, experiment, overrides)
+    command += ["--jobs", str(args.jobs)] if args.jobs else []
     print(f"[{conv.dataset} split {k + 1}/{len(conv.splits)}] {' '.join(command)}", flush=True)
     run = product.run_train(command, out / "logs" / f"train_{k + 1}.log", env)
     bundle = product.load_registered(run, out / "model-cache")
@@ -188,6 +189,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="run config (default bench/configs/DATASET.yaml)")
     parser.add_argument("--set", action="append", default=[], help="extra `topicframe train --set KEY=VALUE`")
     parser.add_argument("--skip-fasttext", action="store_true", help="only run topicframe")
+    parser.add_argument("--jobs", type=int, help="`topicframe train --jobs N` (default: its own, every usable core)")
     args = parser.parse_args(argv)
     args.config = args.config or CONFIGS / f"{args.dataset}.yaml"
     return args
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         "splits": len(parts),
         "config": str(args.config),
         "extra_sets": args.set,
+        "jobs": args.jobs,
         "conversion": {"notes": conv.notes, "counts": conv.counts, "label_map": conv.label_map},
         "ours": average([p["ours"] for p in parts]),
         "per_split": parts,
