@@ -234,7 +234,8 @@ def train_model(
 
     One-vs-rest labels are fitted ``n_jobs`` at a time in threads (default: every usable core): liblinear
     releases the GIL and the threads share one feature matrix. The model does not depend on ``n_jobs``
-    (`tests/unit/training/test_parallel_fit.py`); a sweep running trials in several processes passes 1.
+    (`tests/unit/training/test_parallel_fit.py`); a sweep running trials in several processes gives each its
+    share of the cores.
     """
     step = on_step or (lambda _: None)
     codebooks = prepared.codebooks
