@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from training.artifact import ARRAYS_FILE, feature_terms, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
-from training.config import ClassifierConfig, RunConfig
+from training.config import ClassifierConfig, ContextConfig, RunConfig
 from training.features import (
     N_IN_ARTICLE,
     ArticleLayout,
@@ -233,6 +233,8 @@ class ModelBundle:
         layout = self._layout(len(texts), layout)
         for cached in ("fast_tfidf_", "terms_", "fast_role_tfidf_"):  # a refit needs new fast paths
             self.__dict__.pop(cached, None)
+        if not layout.known.any():
+            self.config = without_context(self.config)
         roles: list[str] | None = None
         if self.role_set is not None:
             roles = self._fit_roles(texts, targets[self.role_set], layout)
@@ -441,3 +443,16 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBu
     path = Path(path)
     bundle: ModelBundle = read_artifact(path if path.is_dir() else path.parent, expected_sha256)
     return bundle
+
+
+def without_context(config: RunConfig) -> RunConfig:
+    """The config with every context block off, for training data in which every paragraph stands alone.
+
+    With no article of two paragraphs (one document per row, no ``article_id`` column), each block would be
+    all zeros yet as wide as the vocabulary: a model twice the size, and classifiers without an exact
+    linear scorer would build the empty blocks on every request. The model saves this config, so it
+    scores without them too.
+    """
+    if not any(config.context.model_dump().values()):
+        return config
+    return config.model_copy(update={"context": ContextConfig(neighbours=0.0, headline=0.0, article=0.0)})

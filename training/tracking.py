@@ -211,7 +211,7 @@ def log_training_run(
         run_id = run.info.run_id
         existing = client.get_run(run_id).data if resuming else None
         try:
-            params = run_params(config, result.data)
+            params = run_params(bundle.config, result.data)  # as fitted: context off without articles
             metrics = result_metrics(result, artifact_size(workdir / "bundle"))
             metrics["test.misclassified_rows"] = float(prepared["misclassified"])
             metrics |= headline_metrics(metrics)

@@ -18,7 +18,7 @@ import numpy as np
 from joblib import parallel_config
 from threadpoolctl import threadpool_limits
 
-from training.bundle import ModelBundle
+from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
 from training.config import RunConfig, flatten_params
 from training.dataset import (
@@ -157,9 +157,22 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
                     for i in leaked
                 ]
             )
-        return PreparedData(codebooks, data, test, "test files", problems)
+        return PreparedData(codebooks, data, test, "test files", problems + context_warnings(config, data))
     train_rows, test_rows, method = split_train_test(data, label_names, config.data.test_size, config.seed)
-    return PreparedData(codebooks, data.subset(train_rows), data.subset(test_rows), method, problems)
+    train = data.subset(train_rows)
+    return PreparedData(codebooks, train, data.subset(test_rows), method, problems + context_warnings(config, train))
+
+
+def context_warnings(config: RunConfig, train: LabelledData) -> list[Problem]:
+    """Context asked for, but every training paragraph stands alone: the model leaves the blocks out
+    (`training.bundle.without_context`), and says so before it is fitted."""
+    if without_context(config) is config or article_layout(train).known.any():
+        return []
+    message = (
+        "no article has two paragraphs (no article_id column?): the model is trained without the context "
+        "blocks (context.neighbours, context.headline and context.article are logged as 0)"
+    )
+    return [Problem(", ".join(config.data.train), None, message, "warning")]
 
 
 def labels_on_non_content_rows(config: RunConfig, parts: list[LabelledData]) -> list[Problem]:

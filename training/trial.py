@@ -40,7 +40,8 @@ def run_trial(trial: Trial, prepared: PreparedData, n_jobs: int | None = None) -
     except Exception as exc:  # a config that cannot be fitted fails its trial, not the sweep
         return TrialOutcome(trial.index, run_params(trial.config, prepared), error=f"{type(exc).__name__}: {exc}")
     tags = {"codebook_sha256": result.bundle.codebook_sha256, "data_digest": result.bundle.data_digest}
-    return TrialOutcome(trial.index, run_params(trial.config, prepared), result_metrics(result, size), tags)
+    params = run_params(result.bundle.config, prepared)  # as fitted (`training.bundle.without_context`)
+    return TrialOutcome(trial.index, params, result_metrics(result, size), tags)
 
 
 def limit_threads() -> None:

@@ -289,6 +289,35 @@ def test_every_classifier_gives_scores_and_explanations(kind: str, multi_label: 
     )
 
 
+@pytest.mark.parametrize("kind", ["logreg", "linear_svm"])
+def test_paragraphs_that_all_stand_alone_get_no_context_blocks(kind: str) -> None:
+    # One document per row (no article ids): each context block would be all zeros and as wide as the
+    # vocabulary. The model leaves them out and saves the config it was fitted with.
+    texts = [t for t, _ in TINY] * 2
+    y = {"topic": np.array([row for _, row in TINY] * 2)}
+    config = load_config(None, {"classifier.type": kind, "classifier.class_weight": None})
+    assert config.context.article and config.context.neighbours and config.context.headline  # the defaults
+    alone = ModelBundle(config, _tiny_codebooks(True)).fit(texts, y, layout=ArticleLayout.alone(len(texts)))
+    no_context = load_config(
+        None,
+        {
+            "classifier.type": kind,
+            "classifier.class_weight": None,
+            **{f"context.{block}": 0.0 for block in ("neighbours", "headline", "article")},
+        },
+    )
+    reference = ModelBundle(no_context, _tiny_codebooks(True)).fit(texts, y, layout=ArticleLayout.alone(len(texts)))
+    assert alone.config.context == no_context.context
+    own_width = alone.transform(texts).shape[1]
+    assert alone.content_features(texts, ArticleLayout.alone(len(texts)), None).shape[1] == own_width
+    probe = ["tariffs on imports", "missile drills near the strait"]
+    np.testing.assert_array_equal(alone.predict_proba(probe)["topic"], reference.predict_proba(probe)["topic"])
+    # Paragraphs of articles keep their blocks: three of them plus the article's words.
+    in_articles = ModelBundle(config, _tiny_codebooks(True)).fit(texts, y, layout=ArticleLayout.single_article(18))
+    assert in_articles.config.context == config.context
+    assert in_articles.content_features(texts, ArticleLayout.single_article(18), None).shape[1] > 3 * own_width
+
+
 def test_explanations_name_terms_with_word_and_char_features() -> None:
     no_context = {"context.neighbours": 0.0, "context.headline": 0.0, "context.article": 0.0}
     config = load_config(None, {"vectorizer.char_ngram_range": [3, 4], "classifier.class_weight": None, **no_context})

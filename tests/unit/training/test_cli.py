@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,17 @@ def test_every_option_and_argument_of_every_command_is_described() -> None:
         if isinstance(p, click.Option) and p.type is click.BOOL and not p.is_flag
     ]
     assert on_off == []  # on/off options are flags (--quiet), never "--quiet true"
+
+
+def test_training_on_paragraphs_without_articles_says_context_is_off_and_logs_it(tmp_path: Path, store: str) -> None:
+    # One paragraph per row, no article_id column: the default config's context blocks would be all zeros.
+    with (LABELS / "paragraphs.csv").open(newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.DictReader(f) if row["role"] == "body"][:240]
+    data = write_csv(tmp_path / "alone.csv", rows, header=["id", "text", "topic", "frame"])
+    options = ["--set", "data.label_sets=[topic, frame]", "--set", "cv.folds=2", "--no-register"]
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options])
+    assert result.exit_code == 0, result.output
+    assert f"{data}: warning: no article has two paragraphs" in " ".join(result.output.split())
+    client = tracking_client(store)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert {run.data.params[f"context.{block}"] for block in ("neighbours", "headline", "article")} == {"0.0"}
