@@ -10,9 +10,11 @@ from joblib import parallel_config
 from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
+from tests.conftest import LABELS, subset_articles
 from training.bundle import ModelBundle
 from training.config import ClassifierConfig, load_config
 from training.estimators import build_classifier, label_weights
+from training.train import article_layout, prepare_data
 
 
 def problem(seed: int = 0, n_rows: int = 400, n_features: int = 300) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -76,3 +78,22 @@ def test_calibrated_svm_is_kept_out_of_threads(multi_label: bool) -> None:
     assert calibrated.n_jobs == 1
     if multi_label:
         assert classifier.n_jobs == 1
+
+
+def test_role_model_fitted_beside_the_content_sets_equals_one_fitted_before_them(tmp_path) -> None:
+    # With more than one thread the role model's solver runs in a thread of its own while the content sets
+    # are fitted; the model must not depend on it.
+    train = subset_articles(LABELS / "paragraphs.csv", tmp_path / "train.csv", 12)
+    config = load_config(None, {"data.train": [str(train)], "data.test": [], "data.labels_dir": str(LABELS)})
+    prepared = prepare_data(config)
+    data, codebooks = prepared.train, prepared.codebooks
+    targets = {name: data.label_matrix(name, codebook.label_names) for name, codebook in codebooks.items()}
+    weights = []
+    for n_jobs in (1, 2):
+        model = ModelBundle(config, codebooks)
+        with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=n_jobs):
+            model.fit(data.texts, targets, layout=article_layout(data))
+        weights.append({name: model.label_sets_[name].scorer.weights for name in model.label_sets})
+    assert list(weights[0]) == ["role", "topic", "frame"]
+    for name, fitted in weights[0].items():
+        np.testing.assert_array_equal(weights[1][name], fitted)
