@@ -230,7 +230,9 @@ class ModelBundle:
         from the true roles here and from predicted roles at prediction time.
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
-        from training.estimators import build_vectorizer, fit_threads  # scikit-learn: to fit, never to score
+        from joblib import effective_n_jobs
+
+        from training.estimators import build_vectorizer  # scikit-learn is imported to fit, never to score
 
         layout = self._layout(len(texts), layout)
         for cached in ("fast_tfidf_", "terms_", "fast_role_tfidf_"):  # a refit needs new fast paths
@@ -247,7 +249,7 @@ class ModelBundle:
                 # The role model's solver needs nothing of the content sets. With cores to spare it runs beside
                 # their vectorizer and label fits: single-threaded lbfgs over twice the rows, a third of a
                 # default fit when run alone (docs/benchmarks.md).
-                if fit_threads() > 1:
+                if effective_n_jobs(None) > 1:  # the caller's joblib `parallel_config` (train_model's threads)
                     role_fit = pool.submit(fit_roles)
                 else:
                     self.label_sets_[self.role_set] = fit_roles()

@@ -31,7 +31,6 @@ __all__ = [
     "build_char_vectorizer",
     "build_classifier",
     "build_vectorizer",
-    "fit_threads",
     "label_weights",
 ]
 
@@ -114,17 +113,6 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
     # n_jobs=None: the caller's joblib `parallel_config` decides (train_model fits labels in threads). The primal
     # logistic solver, SGD and naive Bayes draw no shared random numbers, so threads leave the model unchanged.
     return OneVsRestClassifier(base, n_jobs=1 if kind == "linear_svm" else None)
-
-
-def fit_threads() -> int:
-    """How many threads the caller's joblib `parallel_config` gives fits (1 outside one, every core for -1)."""
-    from joblib import cpu_count
-    from joblib.parallel import get_active_backend
-
-    n_jobs = get_active_backend()[1]
-    if n_jobs is None:
-        return 1
-    return n_jobs if n_jobs > 0 else max(1, cpu_count() + 1 + n_jobs)
 
 
 def _binary_weights(estimator: Any, n_features: int) -> np.ndarray:
