@@ -153,7 +153,7 @@ def test_every_option_and_argument_of_every_command_is_described() -> None:
 def test_training_on_paragraphs_without_articles_says_context_is_off_and_logs_it(tmp_path: Path, store: str) -> None:
     # One paragraph per row, no article_id column: the default config's context blocks would be all zeros.
     with (LABELS / "paragraphs.csv").open(newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.DictReader(f) if row["role"] == "body"][:240]
+        rows = [row for row in csv.DictReader(f) if row["role"] == "body"][:120]
     data = write_csv(tmp_path / "alone.csv", rows, header=["id", "text", "topic", "frame"])
     options = ["--set", "data.label_sets=[topic, frame]", "--set", "cv.folds=2", "--no-register"]
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options])

@@ -83,7 +83,7 @@ def test_calibrated_svm_is_kept_out_of_threads(multi_label: bool) -> None:
 def test_role_model_fitted_beside_the_content_sets_equals_one_fitted_before_them(tmp_path) -> None:
     # With more than one thread the role model's solver runs in a thread of its own while the content sets
     # are fitted; the model must not depend on it.
-    train = subset_articles(LABELS / "paragraphs.csv", tmp_path / "train.csv", 12)
+    train = subset_articles(LABELS / "paragraphs.csv", tmp_path / "train.csv", 30)
     config = load_config(None, {"data.train": [str(train)], "data.test": [], "data.labels_dir": str(LABELS)})
     prepared = prepare_data(config)
     data, codebooks = prepared.train, prepared.codebooks
