@@ -84,6 +84,17 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A ninth of the training articles and a quarter of the test articles: every role and label still, for
+    the tests of machinery (sweeps, diffs, hot reload) that train several models and check no model figure."""
+    directory = tmp_path_factory.mktemp("tiny-corpus")
+    return (
+        subset_articles(LABELS / "paragraphs.csv", directory / "train.csv", 9),
+        subset_articles(LABELS / "paragraphs_test.csv", directory / "test.csv", 4),
+    )
+
+
+@pytest.fixture(scope="session")
 def default_config(small_corpus: tuple[Path, Path]) -> RunConfig:
     """The shipped default config on the small corpus, with 3 CV folds to keep the suite fast."""
     train, test = small_corpus

@@ -47,7 +47,7 @@ ARTICLE = (
 
 
 def train(tracking_uri: str, data: tuple[Path, Path], *extra: str) -> str:
-    """Train and register a version through the CLI on the suite's small corpus; returns the version number."""
+    """Train and register a version through the CLI on the suite's tiny corpus; returns the version number."""
     result = subprocess.run(
         [
             str(VENV_BIN / "topicframe"),
@@ -100,13 +100,13 @@ class Registry:
 
 
 @pytest.fixture(scope="module")
-def registry(mlflow_server: str, small_corpus: tuple[Path, Path]) -> Registry:
+def registry(mlflow_server: str, tiny_corpus: tuple[Path, Path]) -> Registry:
     # Word n-grams only: these tests are about serving and reloading, not about the features, and the
     # character n-grams would double each training (about 60 s → 27 s on 2 cores).
     words_only = ("--set", "vectorizer.char_ngram_range=null")
-    first = train(mlflow_server, small_corpus, "--promote", *words_only)  # first model: promoted
+    first = train(mlflow_server, tiny_corpus, "--promote", *words_only)  # first model: promoted
     # A different model (other regularisation); the alias is moved by hand below, whatever its score.
-    second = train(mlflow_server, small_corpus, "--set", "classifier.C=1", *words_only)
+    second = train(mlflow_server, tiny_corpus, "--set", "classifier.C=1", *words_only)
     assert (first, second) == ("1", "2")
     return Registry(mlflow_server, first, second)
 

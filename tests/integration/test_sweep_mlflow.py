@@ -27,12 +27,12 @@ COMMON = ["--set", "cv.folds=2", "--set", f"model_name={MODEL}", "--experiment",
 
 
 @pytest.fixture(scope="module")
-def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, small_corpus: tuple[Path, Path]):
+def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, tiny_corpus: tuple[Path, Path]):
     path = tmp_path_factory.mktemp("sweep") / "small.yaml"
-    train, test = small_corpus
+    train, test = tiny_corpus
     spec = {
         "name": "small",
-        # The small corpus, word n-grams only: this tests the sweep machinery, not the model, in seconds a trial.
+        # The tiny corpus, word n-grams only: this tests the sweep machinery, not the model, in seconds a trial.
         "base": {
             "data": {"train": [str(train)], "test": [str(test)], "labels_dir": str(LABELS)},
             "vectorizer": {"char_ngram_range": None},
@@ -139,15 +139,15 @@ def test_compare_prints_the_best_runs_without_the_parent(sweep, cli) -> None:
 
 
 def test_diff_shows_per_label_changes_and_changed_paragraphs(
-    sweep, cli, tmp_path: Path, small_corpus: tuple[Path, Path]
+    sweep, cli, tmp_path: Path, tiny_corpus: tuple[Path, Path]
 ) -> None:
     _, parent, children, _ = sweep
     best = parent.data.tags["best_run_id"]
     data = [
         "--data",
-        str(small_corpus[0]),
+        str(tiny_corpus[0]),
         "--test-data",
-        str(small_corpus[1]),
+        str(tiny_corpus[1]),
         "--set",
         "vectorizer.char_ngram_range=null",
     ]
