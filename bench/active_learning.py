@@ -57,7 +57,8 @@ class FastModel:
 
     def __init__(self, label_names: dict[str, list[str]]):
         self.label_names = label_names
-        self.config = ClassifierConfig(type="logreg", C=10.0, class_weight="balanced")
+        # Plain logistic regression (no NB weighting): the model the recorded active-learning figures used.
+        self.config = ClassifierConfig(type="logreg", C=10.0, class_weight="balanced", nb_weighting=0.0)
 
     def fit(self, X: Any, y: dict[str, np.ndarray]) -> FastModel:
         self.models = {}

@@ -282,7 +282,7 @@ class ModelBundle:
         return sp.vstack([in_place, alone], format="csr"), np.vstack([y, y]), classifier_config
 
     def _fit_label_set(self, name: str, X: Any, y: np.ndarray, config: ClassifierConfig) -> LabelSetModel:
-        from training.estimators import build_classifier, label_weights
+        from training.estimators import build_classifier, label_weights, without_nb_weighting
 
         multi_label, labels = self.multi_label[name], self.label_names[name]
         classifier = build_classifier(config, multi_label, self.config.seed)
@@ -291,7 +291,7 @@ class ModelBundle:
             # scipy's in-place `sum_duplicates` unless X is flagged canonical: two threads rewriting one
             # matrix gave run-to-run different models. Canonical once here, the fits only read it.
             X.sum_duplicates()
-        classifier.fit(X, y if multi_label else y.argmax(axis=1))
+        classifier = without_nb_weighting(classifier.fit(X, y if multi_label else y.argmax(axis=1)))
         columns = None if multi_label else np.asarray(classifier.classes_, dtype=np.int64)
         scorer = LinearScorer.from_classifier(classifier)
         if scorer is not None and not scorer.reproduces(classifier, X):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -28,10 +29,13 @@ from training.scoring import FastTfidf, LinearScorer
 __all__ = [
     "FastTfidf",
     "LinearScorer",
+    "NBWeightedLogisticRegression",
     "build_char_vectorizer",
     "build_classifier",
     "build_vectorizer",
     "label_weights",
+    "nb_log_count_ratio",
+    "without_nb_weighting",
 ]
 
 
@@ -86,9 +90,13 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
         # liblinear is exact and fast for the binary problems of one-vs-rest;
         # lbfgs gives a true multinomial model for single-label sets.
         solver = "liblinear" if multi_label else "lbfgs"
-        base = LogisticRegression(
-            C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, solver=solver, random_state=seed
-        )
+        options: dict[str, Any] = {
+            "C": config.C, "class_weight": config.class_weight, "max_iter": config.max_iter, "solver": solver
+        }  # fmt: skip
+        if config.nb_weighting and multi_label:
+            base = NBWeightedLogisticRegression(nb_weighting=config.nb_weighting, **options, random_state=seed)
+        else:
+            base = LogisticRegression(**options, random_state=seed)
     elif kind == "linear_svm":
         # LinearSVC has no probabilities; sigmoid calibration on inner folds gives scores in [0, 1].
         svc = LinearSVC(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed)
@@ -113,6 +121,75 @@ def build_classifier(config: ClassifierConfig, multi_label: bool, seed: int) -> 
     # n_jobs=None: the caller's joblib `parallel_config` decides (train_model fits labels in threads). The primal
     # logistic solver, SGD and naive Bayes draw no shared random numbers, so threads leave the model unchanged.
     return OneVsRestClassifier(base, n_jobs=1 if kind == "linear_svm" else None)
+
+
+class NBWeightedLogisticRegression(LogisticRegression):
+    """Binary logistic regression on features scaled by their naive-Bayes log-count ratio (Wang & Manning 2012).
+
+    Each column is multiplied by ``1 - w + w |log(p / q)|`` (``w`` = ``nb_weighting``; 1 is Wang & Manning's
+    scaling, 0 plain logistic regression), where p and q are the smoothed shares of the positive and the
+    negative paragraphs' non-zero entries that fall in it, then the usual L2-regularised model is fitted. For a
+    linear model this is per-label regularisation: a column that says nothing about *this* label (ratio near 0)
+    costs much more weight than one that does. The ratio is folded back into ``coef_`` after fitting, so the
+    fitted model scores the unscaled features like any LogisticRegression (and is saved as one).
+    """
+
+    def __init__(
+        self,
+        nb_weighting: float = 1.0,
+        C: float = 1.0,
+        class_weight: Any = None,
+        max_iter: int = 100,
+        solver: str = "liblinear",
+        random_state: Any = None,
+    ) -> None:
+        super().__init__(C=C, class_weight=class_weight, max_iter=max_iter, solver=solver, random_state=random_state)
+        self.nb_weighting = nb_weighting
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NBWeightedLogisticRegression:
+        ratio = 1.0 - self.nb_weighting + self.nb_weighting * nb_log_count_ratio(X, np.asarray(y))
+        super().fit(X @ sp.diags(ratio.astype(X.dtype)) if sp.issparse(X) else X * ratio, y, sample_weight)
+        self.coef_: np.ndarray = self.coef_ * ratio
+        return self
+
+
+def without_nb_weighting(classifier: Any) -> Any:
+    """The fitted classifier with each NB-weighted logistic regression replaced by the plain LogisticRegression it
+    equals (the ratio is already in ``coef_``), so that a classifier saved whole holds scikit-learn's types only
+    (skops trusts no type of ours: `training.artifact`)."""
+    if isinstance(classifier, OneVsRestClassifier):
+        classifier.estimator = _plain(classifier.estimator)
+        classifier.estimators_ = [_plain(e) for e in classifier.estimators_]
+    return _plain(classifier)
+
+
+def _plain(estimator: Any) -> Any:
+    if not isinstance(estimator, NBWeightedLogisticRegression):
+        return estimator
+    params = estimator.get_params()
+    params.pop("nb_weighting")
+    plain = LogisticRegression(**params)
+    plain.__dict__.update({k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")})
+    return plain
+
+
+def nb_log_count_ratio(X: Any, y: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
+    """``|log(p / q)|`` per column; p and q are the column's share of non-zero entries in positive and negative
+    rows, each count smoothed by ``smoothing`` (so a column seen in one class only still gets a finite ratio)."""
+    positive = np.asarray(y) == 1
+    if sp.issparse(X):
+        # Counted from the CSR indices: no copy of the whole matrix (it is shared by every label's thread).
+        X = sp.csr_matrix(X)
+        n_columns = X.shape[1]
+        every = np.bincount(X.indices[X.data != 0], minlength=n_columns)
+        rows = X[positive]
+        in_positive = np.bincount(rows.indices[rows.data != 0], minlength=n_columns)
+    else:
+        present = np.asarray(X) != 0
+        every, in_positive = present.sum(axis=0), present[positive].sum(axis=0)
+    p = smoothing + in_positive
+    q = smoothing + (every - in_positive)
+    return np.abs(np.log((p / p.sum()) / (q / q.sum())))
 
 
 def _binary_weights(estimator: Any, n_features: int) -> np.ndarray:

@@ -50,7 +50,14 @@ ARTIFACTS_DIR = "mlartifacts"  # next to ./mlflow.db, as `mlflow server` names i
 NOTE_TAG = "mlflow.note.content"  # the run's Description in the MLflow UI
 RUNS_VIEW_KEY = "headline"
 RUNS_VIEW_TAG = f"mlflow.sharedViewState.{RUNS_VIEW_KEY}"
-VIEW_PARAMS = ("classifier.type", "classifier.C", "vectorizer.char_ngram_range", "context.neighbours", "cv.folds")
+VIEW_PARAMS = (
+    "classifier.type",
+    "classifier.C",
+    "classifier.nb_weighting",
+    "vectorizer.char_ngram_range",
+    "context.neighbours",
+    "cv.folds",
+)
 
 
 def git_commit() -> str:
@@ -103,6 +110,8 @@ def run_description(config: RunConfig, result: TrainingResult) -> str:
     if v.char_ngram_range:
         features += f" + char {v.char_ngram_range[0]}-{v.char_ngram_range[1]}-grams"
     regularisation = f"alpha={c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C={c.C:g}"
+    if c.type == "logreg" and c.nb_weighting:
+        regularisation += f", nb_weighting={c.nb_weighting:g}"
     scores = ", ".join(
         f"{name} {report['micro_f1']:.3f} (cv {result.cv_reports[name]['micro_f1']:.3f})"
         for name, report in result.test.reports.items()
@@ -147,7 +156,7 @@ def set_runs_view(client: MlflowClient, experiment_id: str, metrics: list[str]) 
 
 
 def run_name(config: RunConfig) -> str:
-    """A name that says what differs between runs: classifier, n-grams, regularisation."""
+    """A name that says what differs between runs: classifier, n-grams, regularisation (and NB weighting)."""
     if config.run_name:
         return config.run_name
     v, c = config.vectorizer, config.classifier
@@ -155,6 +164,8 @@ def run_name(config: RunConfig) -> str:
     if v.char_ngram_range:
         parts.append(f"char{v.char_ngram_range[0]}-{v.char_ngram_range[1]}")
     parts.append(f"alpha{c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C{c.C:g}")
+    if c.type == "logreg" and c.nb_weighting:
+        parts.append(f"nb{c.nb_weighting:g}")
     return "_".join(parts)
 
 

@@ -98,12 +98,12 @@ def test_ui_prints_the_runs_table_url_and_the_browser_shows_metric_columns(proje
             page.goto(url)
             # The runs table of a training experiment ("Model training" selected, not GenAI), with the
             # headline metrics as columns, sorted by the test topic score.
-            page.get_by_text("logreg_word1-2_char2-5_C10").first.wait_for(timeout=60_000)
+            page.get_by_text("logreg_word1-2_char2-5_C3_nb0.5").first.wait_for(timeout=60_000)
             assert page.get_by_role("columnheader", name="score.topic_micro_f1").first.is_visible()
             assert page.get_by_role("columnheader", name="score.cv_topic_micro_f1").first.is_visible()
             assert page.get_by_text("Sort: score.topic_micro_f1").is_visible()
             page.screenshot(path=str(SCREENSHOTS / "mlflow-runs.png"))
-            page.get_by_text("logreg_word1-2_char2-5_C10").first.click()
+            page.get_by_text("logreg_word1-2_char2-5_C3_nb0.5").first.click()
             page.get_by_text("Test micro-F1").first.wait_for(timeout=60_000)  # the run's description
             page.screenshot(path=str(SCREENSHOTS / "mlflow-run.png"))
             browser.close()
