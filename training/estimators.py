@@ -147,8 +147,9 @@ class NBWeightedLogisticRegression(LogisticRegression):
         self.nb_weighting = nb_weighting
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NBWeightedLogisticRegression:
+        X = sp.csr_matrix(X)  # no copy for the CSR matrix training passes (shared by every label's thread)
         ratio = 1.0 - self.nb_weighting + self.nb_weighting * nb_log_count_ratio(X, np.asarray(y))
-        super().fit(X @ sp.diags(ratio.astype(X.dtype)) if sp.issparse(X) else X * ratio, y, sample_weight)
+        super().fit(X @ sp.diags(ratio.astype(X.dtype)), y, sample_weight)  # this label's own scaled copy
         self.coef_: np.ndarray = self.coef_ * ratio
         return self
 
@@ -174,19 +175,13 @@ def _plain(estimator: Any) -> Any:
 
 
 def nb_log_count_ratio(X: Any, y: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
-    """``|log(p / q)|`` per column; p and q are the column's share of non-zero entries in positive and negative
-    rows, each count smoothed by ``smoothing`` (so a column seen in one class only still gets a finite ratio)."""
+    """``|log(p / q)|`` per column of CSR ``X``; p and q are the column's share of non-zero entries in positive and
+    negative rows, each count smoothed by ``smoothing`` (so a column seen in one class only gets a finite ratio).
+    Counted from the CSR indices, without copying the whole matrix."""
     positive = np.asarray(y) == 1
-    if sp.issparse(X):
-        # Counted from the CSR indices: no copy of the whole matrix (it is shared by every label's thread).
-        X = sp.csr_matrix(X)
-        n_columns = X.shape[1]
-        every = np.bincount(X.indices[X.data != 0], minlength=n_columns)
-        rows = X[positive]
-        in_positive = np.bincount(rows.indices[rows.data != 0], minlength=n_columns)
-    else:
-        present = np.asarray(X) != 0
-        every, in_positive = present.sum(axis=0), present[positive].sum(axis=0)
+    every = np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
+    rows = X[positive]
+    in_positive = np.bincount(rows.indices[rows.data != 0], minlength=X.shape[1])
     p = smoothing + in_positive
     q = smoothing + (every - in_positive)
     return np.abs(np.log((p / p.sum()) / (q / q.sum())))
