@@ -120,11 +120,17 @@ def test_every_row_passes_training_validation(codebooks) -> None:
 def test_training_labels_are_the_adjudicated_passes() -> None:
     """labels/annotations/README.md: on every paragraph both the corpus and the second pass read as content, the
     corpus's topic and frame are the second pass's where the two passes agree and the adjudicator's where they
-    differ (the first labelling of a repeated text; no topic, no frame)."""
+    differ, or the audit review's where it was applied — only ever where the passes differed (the first
+    labelling of a repeated text; no topic, no frame)."""
     second = {row["id"]: row for row in read(LABELS / "annotations" / "train_pass2.csv")}
     writer = {row["id"]: row for row in read(LABELS / "annotations" / "train_pass1.csv")}
     adjudicated = {
         (row["id"], row["label_set"]): row for row in read(LABELS / "annotations" / "train_adjudication.csv")
+    }
+    reviewed = {
+        (row["id"], row["label_set"]): row
+        for row in read(LABELS / "annotations" / "audit_review.csv")
+        if row["applied"] == "yes"
     }
     assert set(second) == set(writer) and len(second) >= 10_000
     first_seen: dict[str, dict[str, list[str]]] = {}
@@ -143,6 +149,10 @@ def test_training_labels_are_the_adjudicated_passes() -> None:
             else:
                 disputed += 1
             expected[name] = labels_of(decision, "final") if decision is not None else labels_of(other, name)
+            review = reviewed.get((row["id"], name))
+            if review is not None:
+                assert decision is not None, f"audit review applied to {row['id']} {name}, where the passes agreed"
+                expected[name] = labels_of(review, "final")
         if not expected["topic"]:
             expected["frame"] = []
         expected = first_seen.setdefault(row["text"], expected)
