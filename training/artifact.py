@@ -52,7 +52,8 @@ SKOPS_TRUSTED = [
 # Vectorizer parameters not saved: the vocabulary is saved as arrays, dtype by name, and callables never.
 _VECTORIZER_SKIPPED = ("vocabulary", "dtype", "preprocessor", "tokenizer")
 # The bundle's saved state; anything else in a bundle's __dict__ is refused at save, not silently dropped.
-_CACHED = {"fast_tfidf_", "terms_", "fast_role_tfidf_"}
+# Rebuilt from the saved state when first used, never saved (ModelBundle.__getstate__ leaves them out too).
+CACHED_STATE = {"fast_tfidf_", "terms_", "fast_role_tfidf_", "char_wb_analyzer_"}
 _STATE = {"config", "codebooks", "codebook_sha256", "multi_label", "label_names", "versions", "data_digest"}
 _STATE |= {"metrics", "created_at", "label_sets_", "role_set", "vectorizer_", "role_vectorizer_"}
 
@@ -178,7 +179,7 @@ def _label_set_to_data(model: Any, arrays: _Arrays, classifiers: dict[str, bytes
 
 def write_artifact(bundle: Any, directory: str | Path) -> str:
     """Save ``bundle`` under ``directory`` (created); return the manifest's sha256, the model's digest."""
-    extra = set(bundle.__dict__) - _STATE - _CACHED
+    extra = set(bundle.__dict__) - _STATE - CACHED_STATE
     if extra:
         raise ModelLoadError(f"the model has state the saved format does not hold: {sorted(extra)}")
     arrays = _Arrays()

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from training.artifact import ARRAYS_FILE, feature_terms, read_artifact, write_artifact
+from training.artifact import ARRAYS_FILE, CACHED_STATE, feature_terms, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
+from training.explanations import ParagraphReasons, char_wb_analyzer, words_of_ngrams
 from training.features import (
     N_IN_ARTICLE,
     ArticleLayout,
@@ -389,7 +390,7 @@ class ModelBundle:
         scored = self.score([text])
         if labels is None:
             labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
-        return self.explain_row(scored.X.tocsr()[0], k, labels)
+        return self.explain_row(scored.X.tocsr()[0], k, labels, text)
 
     def term(self, column: int) -> str:
         """The term of a feature column (explanations only).
@@ -406,8 +407,7 @@ class ModelBundle:
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt from the vectorizers after loading: saving them would store a second copy
         # of the vocabulary (and a bound analyzer) for nothing.
-        rebuilt = ("fast_tfidf_", "terms_", "fast_role_tfidf_")
-        return {key: value for key, value in self.__dict__.items() if key not in rebuilt}
+        return {key: value for key, value in self.__dict__.items() if key not in CACHED_STATE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "role_set" not in state:  # saved before roles, context and decision caps existed
@@ -417,23 +417,28 @@ class ModelBundle:
         self.__dict__.update(state)
 
     def explain_row(
-        self, x: Any, k: int, labels: dict[str, list[str]]
+        self, x: Any, k: int, labels: dict[str, list[str]], text: str | None = None
     ) -> dict[str, dict[str, list[tuple[str, float]]]]:
-        """`explain` for an already vectorized row (1 x features, CSR)."""
+        """`explain` for an already vectorized row (1 x features, CSR). Given the paragraph's ``text``, its
+        character n-grams are credited to the words they come from (`training.explanations`)."""
+        analyze = self.char_wb_analyzer_
+        owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
+        self.term(0)  # builds terms_: one block's vocabulary
+        context = self.config.context
+        prefixes = context_blocks(context.neighbours, context.headline, context.article)
+        reasons = ParagraphReasons(x.indices, self.terms_, self._word_columns(), prefixes, owners)
         explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for name, wanted in labels.items():
             model = self.label_sets_[name]
-            per_label: dict[str, list[tuple[str, float]]] = {}
-            for label in wanted:
-                contributions = x.data * model.term_weights(model.labels.index(label), x.indices)
-                order = np.argsort(-contributions, kind="stable")[:k]
-                per_label[label] = [
-                    (self.term(int(x.indices[i])), round(float(contributions[i]), 4))
-                    for i in order
-                    if contributions[i] > 0
-                ]
-            explanations[name] = per_label
+            explanations[name] = {
+                label: reasons.top(x.data * model.term_weights(model.labels.index(label), x.indices), k)
+                for label in wanted
+            }
         return explanations
+
+    @cached_property
+    def char_wb_analyzer_(self) -> Callable[[str], list[str]] | None:
+        return char_wb_analyzer(self.vectorizer_)
 
     def save(self, directory: str | Path) -> str:
         """Write the model as plain arrays + JSON (`training.artifact`); return its digest (``bundle_sha256``)."""

@@ -107,7 +107,7 @@ def classify(
                     name: dict(zip(bundle.label_names[name], margins[name][i], strict=True)) for name in margin_sets
                 }
         if X is not None:
-            explained = bundle.explain_row(X[i], explain, item["labels"])
+            explained = bundle.explain_row(X[i], explain, item["labels"], text)
             item["explanations"] = {
                 name: {
                     label: [{"term": term, "weight": weight} for term, weight in terms]

@@ -24,6 +24,7 @@ from training.codebook import Codebook, LabelDefinition
 from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
+from training.explanations import words_of_ngrams
 from training.features import ArticleLayout
 from training.scoring import SCORE_ATOL
 from training.train import article_layout
@@ -188,15 +189,16 @@ def test_explanation_terms_come_from_the_paragraph(bundle: ModelBundle) -> None:
     for paragraph in ARTICLE[:2]:
         explanation = bundle.explain(paragraph, k=5)
         assert any(terms for per_label in explanation.values() for terms in per_label.values())
+        # Word n-grams, and the words character n-grams are credited to (a chunk like "us-china" stays whole).
         words = set(re.findall(r"\b\w\w+\b", paragraph.lower()))
+        words |= {re.sub(r"^\W+|\W+$", "", chunk) for chunk in paragraph.lower().split()}
         for per_label in explanation.values():
             for terms in per_label.values():
                 assert len(terms) <= 5
                 weights = [w for _, w in terms]
                 assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
                 for term, _ in terms:
-                    # A word 1-2-gram's words, or a character n-gram (padded with spaces at word edges), of this text.
-                    assert set(term.split()) <= words or term.strip() in paragraph.lower(), term
+                    assert set(term.split()) <= words, term  # never a fragment such as "eaten"
 
 
 def test_save_load_round_trip(bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str) -> None:
@@ -337,10 +339,22 @@ def test_explanations_name_terms_with_word_and_char_features() -> None:
     assert [with_context.term(j) for j in range(len(expected))] == expected
     assert with_context.label_sets_["topic"].scorer.weights.shape[0] == len(expected)
     assert words == [n.split("__", 1)[1] for n in bundle.vectorizer_.get_feature_names_out() if n.startswith("word__")]
-    terms = [
-        term for term, _ in bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"]
+    terms = dict(bundle.explain("tariffs on imports", k=30, labels={"topic": ["trade"]})["topic"]["trade"])
+    assert "tariffs" in terms and all(set(t.split()) <= {"tariffs", "on", "imports"} for t in terms)
+    # The word's reason sums its word column and its character n-grams, which a bare row lists one by one.
+    x = bundle.content_features(["tariffs on imports"], ArticleLayout.alone(1), None).tocsr()[0]
+    bare = dict(bundle.explain_row(x, 30, {"topic": ["trade"]})["topic"]["trade"])
+    assert any(len(t) in (3, 4) and t in " tariffs " for t in bare)
+    owners = words_of_ngrams("tariffs on imports", bundle.char_wb_analyzer_)
+    model = bundle.label_sets_["topic"]
+    contributions = x.data * model.term_weights(model.labels.index("trade"), x.indices)
+    credited = [
+        value
+        for column, value in zip(x.indices.tolist(), contributions.tolist(), strict=True)
+        if bundle.term(column) == "tariffs"
+        or (column >= bundle._word_columns() and owners.get(bundle.term(column)) == ["tariffs"])
     ]
-    assert "tariffs" in terms and any(len(t) in (3, 4) and t in " tariffs " for t in terms)
+    assert len(credited) > 1 and terms["tariffs"] == pytest.approx(sum(credited), abs=1e-4)
 
 
 def test_non_content_rows_get_no_labels_even_above_every_threshold(bundle: ModelBundle) -> None:
