@@ -46,8 +46,8 @@ class ParagraphReasons:
     The row's columns are blocks that each repeat ``vocabulary`` (word n-grams first, ``word_columns`` of
     them) under ``prefixes`` ("" for the paragraph itself, "context: ", ...). ``owners`` maps the paragraph's
     character n-grams to their words (`words_of_ngrams`), or is None to list n-grams as they are. Each stored
-    entry of the row is credited to one or more reasons with a weight; a label's reasons are then one
-    ``bincount`` of its contributions, so a 32-paragraph article is explained in milliseconds.
+    entry of the row is credited to one or more reasons with a weight, once; each label's reasons are then
+    one ``bincount`` of its contributions, not a Python loop over the row's ~10^3 columns.
     """
 
     def __init__(
