@@ -72,9 +72,10 @@ class ParagraphReasons:
         entries: list[int] = []
         ids: list[int] = []
         weights: list[float] = []
-        for position in np.flatnonzero(block == 0).tolist():  # the paragraph's own columns
-            term = vocabulary[int(j[position])]
-            is_word = j[position] < word_columns or owners is None
+        own = np.flatnonzero(block == 0)  # the paragraph's own columns; plain ints: numpy scalars are slow here
+        for position, term_index in zip(own.tolist(), j[own].tolist(), strict=True):
+            term = vocabulary[term_index]
+            is_word = term_index < word_columns or owners is None
             targets = [term] if is_word else (owners.get(term) or [term.strip()])  # type: ignore[union-attr]
             for target in targets:
                 entries.append(position)
