@@ -398,11 +398,16 @@ class ModelBundle:
         Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff"),
         made when asked: a list of every prefixed term would cost each serving worker ~15 MB.
         """
-        if "terms_" not in self.__dict__:
-            self.terms_ = feature_terms(self.vectorizer_)  # the vocabulary's own strings, in column order
-        block, j = divmod(column, len(self.terms_))
+        terms = self._terms()
+        block, j = divmod(column, len(terms))
         context = self.config.context
-        return context_blocks(context.neighbours, context.headline, context.article)[block] + self.terms_[j]
+        return context_blocks(context.neighbours, context.headline, context.article)[block] + terms[j]
+
+    def _terms(self) -> list[str]:
+        """One block's terms: the vocabulary's own strings, in column order (built on first use)."""
+        if "terms_" not in self.__dict__:
+            self.terms_ = feature_terms(self.vectorizer_)
+        return self.terms_
 
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt from the vectorizers after loading: saving them would store a second copy
@@ -423,10 +428,9 @@ class ModelBundle:
         character n-grams are credited to the words they come from (`training.explanations`)."""
         analyze = self.char_wb_analyzer_
         owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
-        self.term(0)  # builds terms_: one block's vocabulary
         context = self.config.context
         prefixes = context_blocks(context.neighbours, context.headline, context.article)
-        reasons = ParagraphReasons(x.indices, self.terms_, self._word_columns(), prefixes, owners)
+        reasons = ParagraphReasons(x.indices, self._terms(), self._word_columns(), prefixes, owners)
         explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for name, wanted in labels.items():
             model = self.label_sets_[name]

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from joblib import parallel_config
-from threadpoolctl import threadpool_limits
 
 from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
@@ -39,7 +37,7 @@ from training.evaluation import (
     split_train_test,
 )
 from training.features import ArticleLayout
-from training.machine import usable_cores
+from training.machine import labels_fitted_in_threads, usable_cores
 from training.thresholds import tune_thresholds
 
 
@@ -265,12 +263,8 @@ def train_model(
         return fold_model.predict_proba(fold_test.texts, layout=article_layout(fold_test))
 
     started = time.perf_counter()
-    # liblinear calls BLAS for tiny vector operations; threaded OpenBLAS only adds synchronisation, and on a
-    # busy machine its spinning threads made fits 10-20x slower (measured: 64 s against 3 s on the default corpus).
-    # The cores go to labels instead: scikit-learn's `Parallel` inside `OneVsRestClassifier` picks up this
-    # threading backend (`build_classifier` keeps estimators that share liblinear's global RNG sequential).
     threads = n_jobs or usable_cores()
-    with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=threads):
+    with labels_fitted_in_threads(threads):
         oof = out_of_fold_scores(
             train, label_names, config.cv.folds, config.seed, fit_and_score, on_fold=lambda: step("cv fold")
         )

@@ -132,15 +132,10 @@ def audit_scores(
     config: RunConfig, codebooks: dict[str, Codebook], data: LabelledData, on_fold: Callable[[], None] | None = None
 ) -> dict[str, np.ndarray]:
     """Grouped out-of-fold scores for every row and label set."""
-    from joblib import parallel_config
-    from threadpoolctl import threadpool_limits
-
-    from training.machine import usable_cores
+    from training.machine import labels_fitted_in_threads, usable_cores
 
     names = {name: cb.label_names for name, cb in codebooks.items()}
-    # As in train_model: labels fitted in threads on every usable core (the scores do not depend on it),
-    # BLAS kept to one thread, which only slows liblinear down.
-    with threadpool_limits(1, user_api="blas"), parallel_config(backend="threading", n_jobs=usable_cores()):
+    with labels_fitted_in_threads(usable_cores()):  # as in train_model; the scores do not depend on it
         return out_of_fold_scores(data, names, config.cv.folds, config.seed, fold_scorer(config, codebooks), on_fold)
 
 
