@@ -28,6 +28,9 @@ OUTPUT_FORMATS = ("parquet", "jsonl", "csv")
 UNITS = ("article", "paragraph")
 # Rows per Arrow batch handed to the Python workers: whole articles hold ~15 paragraphs each.
 ARROW_BATCH_ROWS = {"article": 512, "paragraph": 4096}
+# The model's output as it left the Python workers, kept in the staging directory until the outputs
+# are written from it (hidden: a reader of a committed output never sees it).
+SCORED_ROWS = "_scored"
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class _Output:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
+
+    def delete(self, child: str) -> None:
+        self.fs.delete(self.jvm.org.apache.hadoop.fs.Path(self.staging, child), True)
 
     def commit(self, overwrite: bool) -> None:
         """Rename the staging directory onto the output name (moving an old result aside first)."""
@@ -214,7 +220,6 @@ def _write(df: DataFrame, path: str, output_format: str) -> None:
 
 def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_status: Any = None) -> BatchReport:
     """Run one job; ``spark`` reuses a session (tests, benchmark), else one is started on ``options.master``."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from training.batch.scoring import ScoringTask, output_schema, score_batches
@@ -269,26 +274,34 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         F.lit(ref.version).cast("string").alias("model_version"),
         F.lit(ref.run_id).cast("string").alias("model_run_id"),
     ]
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        ok = scored.filter(F.col("reject_reason").isNull())
+        status("scoring")
+        # The model's only pass: every row it produced (scored or rejected) is written once as Parquet
+        # in the staging directory and every output and count below is read back from there. A cache
+        # (`persist`) did the same in memory, but at archive sizes it spilled to local disk anyway, and
+        # a block lost under memory pressure would have been scored a second time.
+        rows_path = output.path(SCORED_ROWS)
+        scored.write.parquet(rows_path)
+        rows = spark.read.parquet(rows_path)
+        ok = rows.filter(F.col("reject_reason").isNull())
         paragraphs = ok.drop("reject_reason", "_rows_in").select("*", *model_columns)
-        rejected = scored.filter(F.col("reject_reason").isNotNull()).select(
+        rejected = rows.filter(F.col("reject_reason").isNotNull()).select(
             "input_id", "article_id", "source_file", "source_line", "reject_reason", "text"
         )
-        status("scoring")
+        status("writing")
         _write(
             _for_format(paragraphs, options.output_format, label_sets), output.path("paragraphs"), options.output_format
         )
         _write(rejected, output.path("rejected"), options.output_format)
         summary = article_summary(ok, bundle, label_sets)
         _write(summary, output.path("articles"), options.output_format)
-        counts = scored.agg(
+        counts = rows.agg(
             F.sum("_rows_in").alias("rows_in"),
             F.sum(F.col("reject_reason").isNull().cast("long")).alias("scored"),
             F.sum(F.col("reject_reason").isNotNull().cast("long")).alias("rejected"),
         ).first()
-        articles = summary.count()  # from the cached scores, not the written files
+        articles = summary.count()  # from the columns it needs of the scored rows, not the written text
+        output.delete(SCORED_ROWS)
         wall = time.perf_counter() - started
         scored_n = int(counts["scored"] or 0) if counts else 0
         report = BatchReport(
@@ -307,8 +320,6 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
     except BaseException:
         output.discard()
         raise
-    finally:
-        scored.unpersist()
     return report
 
 
