@@ -106,21 +106,24 @@ class _Output:
         parent, name = self.final.getParent(), self.final.getName()
         self.staging = jvm.org.apache.hadoop.fs.Path(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
 
+    def _staged(self, child: str) -> Any:
+        return self.jvm.org.apache.hadoop.fs.Path(self.staging, child)
+
     def path(self, child: str) -> str:
-        return str(self.jvm.org.apache.hadoop.fs.Path(self.staging, child).toString())
+        return str(self._staged(child).toString())
 
     def exists(self) -> bool:
         return bool(self.fs.exists(self.final))
 
     def write_text(self, child: str, text: str) -> None:
-        stream = self.fs.create(self.jvm.org.apache.hadoop.fs.Path(self.staging, child), True)
+        stream = self.fs.create(self._staged(child), True)
         try:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
 
     def delete(self, child: str) -> None:
-        self.fs.delete(self.jvm.org.apache.hadoop.fs.Path(self.staging, child), True)
+        self.fs.delete(self._staged(child), True)
 
     def commit(self, overwrite: bool) -> None:
         """Rename the staging directory onto the output name (moving an old result aside first)."""
@@ -278,8 +281,8 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         status("scoring")
         # The model's only pass: every row it produced (scored or rejected) is written once as Parquet
         # in the staging directory and every output and count below is read back from there. A cache
-        # (`persist`) did the same in memory, but at archive sizes it spilled to local disk anyway, and
-        # a block lost under memory pressure would have been scored a second time.
+        # (`persist`) would do the same in memory, but a million scored paragraphs with their text do not
+        # fit local mode's 1 GB driver, and a block lost under memory pressure would be scored again.
         rows_path = output.path(SCORED_ROWS)
         scored.write.parquet(rows_path)
         rows = spark.read.parquet(rows_path)
