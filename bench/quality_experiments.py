@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import time
 from pathlib import Path
 
@@ -80,6 +81,10 @@ def main() -> None:
         "mean_accuracy": round(float(np.mean([s["accuracy"] for s in per_style.values()])), 4),
         "mean_non_content_recall": round(float(np.mean([s["non_content_recall"] for s in per_style.values()])), 4),
         "mean_non_content_gated": round(float(np.mean([s["non_content_gated"] for s in per_style.values()])), 4),
+        **{
+            f"mean_{key}": round(float(np.mean([s[key] for s in per_style.values()])), 4)
+            for key in ("alone_content_kept", "alone_non_content_gated", "first_sentence_content_kept")
+        },
         "per_style": per_style,
         "seconds": round(time.time() - started),
     }
@@ -105,6 +110,7 @@ def role_figures(bundle, held_part, names, content_roles) -> dict[str, float]:
         # what the decision rule needs: a non-content paragraph read as any non-content role gets no labels
         "non_content_gated": round(float((~np.isin(predicted[non_content], content)).mean()), 4),
         **excerpt_scores(bundle, held_part, truth, names, content_roles),
+        **short_text_scores(bundle, held_part, truth, names, content_roles),
     }
 
 
@@ -128,6 +134,29 @@ def excerpt_scores(bundle, held_part, truth, names, content_roles) -> dict[str, 
 
 
 EXCERPT = 3
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
+
+
+def short_text_scores(bundle, held_part, truth, names, content_roles) -> dict[str, float]:
+    """Each paragraph sent alone, and the first sentence of each multi-sentence content paragraph sent alone
+    (what a user trying the service with one sentence sends): the share of content still read as content, and
+    of non-content paragraphs read as some non-content role (so given no labels)."""
+    content_ids = [names.index(r) for r in content_roles]
+    alone = np.array(bundle.role_scores(held_part.texts, ArticleLayout.alone(len(held_part.texts))).argmax(axis=1))
+    content = np.isin(truth, content_ids)
+    firsts = [
+        parts[0]
+        for text, is_content in zip(held_part.texts, content, strict=True)
+        if is_content and len(parts := _SENTENCE.split(text.strip())) > 1
+    ]
+    sentence = np.array(bundle.role_scores(firsts, ArticleLayout.alone(len(firsts))).argmax(axis=1))
+    return {
+        "alone_accuracy": round(float((alone == truth).mean()), 4),
+        "alone_content_kept": round(float(np.isin(alone[content], content_ids).mean()), 4),
+        "alone_non_content_gated": round(float((~np.isin(alone[~content], content_ids)).mean()), 4),
+        "first_sentence_content_kept": round(float(np.isin(sentence, content_ids).mean()), 4),
+        "first_sentences": len(firsts),
+    }
 
 
 if __name__ == "__main__":
