@@ -33,6 +33,7 @@ from training.features import (
     article_sums,
     context_blocks,
     context_features,
+    first_sentence,
     in_article_cues,
     layout_features,
     n_layout_features,
@@ -248,8 +249,8 @@ class ModelBundle:
                 roles = [names[j] for j in y.argmax(axis=1).tolist()]  # the content sets' context reads true roles
                 fit_roles = partial(self._fit_label_set, self.role_set, *self._role_training_set(texts, y, layout))
                 # The role model's solver needs nothing of the content sets. With cores to spare it runs beside
-                # their vectorizer and label fits: single-threaded lbfgs over twice the rows, a third of a
-                # default fit when run alone (docs/benchmarks.md).
+                # their vectorizer and label fits: single-threaded lbfgs over the rows twice (plus first
+                # sentences), a third of a default fit when run alone (docs/benchmarks.md, before first sentences).
                 if effective_n_jobs(None) > 1:  # the caller's joblib `parallel_config` (train_model's threads)
                     role_fit = pool.submit(fit_roles)
                 else:
@@ -269,7 +270,8 @@ class ModelBundle:
         self, texts: list[str], y: np.ndarray, layout: ArticleLayout
     ) -> tuple[Any, np.ndarray, ClassifierConfig]:
         """What the role model is fitted on: each paragraph in place and, again, alone (no position), so that
-        a paragraph sent on its own is judged by its text. Fits the role vectorizer."""
+        a paragraph sent on its own is judged by its text; with `roles.first_sentences`, also the first sentence
+        of each paragraph that has more than one, alone, with its paragraph's role. Fits the role vectorizer."""
         from training.estimators import build_char_vectorizer
 
         roles_config = self.config.roles
@@ -277,10 +279,17 @@ class ModelBundle:
         self.label_sets_.pop(self.role_set, None)  # a refit: the layout block's width comes from the config
         self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
         chars = _sorted(self.role_vectorizer_.fit_transform(texts))  # once: the copies differ only in layout
-        in_place = self.role_features(texts, layout, chars)
-        alone = self.role_features(texts, ArticleLayout.alone(len(texts)), chars)
+        alone = ArticleLayout.alone(len(texts))
+        blocks = [self.role_features(texts, layout, chars), self.role_features(texts, alone, chars)]
+        targets = [y, y]
+        if roles_config.first_sentences:
+            firsts = [(i, sentence) for i, text in enumerate(texts) if (sentence := first_sentence(text))]
+            if firsts:
+                rows, sentences = zip(*firsts, strict=True)
+                blocks.append(self.role_features(list(sentences), ArticleLayout.alone(len(sentences))))
+                targets.append(y[list(rows)])
         classifier_config = ClassifierConfig(type="logreg", C=roles_config.C, class_weight="balanced")
-        return sp.vstack([in_place, alone], format="csr"), np.vstack([y, y]), classifier_config
+        return sp.vstack(blocks, format="csr"), np.vstack(targets), classifier_config
 
     def _fit_label_set(self, name: str, X: Any, y: np.ndarray, config: ClassifierConfig) -> LabelSetModel:
         from training.estimators import build_classifier, label_weights, without_nb_weighting

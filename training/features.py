@@ -115,6 +115,22 @@ _MARKERS = [
 
 
 _SENTENCE_END = re.compile(r"[.!?](\s|$)")
+# A sentence ends at . ! or ? followed by space and a capital or an opening quote, unless the word before is a
+# title or an initial ("Mr. Smith", "U.S. President", "J. Smith"): the role model's first-sentence copies
+# (`roles.first_sentences`) should be sentences, not "Mr.".
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
+_TITLES = "Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Prof|Rev|No|Jr|Sr|Inc|Co|Corp|Ltd"
+_NOT_AN_END = re.compile(rf"\b(?:{_TITLES}|[A-Z])\.$")
+
+
+def first_sentence(text: str) -> str | None:
+    """The paragraph's first sentence, or None when it has only one."""
+    stripped = text.strip()
+    for end in _SENTENCE_BREAK.finditer(stripped):
+        sentence = stripped[: end.start()]
+        if not _NOT_AN_END.search(sentence):
+            return sentence
+    return None
 
 
 def layout_features(

@@ -25,7 +25,7 @@ from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.explanations import words_of_ngrams
-from training.features import ArticleLayout
+from training.features import ArticleLayout, first_sentence
 from training.scoring import SCORE_ATOL
 from training.train import article_layout
 
@@ -73,6 +73,10 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     own = clone(bundle.vectorizer_).fit_transform(train.texts)
     chars.sort_indices(), own.sort_indices()
     role_train = [bundle.role_features(train.texts, lay, chars) for lay in (layout, alone(train))]
+    # ... and the paragraphs' first sentences, alone (`roles.first_sentences`)
+    assert bundle.config.roles.first_sentences
+    firsts = [(i, s) for i, text in enumerate(train.texts) if (s := first_sentence(text))]
+    role_train.append(bundle.role_features([s for _, s in firsts], ArticleLayout.alone(len(firsts))))
     features = {
         "role": (sp.vstack(role_train), bundle.role_features(test.texts, test_layout)),
         "content": (bundle.content_features(train.texts, layout, gold_roles, own), scored.X),
@@ -85,7 +89,7 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
             config = ClassifierConfig(type="logreg", C=bundle.config.roles.C, class_weight="balanced")
         reference = build_classifier(config, model.multi_label, bundle.config.seed)
         y = train.label_matrix(name, model.labels)
-        y = np.vstack([y, y]) if name == "role" else y
+        y = np.vstack([y, y, y[[i for i, _ in firsts]]]) if name == "role" else y
         with threadpool_limits(1, user_api="blas"):  # as training fits: BLAS threads change the sums' order
             reference.fit(X_train, y if model.multi_label else y.argmax(axis=1))
         # float32 weights (half the memory) against scikit-learn's float64: equal to within SCORE_ATOL.
@@ -414,3 +418,32 @@ def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
     scores = bundle.predict_proba(texts[:3], layout=ArticleLayout.alone(3))["role"]
     assert scores.shape == (3, 4) and np.allclose(scores[:, [1, 3]], 0) and np.allclose(scores.sum(axis=1), 1)
     assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]
+
+
+@pytest.mark.parametrize("first_sentences", [False, True])
+def test_role_model_is_also_fitted_on_paragraphs_first_sentences(first_sentences: bool) -> None:
+    """Each paragraph in place, each alone, and (with `roles.first_sentences`) the first sentence of each
+    paragraph that has more than one, alone, with that paragraph's role."""
+    roles = ("body", "headline", "byline", "caption")
+    codebooks = {
+        "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in roles)),
+        "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
+    }
+    config = load_config(None, {"data.label_sets": ["role", "topic"], "roles.first_sentences": first_sentences})
+    texts = [
+        "Tariffs rise on steel. Importers said prices would follow.",  # body, two sentences
+        "Navy ships patrol the strait at dawn.",  # body, one sentence: nothing to add
+        'Talks resume. "We are ready," an envoy said.',  # headline, two sentences
+        "Ships in the strait on Monday. Photo: Reuters",  # caption, two sentences
+    ]
+    role = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    bundle = ModelBundle(config, codebooks)
+    X, y, _ = bundle._role_training_set(texts, role, ArticleLayout.single_article(4))
+    in_place_and_alone = 2 * len(texts)
+    firsts = ["Tariffs rise on steel.", "Talks resume.", "Ships in the strait on Monday."] if first_sentences else []
+    assert X.shape[0] == y.shape[0] == in_place_and_alone + len(firsts)
+    np.testing.assert_array_equal(y[:in_place_and_alone], np.vstack([role, role]))
+    if firsts:
+        np.testing.assert_array_equal(y[in_place_and_alone:], role[[0, 2, 3]])
+        expected = bundle.role_features(firsts, ArticleLayout.alone(3)).toarray()
+        np.testing.assert_allclose(X[in_place_and_alone:].toarray(), expected)

@@ -14,6 +14,7 @@ from training.features import (
     article_sums,
     context_blocks,
     context_features,
+    first_sentence,
     in_article_cues,
     layout_features,
     n_layout_features,
@@ -174,3 +175,19 @@ def test_article_sums_score_the_article_block_without_building_it() -> None:
     np.testing.assert_allclose(sums.cosine(), np.asarray(X.multiply(rest).sum(axis=1)).ravel(), atol=1e-6)
     assert not sums.project(weights)[[3, 8]].any()  # alone
     assert not sums.project(weights)[4].any() and sums.project(weights)[5].any()  # b: its one content row
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Talks resumed in Geneva. Both sides were hopeful.", "Talks resumed in Geneva."),
+        ('Prices rose! "We expected it," a trader said.', "Prices rose!"),
+        ("One sentence only, however long it is.", None),
+        ("Growth was 3.5 per cent in May.", None),  # a decimal point does not end a sentence
+        ("  Leading space. Second.  ", "Leading space."),
+        ("Mr. Smith met Dr. Jones in the U.S. capital. They talked.", "Mr. Smith met Dr. Jones in the U.S. capital."),
+        ("Talks with the U.S. Trade officials left.", None),  # "U.S." is taken for an initial: no break
+    ],
+)
+def test_first_sentence(text: str, expected: str | None) -> None:
+    assert first_sentence(text) == expected
