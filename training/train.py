@@ -235,6 +235,21 @@ def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
     return Evaluation(score_decisions(bundle, data, scores, predicted), scores, predicted)
 
 
+def fold_scorer(
+    config: RunConfig, codebooks: dict[str, Codebook]
+) -> Callable[[LabelledData, LabelledData], dict[str, np.ndarray]]:
+    """Fit the configured model on one fold's rows and score the held-out rows as articles: the cross-validation
+    step of `topicframe train`, shared by the label audit and the threshold benchmark."""
+    names = {name: cb.label_names for name, cb in codebooks.items()}
+
+    def fit_and_score(fold_train: LabelledData, fold_test: LabelledData) -> dict[str, np.ndarray]:
+        targets = {name: fold_train.label_matrix(name, labels) for name, labels in names.items()}
+        model = ModelBundle(config, codebooks).fit(fold_train.texts, targets, layout=article_layout(fold_train))
+        return model.predict_proba(fold_test.texts, layout=article_layout(fold_test))
+
+    return fit_and_score
+
+
 def train_model(
     config: RunConfig,
     prepared: PreparedData,
@@ -256,17 +271,16 @@ def train_model(
     def targets(data: LabelledData) -> dict[str, np.ndarray]:
         return {name: data.label_matrix(name, labels) for name, labels in label_names.items()}
 
-    def fit_and_score(fold_train: LabelledData, fold_test: LabelledData) -> dict[str, np.ndarray]:
-        fold_model = ModelBundle(config, codebooks).fit(
-            fold_train.texts, targets(fold_train), layout=article_layout(fold_train)
-        )
-        return fold_model.predict_proba(fold_test.texts, layout=article_layout(fold_test))
-
     started = time.perf_counter()
     threads = n_jobs or usable_cores()
     with labels_fitted_in_threads(threads):
         oof = out_of_fold_scores(
-            train, label_names, config.cv.folds, config.seed, fit_and_score, on_fold=lambda: step("cv fold")
+            train,
+            label_names,
+            config.cv.folds,
+            config.seed,
+            fold_scorer(config, codebooks),
+            on_fold=lambda: step("cv fold"),
         )
         bundle = ModelBundle(config, codebooks).fit(
             train.texts, targets(train), data_digest=train.digest(), layout=article_layout(train)

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from training.bundle import LabelSetModel, ModelBundle
+from training.bundle import LabelSetModel
 from training.codebook import Codebook, load_codebooks
 from training.config import RunConfig
 from training.dataset import LabelledData
 from training.errors import TopicframeError
 from training.evaluation import out_of_fold_scores
 from training.thresholds import tune_thresholds
-from training.train import article_layout, labels_on_non_content_rows, load_data
+from training.train import fold_scorer, labels_on_non_content_rows, load_data
 
 SEPARATOR = ";"
 
@@ -93,20 +93,6 @@ class AuditResult:
                 record[f"scores_{name}"] = " ".join(f"{labels[j]}={audit.scores[i, j]:.2f}" for j in top)
             rows.append(record)
         return rows
-
-
-def fold_scorer(
-    config: RunConfig, codebooks: dict[str, Codebook]
-) -> Callable[[LabelledData, LabelledData], dict[str, np.ndarray]]:
-    """Fit the configured model on one fold's rows and score the held-out rows as articles (as training does)."""
-    names = {name: cb.label_names for name, cb in codebooks.items()}
-
-    def fit_and_score(fold_train: LabelledData, fold_test: LabelledData) -> dict[str, np.ndarray]:
-        targets = {name: fold_train.label_matrix(name, labels) for name, labels in names.items()}
-        model = ModelBundle(config, codebooks).fit(fold_train.texts, targets, layout=article_layout(fold_train))
-        return model.predict_proba(fold_test.texts, layout=article_layout(fold_test))
-
-    return fit_and_score
 
 
 def load_audit_data(config: RunConfig) -> tuple[dict[str, Codebook], LabelledData]:
