@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5, min_f1: float = 0.2) -> np.ndarray:
+def tune_thresholds(
+    y_true: np.ndarray, scores: np.ndarray, default: float = 0.5, min_f1: float = 0.2, f1_tolerance: float = 0.0
+) -> np.ndarray:
     """For each label, the threshold that maximises that label's F1.
 
     ``y_true`` and ``scores`` are (rows x labels) out-of-fold matrices. The
@@ -21,6 +23,10 @@ def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5
     same arithmetic as scikit-learn's ``precision_recall_curve`` (``tests/unit/training/test_thresholds.py``
     checks equality with it); a cut-off at a tied score counts every tied row as positive, and among
     equally good cut-offs the lowest wins, as ``np.argmax`` over that curve picks it.
+
+    With ``f1_tolerance`` > 0 the threshold is the median of the cut-offs whose F1 is within that much of the
+    best (the middle of the plateau), not the single best one: the F1 curve is flat near its top, so its
+    arg-max moves with a handful of out-of-fold scores, and a retrained model's labels would flip with it.
     """
     y_true = np.asarray(y_true)
     scores = np.asarray(scores, dtype=np.float64)
@@ -48,9 +54,26 @@ def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5
     best_row = n_rows - 1 - np.argmax(f1[::-1], axis=0)
     columns = np.arange(s.shape[1])
     best_f1 = f1[best_row, columns]
+    if f1_tolerance > 0:
+        best_row = _middle_of_plateau(f1, best_row, best_f1 - f1_tolerance)
     has_lower = best_row < n_rows - 1  # otherwise the cut-off would call every row positive
     lower = s_sorted[np.minimum(best_row + 1, n_rows - 1), columns]
     tuned = (s_sorted[best_row, columns] + lower) / 2
     keep = has_lower & (best_f1 >= min_f1)
     thresholds[np.flatnonzero(searched)[keep]] = tuned[keep]
     return thresholds
+
+
+def _middle_of_plateau(f1: np.ndarray, best_row: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per column, the median row among the cut-offs with F1 >= ``floor`` (rows in descending score order).
+
+    The last row is never a candidate (it would call every row positive); a column whose only candidate
+    is the last row keeps ``best_row``, and the keep/default rules of the caller still apply to it.
+    """
+    candidate = f1 >= floor  # non-cut-off rows hold F1 -1, below any floor
+    candidate[-1] = False
+    counts = candidate.sum(axis=0)
+    # The ((count + 1) // 2)-th candidate from the top: the median, or the higher of the two middle ones.
+    wanted = (counts + 1) // 2
+    is_wanted = candidate & (np.cumsum(candidate, axis=0) == wanted)
+    return np.where(counts > 0, np.argmax(is_wanted, axis=0), best_row)

@@ -235,6 +235,25 @@ def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
     return Evaluation(score_decisions(bundle, data, scores, predicted), scores, predicted)
 
 
+def set_tuned_thresholds(bundle: ModelBundle, data: LabelledData, oof: dict[str, np.ndarray]) -> None:
+    """Each multi-label set's thresholds, as the bundle's config says: tuned on out-of-fold scores or fixed.
+
+    Tuned on the paragraphs that can carry labels: a caption's missing topics say nothing about where a
+    topic's threshold belongs.
+    """
+    config = bundle.config.thresholds
+    gold_content = content_rows(bundle, data)
+    for name in bundle.content_label_sets:
+        labels = bundle.label_names[name]
+        if not bundle.multi_label[name]:
+            continue
+        if config.strategy == "f1":
+            y = data.label_matrix(name, labels)[gold_content]
+            bundle.set_thresholds(name, tune_thresholds(y, oof[name][gold_content], f1_tolerance=config.f1_tolerance))
+        else:
+            bundle.set_thresholds(name, np.full(len(labels), config.fixed))
+
+
 def fold_scorer(
     config: RunConfig, codebooks: dict[str, Codebook]
 ) -> Callable[[LabelledData, LabelledData], dict[str, np.ndarray]]:
@@ -288,19 +307,12 @@ def train_model(
     step("final fit")
     fit_seconds = time.perf_counter() - started
 
-    y_train = targets(train)
-    # Thresholds are tuned on the paragraphs that can carry labels: a caption's missing topics say nothing
-    # about where a topic's threshold belongs. Out-of-fold roles decide which paragraphs are content.
-    gold_content = content_rows(bundle, train)
+    set_tuned_thresholds(bundle, train, oof)
+    # Out-of-fold roles decide which paragraphs are content, as the model's own roles will at prediction time.
     oof_content = np.ones(len(train), dtype=bool)
     if bundle.role_set is not None:
         oof_roles = bundle.decide(bundle.role_set, oof[bundle.role_set])
         oof_content = np.isin([row[0] for row in oof_roles], config.roles.content)
-    for name, labels in label_names.items():
-        if codebooks[name].multi_label and config.thresholds.strategy == "f1":
-            bundle.set_thresholds(name, tune_thresholds(y_train[name][gold_content], oof[name][gold_content]))
-        elif codebooks[name].multi_label:
-            bundle.set_thresholds(name, np.full(len(labels), config.thresholds.fixed))
     # Out-of-fold metrics use the tuned thresholds, so they are slightly optimistic
     # for multi-label sets; the test metrics are the honest figure.
     oof_predicted = {name: bundle.decide(name, scores, oof_content) for name, scores in oof.items()}

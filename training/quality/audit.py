@@ -159,7 +159,9 @@ def find_issues(
                 subset = [given[i] for i in rows]
                 flagged[rows] = find_multilabel_issues(subset, scores[rows])
                 quality[rows] = multilabel_quality(subset, scores[rows])
-                thresholds = tune_thresholds(data.label_matrix(name, labels)[rows], scores[rows])
+                thresholds = tune_thresholds(
+                    data.label_matrix(name, labels)[rows], scores[rows], f1_tolerance=config.thresholds.f1_tolerance
+                )
             else:
                 single = np.array([row[0] for row in given])
                 probabilities = scores / scores.sum(axis=1, keepdims=True)  # a role unseen in a fold scores 0

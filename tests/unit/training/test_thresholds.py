@@ -1,7 +1,12 @@
+import copy
+
 import numpy as np
+import pytest
 from sklearn.metrics import precision_recall_curve
 
+from training.config import ThresholdConfig
 from training.thresholds import tune_thresholds
+from training.train import content_rows, prepare_data, set_tuned_thresholds
 
 
 def test_threshold_separates_classes_and_maximises_f1() -> None:
@@ -80,3 +85,46 @@ def test_vectorised_search_equals_precision_recall_curve_per_label() -> None:
         np.testing.assert_array_equal(tune_thresholds(y, scores, min_f1=min_f1), expected)
     tuned = tune_thresholds(y, scores, min_f1=0.0)
     assert np.count_nonzero(tuned != 0.5) > 30  # the comparison covered tuned labels, not just defaults
+
+
+def test_tolerance_takes_the_middle_of_the_f1_plateau() -> None:
+    # Rows in descending score order; F1 when the top k are called positive:
+    # k=4: 0.75, k=6: 0.80 (the best), k=7: 0.727; the other cut-offs are below 0.7.
+    y = np.array([[1], [1], [0], [1], [0], [1], [0], [0], [0]])
+    scores = np.array([[0.9], [0.8], [0.7], [0.6], [0.5], [0.4], [0.3], [0.2], [0.1]])
+    assert tune_thresholds(y, scores)[0] == pytest.approx(0.35)  # the best cut-off: k=6
+    # Within 0.06 of the best: k=4 and k=6; the higher of the two middle ones is k=4.
+    assert tune_thresholds(y, scores, f1_tolerance=0.06)[0] == pytest.approx(0.55)
+    # Within 0.1: k=4, 6 and 7; the median is k=6 again.
+    assert tune_thresholds(y, scores, f1_tolerance=0.1)[0] == pytest.approx(0.35)
+
+
+def test_tolerance_keeps_the_default_rules() -> None:
+    y = np.zeros((20, 1), dtype=int)
+    y[3, 0] = 1  # no out-of-fold evidence (see above): the default stays, whatever the tolerance
+    scores = np.linspace(0.01, 0.3, 20).reshape(-1, 1)
+    scores[3, 0] = 0.0
+    assert tune_thresholds(y, scores, default=0.5, f1_tolerance=0.05)[0] == 0.5
+    y = np.zeros((40, 1), dtype=int)
+    y[[15, 35], 0] = 1
+    assert tune_thresholds(y, np.linspace(0.9, 0.0, 40).reshape(-1, 1), min_f1=0.2, f1_tolerance=0.05)[0] == 0.5
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.05])
+def test_training_tunes_each_sets_thresholds_on_content_rows_with_the_configured_tolerance(bundle, tolerance) -> None:
+    data = prepare_data(bundle.config).train
+    model = copy.deepcopy(bundle)  # the session bundle is shared
+    model.config = bundle.config.model_copy(update={"thresholds": ThresholdConfig(f1_tolerance=tolerance)})
+    rng = np.random.default_rng(0)
+    oof = {}
+    for name in model.content_label_sets:
+        y = data.label_matrix(name, model.label_names[name])
+        oof[name] = np.clip(0.4 * y + rng.normal(0.3, 0.2, y.shape), 0, 1)
+    set_tuned_thresholds(model, data, oof)
+    content = content_rows(model, data)
+    assert 0 < content.sum() < len(data)
+    for name in model.content_label_sets:
+        y = data.label_matrix(name, model.label_names[name])
+        expected = tune_thresholds(y[content], oof[name][content], f1_tolerance=tolerance)
+        np.testing.assert_array_equal(list(model.thresholds(name).values()), expected)
+    assert list(model.thresholds("topic").values()) != list(bundle.thresholds("topic").values())

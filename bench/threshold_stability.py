@@ -1,0 +1,178 @@
+"""How steady are the tuned thresholds, and what does the plateau tolerance cost? (docs/quality.md)
+
+    .venv/bin/python -m bench.threshold_stability [--config experiments/default.yaml]
+        [--tolerances 0,0.0025,0.005,0.01,0.02] [--repeats 5] [--resamples 20] [--cache /tmp/oof.npz]
+
+`topicframe train` tunes each label's threshold on grouped out-of-fold scores of the training articles. This
+computes those scores once, exactly as training does (`training.train.fold_scorer`, the configured folds), and
+then, per value of `thresholds.f1_tolerance`, without reading the test set:
+
+- **inner CV**: the training articles split into 5 groups (seeded, repeated); thresholds tuned on four groups'
+  out-of-fold scores, the decision rule applied to the fifth; micro-F1 over the content paragraphs, pooled
+  over the five groups. This is what chooses the tolerance.
+- **steadiness**: thresholds tuned on bootstrap resamples of the training articles; the standard deviation
+  of each label's threshold across resamples (mean over labels), and how many content paragraphs change
+  labels between two resamples' thresholds (mean over pairs of consecutive resamples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.bundle import LabelSetModel
+from training.config import RunConfig, load_config
+from training.evaluation import indicator, out_of_fold_scores
+from training.machine import labels_fitted_in_threads, usable_cores
+from training.thresholds import tune_thresholds
+from training.train import PreparedData, fold_scorer, prepare_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="experiments/default.yaml")
+    parser.add_argument("--tolerances", default="0,0.0025,0.005,0.01,0.02")
+    parser.add_argument("--repeats", type=int, default=5, help="inner-CV repeats (different article groupings)")
+    parser.add_argument("--resamples", type=int, default=20, help="bootstrap resamples for steadiness")
+    parser.add_argument("--cache", type=Path, help="keep the out-of-fold scores here (reused when present)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "threshold_stability.json")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    prepared = prepare_data(config)
+    started = time.time()
+    oof = out_of_fold(config, prepared, args.cache)
+    oof_seconds = round(time.time() - started, 1)
+    train = prepared.train
+    content = np.isin([row[0] for row in train.labels[config.roles.label_set]], config.roles.content)
+    articles = np.array([a or f"row-{i}" for i, a in enumerate(train.article_ids)])[content]
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name, codebook in prepared.codebooks.items():
+        if not codebook.multi_label or name == config.roles.label_set:
+            continue
+        y = train.label_matrix(name, codebook.label_names)[content]
+        scores = oof[name][content]
+        results[name] = {}
+        for tolerance in (float(t) for t in args.tolerances.split(",")):
+            figures = {
+                **inner_cv(config, codebook.label_names, y, scores, articles, tolerance, args.repeats),
+                **steadiness(config, codebook.label_names, y, scores, articles, tolerance, args.resamples),
+            }
+            results[name][str(tolerance)] = figures
+            print(name, tolerance, figures, flush=True)
+    report = {
+        "config": args.config,
+        "content_paragraphs": int(content.sum()),
+        "articles": len(set(articles)),
+        "out_of_fold_seconds": oof_seconds,
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(markdown(report))
+
+
+def out_of_fold(config: RunConfig, prepared: PreparedData, cache: Path | None) -> dict[str, np.ndarray]:
+    if cache and cache.exists():
+        with np.load(cache) as saved:
+            return {name: saved[name] for name in saved.files}
+    names = {name: cb.label_names for name, cb in prepared.codebooks.items()}
+    with labels_fitted_in_threads(usable_cores()):
+        oof = out_of_fold_scores(
+            prepared.train, names, config.cv.folds, config.seed, fold_scorer(config, prepared.codebooks)
+        )
+    if cache:
+        np.savez_compressed(cache, **oof)  # type: ignore[arg-type]  # numpy stubs: allow_pickle vs **arrays
+    return oof
+
+
+def decider(config: RunConfig, name: str, labels: list[str], thresholds: np.ndarray) -> LabelSetModel:
+    """The shipped decision rule (thresholds, then the caps) without a fitted classifier."""
+    return LabelSetModel(
+        name=name,
+        labels=labels,
+        multi_label=True,
+        classifier=None,
+        weights=None,
+        thresholds=thresholds,
+        max_labels=config.decision.max_labels,
+        relative_to_top=config.decision.relative_to_top,
+    )
+
+
+def micro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    true_positives = float((y & predicted).sum())
+    return 2 * true_positives / max(float(y.sum() + predicted.sum()), 1.0)
+
+
+def inner_cv(
+    config: RunConfig,
+    labels: list[str],
+    y: np.ndarray,
+    scores: np.ndarray,
+    articles: np.ndarray,
+    tolerance: float,
+    repeats: int,
+) -> dict[str, float]:
+    unique = np.unique(articles)
+    f1s = []
+    for repeat in range(repeats):
+        group_of = dict(zip(unique, np.random.default_rng(repeat).permutation(len(unique)) % 5, strict=True))
+        group = np.array([group_of[a] for a in articles])
+        predicted = np.zeros_like(y)
+        for held in range(5):
+            tuned_on, scored = group != held, group == held
+            thresholds = tune_thresholds(y[tuned_on], scores[tuned_on], f1_tolerance=tolerance)
+            decided = decider(config, "inner", labels, thresholds).decide(scores[scored])
+            predicted[scored] = indicator(decided, labels)
+        f1s.append(micro_f1(y.astype(bool), predicted.astype(bool)))
+    return {"inner_cv_micro_f1": round(float(np.mean(f1s)), 4), "inner_cv_sd": round(float(np.std(f1s)), 4)}
+
+
+def steadiness(
+    config: RunConfig,
+    labels: list[str],
+    y: np.ndarray,
+    scores: np.ndarray,
+    articles: np.ndarray,
+    tolerance: float,
+    resamples: int,
+) -> dict[str, float]:
+    unique = np.unique(articles)
+    rows_of = {a: np.flatnonzero(articles == a) for a in unique}
+    rng = np.random.default_rng(0)
+    tuned, decided = [], []
+    for _ in range(resamples):
+        rows = np.concatenate([rows_of[a] for a in rng.choice(unique, size=len(unique), replace=True)])
+        thresholds = tune_thresholds(y[rows], scores[rows], f1_tolerance=tolerance)
+        tuned.append(thresholds)
+        decided.append(indicator(decider(config, "resample", labels, thresholds).decide(scores), labels))
+    changed = [float(np.any(a != b, axis=1).mean()) for a, b in itertools.pairwise(decided)]
+    return {
+        "threshold_sd": round(float(np.std(tuned, axis=0).mean()), 4),
+        "paragraphs_relabelled": round(float(np.mean(changed)), 4),
+    }
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "| label set | f1_tolerance | inner-CV micro-F1 (mean ± sd) | threshold sd | paragraphs relabelled |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, by_tolerance in report["results"].items():
+        for tolerance, f in by_tolerance.items():
+            lines.append(
+                f"| {name} | {tolerance} | {f['inner_cv_micro_f1']:.4f} ± {f['inner_cv_sd']:.4f} | "
+                f"{f['threshold_sd']:.4f} | {f['paragraphs_relabelled']:.1%} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
