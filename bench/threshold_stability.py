@@ -75,7 +75,14 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(markdown(report))
+    table = markdown(report)
+    args.out.with_suffix(".md").write_text(
+        "# Threshold tolerance and steadiness\n\n`python -m bench.threshold_stability` — "
+        f"{report['content_paragraphs']} content paragraphs in {report['articles']} training articles; "
+        f"out-of-fold scores {oof_seconds} s.\n\n" + table + "\n",
+        encoding="utf-8",
+    )
+    print(table)
 
 
 def out_of_fold(config: RunConfig, prepared: PreparedData, cache: Path | None) -> dict[str, np.ndarray]:
