@@ -210,6 +210,11 @@ class DecisionRule(BaseModel):
     content_roles: list[str] = Field(
         description="roles whose paragraphs get labels of the other sets (empty: a model without roles)"
     )
+    at_least_one: dict[str, bool] = Field(
+        description="per multi-label set: whether a content paragraph none of whose labels passes its threshold "
+        "gets its top-scoring label (chosen at training by out-of-fold micro-F1)",
+        examples=[{"topic": True, "frame": False}],
+    )
 
 
 class LabelsResponse(BaseModel):

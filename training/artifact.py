@@ -155,6 +155,7 @@ def _label_set_to_data(model: Any, arrays: _Arrays, classifiers: dict[str, bytes
         "columns": None if model.columns is None else [int(c) for c in model.columns],
         "max_labels": model.max_labels,
         "relative_to_top": float(model.relative_to_top),
+        "at_least_one": bool(model.at_least_one),
         "scorer": None,
         "classifier": None,
         "weights": None,
@@ -394,6 +395,7 @@ def _label_set_from_data(
         columns=None if data["columns"] is None else np.asarray(data["columns"], dtype=np.int64),
         max_labels=data["max_labels"],
         relative_to_top=float(data["relative_to_top"]),
+        at_least_one=bool(data.get("at_least_one", False)),  # absent from models saved before it existed
     )
 
 
@@ -403,6 +405,11 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
     roles = data.get("roles")
     if isinstance(roles, dict) and "article_cues" not in roles:
         data = {**data, "roles": {**roles, "article_cues": False}}
+    thresholds, decision = data.get("thresholds"), data.get("decision")
+    if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off
+        data = {**data, "thresholds": {**thresholds, "f1_tolerance": 0.0}}
+    if isinstance(decision, dict) and "at_least_one" not in decision:  # no fallback to the top label
+        data = {**data, "decision": {**decision, "at_least_one": False}}
     return data
 
 

@@ -318,10 +318,19 @@ class ModelBundle:
             columns=columns,
             max_labels=self.config.decision.max_labels if multi_label else None,
             relative_to_top=self.config.decision.relative_to_top if multi_label else 0.0,
+            # "tuned" starts off: training turns it on per set from out-of-fold scores (`set_at_least_one`).
+            at_least_one=multi_label and self.config.decision.at_least_one is True,
         )
 
     def set_thresholds(self, label_set: str, thresholds: np.ndarray) -> None:
         self.label_sets_[label_set].thresholds = np.asarray(thresholds, dtype=np.float64)
+
+    def set_at_least_one(self, label_set: str, at_least_one: bool) -> None:
+        self.label_sets_[label_set].at_least_one = at_least_one
+
+    def at_least_one(self, label_set: str) -> bool:
+        """Whether a content paragraph with no label passing in this set gets its top label."""
+        return self.label_sets_[label_set].at_least_one
 
     def thresholds(self, label_set: str) -> dict[str, float]:
         model = self.label_sets_[label_set]

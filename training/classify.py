@@ -31,7 +31,8 @@ DECISION_RULE_TEXT = (
     "sets, whatever its scores. Otherwise, in a multi-label set a label is given when its score reaches that "
     "label's own threshold (tuned on out-of-fold scores to maximise the label's F1; the margin is score minus "
     "threshold), then only labels scoring at least {relative} of the paragraph's top score are kept, at most "
-    "{max_labels} per set, highest score first. In a single-label set the label with the top score wins."
+    "{max_labels} per set, highest score first; {at_least_one}. In a single-label set the label with the top "
+    "score wins."
 )
 
 
@@ -47,6 +48,7 @@ def decision_rule(bundle: ModelBundle) -> dict[str, Any]:
         "max_labels": decision.max_labels,
         "relative_to_top": decision.relative_to_top or None,
         "content_roles": list(bundle.config.roles.content) if bundle.role_set is not None else [],
+        "at_least_one": {name: bundle.at_least_one(name) for name in bundle.label_sets if bundle.multi_label[name]},
     }
 
 
@@ -57,6 +59,11 @@ def describe_decision_rule(bundle: ModelBundle) -> str:
         content=", ".join(rule["content_roles"]) or "every paragraph counts: this model has no roles",
         relative=f"{rule['relative_to_top']:.0%}" if rule["relative_to_top"] else "0%",
         max_labels=rule["max_labels"] or "any number of labels",
+        at_least_one=(
+            f"in {', '.join(fallback)} a content paragraph none of whose labels passes gets its top label"
+            if (fallback := [name for name, on in rule["at_least_one"].items() if on])
+            else "a paragraph none of whose labels passes gets none"
+        ),
     )
 
 

@@ -54,7 +54,8 @@ def classify(
     Decision rule: a paragraph whose role is not body or headline gets no topic and no frame; otherwise a
     label is given when its score reaches that label's own threshold (tuned on out-of-fold scores to
     maximise its F1), then at most decision.max_labels labels, each scoring at least decision.relative_to_top
-    of the top one; single-label sets take the top score. GET /v1/labels shows the thresholds.
+    of the top one (in sets trained with decision.at_least_one, a paragraph with none gets its top label);
+    single-label sets take the top score. GET /v1/labels shows the thresholds.
     """
     from training.classify import classify as classify_paragraphs
     from training.registry import champion_uri, load_model

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ class LabelSetModel:
     columns: np.ndarray | None = None
     max_labels: int | None = None
     relative_to_top: float = 0.0
+    at_least_one: bool = False  # a row none of whose labels passes gets its top label (multi-label sets)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.scorer is not None:
@@ -63,7 +64,8 @@ class LabelSetModel:
         """Labels per row, highest score first. Single-label sets always pick the argmax.
 
         Multi-label sets keep the labels that pass their own threshold, then (when configured)
-        only those within ``relative_to_top`` of the row's best score, at most ``max_labels``.
+        only those within ``relative_to_top`` of the row's best score, at most ``max_labels``. With
+        ``at_least_one``, a row where no label passes gets its top-scoring label.
         """
         labels = self.labels
         if not self.multi_label:
@@ -71,9 +73,28 @@ class LabelSetModel:
         passed = scores >= self.thresholds
         if self.relative_to_top:
             passed &= scores >= self.relative_to_top * scores.max(axis=1, keepdims=True)
+        if self.at_least_one and len(labels):
+            empty = np.flatnonzero(~passed.any(axis=1))
+            passed[empty, np.argmax(scores[empty], axis=1)] = True
         # Whole-matrix numpy, then plain lists: per-element numpy indexing costs more than the decision.
         order = np.argsort(-scores, axis=1, kind="stable").tolist()
         decided = [[labels[j] for j in row if ok[j]] for row, ok in zip(order, passed.tolist(), strict=True)]
         if self.max_labels:
             decided = [row[: self.max_labels] for row in decided]
         return decided
+
+
+def fallback_raises_micro_f1(model: LabelSetModel, y_true: np.ndarray, scores: np.ndarray) -> bool:
+    """Whether ``at_least_one`` would raise micro-F1 on these rows (out-of-fold scores and their true labels):
+    how training decides, per set, whether to give a paragraph with no passing label its top label."""
+
+    def micro_f1(at_least_one: bool) -> float:
+        decided = replace(model, at_least_one=at_least_one).decide(scores)
+        index = {label: j for j, label in enumerate(model.labels)}
+        predicted = np.zeros(y_true.shape, dtype=bool)
+        for i, row in enumerate(decided):
+            predicted[i, [index[label] for label in row]] = True
+        true = y_true.astype(bool)
+        return 2 * float((true & predicted).sum()) / max(float(true.sum() + predicted.sum()), 1.0)
+
+    return micro_f1(True) > micro_f1(False)

@@ -121,7 +121,7 @@ def run_description(config: RunConfig, result: TrainingResult) -> str:
         f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}, "
         f"article {config.context.article:g}; "
         f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
-        f"relative_to_top={config.decision.relative_to_top:g}.\n\n"
+        f"relative_to_top={config.decision.relative_to_top:g}, at_least_one={config.decision.at_least_one}.\n\n"
         f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "
         f"({result.data.split_method}) from {', '.join(d.train)}.\n\n"
         f"Test micro-F1: {scores}."

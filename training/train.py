@@ -37,6 +37,7 @@ from training.evaluation import (
     split_train_test,
 )
 from training.features import ArticleLayout
+from training.label_set import fallback_raises_micro_f1
 from training.machine import labels_fitted_in_threads, usable_cores
 from training.thresholds import tune_thresholds
 
@@ -235,23 +236,26 @@ def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
     return Evaluation(score_decisions(bundle, data, scores, predicted), scores, predicted)
 
 
-def set_tuned_thresholds(bundle: ModelBundle, data: LabelledData, oof: dict[str, np.ndarray]) -> None:
-    """Each multi-label set's thresholds, as the bundle's config says: tuned on out-of-fold scores or fixed.
+def tune_decision_rule(bundle: ModelBundle, data: LabelledData, oof: dict[str, np.ndarray]) -> None:
+    """Each multi-label set's thresholds (tuned on out-of-fold scores, or fixed) and, with
+    ``decision.at_least_one: tuned``, whether a paragraph with no passing label gets its top label.
 
-    Tuned on the paragraphs that can carry labels: a caption's missing topics say nothing about where a
-    topic's threshold belongs.
+    Both are tuned on the paragraphs that can carry labels: a caption's missing topics say nothing about where
+    a topic's threshold belongs.
     """
-    config = bundle.config.thresholds
+    config = bundle.config
     gold_content = content_rows(bundle, data)
     for name in bundle.content_label_sets:
         labels = bundle.label_names[name]
         if not bundle.multi_label[name]:
             continue
-        if config.strategy == "f1":
-            y = data.label_matrix(name, labels)[gold_content]
-            bundle.set_thresholds(name, tune_thresholds(y, oof[name][gold_content], f1_tolerance=config.f1_tolerance))
+        y, scores = data.label_matrix(name, labels)[gold_content], oof[name][gold_content]
+        if config.thresholds.strategy == "f1":
+            bundle.set_thresholds(name, tune_thresholds(y, scores, f1_tolerance=config.thresholds.f1_tolerance))
         else:
-            bundle.set_thresholds(name, np.full(len(labels), config.fixed))
+            bundle.set_thresholds(name, np.full(len(labels), config.thresholds.fixed))
+        if config.decision.at_least_one == "tuned":
+            bundle.set_at_least_one(name, fallback_raises_micro_f1(bundle.label_sets_[name], y, scores))
 
 
 def fold_scorer(
@@ -307,7 +311,7 @@ def train_model(
     step("final fit")
     fit_seconds = time.perf_counter() - started
 
-    set_tuned_thresholds(bundle, train, oof)
+    tune_decision_rule(bundle, train, oof)
     # Out-of-fold roles decide which paragraphs are content, as the model's own roles will at prediction time.
     oof_content = np.ones(len(train), dtype=bool)
     if bundle.role_set is not None:

@@ -241,6 +241,8 @@ def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: A
             for label in labels:
                 title = card.locator(f'.chip[data-set="{name}"][data-label="{label}"]').get_attribute("title") or ""
                 assert f"threshold {thresholds[name][label]:.2f}" in title
+                under = paragraph["scores"][name][label] < thresholds[name][label]  # the top-label fallback
+                assert ("given because none passed" in title) is under
     assert page.locator(".chip .tick").count() > 0  # thresholds drawn on the chips' score bars
     byline = cards.nth(1)
     assert byline.get_attribute("data-role") == expected["paragraphs"][1]["role"]

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from training.bundle import LabelSetModel
 from training.codebook import Codebook, load_codebooks
 from training.config import RunConfig
 from training.dataset import LabelledData
 from training.errors import TopicframeError
 from training.evaluation import out_of_fold_scores
+from training.label_set import LabelSetModel, fallback_raises_micro_f1
 from training.thresholds import tune_thresholds
 from training.train import fold_scorer, labels_on_non_content_rows, load_data
 
@@ -179,7 +179,11 @@ def find_issues(
             thresholds=thresholds,
             max_labels=config.decision.max_labels if codebook.multi_label else None,
             relative_to_top=config.decision.relative_to_top if codebook.multi_label else 0.0,
+            at_least_one=codebook.multi_label and config.decision.at_least_one is True,
         )
+        if codebook.multi_label and config.decision.at_least_one == "tuned":  # as training decides it
+            rows_labels = data.label_matrix(name, labels)[rows]
+            decision.at_least_one = fallback_raises_micro_f1(decision, rows_labels, scores[rows])
         sets[name] = LabelSetAudit(name, audited, flagged, quality, decision.decide(scores), scores)
     flagged_any = np.any([s.flagged for s in sets.values()], axis=0)
     quality_min = np.min([s.quality for s in sets.values()], axis=0)

@@ -53,6 +53,8 @@ function chip(model, paragraph, set, label, given, selected, onSelect) {
   const score = paragraph.scores?.[set]?.[label] ?? 0;
   const threshold = thresholdOf(model, paragraph, set, label);
   const margin = threshold === null ? "" : `, threshold ${threshold.toFixed(2)} (${score - threshold >= 0 ? "+" : ""}${(score - threshold).toFixed(2)})`;
+  // Given under its threshold: the set's top label, given because no label passed (decision_rule.at_least_one).
+  const fallback = given && threshold !== null && score < threshold ? " — the top label, given because none passed" : "";
   const meter = el("span", { class: "meter", "aria-hidden": "true" }, el("span", { class: "fill", style: `width:${(score * 100).toFixed(1)}%` }));
   if (threshold !== null) meter.append(el("span", { class: "tick", style: `left:calc(${(threshold * 100).toFixed(1)}% - 1px)` }));
   return el(
@@ -64,8 +66,8 @@ function chip(model, paragraph, set, label, given, selected, onSelect) {
       "aria-pressed": selected ? "true" : "false",
       "data-set": set,
       "data-label": label,
-      title: `${set} ${label}: score ${score.toFixed(2)}${margin}${given ? "" : " — not given"}`,
-      "aria-label": `${label}, score ${score.toFixed(2)}${margin}${given ? "" : ", not given"}`,
+      title: `${set} ${label}: score ${score.toFixed(2)}${margin}${given ? fallback : " — not given"}`,
+      "aria-label": `${label}, score ${score.toFixed(2)}${margin}${given ? fallback : ", not given"}`,
       onclick: onSelect,
     },
     el("span", { class: "name" }, label),

@@ -201,3 +201,31 @@ def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path:
     files = {name: sha256((tmp_path / name).read_bytes()) for name in manifest["files"]}
     loaded = load_bundle(tmp_path, write_manifest(tmp_path, files))
     assert loaded.config.roles.article_cues is False and bundle.config.roles.article_cues is True
+
+
+def test_the_top_label_fallback_round_trips_and_older_models_load_without_it(tmp_path: Path) -> None:
+    labels = tuple(LabelDefinition(n, n) for n in ("trade", "security"))
+    config = load_config(None, {"data.label_sets": ["topic"]})
+    texts = ["tariffs on café imports", "trade deal cuts tariffs", "missile test at the border", "navy drills"] * 3
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, 1]] * 3)
+    bundle = ModelBundle(config, {"topic": Codebook("topic", True, labels)}).fit(texts, {"topic": y})
+    bundle.set_thresholds("topic", np.array([0.99, 0.99]))  # nothing passes: only the fallback gives a label
+    bundle.set_at_least_one("topic", True)
+    digest = bundle.save(tmp_path / "new")
+    loaded = load_bundle(tmp_path / "new", digest)
+    assert loaded.at_least_one("topic") and loaded.predict(texts[:4]) == bundle.predict(texts[:4])
+    assert loaded.predict(texts[:4])["topic"] == [["trade"], ["trade"], ["security"], ["security"]]
+
+    # A model saved before the option existed: no key in its label set or its config.
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "new", old)
+    metadata = json.loads((old / "model.json").read_text())
+    del metadata["label_sets"]["topic"]["at_least_one"]
+    del metadata["config"]["decision"]["at_least_one"], metadata["config"]["thresholds"]["f1_tolerance"]
+    (old / "model.json").write_text(json.dumps(metadata))
+    manifest = json.loads((old / "manifest.json").read_text())
+    loaded = load_bundle(
+        old, write_manifest(old, {name: sha256((old / name).read_bytes()) for name in manifest["files"]})
+    )
+    assert not loaded.at_least_one("topic") and loaded.predict(texts[:4])["topic"] == [[], [], [], []]
+    assert loaded.config.decision.at_least_one is False and loaded.config.thresholds.f1_tolerance == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.explanations import words_of_ngrams
 from training.features import ArticleLayout, first_sentence
+from training.label_set import LabelSetModel, fallback_raises_micro_f1
 from training.scoring import SCORE_ATOL
 from training.train import article_layout
 
@@ -401,6 +404,37 @@ def test_decision_rule_caps_and_relative_to_top(bundle: ModelBundle) -> None:
         assert model.decide(scores)[0] == [model.labels[7], model.labels[0], model.labels[1]]
     finally:
         model.thresholds, model.max_labels, model.relative_to_top = saved
+
+
+def test_at_least_one_gives_a_row_with_no_passing_label_its_top_label(bundle: ModelBundle) -> None:
+    model = replace(bundle.label_sets_["topic"], thresholds=np.full(9, 0.5), max_labels=2, relative_to_top=0.5)
+    scores = np.array(
+        [
+            [0.1, 0.2, 0.3, 0.05, 0.0, 0.0, 0.0, 0.4, 0.0],  # nothing passes: the top label, labels[7]
+            [0.9, 0.8, 0.7, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # labels pass: the caps as before
+            [0.0] * 9,  # a tie at zero: the first label in codebook order
+        ]
+    )
+    assert replace(model, at_least_one=False).decide(scores) == [[], model.labels[:2], []]
+    assert replace(model, at_least_one=True).decide(scores) == [[model.labels[7]], model.labels[:2], [model.labels[0]]]
+    # The role set is single-label: the option does not concern it. A non-content paragraph still gets nothing.
+    fallback = copy.deepcopy(bundle)
+    fallback.label_sets_["topic"] = replace(model, thresholds=np.full(9, 1.1), at_least_one=True)
+    decided = fallback.decide("topic", scores[:2], content=np.array([True, False]))
+    assert decided == [[model.labels[7]], []]
+
+
+def test_training_keeps_the_fallback_only_where_it_raises_micro_f1() -> None:
+    labels = [f"l{j}" for j in range(3)]
+    model = LabelSetModel("s", labels, True, None, None, np.full(3, 0.6), max_labels=2, relative_to_top=0.5)
+    rng = np.random.default_rng(0)
+    top = rng.integers(0, 3, 300)
+    scores = rng.uniform(0.0, 0.3, (300, 3))
+    scores[np.arange(300), top] = rng.uniform(0.35, 0.9, 300)  # the top label is right; many fall under 0.6
+    every_row_labelled = np.eye(3, dtype=int)[top]
+    assert fallback_raises_micro_f1(model, every_row_labelled, scores)
+    mostly_unlabelled = every_row_labelled * (scores.max(axis=1, keepdims=True) >= 0.6)  # only confident rows
+    assert not fallback_raises_micro_f1(model, mostly_unlabelled, scores)
 
 
 def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:

@@ -5,8 +5,9 @@ import pytest
 from sklearn.metrics import precision_recall_curve
 
 from training.config import ThresholdConfig
+from training.label_set import fallback_raises_micro_f1
 from training.thresholds import tune_thresholds
-from training.train import content_rows, prepare_data, set_tuned_thresholds
+from training.train import content_rows, prepare_data, tune_decision_rule
 
 
 def test_threshold_separates_classes_and_maximises_f1() -> None:
@@ -111,7 +112,9 @@ def test_tolerance_keeps_the_default_rules() -> None:
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.05])
-def test_training_tunes_each_sets_thresholds_on_content_rows_with_the_configured_tolerance(bundle, tolerance) -> None:
+def test_training_tunes_each_sets_decision_rule_on_content_rows_with_the_configured_tolerance(
+    bundle, tolerance
+) -> None:
     data = prepare_data(bundle.config).train
     model = copy.deepcopy(bundle)  # the session bundle is shared
     model.config = bundle.config.model_copy(update={"thresholds": ThresholdConfig(f1_tolerance=tolerance)})
@@ -120,11 +123,13 @@ def test_training_tunes_each_sets_thresholds_on_content_rows_with_the_configured
     for name in model.content_label_sets:
         y = data.label_matrix(name, model.label_names[name])
         oof[name] = np.clip(0.4 * y + rng.normal(0.3, 0.2, y.shape), 0, 1)
-    set_tuned_thresholds(model, data, oof)
+    tune_decision_rule(model, data, oof)
     content = content_rows(model, data)
     assert 0 < content.sum() < len(data)
     for name in model.content_label_sets:
         y = data.label_matrix(name, model.label_names[name])
         expected = tune_thresholds(y[content], oof[name][content], f1_tolerance=tolerance)
         np.testing.assert_array_equal(list(model.thresholds(name).values()), expected)
+        fallback = fallback_raises_micro_f1(model.label_sets_[name], y[content], oof[name][content])
+        assert model.at_least_one(name) is fallback
     assert list(model.thresholds("topic").values()) != list(bundle.thresholds("topic").values())
