@@ -220,7 +220,7 @@ class DecisionRule(BaseModel):
 class LabelsResponse(BaseModel):
     label_sets: dict[str, CodebookOut] = Field(description="the codebooks the served model was trained with")
     thresholds: dict[str, dict[str, float]] = Field(
-        description="multi-label sets: each label's threshold, tuned to maximise its F1 on out-of-fold scores "
+        description="multi-label sets: each label's threshold, tuned near its best F1 on out-of-fold scores "
         "(single-label sets are absent: the label with the top score wins)",
         examples=[{"topic": {"trade": 0.41, "diplomacy": 0.37}}],
     )
