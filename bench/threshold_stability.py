@@ -24,6 +24,7 @@ import argparse
 import itertools
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,13 @@ def main() -> None:
     for name, codebook in prepared.codebooks.items():
         if not codebook.multi_label or name == config.roles.label_set:
             continue
-        y = train.label_matrix(name, codebook.label_names)[content]
-        scores = oof[name][content]
+        labels = codebook.label_names
+        set_oof = OutOfFold(labels, train.label_matrix(name, labels)[content], oof[name][content], articles)
         results[name] = {}
         for tolerance in (float(t) for t in args.tolerances.split(",")):
             figures = {
-                **inner_cv(config, codebook.label_names, y, scores, articles, tolerance, args.repeats),
-                **steadiness(config, codebook.label_names, y, scores, articles, tolerance, args.resamples),
+                **inner_cv(config, set_oof, tolerance, args.repeats),
+                **steadiness(config, set_oof, tolerance, args.resamples),
             }
             results[name][str(tolerance)] = figures
             print(name, tolerance, figures, flush=True)
@@ -124,15 +125,18 @@ def micro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
     return 2 * true_positives / max(float(y.sum() + predicted.sum()), 1.0)
 
 
-def inner_cv(
-    config: RunConfig,
-    labels: list[str],
-    y: np.ndarray,
-    scores: np.ndarray,
-    articles: np.ndarray,
-    tolerance: float,
-    repeats: int,
-) -> dict[str, float]:
+@dataclass
+class OutOfFold:
+    """One label set's out-of-fold scores on the content paragraphs, their true labels and their articles."""
+
+    labels: list[str]
+    y: np.ndarray
+    scores: np.ndarray
+    articles: np.ndarray
+
+
+def inner_cv(config: RunConfig, oof: OutOfFold, tolerance: float, repeats: int) -> dict[str, float]:
+    labels, y, scores, articles = oof.labels, oof.y, oof.scores, oof.articles
     unique = np.unique(articles)
     f1s: dict[bool, list[float]] = {False: [], True: []}  # without / with the top-label fallback
     for repeat in range(repeats):
@@ -153,15 +157,8 @@ def inner_cv(
     }
 
 
-def steadiness(
-    config: RunConfig,
-    labels: list[str],
-    y: np.ndarray,
-    scores: np.ndarray,
-    articles: np.ndarray,
-    tolerance: float,
-    resamples: int,
-) -> dict[str, float]:
+def steadiness(config: RunConfig, oof: OutOfFold, tolerance: float, resamples: int) -> dict[str, float]:
+    labels, y, scores, articles = oof.labels, oof.y, oof.scores, oof.articles
     unique = np.unique(articles)
     rows_of = {a: np.flatnonzero(articles == a) for a in unique}
     rng = np.random.default_rng(0)
