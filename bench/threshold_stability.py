@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
-from training.bundle import LabelSetModel
 from training.config import RunConfig, load_config
 from training.evaluation import indicator, out_of_fold_scores
+from training.label_set import LabelSetModel, decision_settings
 from training.machine import labels_fitted_in_threads, usable_cores
 from training.thresholds import tune_thresholds
 from training.train import PreparedData, fold_scorer, prepare_data
@@ -107,22 +108,8 @@ def decider(
     config: RunConfig, name: str, labels: list[str], thresholds: np.ndarray, at_least_one: bool = False
 ) -> LabelSetModel:
     """The shipped decision rule (thresholds, the caps, the top-label fallback) without a fitted classifier."""
-    return LabelSetModel(
-        name=name,
-        labels=labels,
-        multi_label=True,
-        classifier=None,
-        weights=None,
-        thresholds=thresholds,
-        max_labels=config.decision.max_labels,
-        relative_to_top=config.decision.relative_to_top,
-        at_least_one=at_least_one,
-    )
-
-
-def micro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
-    true_positives = float((y & predicted).sum())
-    return 2 * true_positives / max(float(y.sum() + predicted.sum()), 1.0)
+    settings = {**decision_settings(config.decision, multi_label=True), "at_least_one": at_least_one}
+    return LabelSetModel(name, labels, True, classifier=None, weights=None, thresholds=thresholds, **settings)
 
 
 @dataclass
@@ -149,7 +136,7 @@ def inner_cv(config: RunConfig, oof: OutOfFold, tolerance: float, repeats: int) 
                 thresholds = tune_thresholds(y[tuned_on], scores[tuned_on], f1_tolerance=tolerance)
                 decided = decider(config, "inner", labels, thresholds, at_least_one).decide(scores[scored])
                 predicted[scored] = indicator(decided, labels)
-            runs.append(micro_f1(y.astype(bool), predicted.astype(bool)))
+            runs.append(float(f1_score(y, predicted, average="micro", zero_division=0)))
     return {
         "inner_cv_micro_f1": round(float(np.mean(f1s[False])), 4),
         "inner_cv_sd": round(float(np.std(f1s[False])), 4),

@@ -39,7 +39,7 @@ from training.features import (
     n_layout_features,
     neighbour_rows,
 )
-from training.label_set import LabelSetModel
+from training.label_set import LabelSetModel, decision_settings
 from training.scoring import FastTfidf, LinearScorer
 
 # The file holding the model's arrays, the bulk of its size (`training.artifact.artifact_size` counts every file).
@@ -316,10 +316,7 @@ class ModelBundle:
             thresholds=np.full(len(labels), 0.5),
             scorer=scorer,
             columns=columns,
-            max_labels=self.config.decision.max_labels if multi_label else None,
-            relative_to_top=self.config.decision.relative_to_top if multi_label else 0.0,
-            # "tuned" starts off: training turns it on per set from out-of-fold scores (`set_at_least_one`).
-            at_least_one=multi_label and self.config.decision.at_least_one is True,
+            **decision_settings(self.config.decision, multi_label),
         )
 
     def set_thresholds(self, label_set: str, thresholds: np.ndarray) -> None:

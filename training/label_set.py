@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from training.scoring import LinearScorer
+
+if TYPE_CHECKING:
+    from training.config import DecisionConfig
 
 
 @dataclass
@@ -84,17 +87,15 @@ class LabelSetModel:
         return decided
 
 
-def fallback_raises_micro_f1(model: LabelSetModel, y_true: np.ndarray, scores: np.ndarray) -> bool:
-    """Whether ``at_least_one`` would raise micro-F1 on these rows (out-of-fold scores and their true labels):
-    how training decides, per set, whether to give a paragraph with no passing label its top label."""
+def decision_settings(decision: DecisionConfig, multi_label: bool) -> dict[str, Any]:
+    """The configured caps and top-label fallback as `LabelSetModel` fields (a single-label set has none).
 
-    def micro_f1(at_least_one: bool) -> float:
-        decided = replace(model, at_least_one=at_least_one).decide(scores)
-        index = {label: j for j, label in enumerate(model.labels)}
-        predicted = np.zeros(y_true.shape, dtype=bool)
-        for i, row in enumerate(decided):
-            predicted[i, [index[label] for label in row]] = True
-        true = y_true.astype(bool)
-        return 2 * float((true & predicted).sum()) / max(float(true.sum() + predicted.sum()), 1.0)
-
-    return micro_f1(True) > micro_f1(False)
+    ``at_least_one: tuned`` starts off: training decides it per set from out-of-fold scores.
+    """
+    if not multi_label:
+        return {"max_labels": None, "relative_to_top": 0.0, "at_least_one": False}
+    return {
+        "max_labels": decision.max_labels,
+        "relative_to_top": decision.relative_to_top,
+        "at_least_one": decision.at_least_one is True,
+    }

@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
@@ -37,7 +38,7 @@ from training.evaluation import (
     split_train_test,
 )
 from training.features import ArticleLayout
-from training.label_set import fallback_raises_micro_f1
+from training.label_set import LabelSetModel
 from training.machine import labels_fitted_in_threads, usable_cores
 from training.thresholds import tune_thresholds
 
@@ -256,6 +257,17 @@ def tune_decision_rule(bundle: ModelBundle, data: LabelledData, oof: dict[str, n
             bundle.set_thresholds(name, np.full(len(labels), config.thresholds.fixed))
         if config.decision.at_least_one == "tuned":
             bundle.set_at_least_one(name, fallback_raises_micro_f1(bundle.label_sets_[name], y, scores))
+
+
+def fallback_raises_micro_f1(model: LabelSetModel, y_true: np.ndarray, scores: np.ndarray) -> bool:
+    """Whether ``at_least_one`` would raise micro-F1 on these rows (out-of-fold scores and their true labels):
+    how training decides, per set, whether to give a paragraph with no passing label its top label."""
+
+    def micro_f1(at_least_one: bool) -> float:
+        predicted = indicator(replace(model, at_least_one=at_least_one).decide(scores), model.labels)
+        return float(f1_score(y_true, predicted, average="micro", zero_division=0))
+
+    return micro_f1(True) > micro_f1(False)
 
 
 def fold_scorer(

@@ -27,9 +27,9 @@ from training.config import RunConfig
 from training.dataset import LabelledData
 from training.errors import TopicframeError
 from training.evaluation import out_of_fold_scores
-from training.label_set import LabelSetModel, fallback_raises_micro_f1
+from training.label_set import LabelSetModel, decision_settings
 from training.thresholds import tune_thresholds
-from training.train import fold_scorer, labels_on_non_content_rows, load_data
+from training.train import fallback_raises_micro_f1, fold_scorer, labels_on_non_content_rows, load_data
 
 SEPARATOR = ";"
 
@@ -177,9 +177,7 @@ def find_issues(
             classifier=None,
             weights=None,
             thresholds=thresholds,
-            max_labels=config.decision.max_labels if codebook.multi_label else None,
-            relative_to_top=config.decision.relative_to_top if codebook.multi_label else 0.0,
-            at_least_one=codebook.multi_label and config.decision.at_least_one is True,
+            **decision_settings(config.decision, codebook.multi_label),
         )
         if codebook.multi_label and config.decision.at_least_one == "tuned":  # as training decides it
             rows_labels = data.label_matrix(name, labels)[rows]

@@ -5,9 +5,8 @@ import pytest
 from sklearn.metrics import precision_recall_curve
 
 from training.config import ThresholdConfig
-from training.label_set import fallback_raises_micro_f1
 from training.thresholds import tune_thresholds
-from training.train import content_rows, prepare_data, tune_decision_rule
+from training.train import content_rows, fallback_raises_micro_f1, prepare_data, tune_decision_rule
 
 
 def test_threshold_separates_classes_and_maximises_f1() -> None:
