@@ -129,14 +129,16 @@ def inner_cv(config: RunConfig, oof: OutOfFold, tolerance: float, repeats: int) 
     for repeat in range(repeats):
         group_of = dict(zip(unique, np.random.default_rng(repeat).permutation(len(unique)) % 5, strict=True))
         group = np.array([group_of[a] for a in articles])
-        for at_least_one, runs in f1s.items():
-            predicted = np.zeros_like(y)
-            for held in range(5):
-                tuned_on, scored = group != held, group == held
-                thresholds = tune_thresholds(y[tuned_on], scores[tuned_on], f1_tolerance=tolerance)
+        predicted = {at_least_one: np.zeros_like(y) for at_least_one in f1s}
+        for held in range(5):
+            tuned_on, scored = group != held, group == held
+            # One tuning per fold; the fallback only changes how the held-out group is decided.
+            thresholds = tune_thresholds(y[tuned_on], scores[tuned_on], f1_tolerance=tolerance)
+            for at_least_one, rows in predicted.items():
                 decided = decider(config, "inner", labels, thresholds, at_least_one).decide(scores[scored])
-                predicted[scored] = indicator(decided, labels)
-            runs.append(float(f1_score(y, predicted, average="micro", zero_division=0)))
+                rows[scored] = indicator(decided, labels)
+        for at_least_one, rows in predicted.items():
+            f1s[at_least_one].append(float(f1_score(y, rows, average="micro", zero_division=0)))
     return {
         "inner_cv_micro_f1": round(float(np.mean(f1s[False])), 4),
         "inner_cv_sd": round(float(np.std(f1s[False])), 4),

@@ -31,9 +31,8 @@ DECISION_RULE_TEXT = (
     "sets, whatever its scores. Otherwise, in a multi-label set a label is given when its score reaches that "
     "label's own threshold (tuned on out-of-fold scores: the middle of the cut-offs near the label's best F1; "
     "the margin is score minus threshold), then only labels scoring at least {relative} of the paragraph's top "
-    "score are kept, at most "
-    "{max_labels} per set, highest score first; {at_least_one}. In a single-label set the label with the top "
-    "score wins."
+    "score are kept, at most {max_labels} per set, highest score first; {at_least_one}. In a single-label set the "
+    "label with the top score wins."
 )
 
 
