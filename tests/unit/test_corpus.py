@@ -159,3 +159,15 @@ def test_training_labels_are_the_adjudicated_passes() -> None:
         assert {name: labels_of(row, name) for name in ("topic", "frame")} == expected, f"paragraphs.csv:{number}"
         checked += 1
     assert checked >= 7_000 and disputed >= 4_000
+
+
+def test_held_back_waves_merge_cleanly(codebooks) -> None:
+    """labels/annotations/held_back_*/: waves kept out of training (labels/CHANGELOG.md) stay mergeable — together
+    with the corpus they pass training validation (codebook names, same text same labels, no duplicate id), and
+    none repeats a test paragraph."""
+    waves = sorted((LABELS / "annotations").glob("held_back_*/paragraphs.csv"))
+    assert waves, "no held-back wave"
+    merged = load_labelled_data([TRAIN, *waves], codebooks, min_positives=120, strict=True)
+    assert len(merged) == len(read(TRAIN)) + sum(len(read(path)) for path in waves)
+    test_texts = {r["text"] for r in read(TEST) if r["role"] in CONTENT}
+    assert not set(merged.texts) & test_texts
