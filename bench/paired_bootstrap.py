@@ -13,25 +13,27 @@ An interval that holds zero means the test cannot tell the two apart.
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from training.codebook import load_codebooks
+from training.dataset import load_labelled_data
 from training.features import ArticleLayout
 from training.registry import load_model, tracking_client
 
-TEST = Path(__file__).resolve().parent.parent / "labels" / "paragraphs_test.csv"
+LABELS = Path(__file__).resolve().parent.parent / "labels"
+TEST = LABELS / "paragraphs_test.csv"
 LABEL_SETS = ("topic", "frame")
 
 
-def article_counts(predicted: list[set[str]], gold: list[set[str]], articles: list[str]) -> np.ndarray:
+def article_counts(predicted: list[set[str]], gold: list[set[str]], articles: list[str | None]) -> np.ndarray:
     """(articles x 3): true positives, false positives and false negatives summed per article, in sorted order."""
-    order = {a: i for i, a in enumerate(sorted(set(articles)))}
+    order = {a: i for i, a in enumerate(sorted(set(map(str, articles))))}
     counts = np.zeros((len(order), 3))
     for p, g, a in zip(predicted, gold, articles, strict=True):
-        counts[order[a]] += (len(p & g), len(p - g), len(g - p))
+        counts[order[str(a)]] += (len(p & g), len(p - g), len(g - p))
     return counts
 
 
@@ -50,17 +52,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    with args.test.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    texts, articles = [r["text"] for r in rows], [r["article_id"] for r in rows]
+    # The CLI's own reader: the same validation, and rows in article order as training scores them.
+    test = load_labelled_data([args.test], load_codebooks(LABELS), min_positives=0)
+    texts, articles = test.texts, test.article_ids
     layout = ArticleLayout.from_article_ids(articles)
-    gold = {s: [{x for x in r[s].split(";") if x} for r in rows] for s in LABEL_SETS}
+    gold = {s: [set(labels) for labels in test.labels[s]] for s in LABEL_SETS}
 
     counts: dict[str, dict[str, np.ndarray]] = {s: {} for s in LABEL_SETS}
     for uri in args.tracking_uris:
         # Every store's first model is version 1: one download cache per store keeps them apart.
-        cache = Path(tempfile.mkdtemp(prefix="paired-bootstrap-"))
-        bundle, _ = load_model(args.model, cache, None, tracking_client(uri))
+        with tempfile.TemporaryDirectory(prefix="paired-bootstrap-") as cache:
+            bundle, _ = load_model(args.model, Path(cache), None, tracking_client(uri))
         predicted = bundle.predict(texts, label_sets=list(LABEL_SETS), layout=layout)
         for s in LABEL_SETS:
             counts[s][uri] = article_counts([set(p) for p in predicted[s]], gold[s], articles)
@@ -68,7 +70,7 @@ def main() -> None:
     n_articles = len(set(articles))
     samples = np.random.default_rng(args.seed).integers(0, n_articles, size=(args.resamples, n_articles))
     baseline = args.tracking_uris[0]
-    print(f"{len(rows)} test paragraphs in {n_articles} articles; {args.resamples} paired resamples of articles")
+    print(f"{len(texts)} test paragraphs in {n_articles} articles; {args.resamples} paired resamples of articles")
     for s in LABEL_SETS:
         base = counts[s][baseline]
         print(f"{s}: {baseline} micro-F1 {micro_f1(base.sum(0)):.4f}")
