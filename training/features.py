@@ -329,10 +329,7 @@ def article_sums(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -
     sums = (article_of @ X).tocsr()
     article = np.where(layout.known, layout.article, -1)
     has = article >= 0
-    dots = np.zeros(len(article), dtype=np.float64)
-    if has.any():
-        by_article = (X[has] @ sums.T).tocsr()  # (rows x articles), sparse: a row meets only its own article
-        dots[has] = np.asarray(by_article[np.arange(int(has.sum())), article[has]]).ravel()
+    dots = own_article_dots(X, sums, article)
     # |S - m x|^2 = |S|^2 - 2 m x.S + m |x|^2 (m is 0 or 1), in float64; a rest with no other member is empty
     # by count, not by a difference that rounding leaves slightly above zero.
     summed = np.asarray(sums.multiply(sums).sum(axis=1), dtype=np.float64).ravel()
@@ -342,6 +339,28 @@ def article_sums(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -
     norms = np.sqrt(np.maximum(squared, 0.0))
     scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=has & (others > 0) & (norms > 1e-6))
     return ArticleSums(X, sums, article, member, scale, dots)
+
+
+def own_article_dots(X: sp.csr_matrix, sums: sp.csr_matrix, article: np.ndarray) -> np.ndarray:
+    """Row i: ``X[i] . sums[article[i]]`` (0 where ``article[i]`` is -1), in float64.
+
+    Only each row's own article is needed, so each non-zero of X looks up the same column of its article's sum
+    (a binary search over the sums' sorted (row, column) keys) instead of the (rows x articles) product
+    ``X @ sums.T``: character n-grams make that product nearly dense, 16 s of a default fit's 28 s role
+    features on 24,547 paragraphs."""
+    if not sums.nnz:
+        return np.zeros(X.shape[0], dtype=np.float64)
+    sums.sort_indices()  # its keys below must be in order
+    n_columns = np.int64(X.shape[1])
+    entry_row = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    entry_article = article[entry_row]
+    in_article = entry_article >= 0
+    keys = np.repeat(np.arange(sums.shape[0], dtype=np.int64), np.diff(sums.indptr)) * n_columns + sums.indices
+    wanted = entry_article[in_article].astype(np.int64) * n_columns + X.indices[in_article]
+    found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    hit = keys[found] == wanted
+    products = np.where(hit, X.data[in_article].astype(np.float64) * sums.data[found].astype(np.float64), 0.0)
+    return np.bincount(entry_row[in_article], weights=products, minlength=X.shape[0])
 
 
 def in_article_cues(

@@ -18,6 +18,7 @@ from training.features import (
     in_article_cues,
     layout_features,
     n_layout_features,
+    own_article_dots,
     text_layout,
 )
 
@@ -175,6 +176,24 @@ def test_article_sums_score_the_article_block_without_building_it() -> None:
     np.testing.assert_allclose(sums.cosine(), np.asarray(X.multiply(rest).sum(axis=1)).ravel(), atol=1e-6)
     assert not sums.project(weights)[[3, 8]].any()  # alone
     assert not sums.project(weights)[4].any() and sums.project(weights)[5].any()  # b: its one content row
+
+
+def test_own_article_dots_equal_the_full_product() -> None:
+    """Each row's dot product with its own article's sum, looked up per non-zero, equals the diagonal of
+    ``X @ sums.T`` read at the row's article, whatever the order of the sums' indices; rows alone get 0."""
+    X = sp.random(40, 30, density=0.3, random_state=2, dtype=np.float32, format="csr")
+    article = np.random.default_rng(2).integers(-1, 6, size=40)
+    sums = sp.random(6, 30, density=0.5, random_state=3, dtype=np.float32, format="csr")
+    full = (X @ sums.T).toarray()
+    expected = np.where(article >= 0, full[np.arange(40), np.maximum(article, 0)], 0.0)
+    rows = [slice(start, end) for start, end in zip(sums.indptr[:-1], sums.indptr[1:], strict=True)]
+    shuffled = sp.csr_matrix(  # each row's entries in reverse order: unsorted indices
+        (np.concatenate([sums.data[r][::-1] for r in rows]), np.concatenate([sums.indices[r][::-1] for r in rows]),
+         sums.indptr.copy()), shape=sums.shape)  # fmt: skip
+    for matrix in (sums, shuffled):
+        np.testing.assert_allclose(own_article_dots(X, matrix, article), expected, rtol=1e-5)
+    assert not own_article_dots(X, sums, np.full(40, -1)).any()
+    assert not own_article_dots(X, sp.csr_matrix((6, 30), dtype=np.float32), article).any()
 
 
 @pytest.mark.parametrize(
