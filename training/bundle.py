@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -247,10 +247,14 @@ class ModelBundle:
             if self.role_set is not None:
                 names, y = self.label_names[self.role_set], targets[self.role_set]
                 roles = [names[j] for j in y.argmax(axis=1).tolist()]  # the content sets' context reads true roles
-                fit_roles = partial(self._fit_label_set, self.role_set, *self._role_training_set(texts, y, layout))
-                # The role model's solver needs nothing of the content sets. With cores to spare it runs beside
-                # their vectorizer and label fits: single-threaded lbfgs over the rows twice (plus first
-                # sentences), a third of a default fit when run alone (docs/benchmarks.md, before first sentences).
+                role_set = self.role_set
+
+                def fit_roles() -> LabelSetModel:
+                    return self._fit_label_set(role_set, *self._role_training_set(texts, y, layout))
+
+                # The role model needs nothing of the content sets. With cores to spare its features and its
+                # solver (single-threaded lbfgs over the rows twice, plus first sentences) run beside their
+                # vectorizer and label fits: a third of a default fit when run alone (docs/benchmarks.md).
                 if effective_n_jobs(None) > 1:  # the caller's joblib `parallel_config` (train_model's threads)
                     role_fit = pool.submit(fit_roles)
                 else:
