@@ -36,7 +36,7 @@ def fitted_weights(config: ClassifierConfig, n_jobs: int, multi_label: bool = Tr
 
 @pytest.mark.parametrize("kind", ["logreg", "sgd", "complement_nb"])
 def test_one_vs_rest_in_threads_equals_sequential(kind: str) -> None:
-    config = ClassifierConfig(type=kind, C=1000.0, class_weight=None)
+    config = ClassifierConfig(type=kind, C=1000.0, class_weight=None, dual=False)  # the primal solver, in threads
     assert isinstance(build_classifier(config, True, seed=0), OneVsRestClassifier)
     sequential = fitted_weights(config, n_jobs=1)
     np.testing.assert_array_equal(fitted_weights(config, n_jobs=2), sequential)
@@ -55,7 +55,7 @@ def unsorted_copy(X: sp.csr_matrix) -> sp.csr_matrix:
 def test_label_sets_fitted_in_threads_share_a_matrix_they_do_not_rewrite() -> None:
     # The race this guards: liblinear's input check (`np.max(X)`) made each label's thread sort the shared
     # matrix in place; two threads sorting one matrix at once gave a different model on every run.
-    config = load_config(None, {"classifier.C": 10.0})
+    config = load_config(None, {"classifier.C": 10.0, "classifier.dual": False})  # primal: labels in threads
     model = ModelBundle(config, {})
     model.multi_label, model.label_names = {"topic": True}, {"topic": [f"l{i}" for i in range(6)]}
     X, y = problem(seed=1, n_rows=3000, n_features=4000)
@@ -67,6 +67,19 @@ def test_label_sets_fitted_in_threads_share_a_matrix_they_do_not_rewrite() -> No
         assert shared.has_canonical_format
     for weights in fitted[1:]:
         np.testing.assert_array_equal(weights, fitted[0])
+
+
+def test_dual_logistic_regression_is_kept_out_of_threads() -> None:
+    # The dual solver shuffles coordinates from liblinear's process-wide generator too; sequential, it gives the
+    # same model whatever the caller's joblib backend, and the same scores as the primal solver to the tolerance.
+    config = ClassifierConfig(C=3.0, dual=True)
+    classifier = build_classifier(config, multi_label=True, seed=0)
+    assert classifier.n_jobs == 1 and classifier.estimator.dual
+    np.testing.assert_array_equal(fitted_weights(config, n_jobs=2), fitted_weights(config, n_jobs=1))
+    X, y = problem()
+    dual = build_classifier(config, True, seed=0).fit(X, y).predict_proba(X)
+    primal = build_classifier(ClassifierConfig(C=3.0, dual=False), True, seed=0).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(dual, primal, atol=1e-3)
 
 
 @pytest.mark.parametrize("multi_label", [True, False])
