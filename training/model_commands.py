@@ -54,8 +54,9 @@ def train(
         typer.Option(
             "--jobs",
             min=1,
-            help="threads fitting one-vs-rest labels at once (default: every usable core); the model is the same "
-            "for any value",
+            help="threads for the fit (default: every usable core): with more than one the role model is fitted "
+            "beside the other label sets, and the primal solver's one-vs-rest labels (classifier.dual=false) several "
+            "at once; the model is the same for any value",
         ),
     ] = None,
     quiet: QuietOption = False,
