@@ -94,9 +94,9 @@ class ClassifierConfig(_Strict):
         le=1,
         description="logreg, multi-label: scale each label's features by 1 - w + w x their naive-Bayes log-count ratio",
     )
-    # True: on the default corpus (24,547 paragraphs, 670,849 columns, C 3) one label fits in 3.5 s against 10.4 s
-    # for the primal solver, to the same model (out-of-fold scores within 1e-4; docs/benchmarks.md, "Dual
-    # solver"). With weak regularisation it converges slowly: Reuters (C 1000) pins it off.
+    # True: on the default corpus (24,547 paragraphs, 670,849 columns, C 3) one label fits in 3.5 s against 9-11 s
+    # for the primal solver, to the same model (probabilities within 1e-4; docs/benchmarks.md, "Training speed
+    # (issue 16), 2026-12-05"). With weak regularisation it converges slowly: Reuters (C 1000) pins it off.
     dual: bool = Field(
         True,
         description="logreg, multi-label: liblinear's dual solver (fast when columns outnumber rows and C is moderate;"
