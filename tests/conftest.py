@@ -6,7 +6,9 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from training.bundle import ModelBundle
 from training.codebook import Codebook, load_codebooks
@@ -56,6 +58,15 @@ def corpus_texts() -> list[str]:
         with (LABELS / name).open(newline="", encoding="utf-8") as f:
             texts += [row["text"] for row in csv.DictReader(f)]
     return texts
+
+
+def unsorted_copy(X: sp.csr_matrix) -> sp.csr_matrix:
+    """The same matrix with each row's entries in reverse column order, as `sp.hstack` of context blocks
+    leaves them: scipy sorts such a matrix in place the first time anything reduces over it."""
+    rows = [slice(X.indptr[i], X.indptr[i + 1]) for i in range(X.shape[0])]
+    indices = np.concatenate([X.indices[r][::-1] for r in rows])
+    data = np.concatenate([X.data[r][::-1] for r in rows]).astype(np.float32)
+    return sp.csr_matrix((data, indices, X.indptr.copy()), shape=X.shape)
 
 
 def subset_articles(source: Path, target: Path, every: int) -> Path:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests.conftest import unsorted_copy
 from training.features import (
     N_IN_ARTICLE,
     N_TEXT_LAYOUT,
@@ -186,11 +187,7 @@ def test_own_article_dots_equal_the_full_product() -> None:
     sums = sp.random(6, 30, density=0.5, random_state=3, dtype=np.float32, format="csr")
     full = (X @ sums.T).toarray()
     expected = np.where(article >= 0, full[np.arange(40), np.maximum(article, 0)], 0.0)
-    rows = [slice(start, end) for start, end in zip(sums.indptr[:-1], sums.indptr[1:], strict=True)]
-    shuffled = sp.csr_matrix(  # each row's entries in reverse order: unsorted indices
-        (np.concatenate([sums.data[r][::-1] for r in rows]), np.concatenate([sums.indices[r][::-1] for r in rows]),
-         sums.indptr.copy()), shape=sums.shape)  # fmt: skip
-    for matrix in (sums, shuffled):
+    for matrix in (sums, unsorted_copy(sums)):
         np.testing.assert_allclose(own_article_dots(X, matrix, article), expected, rtol=1e-5)
     assert not own_article_dots(X, sums, np.full(40, -1)).any()
     assert not own_article_dots(X, sp.csr_matrix((6, 30), dtype=np.float32), article).any()

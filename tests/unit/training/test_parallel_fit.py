@@ -10,7 +10,7 @@ from joblib import parallel_config
 from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
-from tests.conftest import LABELS, subset_articles
+from tests.conftest import LABELS, subset_articles, unsorted_copy
 from training.bundle import ModelBundle
 from training.config import ClassifierConfig, load_config
 from training.estimators import build_classifier, label_weights
@@ -41,15 +41,6 @@ def test_one_vs_rest_in_threads_equals_sequential(kind: str) -> None:
     sequential = fitted_weights(config, n_jobs=1)
     np.testing.assert_array_equal(fitted_weights(config, n_jobs=2), sequential)
     assert np.abs(sequential).sum() > 0
-
-
-def unsorted_copy(X: sp.csr_matrix) -> sp.csr_matrix:
-    """The same matrix with each row's entries in reverse column order, as `sp.hstack` of context blocks
-    leaves them: scipy sorts such a matrix in place the first time anything reduces over it."""
-    rows = [slice(X.indptr[i], X.indptr[i + 1]) for i in range(X.shape[0])]
-    indices = np.concatenate([X.indices[r][::-1] for r in rows])
-    data = np.concatenate([X.data[r][::-1] for r in rows]).astype(np.float32)
-    return sp.csr_matrix((data, indices, X.indptr.copy()), shape=X.shape)
 
 
 def test_label_sets_fitted_in_threads_share_a_matrix_they_do_not_rewrite() -> None:
