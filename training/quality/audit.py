@@ -6,10 +6,12 @@ the label issues: `cleanlab.multilabel_classification` for the multi-label sets 
 `cleanlab.filter` for single-label sets (role). Topics and frames are audited on content rows only
 (role body or headline): other rows carry none by design, so their empty labels are not evidence.
 
-A row's ``quality`` is the lowest of its per-set cleanlab label-quality scores (self-confidence; lower =
-more likely wrong). Rows cleanlab flags come first, ordered by quality, then the rest. The suggested
-labels are what the out-of-fold model would give under the model's own decision rule (thresholds tuned
-on the out-of-fold scores, the configured caps).
+A row's ``quality`` is the lowest of its per-set cleanlab label-quality scores (lower = more likely wrong). In
+a multi-label set that score is the lowest self-confidence over the set's labels: the out-of-fold probability of
+the row's least believed yes/no decision (cleanlab's aggregator set to the minimum; its default moving
+average ranked planted errors worse, docs/quality.md "Label audit"). Rows cleanlab flags come first, ordered
+by quality, then the rest. The suggested labels are what the out-of-fold model would give under the model's
+own decision rule (thresholds tuned on the out-of-fold scores, the configured caps).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from training.thresholds import tune_thresholds
 from training.train import fallback_raises_micro_f1, fold_scorer, labels_on_non_content_rows, load_data
 
 SEPARATOR = ";"
+# A row's quality in a multi-label set: its least believed label decision. cleanlab's default (an exponential
+# moving average over the labels' self-confidences) blends in the labels the model agrees with. On the grown
+# corpus with 5 % planted errors (python -m bench.audit_corruption, seed 0) the minimum raised the ranking's
+# recall at precision 0.50 from 0.34 to 0.59 and the precision of its top k from 0.43 to 0.56.
+LEAST_BELIEVED_LABEL: dict[str, Any] = {"method": np.min}
 
 
 @dataclass
@@ -158,7 +165,7 @@ def find_issues(
             if codebook.multi_label:
                 subset = [given[i] for i in rows]
                 flagged[rows] = find_multilabel_issues(subset, scores[rows])
-                quality[rows] = multilabel_quality(subset, scores[rows])
+                quality[rows] = multilabel_quality(subset, scores[rows], aggregator_kwargs=LEAST_BELIEVED_LABEL)
                 thresholds = tune_thresholds(
                     data.label_matrix(name, labels)[rows], scores[rows], f1_tolerance=config.thresholds.f1_tolerance
                 )

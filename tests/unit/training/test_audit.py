@@ -56,6 +56,21 @@ def test_corrupted_labels_are_flagged_and_ranked_first(slice_config: RunConfig) 
     assert not (np.diff(flagged.astype(int)) > 0).any()
 
 
+def test_row_quality_is_its_least_believed_label_decision(slice_config: RunConfig) -> None:
+    """In a multi-label set a row's quality is the out-of-fold probability of its least believed yes/no
+    decision, not an average that the labels the model agrees with would raise (seeded scores, no fit)."""
+    codebooks, data = load_audit_data(slice_config)
+    rng = np.random.default_rng(0)
+    oof = {name: rng.uniform(0.01, 0.99, (len(data), len(cb.label_names))) for name, cb in codebooks.items()}
+    result = find_issues(slice_config, codebooks, data, oof)
+    for name in ("topic", "frame"):
+        audited = result.sets[name].audited
+        given = data.label_matrix(name, codebooks[name].label_names).astype(bool)
+        believed = np.where(given, oof[name], 1 - oof[name])[audited]
+        np.testing.assert_allclose(result.sets[name].quality[audited], believed.min(axis=1), rtol=1e-6)
+        assert (result.sets[name].quality[~audited] == 1.0).all()
+
+
 def test_audit_command_writes_ranking_and_logs_a_run(
     slice_config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
