@@ -132,8 +132,9 @@ class RolesConfig(_Strict):
     )
     char_ngram_range: tuple[int, int] = (2, 5)
     C: float = Field(10.0, gt=0, description="inverse regularisation of the role model")
-    # Off by default: it raised style-out CV role accuracy only 0.9306 -> 0.9323, and it makes the last body
-    # paragraph of a short text (a user pasting two or three paragraphs) read as closing matter (byline).
+    # Off by default: it made the last body paragraph of a short text (a user pasting two or three paragraphs) read
+    # as closing matter (byline), and on today's corpus, with short texts read without positions, it lowers
+    # style-out CV role accuracy 0.9603 -> 0.9586 (docs/quality.md, "Twelfth pass").
     from_end: bool = Field(
         False, description="the role model also reads how many paragraphs follow (closing matter comes last)"
     )
