@@ -229,7 +229,8 @@ class ModelBundle:
         thread), the vectorizer, then one classifier per set.
 
         ``targets[set]`` is a binary (rows x labels) matrix in codebook order. Context is built
-        from the true roles here and from predicted roles at prediction time.
+        from the true roles here and from predicted roles at prediction time; the content sets are fitted on
+        the rows whose true role is a content role (`roles.content_rows_only`).
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
         from joblib import effective_n_jobs
@@ -261,14 +262,26 @@ class ModelBundle:
                     self.label_sets_[self.role_set] = fit_roles()
             self.vectorizer_ = build_vectorizer(self.config.vectorizer)
             X = self.content_features(texts, layout, roles, own=_sorted(self.vectorizer_.fit_transform(texts)))
+            rows = self._content_training_rows(roles)
+            if rows is not None:
+                X = X[rows]  # the context blocks were built over whole articles; the full matrix is freed here
             for name in self.content_label_sets:
-                self.label_sets_[name] = self._fit_label_set(name, X, targets[name], self.config.classifier)
+                y = targets[name] if rows is None else targets[name][rows]
+                self.label_sets_[name] = self._fit_label_set(name, X, y, self.config.classifier)
             if role_fit is not None:
                 assert self.role_set is not None
                 self.label_sets_[self.role_set] = role_fit.result()  # its error, if any, is raised here
         self.data_digest = data_digest
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
+
+    def _content_training_rows(self, roles: list[str] | None) -> np.ndarray | None:
+        """The rows the content sets are fitted on (`roles.content_rows_only`): those whose given role carries
+        labels, or None for every row (no role set, the option off, or no such row)."""
+        if roles is None or not self.config.roles.content_rows_only:
+            return None
+        rows = np.flatnonzero(np.isin(roles, self.config.roles.content))
+        return rows if 0 < len(rows) < len(roles) else None
 
     def _role_training_set(
         self, texts: list[str], y: np.ndarray, layout: ArticleLayout

@@ -80,9 +80,12 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     assert bundle.config.roles.first_sentences
     firsts = [(i, s) for i, text in enumerate(train.texts) if (s := first_sentence(text))]
     role_train.append(bundle.role_features([s for _, s in firsts], ArticleLayout.alone(len(firsts))))
+    # The content sets are fitted on the paragraphs whose given role is a content role (`roles.content_rows_only`).
+    assert bundle.config.roles.content_rows_only
+    content = np.isin(gold_roles, bundle.config.roles.content)
     features = {
         "role": (sp.vstack(role_train), bundle.role_features(test.texts, test_layout)),
-        "content": (bundle.content_features(train.texts, layout, gold_roles, own), scored.X),
+        "content": (bundle.content_features(train.texts, layout, gold_roles, own)[content], scored.X),
     }
     for name, model in bundle.label_sets_.items():
         assert model.scorer is not None and model.classifier is None and model.weights is None
@@ -92,7 +95,7 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
             config = ClassifierConfig(type="logreg", C=bundle.config.roles.C, class_weight="balanced")
         reference = build_classifier(config, model.multi_label, bundle.config.seed)
         y = train.label_matrix(name, model.labels)
-        y = np.vstack([y, y, y[[i for i, _ in firsts]]]) if name == "role" else y
+        y = np.vstack([y, y, y[[i for i, _ in firsts]]]) if name == "role" else y[content]
         with threadpool_limits(1, user_api="blas"):  # as training fits: BLAS threads change the sums' order
             reference.fit(X_train, y if model.multi_label else y.argmax(axis=1))
         # float32 weights (half the memory) against scikit-learn's float64: equal to within SCORE_ATOL.
@@ -452,6 +455,34 @@ def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
     scores = bundle.predict_proba(texts[:3], layout=ArticleLayout.alone(3))["role"]
     assert scores.shape == (3, 4) and np.allclose(scores[:, [1, 3]], 0) and np.allclose(scores.sum(axis=1), 1)
     assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]
+
+
+@pytest.mark.parametrize("content_rows_only", [False, True])
+def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_only: bool) -> None:
+    """With `roles.content_rows_only`, a term that only captions use gets no topic weight at all: the topic
+    classifier never saw a caption. Without it, captions are fitted as negatives of every topic."""
+    codebooks = {
+        "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in ("body", "headline", "caption"))),
+        "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
+    }
+    overrides = {"data.label_sets": ["role", "topic"], "roles.content_rows_only": content_rows_only}
+    config = load_config(None, {**overrides, "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None})
+    texts, roles, topics = [], [], []
+    for i in range(6):
+        texts += [f"Tariffs on steel rise again, round {i}.", f"Navy ships patrol the strait, day {i}.",
+                  f"Photograph by staff photographer {i}"]  # fmt: skip
+        roles += [[1, 0, 0], [1, 0, 0], [0, 0, 1]]
+        topics += [[1, 0], [0, 1], [0, 0]]
+    layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])
+    bundle = ModelBundle(config, codebooks).fit(
+        texts, {"role": np.array(roles), "topic": np.array(topics)}, layout=layout
+    )
+    photograph = bundle.vectorizer_.vocabulary_["photograph"]
+    weights = [bundle.label_sets_["topic"].term_weights(j, np.array([photograph]))[0] for j in range(2)]
+    if content_rows_only:
+        assert weights == [0.0, 0.0]
+    else:
+        assert all(w < 0 for w in weights)
 
 
 @pytest.mark.parametrize("first_sentences", [False, True])
