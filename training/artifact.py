@@ -405,6 +405,9 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
     roles = data.get("roles")
     if isinstance(roles, dict) and "article_cues" not in roles:
         data = {**data, "roles": {**roles, "article_cues": False}}
+    roles = data.get("roles")
+    if isinstance(roles, dict) and "content_rows_only" not in roles:  # its content sets were fitted on every row
+        data = {**data, "roles": {**roles, "content_rows_only": False}}
     thresholds, decision = data.get("thresholds"), data.get("decision")
     if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off
         data = {**data, "thresholds": {**thresholds, "f1_tolerance": 0.0}}

@@ -264,7 +264,7 @@ class ModelBundle:
             X = self.content_features(texts, layout, roles, own=_sorted(self.vectorizer_.fit_transform(texts)))
             rows = self._content_training_rows(roles)
             if rows is not None:
-                X = X[rows]  # the context blocks were built over whole articles; the full matrix is freed here
+                X = X[rows]  # context was built over whole articles; the full matrix is released once this copy exists
             for name in self.content_label_sets:
                 y = targets[name] if rows is None else targets[name][rows]
                 self.label_sets_[name] = self._fit_label_set(name, X, y, self.config.classifier)

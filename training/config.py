@@ -156,10 +156,11 @@ class RolesConfig(_Strict):
     first_sentences: bool = Field(
         True, description="the role model is also fitted on each paragraph's first sentence, alone, with its role"
     )
-    # On by default: a caption or footer never gets a topic or frame (the decision rule gates it), so fitting the
-    # topic and frame classifiers on it only spends their weights, and the naive-Bayes ratios, on telling
-    # boilerplate from content. Grouped 3-fold CV topic micro-F1 0.8185 -> 0.8237, frame 0.7087 -> 0.7099
-    # (docs/quality.md, "Thirteenth pass").
+    # On by default: a paragraph read as a caption or footer gets no topic or frame (the decision rule gates it by
+    # its predicted role), so fitting the topic and frame classifiers on such paragraphs spent their weights, and
+    # the naive-Bayes ratios, mostly on telling boilerplate from content. Grouped 3-fold CV topic micro-F1
+    # 0.8132 -> 0.8180, frame 0.7066 -> 0.7072 (experiments/sweep_content_rows.yaml; docs/quality.md,
+    # "Thirteenth pass"). A model saved before this option existed loads with it off (training/artifact.py).
     content_rows_only: bool = Field(
         True, description="the other sets' classifiers are fitted on the paragraphs with a content role only"
     )
