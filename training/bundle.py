@@ -262,7 +262,7 @@ class ModelBundle:
                     self.label_sets_[self.role_set] = fit_roles()
             self.vectorizer_ = build_vectorizer(self.config.vectorizer)
             X = self.content_features(texts, layout, roles, own=_sorted(self.vectorizer_.fit_transform(texts)))
-            rows = self._content_training_rows(roles)
+            rows = self._content_training_rows(layout, roles)
             if rows is not None:
                 X = X[rows]  # context was built over whole articles; the full matrix is released once this copy exists
             for name in self.content_label_sets:
@@ -275,12 +275,12 @@ class ModelBundle:
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
 
-    def _content_training_rows(self, roles: list[str] | None) -> np.ndarray | None:
+    def _content_training_rows(self, layout: ArticleLayout, roles: list[str] | None) -> np.ndarray | None:
         """The rows the content sets are fitted on (`roles.content_rows_only`): those whose given role carries
         labels, or None for every row (no role set, the option off, or no such row)."""
         if roles is None or not self.config.roles.content_rows_only:
             return None
-        rows = np.flatnonzero(np.isin(roles, self.config.roles.content))
+        rows = np.flatnonzero(self._content_and_headlines(layout, roles)[0])
         return rows if 0 < len(rows) < len(roles) else None
 
     def _role_training_set(
