@@ -116,7 +116,9 @@ def main() -> None:
     table = "\n".join(lines)
     args.out.with_suffix(".md").write_text(
         f"# Topic and frame variants\n\n`python -m bench.content_variants` — {args.folds} grouped folds, "
-        f"{int(content.sum())} content paragraphs, {report['seconds']} s.\n\n{table}\n",
+        f"{int(content.sum())} content paragraphs, {report['seconds']} s. Each figure is the better of without and "
+        "with the top-label fallback; sd: across the inner-CV repeats, of the figure without the fallback.\n\n"
+        f"{table}\n",
         encoding="utf-8",
     )
     print(table)
