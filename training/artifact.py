@@ -403,8 +403,9 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
     """A saved config, completed with what its model did for options added since: today's defaults would switch
     them on for a model not fitted with them."""
     roles = data.get("roles")
-    if isinstance(roles, dict):  # no in-article cue features; content sets fitted on every row
-        data = {**data, "roles": {"article_cues": False, "content_rows_only": False, **roles}}
+    if isinstance(roles, dict):  # no in-article cue features; content sets fitted on every row; no linked-headline rule
+        completed = {"article_cues": False, "content_rows_only": False, "linked_headlines": False}
+        data = {**data, "roles": {**completed, **roles}}
     thresholds, decision = data.get("thresholds"), data.get("decision")
     if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off
         data = {**data, "thresholds": {**thresholds, "f1_tolerance": 0.0}}

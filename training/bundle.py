@@ -36,6 +36,7 @@ from training.features import (
     first_sentence,
     in_article_cues,
     layout_features,
+    linked_headline_shaped,
     n_layout_features,
     neighbour_rows,
 )
@@ -150,9 +151,29 @@ class ModelBundle:
         assert self.role_set is not None
         model = self.label_sets_[self.role_set]
         if model.scorer is None:
-            return model.predict_proba(self.role_features(texts, layout))
-        chars = self.role_chars(texts)
-        return model.widen(model.scorer.predict_proba_parts(chars, self.role_layout(texts, layout, chars)))
+            probabilities = model.predict_proba(self.role_features(texts, layout))
+        else:
+            chars = self.role_chars(texts)
+            probabilities = model.widen(model.scorer.predict_proba_parts(chars, self.role_layout(texts, layout, chars)))
+        return self._linked_headlines_as_promos(texts, layout, probabilities)
+
+    def _linked_headlines_as_promos(
+        self, texts: list[str], layout: ArticleLayout, probabilities: np.ndarray
+    ) -> np.ndarray:
+        """`roles.linked_headlines`: a paragraph read as a headline that is a long title inside an article is
+        another story's headline linked between paragraphs. Its headline probability moves to promo, so the role
+        and its score (the probability of headline or promo) read the same in every consumer."""
+        names = self.label_names[self.role_set] if self.role_set is not None else []
+        if not self.config.roles.linked_headlines or "headline" not in names or "promo" not in names:
+            return probabilities
+        headline, promo = names.index("headline"), names.index("promo")
+        shaped = linked_headline_shaped(texts, layout, self.config.roles.min_article_paragraphs)
+        rows = shaped & (probabilities.argmax(axis=1) == headline)
+        if rows.any():
+            probabilities = probabilities.copy()
+            probabilities[rows, promo] += probabilities[rows, headline]
+            probabilities[rows, headline] = 0.0
+        return probabilities
 
     def transform(self, texts: list[str]) -> Any:
         """The paragraphs' own TF-IDF, through the exact fast path when the vectorizer allows it."""

@@ -393,6 +393,31 @@ def test_a_pasted_excerpt_is_read_paragraph_by_paragraph(bundle: ModelBundle) ->
     )
 
 
+def test_a_long_title_inside_an_article_read_as_a_headline_is_a_linked_story(bundle: ModelBundle) -> None:
+    """`roles.linked_headlines`: the headline probability of a long title from the fourth paragraph on moves to
+    promo, so the role, its score and the gate agree in every consumer; with the option off it stays a headline."""
+    headline = "Washington and Beijing agree to extend tariff truce as soybean purchases resume"
+    # The fifth paragraph repeats the headline: a line the small test model reads as a headline wherever it is
+    # (a linked story's headline it reads as a promo already).
+    article = [headline, "By Lena Park", *ARTICLE[:2], headline, "The talks will resume in March, officials said."]
+    layout = ArticleLayout.single_article(len(article))
+    off = copy.copy(bundle)
+    off.config = bundle.config.model_copy(
+        update={"roles": bundle.config.roles.model_copy(update={"linked_headlines": False})}
+    )
+    assert bundle.role_set is not None and bundle.config.roles.linked_headlines
+    names = bundle.label_names[bundle.role_set]
+    headline, promo = names.index("headline"), names.index("promo")
+    before, after = off.role_scores(article, layout), bundle.role_scores(article, layout)
+    assert before[4].argmax() == headline  # what the role model alone reads: the rule's precondition
+    assert after[4].argmax() == promo and after[4, headline] == 0
+    assert after[4].max() == pytest.approx(before[4, headline] + before[4, promo])
+    np.testing.assert_array_equal(np.delete(after, 4, axis=0), np.delete(before, 4, axis=0))  # nothing else moves
+    predicted, unruled = bundle.predict(article, layout=layout), off.predict(article, layout=layout)
+    assert predicted["role"][4] == ["promo"] and all(predicted[name][4] == [] for name in bundle.content_label_sets)
+    assert unruled["role"][4] == ["headline"]
+
+
 def test_decision_rule_caps_and_relative_to_top(bundle: ModelBundle) -> None:
     model = bundle.label_sets_["topic"]
     scores = np.array([[0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.05, 0.95, 0.6]])

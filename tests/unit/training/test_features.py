@@ -18,6 +18,7 @@ from training.features import (
     first_sentence,
     in_article_cues,
     layout_features,
+    linked_headline_shaped,
     n_layout_features,
     own_article_dots,
     text_layout,
@@ -78,6 +79,23 @@ def test_in_article_cues_measure_what_a_paragraph_shares_with_its_article() -> N
     # Alone, or in a text shorter than `min_article_paragraphs`, a paragraph has no article to compare with.
     assert not in_article_cues(story, X, ArticleLayout.alone(len(story))).any()
     assert not in_article_cues(story, X, ArticleLayout.single_article(len(story)), min_article_paragraphs=8).any()
+
+
+def test_linked_headline_shape_is_a_long_title_from_the_fourth_paragraph_on() -> None:
+    story = [
+        "Manila and Hanoi agree coastguard hotline after months of near-collisions at sea",  # the headline
+        "Ministers say the line will be tested weekly from next month in both capitals",  # a standfirst
+        "By Amara Okafor",
+        "The coastguard hotline between Manila and Hanoi will be tested every week, the ministers said.",
+        "Tokyo weighs easing arms export rules for partners in Latin America",  # another story's headline
+        "A hotline the coastguards can trust",  # a cross-head: a short title
+        "Coastguard officers in Manila and Hanoi said the hotline would have stopped last year's standoff.",
+    ]
+    layout = ArticleLayout.single_article(len(story))
+    assert linked_headline_shaped(story, layout).tolist() == [0, 0, 0, 0, 1, 0, 0]
+    # A paragraph alone, or in a text shorter than `min_article_paragraphs`, has no position: never.
+    assert not linked_headline_shaped(story, ArticleLayout.alone(len(story))).any()
+    assert not linked_headline_shaped(story, layout, min_article_paragraphs=8).any()
 
 
 def test_a_lone_paragraph_is_judged_by_its_own_look_only() -> None:
