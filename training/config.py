@@ -146,9 +146,10 @@ class RolesConfig(_Strict):
         description="the role model also reads how a paragraph relates to its article (shared n-grams, titles inside)",
     )
     # On by default: the role model reads the headlines of other stories linked between an article's paragraphs as
-    # headlines (their text looks like one), so they got topics. A long title-shaped line from the fourth paragraph
-    # on is a promo in 1,300 of 1,311 training cases (training/features.py). Leave-one-house-style-out CV: role
-    # accuracy 0.9603 -> 0.9684, non-content recall 0.9146 -> 0.9380 (docs/quality.md, "Fourteenth pass"). A model
+    # headlines (their text looks like one), so they got topics. Of the long title-shaped lines from the fourth
+    # paragraph on that are headlines or promos in the training corpus, 1,300 are promos and 11 headlines
+    # (training/features.py). Leave-one-house-style-out CV: role accuracy 0.9603 -> 0.9683, non-content recall
+    # 0.9142 -> 0.9374 (docs/quality.md, "Fourteenth pass"). A model
     # saved before this option existed loads with it off (training/artifact.py).
     linked_headlines: bool = Field(
         True, description="a long title inside an article that reads as a headline is read as a promo (a linked story)"

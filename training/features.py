@@ -397,8 +397,9 @@ def in_article_cues(
 N_IN_ARTICLE = 4
 
 # A title-shaped line of at least this many words, at this position or later (counted from 0), is the headline of
-# another story linked between paragraphs: in the training corpus 1,300 such lines are promos and 11 headlines,
-# while at positions 1-2 they are standfirsts (891 headlines, 0 promos). `roles.linked_headlines`.
+# another story linked between paragraphs: of such lines in the training corpus that are headlines or promos,
+# 1,300 are promos and 11 headlines, while at positions 1-2 they are standfirsts (891 headlines, 0 promos). The
+# others (captions, bylines, footers) are not headlines, which is all the rule changes. `roles.linked_headlines`.
 LINKED_HEADLINE_WORDS = 8
 LINKED_HEADLINE_FROM = 3
 

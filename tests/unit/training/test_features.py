@@ -93,6 +93,10 @@ def test_linked_headline_shape_is_a_long_title_from_the_fourth_paragraph_on() ->
     ]
     layout = ArticleLayout.single_article(len(story))
     assert linked_headline_shaped(story, layout).tolist() == [0, 0, 0, 0, 1, 0, 0]
+    # The edges: 8 words from position 3 on; a standfirst-long title at position 2, or 7 words, is not one.
+    eight, seven = "Seoul and Budapest agree to add direct flights", "Seoul and Budapest agree to add flights"
+    edges = ["Headline", "By Amara Okafor", eight, eight, seven, "Body text ends here."]
+    assert linked_headline_shaped(edges, ArticleLayout.single_article(len(edges))).tolist() == [0, 0, 0, 1, 0, 0]
     # A paragraph alone, or in a text shorter than `min_article_paragraphs`, has no position: never.
     assert not linked_headline_shaped(story, ArticleLayout.alone(len(story))).any()
     assert not linked_headline_shaped(story, layout, min_article_paragraphs=8).any()
