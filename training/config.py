@@ -149,8 +149,8 @@ class RolesConfig(_Strict):
     # headlines (their text looks like one), so they got topics. Of the long title-shaped lines from the fourth
     # paragraph on that are headlines or promos in the training corpus, 1,300 are promos and 11 headlines
     # (training/features.py). Leave-one-house-style-out CV: role accuracy 0.9603 -> 0.9683, non-content recall
-    # 0.9142 -> 0.9374 (docs/quality.md, "Fourteenth pass"). A model
-    # saved before this option existed loads with it off (training/artifact.py).
+    # 0.9142 -> 0.9374 (docs/quality.md, "Fourteenth pass"). A model saved before this option existed loads with it
+    # off (training/artifact.py).
     linked_headlines: bool = Field(
         True, description="a long title inside an article that reads as a headline is read as a promo (a linked story)"
     )

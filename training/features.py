@@ -408,8 +408,11 @@ def linked_headline_shaped(texts: Sequence[str], layout: ArticleLayout, min_arti
     """Which paragraphs are long title-shaped lines inside an article (texts of at least ``min_article_paragraphs``
     paragraphs; a paragraph alone or in a short excerpt has no position, so never)."""
     layout = layout.positions_from(max(min_article_paragraphs, 2))
-    long = np.array([len(text.split()) >= LINKED_HEADLINE_WORDS and _is_title(text) for text in texts], dtype=bool)
-    return long & layout.known & (layout.position >= LINKED_HEADLINE_FROM)
+    shaped = np.zeros(len(texts), dtype=bool)
+    # Only paragraphs far enough into an article are read: a lone paragraph or a short excerpt costs nothing.
+    for i in np.flatnonzero(layout.known & (layout.position >= LINKED_HEADLINE_FROM)).tolist():
+        shaped[i] = len(texts[i].split()) >= LINKED_HEADLINE_WORDS and _is_title(texts[i])
+    return shaped
 
 
 def _is_title(text: str) -> bool:
