@@ -37,6 +37,7 @@ MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source
 CHAMPION_ALIAS = "champion"
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # a bundle_sha256 tag as `save` writes it
 # What a registry answers when the alias is not set, or when no model of that name is registered at all.
 _ALIAS_MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
@@ -178,20 +179,27 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
     """The saved model's directory for a registry version, downloaded into the cache if needed.
 
     Several processes share one cache (``--workers N`` starts N at once): a lock
-    file per version makes them take turns, so one downloads and the others find
-    its complete copy, instead of deleting or renaming over each other's. A cached
-    copy is reused when its manifest matches the registry's digest; `load_bundle`
-    then checks every file against that manifest.
+    file per copy makes them take turns, so one downloads and the others find
+    its complete copy, instead of deleting or renaming over each other's. A copy
+    is named by the version and its digest: two stores that both hold version 1
+    of a model (two project folders, a test store beside production) each get
+    their own, so neither download replaces files another process is about to
+    read. A cached copy is reused when its manifest matches the registry's
+    digest; `load_bundle` then checks every file against that manifest.
     """
     if ref.version is None:
         return bundle_dir_in(Path(ref.uri))
     if not ref.bundle_sha256:
         raise ModelIntegrityError(f"{ref.uri}: version {ref.version} has no bundle_sha256 tag; refusing to load it")
+    if not _SHA256.fullmatch(ref.bundle_sha256):  # it names a directory below: no path of the registry's choosing
+        raise ModelIntegrityError(
+            f"{ref.uri}: version {ref.version}'s bundle_sha256 tag {ref.bundle_sha256[:80]!r} is not a sha256 digest"
+        )
     client = client or tracking_client()
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
-    target = cache_root / ref.name / ref.version
+    target = cache_root / ref.name / f"{ref.version}-{ref.bundle_sha256[:16]}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_name(f"{ref.version}.lock"), "w") as lock:
+    with open(target.with_name(f"{target.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
         if _manifest_matches(bundle_dir_in(target), ref.bundle_sha256):
             return bundle_dir_in(target)

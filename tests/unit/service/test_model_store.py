@@ -9,6 +9,7 @@ import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -25,6 +26,7 @@ from service.model_store import (
 )
 from service.settings import Settings
 from tests.conftest import keep_mlflow_uris
+from training.bundle import ModelBundle
 from training.errors import ModelIntegrityError
 
 from .conftest import json_lines
@@ -192,3 +194,37 @@ def test_mlflow_http_requests_are_bounded_unless_set_explicitly(monkeypatch: pyt
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
     defaults = Settings()
     assert (defaults.registry_timeout_seconds, defaults.registry_max_retries) == (10, 2)
+
+
+def test_two_stores_holding_the_same_version_number_do_not_share_a_cached_copy(
+    tmp_path: Path, bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    """Two registries that each hold version 1 of a model, loaded through one cache directory (two project
+    folders served on one machine). A worker that has found its copy must still read its own files after
+    the other store's version 1 is fetched: the cache names each copy by its digest."""
+    from training.bundle import load_bundle
+    from training.registry import fetch_bundle_dir, resolve_model, tracking_client
+
+    other = load_bundle(bundle_dir, bundle_sha256)
+    other.set_thresholds("topic", np.full(len(other.label_names["topic"]), 0.9))
+    other_sha256 = other.save(tmp_path / "other")
+    first = tracking_client(f"sqlite:///{tmp_path / 'first.db'}")
+    second = tracking_client(f"sqlite:///{tmp_path / 'second.db'}")
+    assert register_directory(first, "svc-twin", bundle_dir, bundle_sha256) == "1"
+    assert register_directory(second, "svc-twin", tmp_path / "other", other_sha256) == "1"
+    cache = tmp_path / "cache"
+    found = fetch_bundle_dir(resolve_model("models:/svc-twin/1", first), cache, first)
+    fetch_bundle_dir(resolve_model("models:/svc-twin/1", second), cache, second)
+    assert load_bundle(found, bundle_sha256).predict(["Tariffs rose."]) == bundle.predict(["Tariffs rose."])
+    assert len(list(cache.rglob("manifest.json"))) == 2
+
+
+def test_a_digest_tag_that_is_not_a_digest_names_no_directory(tmp_path: Path, bundle_dir: Path, registry: str) -> None:
+    """The tag names the cached copy's directory: a value such as ``../..`` is refused before any path is made."""
+    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
+    register_directory(client, "svc-odd-tag", bundle_dir, "../../escaped")
+    from training.registry import load_model
+
+    with pytest.raises(ModelIntegrityError, match=r"bundle_sha256 tag '\.\./\.\./escaped' is not a sha256 digest"):
+        load_model("models:/svc-odd-tag/1", tmp_path / "cache", client=client)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "cache").exists()
