@@ -403,8 +403,14 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
     """A saved config, completed with what its model did for options added since: today's defaults would switch
     them on for a model not fitted with them."""
     roles = data.get("roles")
-    if isinstance(roles, dict):  # no in-article cue features; content sets fitted on every row; no linked-headline rule
-        completed = {"article_cues": False, "content_rows_only": False, "linked_headlines": False}
+    if isinstance(roles, dict):
+        # No in-article cue features; content sets and their vocabulary fitted on every row; no linked-headline rule.
+        completed = {
+            "article_cues": False,
+            "content_rows_only": False,
+            "content_vocabulary": False,
+            "linked_headlines": False,
+        }
         data = {**data, "roles": {**completed, **roles}}
     thresholds, decision = data.get("thresholds"), data.get("decision")
     if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off

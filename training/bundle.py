@@ -251,7 +251,8 @@ class ModelBundle:
 
         ``targets[set]`` is a binary (rows x labels) matrix in codebook order. Context is built
         from the true roles here and from predicted roles at prediction time; the content sets are fitted on
-        the rows whose true role is a content role (`roles.content_rows_only`).
+        the rows whose true role is a content role (`roles.content_rows_only`), and their vocabulary learnt
+        from those rows with `roles.content_vocabulary`.
         Thresholds start at 0.5; `set_thresholds` stores tuned ones.
         """
         from joblib import effective_n_jobs
@@ -282,8 +283,13 @@ class ModelBundle:
                 else:
                     self.label_sets_[self.role_set] = fit_roles()
             self.vectorizer_ = build_vectorizer(self.config.vectorizer)
-            X = self.content_features(texts, layout, roles, own=_sorted(self.vectorizer_.fit_transform(texts)))
-            rows = self._content_training_rows(layout, roles)
+            content = self._content_rows(layout, roles)
+            if content is not None and self.config.roles.content_vocabulary:
+                own = self.vectorizer_.fit([texts[i] for i in content]).transform(texts)  # context reads every row
+            else:
+                own = self.vectorizer_.fit_transform(texts)
+            X = self.content_features(texts, layout, roles, own=_sorted(own))
+            rows = content if self.config.roles.content_rows_only else None
             if rows is not None:
                 X = X[rows]  # context was built over whole articles; the full matrix is released once this copy exists
             for name in self.content_label_sets:
@@ -296,10 +302,11 @@ class ModelBundle:
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
 
-    def _content_training_rows(self, layout: ArticleLayout, roles: list[str] | None) -> np.ndarray | None:
-        """The rows the content sets are fitted on (`roles.content_rows_only`): those whose given role carries
-        labels, or None for every row (no role set, the option off, or no such row)."""
-        if roles is None or not self.config.roles.content_rows_only:
+    def _content_rows(self, layout: ArticleLayout, roles: list[str] | None) -> np.ndarray | None:
+        """The rows whose given role carries labels, what `roles.content_rows_only` fits the content sets on and
+        `roles.content_vocabulary` learns their vocabulary from; None when that is every row (or none, or there
+        is no role set)."""
+        if roles is None:
             return None
         rows = np.flatnonzero(self._content_and_headlines(layout, roles)[0])
         return rows if 0 < len(rows) < len(roles) else None

@@ -192,13 +192,14 @@ def test_convert_an_old_pickled_model_then_serve_every_paragraph_as_content(tmp_
 def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path: Path) -> None:
     """`roles.article_cues` defaults to on; a model saved before it existed has no weights for those features, so
     its saved config, which lacks the key, is read as off (not as today's default). So is
-    `roles.content_rows_only`: such a model's content sets were fitted on every paragraph, and
-    `roles.linked_headlines`: its roles were read without that rule."""
-    bundle = tiny_bundle("logreg")
+    `roles.content_rows_only` and `roles.content_vocabulary`: such a model's content sets and vocabulary were
+    fitted on every paragraph, and `roles.linked_headlines`: its roles were read without that rule."""
+    bundle = tiny_bundle("logreg", **{"roles.content_vocabulary": True})
     bundle.save(tmp_path)
     metadata = json.loads((tmp_path / "model.json").read_text())
     del metadata["config"]["roles"]["article_cues"]
     del metadata["config"]["roles"]["content_rows_only"]
+    del metadata["config"]["roles"]["content_vocabulary"]
     del metadata["config"]["roles"]["linked_headlines"]
     (tmp_path / "model.json").write_text(json.dumps(metadata))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -206,6 +207,7 @@ def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path:
     loaded = load_bundle(tmp_path, write_manifest(tmp_path, files))
     assert loaded.config.roles.article_cues is False and bundle.config.roles.article_cues is True
     assert loaded.config.roles.content_rows_only is False and bundle.config.roles.content_rows_only is True
+    assert loaded.config.roles.content_vocabulary is False and bundle.config.roles.content_vocabulary is True
     assert loaded.config.roles.linked_headlines is False and bundle.config.roles.linked_headlines is True
 
 

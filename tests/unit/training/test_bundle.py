@@ -73,7 +73,11 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     scored = bundle.score(test.texts, layout=test_layout)
     # The training matrices exactly as `fit` built them (fit_transform), then the test matrices as served.
     chars = clone(bundle.role_vectorizer_).fit_transform(train.texts)
-    own = clone(bundle.vectorizer_).fit_transform(train.texts)
+    # The content sets' vocabulary and idf are learnt from the paragraphs whose given role is a content role
+    # (`roles.content_vocabulary`), and every paragraph is transformed (the context blocks read them all).
+    assert bundle.config.roles.content_vocabulary
+    content = np.isin(gold_roles, bundle.config.roles.content)
+    own = clone(bundle.vectorizer_).fit(np.asarray(train.texts)[content]).transform(train.texts)
     chars.sort_indices(), own.sort_indices()
     role_train = [bundle.role_features(train.texts, lay, chars) for lay in (layout, alone(train))]
     # ... and the paragraphs' first sentences, alone (`roles.first_sentences`)
@@ -82,7 +86,6 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     role_train.append(bundle.role_features([s for _, s in firsts], ArticleLayout.alone(len(firsts))))
     # The content sets are fitted on the paragraphs whose given role is a content role (`roles.content_rows_only`).
     assert bundle.config.roles.content_rows_only
-    content = np.isin(gold_roles, bundle.config.roles.content)
     features = {
         "role": (sp.vstack(role_train), bundle.role_features(test.texts, test_layout)),
         "content": (bundle.content_features(train.texts, layout, gold_roles, own)[content], scored.X),
@@ -499,7 +502,11 @@ def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_on
         "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in ("body", "headline", "caption"))),
         "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
     }
-    overrides = {"data.label_sets": ["role", "topic"], "roles.content_rows_only": content_rows_only}
+    overrides = {
+        "data.label_sets": ["role", "topic"],
+        "roles.content_rows_only": content_rows_only,
+        "roles.content_vocabulary": False,  # the caption-only term must have a column to weigh
+    }
     config = load_config(None, {**overrides, "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None})
     texts, roles, topics = [], [], []
     for i in range(6):
@@ -517,6 +524,34 @@ def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_on
         assert weights == [0.0, 0.0]
     else:
         assert all(w < 0 for w in weights)
+
+
+@pytest.mark.parametrize("content_vocabulary", [False, True])
+def test_the_content_vocabulary_is_learnt_from_content_paragraphs_only(content_vocabulary: bool) -> None:
+    """With `roles.content_vocabulary`, an n-gram that only captions use takes no column and the idf is counted
+    over content paragraphs; every paragraph is still transformed (the context blocks read them all)."""
+    codebooks = {
+        "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in ("body", "headline", "caption"))),
+        "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
+    }
+    overrides = {"data.label_sets": ["role", "topic"], "roles.content_vocabulary": content_vocabulary}
+    config = load_config(None, {**overrides, "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None})
+    texts, roles, topics = [], [], []
+    for i in range(4):
+        texts += [f"Tariffs on steel rise again, round {i}.", f"Navy ships patrol the strait, day {i}.",
+                  f"Photograph of the steel mill by staff photographer {i}"]  # fmt: skip
+        roles += [[1, 0, 0], [1, 0, 0], [0, 0, 1]]
+        topics += [[1, 0], [0, 1], [0, 0]]
+    layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])
+    bundle = ModelBundle(config, codebooks).fit(
+        texts, {"role": np.array(roles), "topic": np.array(topics)}, layout=layout
+    )
+    vocabulary = bundle.vectorizer_.vocabulary_
+    assert ("photograph" in vocabulary) is not content_vocabulary
+    # "steel": in 4 of 8 content paragraphs, in 8 of 12 paragraphs in all (smooth idf: ln((1 + n) / (1 + df)) + 1)
+    expected_idf = np.log(9 / 5) + 1 if content_vocabulary else np.log(13 / 9) + 1
+    assert bundle.vectorizer_.idf_[vocabulary["steel"]] == pytest.approx(expected_idf)
+    assert bundle.predict(texts, layout=layout)["role"] == [[role] for role in ["body", "body", "caption"] * 4]
 
 
 @pytest.mark.parametrize("first_sentences", [False, True])
