@@ -210,6 +210,11 @@ class DecisionRule(BaseModel):
     content_roles: list[str] = Field(
         description="roles whose paragraphs get labels of the other sets (empty: a model without roles)"
     )
+    linked_headlines: bool = Field(
+        description="whether a title-shaped line of at least 8 words from an article's fourth paragraph on that the "
+        "role model reads as a headline is read as a promo (another story's headline linked in the page), so it "
+        "gets no labels (articles of at least the model's minimum length; `roles.linked_headlines`)"
+    )
     at_least_one: dict[str, bool] = Field(
         description="per multi-label set: whether a content paragraph none of whose labels passes its threshold "
         "gets its top-scoring label (chosen at training by out-of-fold micro-F1)",

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from training.bundle import ModelBundle
-from training.features import ArticleLayout
+from training.features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS, ArticleLayout
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 
@@ -28,7 +28,7 @@ def split_paragraphs(text: str) -> list[str]:
 
 DECISION_RULE_TEXT = (
     "Decision rule: a paragraph whose role is not a content role ({content}) gets no labels of the other "
-    "sets, whatever its scores. Otherwise, in a multi-label set a label is given when its score reaches that "
+    "sets, whatever its scores{linked}. Otherwise, in a multi-label set a label is given when its score reaches that "
     "label's own threshold (tuned on out-of-fold scores: the middle of the cut-offs near the label's best F1; "
     "the margin is score minus threshold), then only labels scoring at least {relative} of the paragraph's top "
     "score are kept, at most {max_labels} per set, highest score first; {at_least_one}. In a single-label set the "
@@ -48,6 +48,7 @@ def decision_rule(bundle: ModelBundle) -> dict[str, Any]:
         "max_labels": decision.max_labels,
         "relative_to_top": decision.relative_to_top or None,
         "content_roles": list(bundle.config.roles.content) if bundle.role_set is not None else [],
+        "linked_headlines": bundle.role_set is not None and bundle.config.roles.linked_headlines,
         "at_least_one": {name: bundle.at_least_one(name) for name in bundle.label_sets if bundle.multi_label[name]},
     }
 
@@ -57,6 +58,14 @@ def describe_decision_rule(bundle: ModelBundle) -> str:
     rule = decision_rule(bundle)
     return DECISION_RULE_TEXT.format(
         content=", ".join(rule["content_roles"]) or "every paragraph counts: this model has no roles",
+        linked=(
+            f" (a title-shaped line of at least {LINKED_HEADLINE_WORDS} words from paragraph "
+            f"{LINKED_HEADLINE_FROM + 1} of an article of at least {bundle.config.roles.min_article_paragraphs} "
+            "paragraphs on that the role "
+            "model reads as a headline is read as a promo: another story's headline linked in the page)"
+            if rule["linked_headlines"]
+            else ""
+        ),
         relative=f"{rule['relative_to_top']:.0%}" if rule["relative_to_top"] else "0%",
         max_labels=rule["max_labels"] or "any number of labels",
         at_least_one=(

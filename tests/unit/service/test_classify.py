@@ -225,6 +225,7 @@ def test_labels_route_shows_thresholds_and_the_decision_rule(client: TestClient,
         "max_labels": decision.max_labels,
         "relative_to_top": decision.relative_to_top,
         "content_roles": bundle.config.roles.content,
+        "linked_headlines": True,  # the default config's role rule (`roles.linked_headlines`)
         "at_least_one": {name: bundle.at_least_one(name) for name in body["thresholds"]},
     }
 

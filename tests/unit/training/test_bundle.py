@@ -430,6 +430,21 @@ def test_a_long_title_inside_an_article_read_as_a_headline_is_a_linked_story(bun
     assert unruled["role"][4] == ["headline"]
 
 
+def test_the_decision_rule_text_names_the_linked_headline_rule_when_the_model_has_it(bundle: ModelBundle) -> None:
+    """`topicframe model show` and the classify table print the rule; the role rule that takes labels away from
+    linked headlines is part of it, with the model's own article length."""
+    from training.classify import decision_rule, describe_decision_rule
+
+    assert decision_rule(bundle)["linked_headlines"] is True
+    assert "from paragraph 4 of an article of at least 5 paragraphs on" in describe_decision_rule(bundle)
+    without = copy.copy(bundle)
+    without.config = bundle.config.model_copy(
+        update={"roles": bundle.config.roles.model_copy(update={"linked_headlines": False})}
+    )
+    assert decision_rule(without)["linked_headlines"] is False
+    assert "promo" not in describe_decision_rule(without)
+
+
 def test_decision_rule_caps_and_relative_to_top(bundle: ModelBundle) -> None:
     model = bundle.label_sets_["topic"]
     scores = np.array([[0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.05, 0.95, 0.6]])
