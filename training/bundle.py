@@ -157,15 +157,23 @@ class ModelBundle:
             probabilities = model.widen(model.scorer.predict_proba_parts(chars, self.role_layout(texts, layout, chars)))
         return self._linked_headlines_as_promos(texts, layout, probabilities)
 
+    @property
+    def reads_linked_headlines(self) -> bool:
+        """Whether the `roles.linked_headlines` rule applies: the option is on and the role codebook has both
+        `headline` and `promo` (a custom codebook may not)."""
+        names = self.label_names[self.role_set] if self.role_set is not None else []
+        return self.config.roles.linked_headlines and "headline" in names and "promo" in names
+
     def _linked_headlines_as_promos(
         self, texts: list[str], layout: ArticleLayout, probabilities: np.ndarray
     ) -> np.ndarray:
         """`roles.linked_headlines`: a paragraph read as a headline that is a long title inside an article is
         another story's headline linked between paragraphs. Its headline probability moves to promo, so the role
         and its score (the probability of headline or promo) read the same in every consumer."""
-        names = self.label_names[self.role_set] if self.role_set is not None else []
-        if not self.config.roles.linked_headlines or "headline" not in names or "promo" not in names:
+        if not self.reads_linked_headlines:
             return probabilities
+        assert self.role_set is not None  # the rule needs the role codebook's headline and promo
+        names = self.label_names[self.role_set]
         headline, promo = names.index("headline"), names.index("promo")
         shaped = linked_headline_shaped(texts, layout, self.config.roles.min_article_paragraphs)
         rows = shaped & (probabilities.argmax(axis=1) == headline)

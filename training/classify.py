@@ -48,7 +48,7 @@ def decision_rule(bundle: ModelBundle) -> dict[str, Any]:
         "max_labels": decision.max_labels,
         "relative_to_top": decision.relative_to_top or None,
         "content_roles": list(bundle.config.roles.content) if bundle.role_set is not None else [],
-        "linked_headlines": bundle.role_set is not None and bundle.config.roles.linked_headlines,
+        "linked_headlines": bundle.reads_linked_headlines,
         "at_least_one": {name: bundle.at_least_one(name) for name in bundle.label_sets if bundle.multi_label[name]},
     }
 

@@ -431,7 +431,7 @@ def test_a_long_title_inside_an_article_read_as_a_headline_is_a_linked_story(bun
 
 
 def test_the_decision_rule_text_names_the_linked_headline_rule_when_the_model_has_it(bundle: ModelBundle) -> None:
-    """`topicframe model show` and the classify table print the rule; the role rule that takes labels away from
+    """`topicframe classify` prints the rule under its table; the role rule that takes labels away from
     linked headlines is part of it, with the model's own article length."""
     from training.classify import decision_rule, describe_decision_rule
 
