@@ -509,30 +509,40 @@ def test_single_label_set_missing_a_label_keeps_codebook_columns() -> None:
     assert bundle.predict(texts[:3], layout=ArticleLayout.alone(3))["role"] == [["body"], ["body"], ["byline"]]
 
 
-@pytest.mark.parametrize("content_rows_only", [False, True])
-def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_only: bool) -> None:
-    """With `roles.content_rows_only`, a term that only captions use gets no topic weight at all: the topic
-    classifier never saw a caption. Without it, captions are fitted as negatives of every topic."""
+def fit_on_captioned_articles(caption: str, articles: int, options: dict[str, object]) -> tuple[ModelBundle, list[str]]:
+    """A role and topic model fitted on tiny articles: a trade and a security body paragraph, then a caption
+    (``caption`` with the article's number); word n-grams only, every n-gram kept. The model and the texts."""
     codebooks = {
         "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in ("body", "headline", "caption"))),
         "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
     }
-    overrides = {
-        "data.label_sets": ["role", "topic"],
-        "roles.content_rows_only": content_rows_only,
-        "roles.content_vocabulary": False,  # the caption-only term must have a column to weigh
-    }
-    config = load_config(None, {**overrides, "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None})
+    settings = {"data.label_sets": ["role", "topic"], "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None}
+    config = load_config(None, {**settings, **options})
     texts, roles, topics = [], [], []
-    for i in range(6):
-        texts += [f"Tariffs on steel rise again, round {i}.", f"Navy ships patrol the strait, day {i}.",
-                  f"Photograph by staff photographer {i}"]  # fmt: skip
+    for i in range(articles):
+        texts += [
+            f"Tariffs on steel rise again, round {i}.",
+            f"Navy ships patrol the strait, day {i}.",
+            caption.format(i),
+        ]
         roles += [[1, 0, 0], [1, 0, 0], [0, 0, 1]]
         topics += [[1, 0], [0, 1], [0, 0]]
     layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])
     bundle = ModelBundle(config, codebooks).fit(
         texts, {"role": np.array(roles), "topic": np.array(topics)}, layout=layout
     )
+    return bundle, texts
+
+
+@pytest.mark.parametrize("content_rows_only", [False, True])
+def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_only: bool) -> None:
+    """With `roles.content_rows_only`, a term that only captions use gets no topic weight at all: the topic
+    classifier never saw a caption. Without it, captions are fitted as negatives of every topic."""
+    options = {
+        "roles.content_rows_only": content_rows_only,
+        "roles.content_vocabulary": False,  # the caption-only term must have a column to weigh
+    }
+    bundle, _ = fit_on_captioned_articles("Photograph by staff photographer {}", 6, options)
     photograph = bundle.vectorizer_.vocabulary_["photograph"]
     weights = [bundle.label_sets_["topic"].term_weights(j, np.array([photograph]))[0] for j in range(2)]
     if content_rows_only:
@@ -545,27 +555,14 @@ def test_topics_and_frames_are_fitted_on_content_paragraphs_only(content_rows_on
 def test_the_content_vocabulary_is_learnt_from_content_paragraphs_only(content_vocabulary: bool) -> None:
     """With `roles.content_vocabulary`, an n-gram that only captions use takes no column and the idf is counted
     over content paragraphs; every paragraph is still transformed (the context blocks read them all)."""
-    codebooks = {
-        "role": Codebook("role", False, tuple(LabelDefinition(n, n) for n in ("body", "headline", "caption"))),
-        "topic": Codebook("topic", True, (LabelDefinition("trade", "t"), LabelDefinition("security", "s"))),
-    }
-    overrides = {"data.label_sets": ["role", "topic"], "roles.content_vocabulary": content_vocabulary}
-    config = load_config(None, {**overrides, "vectorizer.min_df": 1, "vectorizer.char_ngram_range": None})
-    texts, roles, topics = [], [], []
-    for i in range(4):
-        texts += [f"Tariffs on steel rise again, round {i}.", f"Navy ships patrol the strait, day {i}.",
-                  f"Photograph of the steel mill by staff photographer {i}"]  # fmt: skip
-        roles += [[1, 0, 0], [1, 0, 0], [0, 0, 1]]
-        topics += [[1, 0], [0, 1], [0, 0]]
-    layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])
-    bundle = ModelBundle(config, codebooks).fit(
-        texts, {"role": np.array(roles), "topic": np.array(topics)}, layout=layout
-    )
+    options = {"roles.content_vocabulary": content_vocabulary}
+    bundle, texts = fit_on_captioned_articles("Photograph of the steel mill by staff photographer {}", 4, options)
     vocabulary = bundle.vectorizer_.vocabulary_
     assert ("photograph" in vocabulary) is not content_vocabulary
     # "steel": in 4 of 8 content paragraphs, in 8 of 12 paragraphs in all (smooth idf: ln((1 + n) / (1 + df)) + 1)
     expected_idf = np.log(9 / 5) + 1 if content_vocabulary else np.log(13 / 9) + 1
     assert bundle.vectorizer_.idf_[vocabulary["steel"]] == pytest.approx(expected_idf)
+    layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])
     assert bundle.predict(texts, layout=layout)["role"] == [[role] for role in ["body", "body", "caption"] * 4]
 
 
