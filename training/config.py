@@ -176,7 +176,7 @@ class RolesConfig(_Strict):
     # On by default: the content vocabulary (and its idf) is learnt from body and headline paragraphs only, so
     # n-grams seen only in bylines, captions, promos and footers take no columns. Shipped on a tie, for a smaller
     # model, by a rule written before its 5-fold run: 5-fold CV topic 0.8275 -> 0.8273, frame 0.7167 -> 0.7172, role
-    # unchanged; saved model 51.7 -> 45.6 MB, worker RSS 338 -> 330 MB (docs/quality.md, "Fifteenth pass"). A
+    # unchanged; saved model 51.7 -> 45.6 MB, worker RSS 330 -> 323 MB (docs/quality.md, "Fifteenth pass"). A
     # model saved before this option existed loads with it off (training/artifact.py).
     content_vocabulary: bool = Field(
         True, description="the other sets' vocabulary and idf are learnt from the paragraphs with a content role only"
