@@ -36,10 +36,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bench.threshold_stability import OutOfFold, inner_cv
-from training.bundle import ModelBundle, _sorted
+from training.bundle import ModelBundle
 from training.config import RunConfig, load_config
 from training.estimators import build_classifier, build_vectorizer
 from training.evaluation import cv_folds
+from training.features import sorted_csr
 from training.train import article_layout, prepare_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def fold_features(variant, config: RunConfig, codebooks, texts, layout, roles, t
         texts = [NAME.sub("Name", text) for text in texts]
     fitted_on = train_content if variant == "content_vocabulary" else train
     bundle.vectorizer_.fit([texts[i] for i in fitted_on])
-    own = _sorted(bundle.vectorizer_.transform(texts))
+    own = sorted_csr(bundle.vectorizer_.transform(texts))
     X = bundle.content_features(texts, layout, roles, own=own).tocsr()
     if shared:
         cache["shipped"] = X

@@ -7,6 +7,9 @@ n-grams + layout features) says what each paragraph is, and the one decision rul
 that consumers rely on lives here: a paragraph whose role is not a content role
 (body, headline) gets no label of any other set. It is saved as plain arrays and JSON
 (`training.artifact`): `load_bundle` checks every file against a trusted digest and never unpickles.
+
+The class is read in three files: what a paragraph is (the role model, `training.role_reading`), what it is about
+(the vectorizer, context and content sets, here) and why (the terms behind each label, `training.explanations`).
 """
 
 from __future__ import annotations
@@ -23,24 +26,19 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from training.artifact import ARRAYS_FILE, CACHED_STATE, feature_terms, read_artifact, write_artifact
+from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
-from training.explanations import ParagraphReasons, char_wb_analyzer, words_of_ngrams
+from training.explanations import ExplainingTerms
 from training.features import (
-    N_IN_ARTICLE,
     ArticleLayout,
     article_sums,
-    context_blocks,
     context_features,
-    first_sentence,
-    in_article_cues,
-    layout_features,
-    linked_headline_shaped,
-    n_layout_features,
     neighbour_rows,
+    sorted_csr,
 )
 from training.label_set import LabelSetModel, decision_settings
+from training.role_reading import RoleReading
 from training.scoring import FastTfidf, LinearScorer
 
 # The file holding the model's arrays, the bulk of its size (`training.artifact.artifact_size` counts every file).
@@ -77,7 +75,7 @@ class Scored:
         return self.features()
 
 
-class ModelBundle:
+class ModelBundle(RoleReading, ExplainingTerms):
     """TF-IDF + linear classifiers for every label set of a codebook collection.
 
     Follows scikit-learn conventions: `fit`, `predict`, `predict_proba`, plus
@@ -116,73 +114,6 @@ class ModelBundle:
     def _layout(self, n: int, layout: ArticleLayout | None) -> ArticleLayout:
         return layout if layout is not None else ArticleLayout.single_article(n)
 
-    def role_chars(self, texts: list[str]) -> Any:
-        """The character n-gram TF-IDF the role model reads beside the layout features."""
-        if "fast_role_tfidf_" not in self.__dict__:
-            self.fast_role_tfidf_ = FastTfidf.from_vectorizer(self.role_vectorizer_)
-        fast = self.fast_role_tfidf_
-        return fast.transform(texts) if fast is not None else self.role_vectorizer_.transform(texts)
-
-    def role_features(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> Any:
-        """Character n-grams + layout features: what the role model reads (``chars``: n-grams already computed)."""
-        chars = self.role_chars(texts) if chars is None else chars
-        dense = self.role_layout(texts, layout, chars)
-        return sp.hstack([chars, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
-
-    def role_layout(self, texts: list[str], layout: ArticleLayout, chars: Any = None) -> np.ndarray:
-        """The dense layout block of the role model, as it was fitted (`roles.from_end`, `roles.article_cues`)."""
-        roles = self.config.roles
-        from_end, cues = roles.from_end, roles.article_cues
-        model = self.label_sets_.get(self.role_set) if self.role_set is not None else None
-        if from_end and model is not None and model.scorer is not None:
-            # A model fitted before `roles.from_end` existed has no end-position weights, but its saved config,
-            # read with today's defaults, says True: the width of its weights tells.
-            width = model.scorer.weights.shape[0] - len(self.role_vectorizer_.vocabulary_)
-            from_end = width - (N_IN_ARTICLE if cues else 0) != n_layout_features(from_end=False)
-        dense = layout_features(texts, layout, from_end, roles.min_article_paragraphs)
-        if not cues:
-            return dense
-        chars = self.role_chars(texts) if chars is None else chars
-        return np.hstack([dense, in_article_cues(texts, chars, layout, roles.min_article_paragraphs)])
-
-    def role_scores(self, texts: list[str], layout: ArticleLayout) -> np.ndarray:
-        """Role probabilities. With an exact linear scorer, the sparse n-gram and dense layout parts are
-        scored separately (no sparse hstack: about a third of the role model's time on a short request)."""
-        assert self.role_set is not None
-        model = self.label_sets_[self.role_set]
-        if model.scorer is None:
-            probabilities = model.predict_proba(self.role_features(texts, layout))
-        else:
-            chars = self.role_chars(texts)
-            probabilities = model.widen(model.scorer.predict_proba_parts(chars, self.role_layout(texts, layout, chars)))
-        return self._linked_headlines_as_promos(texts, layout, probabilities)
-
-    @property
-    def reads_linked_headlines(self) -> bool:
-        """Whether the `roles.linked_headlines` rule applies: the option is on and the role codebook has both
-        `headline` and `promo` (a custom codebook may not)."""
-        names = self.label_names[self.role_set] if self.role_set is not None else []
-        return self.config.roles.linked_headlines and "headline" in names and "promo" in names
-
-    def _linked_headlines_as_promos(
-        self, texts: list[str], layout: ArticleLayout, probabilities: np.ndarray
-    ) -> np.ndarray:
-        """`roles.linked_headlines`: a paragraph read as a headline that is a long title inside an article is
-        another story's headline linked between paragraphs. Its headline probability moves to promo, so the role
-        and its score (the probability of headline or promo) read the same in every consumer."""
-        if not self.reads_linked_headlines:
-            return probabilities
-        assert self.role_set is not None  # the rule needs the role codebook's headline and promo
-        names = self.label_names[self.role_set]
-        headline, promo = names.index("headline"), names.index("promo")
-        shaped = linked_headline_shaped(texts, layout, self.config.roles.min_article_paragraphs)
-        rows = shaped & (probabilities.argmax(axis=1) == headline)
-        if rows.any():
-            probabilities = probabilities.copy()
-            probabilities[rows, promo] += probabilities[rows, headline]
-            probabilities[rows, headline] = 0.0
-        return probabilities
-
     def transform(self, texts: list[str]) -> Any:
         """The paragraphs' own TF-IDF, through the exact fast path when the vectorizer allows it."""
         if "fast_tfidf_" not in self.__dict__:  # built on first use: it only holds references, and is not saved
@@ -211,12 +142,6 @@ class ModelBundle:
             context.article,
             self._word_columns(),
         )
-
-    def _word_columns(self) -> int:
-        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
-        vectorizer = self.vectorizer_
-        word = vectorizer.transformer_list[0][1] if hasattr(vectorizer, "transformer_list") else vectorizer
-        return len(word.vocabulary_)
 
     def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Which rows are content and which are headlines, for the context blocks."""
@@ -296,7 +221,7 @@ class ModelBundle:
                 own = _fit_transform_learning_from(self.vectorizer_, texts, content)
             else:
                 own = self.vectorizer_.fit_transform(texts)
-            X = self.content_features(texts, layout, roles, own=_sorted(own))
+            X = self.content_features(texts, layout, roles, own=sorted_csr(own))
             rows = content if self.config.roles.content_rows_only else None
             if rows is not None:
                 X = X[rows]  # context was built over whole articles; the full matrix is released once this copy exists
@@ -318,31 +243,6 @@ class ModelBundle:
             return None
         rows = np.flatnonzero(self._content_and_headlines(layout, roles)[0])
         return rows if 0 < len(rows) < len(roles) else None
-
-    def _role_training_set(
-        self, texts: list[str], y: np.ndarray, layout: ArticleLayout
-    ) -> tuple[Any, np.ndarray, ClassifierConfig]:
-        """What the role model is fitted on: each paragraph in place and, again, alone (no position), so that
-        a paragraph sent on its own is judged by its text; with `roles.first_sentences`, also the first sentence
-        of each paragraph that has more than one, alone, with its paragraph's role. Fits the role vectorizer."""
-        from training.estimators import build_char_vectorizer
-
-        roles_config = self.config.roles
-        assert self.role_set is not None
-        self.label_sets_.pop(self.role_set, None)  # a refit: the layout block's width comes from the config
-        self.role_vectorizer_ = build_char_vectorizer(roles_config.char_ngram_range, self.config.vectorizer)
-        chars = _sorted(self.role_vectorizer_.fit_transform(texts))  # once: the copies differ only in layout
-        alone = ArticleLayout.alone(len(texts))
-        blocks = [self.role_features(texts, layout, chars), self.role_features(texts, alone, chars)]
-        targets = [y, y]
-        if roles_config.first_sentences:
-            firsts = [(i, sentence) for i, text in enumerate(texts) if (sentence := first_sentence(text))]
-            if firsts:
-                rows, sentences = zip(*firsts, strict=True)
-                blocks.append(self.role_features(list(sentences), ArticleLayout.alone(len(sentences))))
-                targets.append(y[list(rows)])
-        classifier_config = ClassifierConfig(type="logreg", C=roles_config.C, class_weight="balanced")
-        return sp.vstack(blocks, format="csr"), np.vstack(targets), classifier_config
 
     def _fit_label_set(self, name: str, X: Any, y: np.ndarray, config: ClassifierConfig) -> LabelSetModel:
         from training.estimators import build_classifier, label_weights, without_nb_weighting
@@ -460,23 +360,6 @@ class ModelBundle:
             labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
         return self.explain_row(scored.X.tocsr()[0], k, labels, text)
 
-    def term(self, column: int) -> str:
-        """The term of a feature column (explanations only).
-
-        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff"),
-        made when asked: a list of every prefixed term would cost each serving worker ~15 MB.
-        """
-        terms = self._terms()
-        block, j = divmod(column, len(terms))
-        context = self.config.context
-        return context_blocks(context.neighbours, context.headline, context.article)[block] + terms[j]
-
-    def _terms(self) -> list[str]:
-        """One block's terms: the vocabulary's own strings, in column order (built on first use)."""
-        if "terms_" not in self.__dict__:
-            self.terms_ = feature_terms(self.vectorizer_)
-        return self.terms_
-
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt from the vectorizers after loading: saving them would store a second copy
         # of the vocabulary (and a bound analyzer) for nothing.
@@ -488,29 +371,6 @@ class ModelBundle:
 
             state = {**state, "role_set": None, "config": pre_roles_config(state["config"])}
         self.__dict__.update(state)
-
-    def explain_row(
-        self, x: Any, k: int, labels: dict[str, list[str]], text: str | None = None
-    ) -> dict[str, dict[str, list[tuple[str, float]]]]:
-        """`explain` for an already vectorized row (1 x features, CSR). Given the paragraph's ``text``, its
-        character n-grams are credited to the words they come from (`training.explanations`)."""
-        analyze = self.char_wb_analyzer_
-        owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
-        context = self.config.context
-        prefixes = context_blocks(context.neighbours, context.headline, context.article)
-        reasons = ParagraphReasons(x.indices, self._terms(), self._word_columns(), prefixes, owners)
-        explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
-        for name, wanted in labels.items():
-            model = self.label_sets_[name]
-            explanations[name] = {
-                label: reasons.top(x.data * model.term_weights(model.labels.index(label), x.indices), k)
-                for label in wanted
-            }
-        return explanations
-
-    @cached_property
-    def char_wb_analyzer_(self) -> Callable[[str], list[str]] | None:
-        return char_wb_analyzer(self.vectorizer_)
 
     def save(self, directory: str | Path) -> str:
         """Write the model as plain arrays + JSON (`training.artifact`); return its digest (``bundle_sha256``)."""
@@ -526,14 +386,6 @@ def _fit_transform_learning_from(vectorizer: Any, texts: list[str], rows: np.nda
     learnt = vectorizer.fit_transform([texts[i] for i in rows])
     others = vectorizer.transform([texts[i] for i in rest])
     return sp.vstack([learnt, others]).tocsr()[np.argsort(np.concatenate([rows, rest]))]
-
-
-def _sorted(X: Any) -> Any:
-    """CSR with sorted column indices, as the fast transform returns them: the solvers then see the same
-    matrix at fit time as at prediction time (``fit_transform`` leaves rows unsorted)."""
-    X = X.tocsr()
-    X.sort_indices()
-    return X
 
 
 def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBundle:

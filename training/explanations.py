@@ -13,9 +13,17 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from training.artifact import feature_terms
+from training.features import context_blocks
+
+if TYPE_CHECKING:
+    from training.config import RunConfig
+    from training.label_set import LabelSetModel
 
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 _WORD = re.compile(r"\w\w+")  # the word n-gram columns' default token pattern
@@ -119,3 +127,60 @@ def char_wb_analyzer(vectorizer: Any) -> Callable[[str], list[str]] | None:
         if params.get("analyzer") == "char_wb":
             return build_analyzer(params)
     return None
+
+
+class ExplainingTerms:
+    """The reasons half of `ModelBundle`: feature columns back to terms, and a vectorized row's top terms per label.
+
+    A mixin: it uses the bundle's ``config``, ``label_sets_`` and fitted ``vectorizer_``.
+    """
+
+    config: RunConfig
+    label_sets_: dict[str, LabelSetModel]
+    vectorizer_: Any
+
+    def term(self, column: int) -> str:
+        """The term of a feature column (explanations only).
+
+        Context blocks repeat the vocabulary under a prefix ("context: tariff", "headline: tariff", "article: tariff"),
+        made when asked: a list of every prefixed term would cost each serving worker ~15 MB.
+        """
+        terms = self._terms()
+        block, j = divmod(column, len(terms))
+        context = self.config.context
+        return context_blocks(context.neighbours, context.headline, context.article)[block] + terms[j]
+
+    def _terms(self) -> list[str]:
+        """One block's terms: the vocabulary's own strings, in column order (built on first use)."""
+        if "terms_" not in self.__dict__:
+            self.terms_ = feature_terms(self.vectorizer_)
+        return self.terms_
+
+    def _word_columns(self) -> int:
+        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
+        vectorizer = self.vectorizer_
+        word = vectorizer.transformer_list[0][1] if hasattr(vectorizer, "transformer_list") else vectorizer
+        return len(word.vocabulary_)
+
+    def explain_row(
+        self, x: Any, k: int, labels: dict[str, list[str]], text: str | None = None
+    ) -> dict[str, dict[str, list[tuple[str, float]]]]:
+        """`explain` for an already vectorized row (1 x features, CSR). Given the paragraph's ``text``, its
+        character n-grams are credited to the words they come from (`training.explanations`)."""
+        analyze = self.char_wb_analyzer_
+        owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
+        context = self.config.context
+        prefixes = context_blocks(context.neighbours, context.headline, context.article)
+        reasons = ParagraphReasons(x.indices, self._terms(), self._word_columns(), prefixes, owners)
+        explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
+        for name, wanted in labels.items():
+            model = self.label_sets_[name]
+            explanations[name] = {
+                label: reasons.top(x.data * model.term_weights(model.labels.index(label), x.indices), k)
+                for label in wanted
+            }
+        return explanations
+
+    @cached_property
+    def char_wb_analyzer_(self) -> Callable[[str], list[str]] | None:
+        return char_wb_analyzer(self.vectorizer_)

@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -430,3 +431,11 @@ def context_blocks(neighbours_weight: float, headline_weight: float, article_wei
         + (["headline: "] if headline_weight else [])
         + (["article: "] if article_weight else [])
     )
+
+
+def sorted_csr(X: Any) -> Any:
+    """CSR with sorted column indices, as the fast transform returns them: the solvers then see the same
+    matrix at fit time as at prediction time (``fit_transform`` leaves rows unsorted)."""
+    X = X.tocsr()
+    X.sort_indices()
+    return X
