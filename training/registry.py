@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,6 +39,10 @@ CHAMPION_ALIAS = "champion"
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 _SHA256 = re.compile(r"[0-9a-f]{64}")  # a bundle_sha256 tag as `save` writes it
+# Copies of one model kept in the download cache: the one just fetched and the two used before it, so a rollback
+# or a hot reload back to the previous version needs no download, and a retrained-daily model does not fill the disk.
+CACHE_COPIES_KEPT = 3
+_STAGING = ".download-"  # a download in progress, never pruned
 # What a registry answers when the alias is not set, or when no model of that name is registered at all.
 _ALIAS_MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
@@ -185,7 +190,9 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
     of a model (two project folders, a test store beside production) each get
     their own, so neither download replaces files another process is about to
     read. A cached copy is reused when its manifest matches the registry's
-    digest; `load_bundle` then checks every file against that manifest.
+    digest; `load_bundle` then checks every file against that manifest. After a
+    download, copies of the same model beyond the `CACHE_COPIES_KEPT` most
+    recently used are deleted (`_prune_copies`).
     """
     if ref.version is None:
         return bundle_dir_in(Path(ref.uri))
@@ -202,9 +209,10 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
     with open(target.with_name(f"{target.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
         if _manifest_matches(bundle_dir_in(target), ref.bundle_sha256):
+            _mark_used(target)  # most recently used: the last copy pruning would take
             return bundle_dir_in(target)
         shutil.rmtree(target, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent))
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_STAGING))
         try:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=_download_uri(client, ref), dst_path=str(staging), tracking_uri=client.tracking_uri
@@ -214,7 +222,38 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
             raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
         Path(local).replace(target)  # the cache only ever holds complete downloads
         shutil.rmtree(staging, ignore_errors=True)  # what is left of it when the download is a subdirectory
+        _mark_used(target)
+    _prune_copies(target.parent)
     return bundle_dir_in(target)
+
+
+def _mark_used(copy: Path) -> None:
+    # An explicit time: "now" as the kernel stamps it comes from a coarse clock (milliseconds), and two uses
+    # of the cache within one tick would tie.
+    now = time.time_ns()
+    os.utime(copy, ns=(now, now))
+
+
+def _prune_copies(model_dir: Path, keep: int = CACHE_COPIES_KEPT) -> list[Path]:
+    """Delete the cached copies of one model beyond the ``keep`` most recently used; return those deleted.
+
+    A copy whose lock another process holds (it is downloading or checking that copy) is left for a later
+    prune, and so are downloads still in their staging directory. Lock files stay: deleting one that another
+    process is waiting on would let a third process lock a new file of the same name beside it. A process
+    serving a deleted copy is not affected: `load_bundle` reads every file into memory.
+    """
+    copies = [path for path in model_dir.iterdir() if path.is_dir() and not path.name.startswith(_STAGING)]
+    copies.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    deleted = []
+    for copy in copies[keep:]:
+        with open(copy.with_name(f"{copy.name}.lock"), "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(copy, ignore_errors=True)
+            deleted.append(copy)
+    return deleted
 
 
 def load_model(

@@ -228,3 +228,36 @@ def test_a_digest_tag_that_is_not_a_digest_names_no_directory(tmp_path: Path, bu
     with pytest.raises(ModelIntegrityError, match=r"bundle_sha256 tag '\.\./\.\./escaped' is not a sha256 digest"):
         load_model("models:/svc-odd-tag/1", tmp_path / "cache", client=client)
     assert not (tmp_path / "cache").exists()
+
+
+def test_each_download_prunes_the_cache_to_the_three_most_recently_used_copies(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    """A model promoted every day must not fill the disk of the machine serving it. A copy another process holds
+    the lock of (checking or downloading it) is left for a later prune."""
+    import fcntl
+
+    from training.registry import CACHE_COPIES_KEPT, fetch_bundle_dir, resolve_model, tracking_client
+
+    client = tracking_client(f"sqlite:///{tmp_path / 'daily.db'}")
+    for _ in range(5):
+        register_directory(client, "svc-daily", bundle_dir, bundle_sha256)
+    cache = tmp_path / "cache"
+
+    def fetch(version: int) -> None:
+        fetch_bundle_dir(resolve_model(f"models:/svc-daily/{version}", client), cache, client)
+
+    def cached_versions() -> list[int]:
+        return sorted(int(path.name.split("-")[0]) for path in (cache / "svc-daily").iterdir() if path.is_dir())
+
+    assert CACHE_COPIES_KEPT == 3
+    for version in (1, 2, 3, 1, 4):  # version 1 used again after 3: 2 is now the least recently used
+        fetch(version)
+    assert cached_versions() == [1, 3, 4]
+    with open(cache / "svc-daily" / f"3-{bundle_sha256[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker is checking version 3
+        fetch(5)
+        assert cached_versions() == [1, 3, 4, 5]
+    fetch(2)
+    assert cached_versions() == [2, 4, 5]
+    assert sorted(path.name for path in (cache / "svc-daily").iterdir() if not path.is_dir())[0].endswith(".lock")
