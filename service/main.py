@@ -1,7 +1,7 @@
 """The FastAPI application.
 
-``create_served_app()`` is what ``topicframe serve`` (``python -m service``) runs in
-every worker, ``app = create_app()`` is the same app for ``uvicorn service.main:app``.
+``create_served_app()`` is what ``topicframe serve`` (``python -m service``) runs in every worker (imported through
+`service.worker`), ``app = create_app()`` is the same app for ``uvicorn service.main:app``.
 Either way the server binds its port at once and the model loads in the
 background (`keep_model_loaded`): /healthz answers from the first second, and
 /readyz and the model routes answer 503 with the reason (still loading, registry

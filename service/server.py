@@ -226,7 +226,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 def build_config(settings: ServerSettings, host: str, port: int, workers: int) -> ServiceConfig:
     """The uvicorn configuration of `python -m service`: every worker builds the app itself."""
     return ServiceConfig(
-        "service.main:create_served_app",  # an import string: each worker process builds the app itself
+        "service.worker:create_served_app",  # an import string: each worker process builds the app itself
         factory=True,
         host=host,
         port=port,

@@ -112,8 +112,11 @@ def registry(mlflow_server: str, tiny_corpus: tuple[Path, Path]) -> Registry:
 
 
 @contextlib.contextmanager
-def service(registry: Registry, tmp: Path, workers: int = 1, **env: str) -> Iterator[str]:
-    """`topicframe serve` on a free port, serving the champion alias; yields its base URL once ready."""
+def service(
+    registry: Registry, tmp: Path, workers: int = 1, pids: list[int] | None = None, **env: str
+) -> Iterator[str]:
+    """`topicframe serve` on a free port, serving the champion alias; yields its base URL once ready. ``pids`` gets
+    the server's process id (with one worker, the worker's)."""
     port = free_port()
     log = tmp / f"service-{port}.log"
     environment = child_env(
@@ -126,6 +129,8 @@ def service(registry: Registry, tmp: Path, workers: int = 1, **env: str) -> Iter
     )
     command = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
     with running(command, log, environment) as process:
+        if pids is not None:
+            pids.append(process.pid)
         base = f"http://127.0.0.1:{port}"
         wait_for_http(
             f"{base}/readyz", timeout=300, process=process, log=log
@@ -175,7 +180,8 @@ def serving_workers(base: str) -> set[str]:
 
 def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Path) -> None:
     registry.point_champion_at(registry.first)
-    with service(registry, tmp_path) as base:
+    pids: list[int] = []
+    with service(registry, tmp_path, pids=pids) as base:
         first = httpx.post(f"{base}/v1/classify", json={"text": ARTICLE, "explain": 3}, timeout=30)
         assert first.status_code == 200
         body = first.json()
@@ -225,6 +231,19 @@ def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Pa
         assert classified == len(traffic.versions) + 1
         paragraphs = next(v for name, _, v in samples if name == "topicframe_paragraphs_classified_total")
         assert paragraphs == 3 * classified
+
+        # The registry listing and a comparison of two versions (downloads, runs' metrics) work in a worker that
+        # never imports pandas or pyarrow (service/__main__.py), and none of it brought them in.
+        listing = httpx.get(f"{base}/v1/models", timeout=60)
+        assert listing.status_code == 200, listing.text
+        assert [v["version"] for v in listing.json()["versions"]] == [registry.second, registry.first]
+        compared = httpx.post(
+            f"{base}/v1/compare", json={"text": ARTICLE, "a": registry.first, "b": "current"}, timeout=120
+        )
+        assert compared.status_code == 200, compared.text
+        mapped = Path(f"/proc/{pids[0]}/maps").read_text()  # one worker: `topicframe serve` runs it in-process
+        assert "site-packages/numpy/" in mapped  # the file is read right: the worker's own libraries are listed
+        assert "/pandas/" not in mapped and "/pyarrow/" not in mapped, "the worker has loaded pandas or pyarrow"
 
 
 def test_reload_refuses_an_artifact_whose_digest_does_not_match(registry: Registry, tmp_path: Path) -> None:
