@@ -61,6 +61,9 @@ class DataConfig(_Strict):
 class VectorizerConfig(_Strict):
     word_ngram_range: tuple[int, int] = (1, 2)
     char_ngram_range: tuple[int, int] | None = (2, 5)
+    # char_wb: n-grams inside words only; char: across word boundaries too ("e ta" of "trade talks"; explanations then
+    # list such n-grams as they are). Not the default: 5-fold CV flat, +46 % columns (docs/quality.md, sixteenth pass).
+    char_analyzer: Literal["char_wb", "char"] = "char_wb"
     # 2, not 1: an n-gram seen in one training paragraph only (a name, a typo) almost never helps; dropping them
     # cuts the default model from 106 to 45 MB at equal grouped-CV F1 (experiments/sweep_vocabulary.yaml).
     min_df: int = Field(2, ge=1)

@@ -54,7 +54,7 @@ def build_vectorizer(config: VectorizerConfig) -> TfidfVectorizer | FeatureUnion
     if config.char_ngram_range is None:
         return word
     char = TfidfVectorizer(
-        analyzer="char_wb",
+        analyzer=config.char_analyzer,
         ngram_range=tuple(config.char_ngram_range),
         min_df=config.min_df,
         max_df=config.max_df,

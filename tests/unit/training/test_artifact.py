@@ -145,9 +145,13 @@ def test_a_label_never_seen_positive_round_trips(tmp_path: Path) -> None:
     assert np.array_equal(loaded.predict_proba(texts)["topic"], bundle.predict_proba(texts)["topic"])
 
 
-def test_word_and_character_vectorizers_round_trip_exactly(tmp_path: Path) -> None:
-    """A FeatureUnion of word and char n-grams (non-ASCII terms included) is rebuilt from its vocabularies."""
-    bundle = tiny_bundle("logreg", **{"vectorizer.char_ngram_range": [2, 4]})
+@pytest.mark.parametrize("char_analyzer", ["char_wb", "char"])
+def test_word_and_character_vectorizers_round_trip_exactly(tmp_path: Path, char_analyzer: str) -> None:
+    """A FeatureUnion of word and char n-grams (non-ASCII terms included) is rebuilt from its vocabularies, with
+    character n-grams inside words (the default) or across them (`vectorizer.char_analyzer`)."""
+    bundle = tiny_bundle("logreg", **{"vectorizer.char_ngram_range": [2, 4], "vectorizer.char_analyzer": char_analyzer})
+    char_terms = bundle._terms()[bundle._word_columns() :]
+    assert any(" " in term.strip() for term in char_terms) == (char_analyzer == "char")  # "s on" spans two words
     loaded = load_bundle(tmp_path, bundle.save(tmp_path))
     texts = ["tariffs on café imports 🚀", "naïve missile drills", ""]
     assert np.array_equal(loaded.predict_proba(texts)["topic"], bundle.predict_proba(texts)["topic"])
