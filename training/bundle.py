@@ -33,6 +33,7 @@ from training.explanations import ExplainingTerms
 from training.features import (
     ArticleLayout,
     article_sums,
+    article_weights,
     context_features,
     neighbour_rows,
     sorted_csr,
@@ -141,6 +142,7 @@ class ModelBundle(RoleReading, ExplainingTerms):
             context.headline,
             context.article,
             self._word_columns(),
+            context.headline_article,
         )
 
     def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -164,11 +166,12 @@ class ModelBundle(RoleReading, ExplainingTerms):
         weight = self.config.context.article
         if not weight:
             return None
-        content, _ = self._content_and_headlines(layout, roles)
+        content, headline = self._content_and_headlines(layout, roles)
         in_articles = layout.article[content & layout.known]
         if np.bincount(in_articles).max(initial=0) < 2:
             return None  # no paragraph has another content paragraph in its article: the block is all zeros
-        return article_sums(own.tocsr()[:, : self._word_columns()], layout, content).scaled(weight).project
+        weights = article_weights(headline, weight, self.config.context.headline_article)
+        return article_sums(own.tocsr()[:, : self._word_columns()], layout, content).scaled(weights).project
 
     # ---- fitting ----------------------------------------------------------------------------------
 

@@ -255,6 +255,7 @@ def context_features(
     headline_weight: float,
     article_weight: float = 0.0,
     article_columns: int | None = None,
+    headline_article_weight: float | None = None,
 ) -> sp.csr_matrix:
     """``[X | w_n * (X[prev] + X[next]) | w_h * X[headline] | w_a * article]``; blocks with weight 0 are left out.
 
@@ -274,8 +275,17 @@ def context_features(
         blocks.append(_select(first_headline, X) * np.float32(headline_weight))
     if article_weight:
         words = X if article_columns is None else X[:, :article_columns]
-        blocks.append(article_rest(words, layout, content) * np.float32(article_weight))
+        weights = article_weights(headline, article_weight, headline_article_weight)
+        blocks.append((sp.diags(weights) @ article_rest(words, layout, content)).tocsr())
     return sp.hstack(blocks, format="csr", dtype=X.dtype)
+
+
+def article_weights(headline: np.ndarray, weight: float, headline_weight: float | None) -> np.ndarray:
+    """The article block's weight per row: ``headline_weight`` for headline rows when given, else ``weight``."""
+    weights = np.full(len(headline), weight, dtype=np.float32)
+    if headline_weight is not None:
+        weights[headline] = headline_weight
+    return weights
 
 
 def article_rest(X: sp.csr_matrix, layout: ArticleLayout, content: np.ndarray) -> sp.csr_matrix:
@@ -298,7 +308,8 @@ class ArticleSums:
     scale: np.ndarray  # 1 / |rest| (times a block weight, `scaled`); 0 where the rest is empty
     dots: np.ndarray  # X[i] . sums[article[i]]
 
-    def scaled(self, weight: float) -> ArticleSums:
+    def scaled(self, weight: float | np.ndarray) -> ArticleSums:
+        """The block times ``weight`` (one for every row, or one per row)."""
         return replace(self, scale=self.scale * weight)
 
     def cosine(self) -> np.ndarray:

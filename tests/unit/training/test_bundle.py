@@ -182,6 +182,24 @@ def test_context_scores_gathered_from_paragraph_scores_equal_the_full_matrix(tra
         np.testing.assert_allclose(scores, bundle.label_sets_[name].predict_proba(alone.X), rtol=0, atol=SCORE_ATOL)
 
 
+def test_a_headline_weight_for_the_article_block_changes_headlines_only_and_is_gathered_exactly(trained) -> None:
+    """`context.headline_article` gives headline paragraphs' article block its own weight. Scoring gathers it from the
+    per-article sums as for every row (equal to the full matrix); only the paragraphs read as headlines move."""
+    bundle, test = trained.bundle, trained.data.test
+    layout = article_layout(test)
+    context = bundle.config.context.model_copy(update={"headline_article": 2 * bundle.config.context.article})
+    heavier = copy.copy(bundle)  # the same fitted weights, read with the other block weight
+    heavier.config = bundle.config.model_copy(update={"context": context})
+    before, after = bundle.score(test.texts, layout=layout), heavier.score(test.texts, layout=layout)
+    headlines = np.asarray(after.roles) == "headline"
+    assert headlines.any() and (~headlines).any()
+    for name, scores in after.scores.items():
+        full = heavier.label_sets_[name].predict_proba(after.X)
+        np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)
+        np.testing.assert_array_equal(scores[~headlines], before.scores[name][~headlines])
+        assert not np.allclose(scores[headlines], before.scores[name][headlines])
+
+
 def test_scoring_a_saved_model_never_imports_scikit_learn(bundle_dir: Path, bundle_sha256: str) -> None:
     """Serving processes load and score without scikit-learn (~50-70 MB per worker): import the service,
     load the saved model, classify an article with explanations through the service's own function, in a

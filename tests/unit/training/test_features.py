@@ -13,6 +13,7 @@ from training.features import (
     ArticleLayout,
     article_rest,
     article_sums,
+    article_weights,
     context_blocks,
     context_features,
     first_sentence,
@@ -181,6 +182,22 @@ def test_a_role_model_fitted_without_end_position_keeps_scoring_whatever_its_con
     fitted = ModelBundle(bundle.config, {"role": roles}).fit(texts, {"role": y}, layout=layout)
     width = len(fitted.role_vectorizer_.vocabulary_) + n_layout_features() + N_IN_ARTICLE
     assert fitted.role_features(texts, layout).shape[1] == width
+
+
+def test_headline_rows_weight_the_article_block_apart() -> None:
+    """`context.headline_article`: a headline's article block gets its own weight, every other row the block's;
+    the per-article sums that scoring reads give the same weighted block."""
+    X = sp.csr_matrix(np.array([[1, 0, 0], [0, 3, 0], [0, 0, 4], [5, 0, 0], [0, 1, 0]], dtype=np.float32))
+    layout = ArticleLayout.from_article_ids(["a", "a", "a", "b", None])
+    content = np.array([True, True, False, True, True])
+    headline = np.array([True, False, False, False, False])
+    blocks = context_features(X, layout, content, headline, 0.0, 0.0, 0.5, None, 2.0)
+    article = blocks[:, 3:].toarray()
+    np.testing.assert_allclose(article[0], [0, 2, 0])  # the headline: row 1, weight 2
+    np.testing.assert_allclose(article[1], [0.5, 0, 0])  # a body row: row 0, weight 0.5
+    weights = article_weights(headline, 0.5, 2.0)
+    projected = article_sums(X, layout, content).scaled(weights).project(np.eye(3))
+    np.testing.assert_allclose(projected, article, rtol=1e-6)
 
 
 def test_article_sums_score_the_article_block_without_building_it() -> None:
