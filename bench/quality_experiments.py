@@ -135,7 +135,7 @@ def excerpt_scores(bundle, held_part, truth, names, content_roles) -> dict[str, 
 
 EXCERPT = 3
 # The measurement's own naive sentence split (every . ! ? before a capital), not the model's
-# `training.features.first_sentence`: the figure should not be defined by the rule the role model is fitted with.
+# `training.role_features.first_sentence`: the figure should not be defined by the rule the role model is fitted with.
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from training.bundle import ModelBundle
-from training.features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS, ArticleLayout
+from training.features import ArticleLayout
+from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 

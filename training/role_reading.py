@@ -15,17 +15,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from training.config import ClassifierConfig, RunConfig
-from training.features import (
+from training.features import ArticleLayout, sorted_csr
+from training.label_set import LabelSetModel
+from training.role_features import (
     N_IN_ARTICLE,
-    ArticleLayout,
     first_sentence,
     in_article_cues,
     layout_features,
     linked_headline_shaped,
     n_layout_features,
-    sorted_csr,
 )
-from training.label_set import LabelSetModel
 from training.scoring import FastTfidf
 
 

@@ -27,8 +27,9 @@ from training.config import ClassifierConfig, load_config
 from training.errors import ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.explanations import words_of_ngrams
-from training.features import ArticleLayout, first_sentence
+from training.features import ArticleLayout
 from training.label_set import LabelSetModel
+from training.role_features import first_sentence
 from training.scoring import SCORE_ATOL
 from training.train import article_layout, fallback_raises_micro_f1
 
