@@ -83,6 +83,13 @@ def feature_terms(vectorizer: Any) -> list[str]:
     return [term for part in parts for term in _terms_in_column_order(part.vocabulary_)]
 
 
+def word_columns(vectorizer: Any) -> int:
+    """How many of the vectorizer's columns are word n-grams: all of a lone vectorizer's, the first part's of a
+    FeatureUnion (word n-grams come first)."""
+    word = vectorizer.transformer_list[0][1] if hasattr(vectorizer, "transformer_list") else vectorizer
+    return len(word.vocabulary_)
+
+
 # ---- writing ----------------------------------------------------------------------------------------
 
 

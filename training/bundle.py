@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, write_artifact
+from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, word_columns, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
 from training.explanations import ExplainingTerms
@@ -144,6 +144,10 @@ class ModelBundle(RoleReading, ExplainingTerms):
             self._word_columns(),
             context.headline_article,
         )
+
+    def _word_columns(self) -> int:
+        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
+        return word_columns(self.vectorizer_)
 
     def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Which rows are content and which are headlines, for the context blocks."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from training.artifact import feature_terms
+from training.artifact import feature_terms, word_columns
 from training.features import context_blocks
 
 if TYPE_CHECKING:
@@ -147,8 +147,7 @@ class ExplainingTerms:
         """
         terms = self._terms()
         block, j = divmod(column, len(terms))
-        context = self.config.context
-        return context_blocks(context.neighbours, context.headline, context.article)[block] + terms[j]
+        return self._block_prefixes()[block] + terms[j]
 
     def _terms(self) -> list[str]:
         """One block's terms: the vocabulary's own strings, in column order (built on first use)."""
@@ -156,11 +155,9 @@ class ExplainingTerms:
             self.terms_ = feature_terms(self.vectorizer_)
         return self.terms_
 
-    def _word_columns(self) -> int:
-        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
-        vectorizer = self.vectorizer_
-        word = vectorizer.transformer_list[0][1] if hasattr(vectorizer, "transformer_list") else vectorizer
-        return len(word.vocabulary_)
+    def _block_prefixes(self) -> list[str]:
+        context = self.config.context
+        return context_blocks(context.neighbours, context.headline, context.article)
 
     def explain_row(
         self, x: Any, k: int, labels: dict[str, list[str]], text: str | None = None
@@ -169,9 +166,8 @@ class ExplainingTerms:
         character n-grams are credited to the words they come from (`training.explanations`)."""
         analyze = self.char_wb_analyzer_
         owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
-        context = self.config.context
-        prefixes = context_blocks(context.neighbours, context.headline, context.article)
-        reasons = ParagraphReasons(x.indices, self._terms(), self._word_columns(), prefixes, owners)
+        prefixes = self._block_prefixes()
+        reasons = ParagraphReasons(x.indices, self._terms(), word_columns(self.vectorizer_), prefixes, owners)
         explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for name, wanted in labels.items():
             model = self.label_sets_[name]
