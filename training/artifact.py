@@ -419,6 +419,9 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
             "linked_headlines": False,
         }
         data = {**data, "roles": {**completed, **roles}}
+    context = data.get("context")
+    if isinstance(context, dict) and "headline_article" not in context:  # headlines' article block weighed as any row's
+        data = {**data, "context": {**context, "headline_article": None}}
     thresholds, decision = data.get("thresholds"), data.get("decision")
     if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off
         data = {**data, "thresholds": {**thresholds, "f1_tolerance": 0.0}}

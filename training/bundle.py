@@ -19,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import scipy.sparse as sp
 from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, word_columns, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
+from training.errors import ConfigError
 from training.explanations import ExplainingTerms
 from training.features import (
     ArticleLayout,
@@ -62,18 +62,22 @@ class Scored:
 
     ``roles`` is None for a model trained without a role set. ``content`` marks the
     paragraphs that may carry labels of the other sets (all of them without roles).
-    ``X``, the content features (with context), is built on first use: only explanations need it.
+    The content features (with context) are built on first use, only explanations need them: `features_of` a
+    label set (its own when `context.headline_article` differs per set), ``X`` for every set's default.
     """
 
     scores: dict[str, np.ndarray]
     roles: list[str] | None
     role_scores: np.ndarray | None
     content: np.ndarray
-    features: Callable[[], Any] = field(repr=False)
+    features: Callable[[str | None], Any] = field(repr=False)
 
-    @cached_property
+    def features_of(self, label_set: str | None) -> Any:
+        return self.features(label_set)
+
+    @property
     def X(self) -> Any:
-        return self.features()
+        return self.features_of(None)
 
 
 class ModelBundle(RoleReading, ExplainingTerms):
@@ -99,6 +103,15 @@ class ModelBundle(RoleReading, ExplainingTerms):
         self.label_sets_: dict[str, LabelSetModel] = {}
         role_set = config.roles.label_set
         self.role_set: str | None = role_set if role_set in codebooks else None
+        weighted = config.context.headline_article
+        unknown = sorted(set(weighted) - set(self.content_label_sets)) if isinstance(weighted, dict) else []
+        # The default names `topic`; a collection of other label sets just does not use it. Given by hand, a name
+        # that is not a set here is a typo.
+        if unknown and "headline_article" in config.context.model_fields_set:
+            raise ConfigError(
+                f"context.headline_article: {', '.join(unknown)} is not a content label set"
+                f" (these are: {', '.join(self.content_label_sets)})"
+            )
 
     @property
     def label_sets(self) -> list[str]:
@@ -124,10 +137,15 @@ class ModelBundle(RoleReading, ExplainingTerms):
         return self.fast_tfidf_.transform(texts)
 
     def content_features(
-        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any = None
+        self,
+        texts: list[str],
+        layout: ArticleLayout,
+        roles: list[str] | None,
+        own: Any = None,
+        label_set: str | None = None,
     ) -> Any:
-        """The paragraphs' TF-IDF (``own``: already computed), plus their neighbours' and headline's blocks
-        when context is on."""
+        """The paragraphs' TF-IDF (``own``: already computed), plus their neighbours', headline's and article's
+        blocks when context is on; the article block weighted for headline rows as ``label_set`` reads it."""
         X = self.transform(texts) if own is None else own
         context = self.config.context
         if not context.neighbours and not context.headline and not context.article:
@@ -142,7 +160,7 @@ class ModelBundle(RoleReading, ExplainingTerms):
             context.headline,
             context.article,
             self._word_columns(),
-            context.headline_article,
+            context.headline_article_for(label_set),
         )
 
     def _word_columns(self) -> int:
@@ -162,20 +180,22 @@ class ModelBundle(RoleReading, ExplainingTerms):
         blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
         return blocks + ([(context.headline, [first_headline])] if context.headline else [])
 
-    def _article_block(
-        self, own: Any, layout: ArticleLayout, roles: list[str] | None
-    ) -> Callable[[np.ndarray], np.ndarray] | None:
-        """The weighted article block's share of the logits as a function of its weights (`context.article`; None
-        when off or empty), the last block of the features."""
-        weight = self.config.context.article
-        if not weight:
-            return None
+    def _article_blocks(
+        self, own: Any, layout: ArticleLayout, roles: list[str] | None, label_sets: list[str]
+    ) -> dict[str, Callable[[np.ndarray], np.ndarray] | None]:
+        """Per label set, the weighted article block's share of the logits as a function of its weights
+        (`context.article`, `context.headline_article`; None when off or empty), the last block of the features.
+        The per-article sums are built once and only weighted per set."""
+        context = self.config.context
         content, headline = self._content_and_headlines(layout, roles)
         in_articles = layout.article[content & layout.known]
-        if np.bincount(in_articles).max(initial=0) < 2:
-            return None  # no paragraph has another content paragraph in its article: the block is all zeros
-        weights = article_weights(headline, weight, self.config.context.headline_article)
-        return article_sums(own.tocsr()[:, : self._word_columns()], layout, content).scaled(weights).project
+        if not context.article or np.bincount(in_articles).max(initial=0) < 2:
+            return dict.fromkeys(label_sets)  # off, or no paragraph has another content paragraph in its article
+        sums = article_sums(own.tocsr()[:, : self._word_columns()], layout, content)
+        return {
+            name: sums.scaled(article_weights(headline, context.article, context.headline_article_for(name))).project
+            for name in label_sets
+        }
 
     # ---- fitting ----------------------------------------------------------------------------------
 
@@ -228,13 +248,20 @@ class ModelBundle(RoleReading, ExplainingTerms):
                 own = _fit_transform_learning_from(self.vectorizer_, texts, content)
             else:
                 own = self.vectorizer_.fit_transform(texts)
-            X = self.content_features(texts, layout, roles, own=sorted_csr(own))
+            own = sorted_csr(own)
             rows = content if self.config.roles.content_rows_only else None
-            if rows is not None:
-                X = X[rows]  # context was built over whole articles; the full matrix is released once this copy exists
-            for name in self.content_label_sets:
-                y = targets[name] if rows is None else targets[name][rows]
-                self.label_sets_[name] = self._fit_label_set(name, X, y, self.config.classifier)
+            fitted: dict[str, LabelSetModel] = {}
+            # One feature matrix per headline weight of the article block (`context.headline_article`), built and
+            # released in turn: with one weight for every set (the usual case), one matrix.
+            for label_sets in _sets_by_headline_weight(self.config.context, self.content_label_sets):
+                X = self.content_features(texts, layout, roles, own, label_sets[0])
+                if rows is not None:
+                    X = X[rows]  # context was built over whole articles; the full matrix is released once this exists
+                for name in label_sets:
+                    y = targets[name] if rows is None else targets[name][rows]
+                    fitted[name] = self._fit_label_set(name, X, y, self.config.classifier)
+                del X
+            self.label_sets_.update({name: fitted[name] for name in self.content_label_sets})
             if role_fit is not None:
                 assert self.role_set is not None
                 self.label_sets_[self.role_set] = role_fit.result()  # its error, if any, is raised here
@@ -312,15 +339,29 @@ class ModelBundle(RoleReading, ExplainingTerms):
         if all(model.scorer is not None for model in models.values()):
             # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
             gathers = self._context_gathers(layout, roles)
-            article = self._article_block(own, layout, roles)
+            article = self._article_blocks(own, layout, roles, wanted)
             scores = {
-                name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article))  # type: ignore[union-attr]
+                name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article[name]))  # type: ignore[union-attr]
                 for name, model in models.items()
             }
-        else:
-            X = self.content_features(texts, layout, roles, own)
-            scores = {name: model.predict_proba(X) for name, model in models.items()}
-        return Scored(scores, roles, role_scores, content, lambda: self.content_features(texts, layout, roles, own))
+            return Scored(scores, roles, role_scores, content, self._features_memo(texts, layout, roles, own))
+        scored = Scored({}, roles, role_scores, content, self._features_memo(texts, layout, roles, own))
+        scored.scores.update({name: model.predict_proba(scored.features_of(name)) for name, model in models.items()})
+        return scored
+
+    def _features_memo(
+        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any
+    ) -> Callable[[str | None], Any]:
+        """`content_features` per label set, each matrix built once per distinct headline weight and kept."""
+        built: dict[float | None, Any] = {}
+
+        def features(label_set: str | None) -> Any:
+            weight = self.config.context.headline_article_for(label_set)
+            if weight not in built:
+                built[weight] = self.content_features(texts, layout, roles, own, label_set)
+            return built[weight]
+
+        return features
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
         """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
@@ -365,7 +406,7 @@ class ModelBundle(RoleReading, ExplainingTerms):
         scored = self.score([text])
         if labels is None:
             labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
-        return self.explain_row(scored.X.tocsr()[0], k, labels, text)
+        return self.explain_row({name: scored.features_of(name).tocsr()[0] for name in labels}, k, labels, text)
 
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt from the vectorizers after loading: saving them would store a second copy
@@ -419,3 +460,11 @@ def without_context(config: RunConfig) -> RunConfig:
     if not any(config.context.model_dump().values()):
         return config
     return config.model_copy(update={"context": ContextConfig(neighbours=0.0, headline=0.0, article=0.0)})
+
+
+def _sets_by_headline_weight(context: ContextConfig, label_sets: list[str]) -> list[list[str]]:
+    """The label sets grouped by the article block's weight for headline rows, in order of first appearance."""
+    groups: dict[float | None, list[str]] = {}
+    for name in label_sets:
+        groups.setdefault(context.headline_article_for(name), []).append(name)
+    return list(groups.values())

@@ -97,7 +97,8 @@ def classify(
     scored = bundle.score(paragraphs, label_sets, layout)
     scores = scored.scores
     decided = {name: bundle.decide(name, s, scored.content) for name, s in scores.items()}
-    X = scored.X.tocsr() if explain else None  # the full feature matrix is built only for explanations
+    # The full feature matrices are built only for explanations (one per headline weight of the article block).
+    X = {name: scored.features_of(name).tocsr() for name in label_sets} if explain else None
     # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.
     rounded = {name: np.round(s, 4).tolist() for name, s in scores.items()} if include_scores else {}
     # Margins to each label's threshold say how near a label was to being given (or taken away).
@@ -124,7 +125,7 @@ def classify(
                     name: dict(zip(bundle.label_names[name], margins[name][i], strict=True)) for name in margin_sets
                 }
         if X is not None:
-            explained = bundle.explain_row(X[i], explain, item["labels"], text)
+            explained = bundle.explain_row({name: rows[i] for name, rows in X.items()}, explain, item["labels"], text)
             item["explanations"] = {
                 name: {
                     label: [{"term": term, "weight": weight} for term, weight in terms]

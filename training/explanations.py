@@ -162,17 +162,24 @@ class ExplainingTerms:
     def explain_row(
         self, x: Any, k: int, labels: dict[str, list[str]], text: str | None = None
     ) -> dict[str, dict[str, list[tuple[str, float]]]]:
-        """`explain` for an already vectorized row (1 x features, CSR). Given the paragraph's ``text``, its
-        character n-grams are credited to the words they come from (`training.explanations`)."""
+        """`explain` for an already vectorized row (1 x features, CSR), or per label set its row (a mapping: the
+        article block of a headline can weigh differently per set, `context.headline_article`). Given the
+        paragraph's ``text``, its character n-grams are credited to the words they come from."""
         analyze = self.char_wb_analyzer_
         owners = words_of_ngrams(text, analyze) if text is not None and analyze is not None else None
         prefixes = self._block_prefixes()
-        reasons = ParagraphReasons(x.indices, self._terms(), word_columns(self.vectorizer_), prefixes, owners)
+        reasons: ParagraphReasons | None = None
+        columns: np.ndarray | None = None
         explanations: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for name, wanted in labels.items():
+            row = x[name] if isinstance(x, Mapping) else x
+            # Worked out once while the sets' rows have the same columns.
+            if reasons is None or columns is None or not np.array_equal(columns, row.indices):
+                columns = row.indices
+                reasons = ParagraphReasons(columns, self._terms(), word_columns(self.vectorizer_), prefixes, owners)
             model = self.label_sets_[name]
             explanations[name] = {
-                label: reasons.top(x.data * model.term_weights(model.labels.index(label), x.indices), k)
+                label: reasons.top(row.data * model.term_weights(model.labels.index(label), row.indices), k)
                 for label in wanted
             }
         return explanations

@@ -119,7 +119,7 @@ def run_description(config: RunConfig, result: TrainingResult) -> str:
     return (
         f"**{c.type}** ({regularisation}, class_weight={c.class_weight}) on {features}; "
         f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}, "
-        f"article {config.context.article:g}; "
+        f"article {config.context.article:g}{_headline_article(config.context.headline_article)}; "
         f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
         f"relative_to_top={config.decision.relative_to_top:g}, at_least_one={config.decision.at_least_one}.\n\n"
         f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "
@@ -292,3 +292,12 @@ def _pip_requirements() -> list[str]:
 
     packages = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "skops", "pyyaml")
     return [f"{pkg}=={version(pkg)}" for pkg in packages]
+
+
+def _headline_article(weight: float | dict[str, float] | None) -> str:
+    """The article block's weight for headlines in the run description, when it has its own."""
+    if weight is None:
+        return ""
+    if isinstance(weight, dict):
+        return " (headlines: " + ", ".join(f"{name} {w:g}" for name, w in weight.items()) + ")"
+    return f" (headlines {weight:g})"

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
 from training.config import ClassifierConfig, load_config
-from training.errors import ModelLoadError
+from training.errors import ConfigError, ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.explanations import words_of_ngrams
 from training.features import ArticleLayout
@@ -89,11 +89,15 @@ def test_scores_equal_scikit_learns_own_classifier(trained) -> None:
     assert bundle.config.roles.content_rows_only
     features = {
         "role": (sp.vstack(role_train), bundle.role_features(test.texts, test_layout)),
-        "content": (bundle.content_features(train.texts, layout, gold_roles, own)[content], scored.X),
     }
+    for name in bundle.content_label_sets:  # each set's own features (`context.headline_article` may differ per set)
+        features[name] = (
+            bundle.content_features(train.texts, layout, gold_roles, own, name)[content],
+            scored.features_of(name),
+        )
     for name, model in bundle.label_sets_.items():
         assert model.scorer is not None and model.classifier is None and model.weights is None
-        X_train, X_test = features["role" if name == "role" else "content"]
+        X_train, X_test = features[name]
         config = bundle.config.classifier
         if name == "role":
             config = ClassifierConfig(type="logreg", C=bundle.config.roles.C, class_weight="balanced")
@@ -174,31 +178,53 @@ def test_context_scores_gathered_from_paragraph_scores_equal_the_full_matrix(tra
     scored = bundle.score(test.texts, layout=layout)
     # The default has all three blocks; the article's reads the word n-grams only.
     assert scored.X.shape[1] == 3 * bundle.transform(test.texts[:1]).shape[1] + bundle._word_columns()
-    for name, scores in scored.scores.items():
-        full = bundle.label_sets_[name].predict_proba(scored.X)
+    for name, scores in scored.scores.items():  # each set's own matrix: topic weighs a headline's article block more
+        full = bundle.label_sets_[name].predict_proba(scored.features_of(name))
         np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)  # float32 sums, in another order
     # One paragraph alone, the service's common case: no neighbour, no headline.
     alone = bundle.score(test.texts[:1], layout=ArticleLayout.alone(1))
     for name, scores in alone.scores.items():
-        np.testing.assert_allclose(scores, bundle.label_sets_[name].predict_proba(alone.X), rtol=0, atol=SCORE_ATOL)
+        full = bundle.label_sets_[name].predict_proba(alone.features_of(name))
+        np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)
 
 
-def test_a_headline_weight_for_the_article_block_changes_headlines_only_and_is_gathered_exactly(trained) -> None:
-    """`context.headline_article` gives headline paragraphs' article block its own weight. Scoring gathers it from the
-    per-article sums as for every row (equal to the full matrix); only the paragraphs read as headlines move."""
+@pytest.mark.parametrize("per_set", [False, True], ids=["every set", "topic only"])
+def test_a_headline_weight_for_the_article_block_changes_headlines_only_and_is_gathered_exactly(
+    trained, per_set: bool
+) -> None:
+    """`context.headline_article` gives headline paragraphs' article block its own weight, for every content set or
+    per set. Scoring gathers it from the per-article sums as for every row (equal to each set's full matrix); only
+    the paragraphs read as headlines move, and only in the sets the weight names."""
     bundle, test = trained.bundle, trained.data.test
     layout = article_layout(test)
-    context = bundle.config.context.model_copy(update={"headline_article": 2 * bundle.config.context.article})
+    weight = 3 * bundle.config.context.article  # 1.8: neither the block's 0.6 nor the default's 1.2 for topic
+    context = bundle.config.context.model_copy(update={"headline_article": {"topic": weight} if per_set else weight})
     heavier = copy.copy(bundle)  # the same fitted weights, read with the other block weight
     heavier.config = bundle.config.model_copy(update={"context": context})
     before, after = bundle.score(test.texts, layout=layout), heavier.score(test.texts, layout=layout)
     headlines = np.asarray(after.roles) == "headline"
     assert headlines.any() and (~headlines).any()
     for name, scores in after.scores.items():
-        full = heavier.label_sets_[name].predict_proba(after.X)
+        full = heavier.label_sets_[name].predict_proba(after.features_of(name))
         np.testing.assert_allclose(scores, full, rtol=0, atol=SCORE_ATOL)
         np.testing.assert_array_equal(scores[~headlines], before.scores[name][~headlines])
-        assert not np.allclose(scores[headlines], before.scores[name][headlines])
+        moved = name == "topic" or not per_set
+        assert np.allclose(scores[headlines], before.scores[name][headlines]) is not moved
+    # Each set's features (what its explanations read): a headline's article block tripled where the weight applies
+    # (against the block read at every row's weight, `X`).
+    first = int(np.flatnonzero(headlines)[0])
+    plain = before.X.tocsr()[first]
+    start = plain.shape[1] - bundle._word_columns()  # the article block: the last block, word n-grams
+    assert plain[:, start:].nnz
+    rows = {name: after.features_of(name).tocsr()[first] for name in ("topic", "frame")}
+    for name, row in rows.items():
+        factor = 3 if name == "topic" or not per_set else 1
+        np.testing.assert_allclose(row[:, start:].toarray(), factor * plain[:, start:].toarray(), rtol=1e-6)
+        np.testing.assert_array_equal(row[:, :start].toarray(), plain[:, :start].toarray())
+    labels = {name: bundle.label_names[name] for name in rows}
+    explained = heavier.explain_row(rows, 10, labels)  # one row per set, as the service explains an article
+    for name, row in rows.items():
+        assert explained[name] == heavier.explain_row(row, 10, {name: labels[name]})[name]
 
 
 def test_scoring_a_saved_model_never_imports_scikit_learn(bundle_dir: Path, bundle_sha256: str) -> None:
@@ -351,6 +377,40 @@ def test_paragraphs_that_all_stand_alone_get_no_context_blocks(kind: str) -> Non
     in_articles = ModelBundle(config, _tiny_codebooks(True)).fit(texts, y, layout=ArticleLayout.single_article(18))
     assert in_articles.config.context == config.context
     assert in_articles.content_features(texts, ArticleLayout.single_article(18), None).shape[1] > 3 * own_width
+
+
+def test_a_headline_weight_for_one_set_fits_that_set_only_on_reweighted_features(tmp_path: Path) -> None:
+    """``context.headline_article: {topic: w}``: topic is fitted as with ``w`` for every set, the other set as with
+    no headline weight at all (one feature matrix per weight); a name that is not a content set is refused."""
+    topic = _tiny_codebooks(True)["topic"]
+    codebooks = {"topic": topic, "frame": Codebook("frame", True, topic.labels)}
+    texts = [t for t, _ in TINY] * 2
+    y = np.array([row for _, row in TINY] * 2)
+    targets = {"topic": y, "frame": y[:, ::-1].copy()}
+    layout = ArticleLayout.from_article_ids([f"a{i // 3}" for i in range(len(texts))])  # headline: each first row
+
+    def fitted(headline_article: Any) -> ModelBundle:
+        config = load_config(None, {"classifier.class_weight": None, "context.headline_article": headline_article})
+        return ModelBundle(config, codebooks).fit(texts, targets, layout=layout)
+
+    per_set, everywhere, nowhere = fitted({"topic": 3.0}), fitted(3.0), fitted(None)
+    for name, same_as in (("topic", everywhere), ("frame", nowhere)):
+        np.testing.assert_array_equal(
+            per_set.label_sets_[name].scorer.weights, same_as.label_sets_[name].scorer.weights
+        )
+    assert not np.array_equal(
+        everywhere.label_sets_["topic"].scorer.weights, nowhere.label_sets_["topic"].scorer.weights
+    )
+    probe = [t for t, _ in TINY]
+    probe_layout = ArticleLayout.from_article_ids([f"b{i // 3}" for i in range(len(probe))])
+    scores = per_set.predict_proba(probe, layout=probe_layout)
+    assert scores["topic"] == pytest.approx(everywhere.predict_proba(probe, layout=probe_layout)["topic"])
+    assert scores["frame"] == pytest.approx(nowhere.predict_proba(probe, layout=probe_layout)["frame"])
+    loaded = load_bundle(tmp_path, per_set.save(tmp_path))  # the mapping is saved and read back
+    assert loaded.config.context.headline_article == {"topic": 3.0}
+    assert loaded.predict(probe, layout=probe_layout) == per_set.predict(probe, layout=probe_layout)
+    with pytest.raises(ConfigError, match=re.escape("context.headline_article: topc is not a content label set")):
+        fitted({"topc": 3.0})
 
 
 def test_explanations_name_terms_with_word_and_char_features() -> None:

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,28 @@ def test_set_typos_get_a_did_you_mean_with_the_real_path() -> None:
         load_config(None, {"vectoriser.min_df": 2})
     with pytest.raises(ConfigError, match=r"promotion.min_gian: unknown key \(did you mean 'promotion.min_gain'\?\)"):
         load_config(None, {"promotion.min_gian": 0.01})
+
+    # An unknown key inside a mapping given whole is named by its own path, not the mapping's.
+    with pytest.raises(ConfigError, match=r"^--set: classifier.Cx: unknown key \(did you mean 'classifier.C'\?\)$"):
+        load_config(None, {"classifier": {"Cx": 1}})
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("context.headline_article=-1", "context.headline_article: Input should be greater than or equal to 0"),
+        ("context.headline_article.topic=-1", "context.headline_article.topic: Input should be greater than or equal"),
+        ("context.headline_article={topic: x}", "context.headline_article.topic: Input should be a valid number"),
+    ],
+)
+def test_a_weight_for_every_set_or_one_per_set_is_checked_where_it_was_given(override: str, message: str) -> None:
+    """``context.headline_article`` is a weight or a mapping of set -> weight: the error names the key the user wrote
+    (not pydantic's union member) and the part of the value that is wrong."""
+    with pytest.raises(ConfigError, match="^--set: " + re.escape(message)):
+        load_config(None, dict([parse_override(override)]))
+    per_set = load_config(None, dict([parse_override("context.headline_article.topic=1.2")])).context
+    assert per_set.headline_article_for("topic") == 1.2 and per_set.headline_article_for("frame") is None
+    assert load_config(None, {"context.headline_article": 0.9}).context.headline_article_for("frame") == 0.9
 
 
 def test_training_data_without_test_data_is_split_not_tested_on_the_shipped_file(tmp_path: Path) -> None:
