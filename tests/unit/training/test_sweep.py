@@ -139,13 +139,11 @@ def test_shipped_sweep_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(sweep.spec.parameters) == {"classifier.C", "vectorizer.word_ngram_range", "vectorizer.min_df"}
 
 
-def test_trials_are_deterministic_and_record_what_train_records(
-    tmp_path: Path, small_corpus: tuple[Path, Path]
-) -> None:
+def test_trials_are_deterministic_and_record_what_train_records(tmp_path: Path, tiny_corpus: tuple[Path, Path]) -> None:
     from training.train import prepare_data
 
-    # The suite's small corpus and word n-grams only: the property is the same, at a fraction of the time.
-    train, test = small_corpus
+    # The suite's tiny corpus and word n-grams only: the property is the same, at a fraction of the time.
+    train, test = tiny_corpus
     small = {"cv.folds": 2, "data.train": [str(train)], "data.test": [str(test)], "vectorizer.char_ngram_range": None}
     sweep = load_sweep(write_sweep(tmp_path, parameters={"classifier.C": [3]}), small)
     trial = sweep.trials[0]
@@ -164,11 +162,12 @@ def test_trials_are_deterministic_and_record_what_train_records(
     assert data_key(trial.config) == data_key(sweep.base)
 
 
-def test_a_trial_that_cannot_be_fitted_fails_alone(tmp_path: Path) -> None:
+def test_a_trial_that_cannot_be_fitted_fails_alone(tmp_path: Path, tiny_corpus: tuple[Path, Path]) -> None:
     from training.train import prepare_data
 
     # A min_df above the corpus size leaves no terms: scikit-learn refuses at fit time, not at validation.
-    sweep = load_sweep(write_sweep(tmp_path, parameters={"vectorizer.min_df": [100_000]}), {"cv.folds": 2})
+    data = {"data.train": [str(tiny_corpus[0])], "data.test": [str(tiny_corpus[1])], "cv.folds": 2}
+    sweep = load_sweep(write_sweep(tmp_path, parameters={"vectorizer.min_df": [100_000]}), data)
     outcome = run_trial(sweep.trials[0], prepare_data(sweep.base))
     assert outcome.error and not outcome.metrics and outcome.params["vectorizer.min_df"] == "100000"
 
