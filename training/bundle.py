@@ -8,8 +8,9 @@ that consumers rely on lives here: a paragraph whose role is not a content role
 (body, headline) gets no label of any other set. It is saved as plain arrays and JSON
 (`training.artifact`): `load_bundle` checks every file against a trusted digest and never unpickles.
 
-The class is read in three files: what a paragraph is (the role model, `training.role_reading`), what it is about
-(the vectorizer, context and content sets, here) and why (the terms behind each label, `training.explanations`).
+The class is read in four files: what a paragraph is (the role model, `training.role_reading`), what it is about
+(the vectorizer and content sets, here, read with their article's context, `training.article_context`) and why
+(the terms behind each label, `training.explanations`).
 """
 
 from __future__ import annotations
@@ -25,17 +26,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, word_columns, write_artifact
+from training.article_context import ArticleContext, sets_by_headline_weight
+from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, write_artifact
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
 from training.errors import ConfigError
 from training.explanations import ExplainingTerms
 from training.features import (
     ArticleLayout,
-    article_sums,
-    article_weights,
-    context_features,
-    neighbour_rows,
     sorted_csr,
 )
 from training.label_set import LabelSetModel, decision_settings
@@ -80,7 +78,7 @@ class Scored:
         return self.features_of(None)
 
 
-class ModelBundle(RoleReading, ExplainingTerms):
+class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
     """TF-IDF + linear classifiers for every label set of a codebook collection.
 
     Follows scikit-learn conventions: `fit`, `predict`, `predict_proba`, plus
@@ -135,67 +133,6 @@ class ModelBundle(RoleReading, ExplainingTerms):
         if self.fast_tfidf_ is None:
             return self.vectorizer_.transform(texts)
         return self.fast_tfidf_.transform(texts)
-
-    def content_features(
-        self,
-        texts: list[str],
-        layout: ArticleLayout,
-        roles: list[str] | None,
-        own: Any = None,
-        label_set: str | None = None,
-    ) -> Any:
-        """The paragraphs' TF-IDF (``own``: already computed), plus their neighbours', headline's and article's
-        blocks when context is on; the article block weighted for headline rows as ``label_set`` reads it."""
-        X = self.transform(texts) if own is None else own
-        context = self.config.context
-        if not context.neighbours and not context.headline and not context.article:
-            return X
-        content, headline = self._content_and_headlines(layout, roles)
-        return context_features(
-            X.tocsr(),
-            layout,
-            content,
-            headline,
-            context.neighbours,
-            context.headline,
-            context.article,
-            self._word_columns(),
-            context.headline_article_for(label_set),
-        )
-
-    def _word_columns(self) -> int:
-        """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
-        return word_columns(self.vectorizer_)
-
-    def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Which rows are content and which are headlines, for the context blocks."""
-        if roles is None:  # no role model: every paragraph is content, the first of an article its headline
-            return np.ones(len(layout), dtype=bool), (layout.position == 0) & layout.known
-        return np.isin(roles, self.config.roles.content), np.asarray(roles) == "headline"
-
-    def _context_gathers(self, layout: ArticleLayout, roles: list[str] | None) -> list[tuple[float, list[np.ndarray]]]:
-        """The context blocks as weighted sums of other rows (`LinearScorer.predict_proba_gathered`)."""
-        context = self.config.context
-        previous, following, first_headline = neighbour_rows(layout, *self._content_and_headlines(layout, roles))
-        blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
-        return blocks + ([(context.headline, [first_headline])] if context.headline else [])
-
-    def _article_blocks(
-        self, own: Any, layout: ArticleLayout, roles: list[str] | None, label_sets: list[str]
-    ) -> dict[str, Callable[[np.ndarray], np.ndarray] | None]:
-        """Per label set, the weighted article block's share of the logits as a function of its weights
-        (`context.article`, `context.headline_article`; None when off or empty), the last block of the features.
-        The per-article sums are built once and only weighted per set."""
-        context = self.config.context
-        content, headline = self._content_and_headlines(layout, roles)
-        in_articles = layout.article[content & layout.known]
-        if not context.article or np.bincount(in_articles).max(initial=0) < 2:
-            return dict.fromkeys(label_sets)  # off, or no paragraph has another content paragraph in its article
-        sums = article_sums(own.tocsr()[:, : self._word_columns()], layout, content)
-        return {
-            name: sums.scaled(article_weights(headline, context.article, context.headline_article_for(name))).project
-            for name in label_sets
-        }
 
     # ---- fitting ----------------------------------------------------------------------------------
 
@@ -252,8 +189,8 @@ class ModelBundle(RoleReading, ExplainingTerms):
             rows = content if self.config.roles.content_rows_only else None
             fitted: dict[str, LabelSetModel] = {}
             # One feature matrix per headline weight of the article block (`context.headline_article`), built and
-            # released in turn: with one weight for every set (the usual case), one matrix.
-            for label_sets in _sets_by_headline_weight(self.config.context, self.content_label_sets):
+            # released in turn, so memory peaks at one: two for the default ({topic: 1.2}; frame reads every row's).
+            for label_sets in sets_by_headline_weight(self.config.context, self.content_label_sets):
                 X = self.content_features(texts, layout, roles, own, label_sets[0])
                 if rows is not None:
                     X = X[rows]  # context was built over whole articles; the full matrix is released once this exists
@@ -348,20 +285,6 @@ class ModelBundle(RoleReading, ExplainingTerms):
         scored = Scored({}, roles, role_scores, content, self._features_memo(texts, layout, roles, own))
         scored.scores.update({name: model.predict_proba(scored.features_of(name)) for name, model in models.items()})
         return scored
-
-    def _features_memo(
-        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any
-    ) -> Callable[[str | None], Any]:
-        """`content_features` per label set, each matrix built once per distinct headline weight and kept."""
-        built: dict[float | None, Any] = {}
-
-        def features(label_set: str | None) -> Any:
-            weight = self.config.context.headline_article_for(label_set)
-            if weight not in built:
-                built[weight] = self.content_features(texts, layout, roles, own, label_set)
-            return built[weight]
-
-        return features
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
         """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
@@ -460,11 +383,3 @@ def without_context(config: RunConfig) -> RunConfig:
     if not any(config.context.model_dump().values()):
         return config
     return config.model_copy(update={"context": ContextConfig(neighbours=0.0, headline=0.0, article=0.0)})
-
-
-def _sets_by_headline_weight(context: ContextConfig, label_sets: list[str]) -> list[list[str]]:
-    """The label sets grouped by the article block's weight for headline rows, in order of first appearance."""
-    groups: dict[float | None, list[str]] = {}
-    for name in label_sets:
-        groups.setdefault(context.headline_article_for(name), []).append(name)
-    return list(groups.values())
