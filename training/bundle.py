@@ -380,6 +380,8 @@ def without_context(config: RunConfig) -> RunConfig:
     linear scorer would build the empty blocks on every request. The model saves this config, so it
     scores without them too.
     """
-    if not any(config.context.model_dump().values()):
-        return config
-    return config.model_copy(update={"context": ContextConfig(neighbours=0.0, headline=0.0, article=0.0)})
+    context = config.context
+    if not (context.neighbours or context.headline or context.article):
+        return config  # every block already off (a headline weight of the article block weighs nothing then)
+    off = ContextConfig(neighbours=0.0, headline=0.0, article=0.0, headline_article=None)
+    return config.model_copy(update={"context": off})

@@ -365,6 +365,7 @@ def test_paragraphs_that_all_stand_alone_get_no_context_blocks(kind: str) -> Non
             "classifier.type": kind,
             "classifier.class_weight": None,
             **{f"context.{block}": 0.0 for block in ("neighbours", "headline", "article")},
+            "context.headline_article": None,  # no article block to weigh for headlines
         },
     )
     reference = ModelBundle(no_context, _tiny_codebooks(True)).fit(texts, y, layout=ArticleLayout.alone(len(texts)))

@@ -162,3 +162,13 @@ def test_training_on_paragraphs_without_articles_says_context_is_off_and_logs_it
     client = tracking_client(store)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert {run.data.params[f"context.{block}"] for block in ("neighbours", "headline", "article")} == {"0.0"}
+    # Not the default's topic weight (no block to weigh): logged empty, as every unset option.
+    assert run.data.params["context.headline_article"] == "" and "context.headline_article.topic" not in run.data.params
+    # Context switched off by the config (as the public benchmarks' configs do): nothing to warn about.
+    off = [f"context.{block}=0" for block in ("neighbours", "headline", "article")]
+    quiet = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--labels", str(LABELS), *options, *(x for o in off for x in ("--set", o))],
+    )
+    assert quiet.exit_code == 0, quiet.output
+    assert "no article has two paragraphs" not in " ".join(quiet.output.split())
