@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -45,16 +44,3 @@ def test_sigterm_runs_the_session_teardown(tmp_path: Path, plugin: bool) -> None
     output = process.communicate(timeout=60)[0].decode()
     # Without the plugin the process dies at once and the fixture never stops its server: what the plugin is for.
     assert (tmp_path / "stopped").exists() is plugin, output
-
-
-def test_a_forked_worker_still_dies_of_sigterm() -> None:
-    """The suite's own process has the handler (tests/conftest.py); a worker forked from it — as cleanlab's pool forks
-    them, then stops them with SIGTERM — must die of the signal, not raise KeyboardInterrupt as a copy of the
-    session (which left the CI run waiting for it forever)."""
-    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # installed for this run
-    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
-    worker.start()
-    time.sleep(0.5)  # let it reach the sleep
-    worker.terminate()
-    worker.join(timeout=30)
-    assert worker.exitcode == -signal.SIGTERM
