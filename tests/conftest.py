@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tests.teardown_on_sigterm import pytest_configure  # noqa: F401  (a hook: pytest reads it from here)
 from training.bundle import ModelBundle
 from training.codebook import Codebook, load_codebooks
 from training.config import RunConfig, load_config
