@@ -15,13 +15,13 @@ A saved model is a directory of
 
 `read_artifact` checks the manifest against a digest from a trusted record (the registry, or one
 the operator passes for a local directory), then each file against the manifest, and parses the
-very bytes it checked. Models saved by older code as a joblib pickle are refused with the fix:
-`convert_legacy` (``topicframe model convert``) rewrites one whose pickle the operator vouches for.
+very bytes it checked (the manifest and those checks: `training.artifact_files`). Models saved by
+older code as a joblib pickle are refused with the fix: `convert_legacy` (``topicframe model convert``)
+rewrites one whose pickle the operator vouches for.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import json
@@ -31,17 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from training.artifact_files import ARRAYS_FILE, FORMAT, FORMAT_VERSION, METADATA_FILE, verified_files, write_files
 from training.errors import ModelIntegrityError, ModelLoadError
 from training.scoring import reproducible
 
-FORMAT = "topicframe-model"
-FORMAT_VERSION = 1
-MANIFEST_FILE = "manifest.json"
-METADATA_FILE = "model.json"
-ARRAYS_FILE = "arrays.npz"
-LEGACY_FILE = "model.joblib"
-# Files a manifest may list: nothing else is ever opened, whatever the manifest says.
-_ALLOWED_FILE = re.compile(r"^(model\.json|arrays\.npz|classifiers/[A-Za-z0-9_.-]+\.skops)$")
 # skops trusts scikit-learn's estimators by default; these scikit-learn internals are the only extra types
 # (calibration's parts, and one-vs-rest's stand-in for a label with one class in training).
 SKOPS_TRUSTED = [
@@ -56,19 +49,6 @@ _VECTORIZER_SKIPPED = ("vocabulary", "dtype", "preprocessor", "tokenizer")
 CACHED_STATE = {"fast_tfidf_", "terms_", "fast_role_tfidf_", "char_wb_analyzer_"}
 _STATE = {"config", "codebooks", "codebook_sha256", "multi_label", "label_names", "versions", "data_digest"}
 _STATE |= {"metrics", "created_at", "label_sets_", "role_set", "vectorizer_", "role_vectorizer_"}
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def legacy_message(directory: Path) -> str:
-    return (
-        f"{directory}: a model saved by an older topicframe as a pickle ({LEGACY_FILE}), which is no longer "
-        f"loaded (unpickling can run code); convert it once with `topicframe model convert {directory} "
-        "--sha256 DIGEST --out NEW_DIR` (DIGEST: the sha256 of its model.joblib from a record you trust, "
-        "e.g. the registry's bundle_sha256 tag) and serve NEW_DIR"
-    )
 
 
 def feature_terms(vectorizer: Any) -> list[str]:
@@ -219,86 +199,10 @@ def write_artifact(bundle: Any, directory: str | Path) -> str:
     np.savez(buffer, allow_pickle=False, **arrays.arrays)
     files = {METADATA_FILE: json.dumps(metadata, indent=1).encode("utf-8"), ARRAYS_FILE: buffer.getvalue()}
     files.update(classifiers)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "files": {name: sha256_bytes(content) for name, content in sorted(files.items())},
-    }
-    manifest_bytes = json.dumps(manifest, indent=2).encode("utf-8")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        _write_atomically(directory / name, content)
-    # The manifest last: a directory is a model only once every file it lists is complete.
-    _write_atomically(directory / MANIFEST_FILE, manifest_bytes)
-    return sha256_bytes(manifest_bytes)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)  # never a half-written file under the real name
-
-
-def artifact_size(directory: str | Path) -> int:
-    """Bytes of every file the manifest lists, the manifest included (the size logged as a metric)."""
-    directory = Path(directory)
-    manifest = json.loads((directory / MANIFEST_FILE).read_text())
-    return (directory / MANIFEST_FILE).stat().st_size + sum((directory / f).stat().st_size for f in manifest["files"])
+    return write_files(files, directory)
 
 
 # ---- reading ----------------------------------------------------------------------------------------
-
-
-def verified_files(directory: str | Path, expected_sha256: str | None) -> dict[str, bytes]:
-    """The content of every file the manifest lists, each checked: the manifest against ``expected_sha256``
-    (from a trusted record), every other file against the manifest. Nothing is parsed before its check."""
-    directory = Path(directory)
-    manifest_path = directory / MANIFEST_FILE
-    if not manifest_path.is_file():
-        if (directory / LEGACY_FILE).is_file():
-            raise ModelIntegrityError(legacy_message(directory))
-        raise ModelLoadError(f"{directory}: no model here ({MANIFEST_FILE} not found)")
-    if not expected_sha256:
-        raise ModelIntegrityError(
-            f"{directory}: no trusted sha256 to check the model against; pass the bundle_sha256 recorded at "
-            "training (TOPICFRAME_MODEL_SHA256 for the service, --model-sha256 for the CLI)"
-        )
-    manifest_bytes = manifest_path.read_bytes()
-    actual = sha256_bytes(manifest_bytes)
-    if actual != expected_sha256:
-        raise ModelIntegrityError(
-            f"{manifest_path}: sha256 {actual[:12]}… does not match the trusted digest {expected_sha256[:12]}…; "
-            "refusing to load it"
-        )
-    try:
-        manifest = json.loads(manifest_bytes)
-        files = manifest["files"]
-        ok = manifest["format"] == FORMAT and isinstance(files, dict)
-    except (ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise ModelIntegrityError(f"{manifest_path}: not a {FORMAT} manifest (fields format, files)")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelLoadError(
-            f"{manifest_path}: format_version {manifest.get('format_version')!r}; this topicframe reads "
-            f"{FORMAT_VERSION}: install the topicframe version that saved it"
-        )
-    content: dict[str, bytes] = {}
-    for name, digest in files.items():
-        if not isinstance(name, str) or not _ALLOWED_FILE.match(name):
-            raise ModelIntegrityError(f"{manifest_path}: files.{name}: not a file of the {FORMAT} format")
-        path = directory / name
-        if not path.is_file():
-            raise ModelIntegrityError(f"{path}: listed in {MANIFEST_FILE} but missing")
-        data = path.read_bytes()
-        if sha256_bytes(data) != digest:
-            raise ModelIntegrityError(f"{path}: sha256 does not match files.{name} in {MANIFEST_FILE}")
-        content[name] = data
-    if METADATA_FILE not in content or ARRAYS_FILE not in content:
-        raise ModelIntegrityError(f"{manifest_path}: files must list {METADATA_FILE} and {ARRAYS_FILE}")
-    return content
 
 
 def _load_arrays(data: bytes, where: Path) -> dict[str, np.ndarray]:

@@ -27,7 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from training.article_context import ArticleContext, sets_by_headline_weight
-from training.artifact import ARRAYS_FILE, CACHED_STATE, read_artifact, write_artifact
+from training.artifact import CACHED_STATE, read_artifact, write_artifact
+from training.artifact_files import ARRAYS_FILE
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
 from training.errors import ConfigError
@@ -40,7 +41,7 @@ from training.label_set import LabelSetModel, decision_settings
 from training.role_reading import RoleReading
 from training.scoring import FastTfidf, LinearScorer
 
-# The file holding the model's arrays, the bulk of its size (`training.artifact.artifact_size` counts every file).
+# The file holding the model's arrays, the bulk of its size (`training.artifact_files.artifact_size` counts every file).
 BUNDLE_FILE = ARRAYS_FILE
 
 

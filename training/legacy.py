@@ -1,6 +1,6 @@
 """Models saved by older topicframe code as a joblib pickle: the one place that still unpickles.
 
-The service and `load_bundle` refuse such a model (`training.artifact.legacy_message` names the fix);
+The service and `load_bundle` refuse such a model (`training.artifact_files.legacy_message` names the fix);
 `convert_legacy` (``topicframe model convert``) rewrites one in the pickle-free format after the operator
 vouches for the pickle by its sha256, checked before anything is unpickled.
 """
@@ -11,7 +11,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from training.artifact import LEGACY_FILE, write_artifact
+from training.artifact import write_artifact
+from training.artifact_files import LEGACY_FILE
 from training.errors import ModelIntegrityError, ModelLoadError
 
 

@@ -28,7 +28,7 @@ import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from training.artifact import MANIFEST_FILE, sha256_bytes
+from training.artifact_files import MANIFEST_FILE, sha256_bytes
 from training.bundle import ModelBundle, load_bundle
 from training.config import DEFAULT_MODEL_NAME, load_config
 from training.errors import ModelIntegrityError, ModelLoadError

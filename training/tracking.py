@@ -22,7 +22,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from training.artifact import artifact_size
+from training.artifact_files import artifact_size
 from training.config import RunConfig
 from training.evaluation import indicator
 from training.pyfunc import prediction_frame
