@@ -5,6 +5,8 @@ PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` u
 loopback port only (no Unix socket), trusts local connections, and skips fsync
 (a test cluster has nothing to keep). `postgres_server` yields a SQLAlchemy URL
 of its ``postgres`` database; `create_database` makes one database per test module.
+If the test process dies without its teardown, a watchdog stops the server and
+deletes its directory (tests/orphan_watchdog.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -20,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+
+from tests.orphan_watchdog import cleanup_if_this_process_dies
 
 
 def _free_port() -> int:
@@ -68,14 +73,14 @@ def postgres_server() -> Iterator[str]:
         detail = log.read_text(errors="replace") if log.is_file() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"PostgreSQL did not start: {exc.stderr}\n{detail}") from None
+    stop = _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+    directory = shlex.quote(str(root))
+    stop_and_delete = f"cd {directory} && {shlex.join(stop)} >/dev/null 2>&1; rm -rf {directory}"
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        with cleanup_if_this_process_dies(["--", "sh", "-c", stop_and_delete]):
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(
-            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-            cwd=root,
-        )
+        subprocess.run(stop, capture_output=True, cwd=root)
         shutil.rmtree(root, ignore_errors=True)
 
 

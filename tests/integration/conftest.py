@@ -2,7 +2,8 @@
 
 Every process is started in its own process group and the whole group is
 killed at teardown (`mlflow server` and `uvicorn --workers` start children that
-would outlive a parent killed alone).
+would outlive a parent killed alone), or by a watchdog if the test process dies
+without its teardown (tests/orphan_watchdog.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.orphan_watchdog import cleanup_if_this_process_dies
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -93,7 +96,8 @@ def running(command: list[str], log: Path, env: dict[str, str], cwd: Path = ROOT
             command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
         )
     try:
-        yield process
+        with cleanup_if_this_process_dies(["--group", str(process.pid)]):
+            yield process
     finally:
         stop(process)
 

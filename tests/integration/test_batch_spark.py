@@ -24,7 +24,7 @@ import pytest
 from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
-from tests.conftest import LABELS, ROOT
+from tests.conftest import LABELS
 from training.batch.inputs import BatchInputError
 from training.batch.job import BatchOptions, run_batch
 from training.batch.session import spark_session
@@ -33,7 +33,7 @@ from training.classify import classify, split_paragraphs
 from training.registry import tracking_client
 from training.tracking import PACKAGE_DIR
 
-from .conftest import child_env, stop
+from .conftest import child_env, running
 
 pytestmark = pytest.mark.integration
 
@@ -91,14 +91,9 @@ def cluster_job(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--input", str(root / "*.jsonl"), "--output", str(root / "out"), "--format", "jsonl",
         "--master", "local-cluster[2,1,1024]", "--model", f"models:/{CLUSTER_MODEL}/1",
     ]  # fmt: skip
-    log = root / "batch.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-            env=child_env(MLFLOW_TRACKING_URI=registry, SPARK_LOCAL_IP="127.0.0.1"),
-        )  # fmt: skip
-    yield process, root
-    stop(process)
+    environment = child_env(MLFLOW_TRACKING_URI=registry, SPARK_LOCAL_IP="127.0.0.1")
+    with running(command, root / "batch.log", environment) as process:
+        yield process, root
 
 
 @pytest.fixture(scope="module")
