@@ -14,6 +14,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -31,7 +32,7 @@ def is_running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def wait_until(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
