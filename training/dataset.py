@@ -390,9 +390,12 @@ def load_labelled_data(
             Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning")
         )
 
-    # Label floors are judged on the training part only.
+    if not kept and not any(p.severity == "error" for p in problems):
+        where = ", ".join(str(p) for p in paths)
+        problems.append(Problem(where, None, "no labelled rows (a header only, or blank lines)"))
+    # Label floors are judged on the training part only; with no rows read they would only repeat the error.
     train_rows = [r for r in kept if r["split"] != "test"]
-    for name, codebook in codebooks.items():
+    for name, codebook in codebooks.items() if kept else ():
         counts = Counter(label for r in train_rows for label in r["labels"][name])
         for label in codebook.label_names:
             if counts[label] < min_positives:

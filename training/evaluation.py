@@ -29,6 +29,27 @@ def stacked_targets(data: LabelledData, label_names: dict[str, list[str]]) -> np
     return np.hstack([data.label_matrix(name, names) for name, names in label_names.items()])
 
 
+def cannot_hold_out(data: LabelledData) -> str | None:
+    """Why no test part can be held out of ``data`` (no test files, no split column), or None. scikit-learn's
+    splitters would stop with a traceback naming their own parameters."""
+    if all(a is not None for a in data.article_ids):
+        if len(set(data.article_ids)) < 2:
+            return (
+                f"{len(data)} row(s) in one article: the test part is held out by article_id, so at least 2 "
+                "articles are needed (or give --test-data, or a split column)"
+            )
+    elif len(data) < 2:
+        return f"{len(data)} row(s): too few to hold out a test part (or give --test-data, or a split column)"
+    return None
+
+
+def too_few_for_cv(train: LabelledData, folds: int) -> str | None:
+    """Why the training part cannot be cross-validated (the out-of-fold scores tune the thresholds), or None."""
+    if len(train) < folds:
+        return f"the training part has {len(train)} row(s); cross-validation needs at least cv.folds ({folds})"
+    return None
+
+
 def split_train_test(
     data: LabelledData, label_names: dict[str, list[str]], test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, str]:

@@ -29,6 +29,7 @@ from training.dataset import (
     load_labelled_data,
 )
 from training.evaluation import (
+    cannot_hold_out,
     cardinality,
     flat_metrics,
     indicator,
@@ -36,6 +37,7 @@ from training.evaluation import (
     role_report,
     score_label_set,
     split_train_test,
+    too_few_for_cv,
 )
 from training.features import ArticleLayout
 from training.label_set import LabelSetModel
@@ -157,10 +159,20 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
                     for i in leaked
                 ]
             )
-        return PreparedData(codebooks, data, test, "test files", problems + context_warnings(config, data))
-    train_rows, test_rows, method = split_train_test(data, label_names, config.data.test_size, config.seed)
-    train = data.subset(train_rows)
-    return PreparedData(codebooks, train, data.subset(test_rows), method, problems + context_warnings(config, train))
+        train, method = data, "test files"
+    else:
+        held_out = None if any(s is not None for s in data.splits) else cannot_hold_out(data)
+        if held_out:
+            raise DataValidationError([Problem(", ".join(config.data.train), None, held_out)])
+        train_rows, test_rows, method = split_train_test(data, label_names, config.data.test_size, config.seed)
+        train, test = data.subset(train_rows), data.subset(test_rows)
+        if not len(test):  # only a split column can leave it empty
+            message = "the split column marks no row 'test': nothing to score the model on (or give --test-data)"
+            raise DataValidationError([Problem(", ".join(config.data.train), None, message)])
+    too_few = too_few_for_cv(train, config.cv.folds)
+    if too_few:
+        raise DataValidationError([Problem(", ".join(config.data.train), None, too_few)])
+    return PreparedData(codebooks, train, test, method, problems + context_warnings(config, train))
 
 
 def context_warnings(config: RunConfig, train: LabelledData) -> list[Problem]:

@@ -53,6 +53,41 @@ def test_train_reports_every_bad_row_and_logs_nothing(tmp_path: Path, store: str
     assert_no_runs(store, tmp_path)
 
 
+ONE_ARTICLE = [
+    {"id": "1", "article_id": "a1", "text": "Steel tariffs were doubled overnight.", "topic": "trade", "frame": ""},
+    {"id": "2", "article_id": "a1", "text": "Envoys met in Doha.", "topic": "diplomacy", "frame": "cooperation"},
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (ONE_ARTICLE, "2 row(s) in one article: the test part is held out by article_id, so at least 2 articles"),
+        (
+            [{**row, "split": "train"} for row in ONE_ARTICLE],
+            "the split column marks no row 'test': nothing to score the model on (or give --test-data)",
+        ),
+        (
+            [{**row, "article_id": f"a{i}", "split": "train" if i else "test"} for i, row in enumerate(ONE_ARTICLE)],
+            "the training part has 1 row(s); cross-validation needs at least cv.folds (5)",
+        ),
+    ],
+    ids=["one-article", "no-test-rows", "fewer-rows-than-folds"],
+)
+def test_data_too_small_to_split_is_refused_by_name_not_by_a_traceback(
+    tmp_path: Path, store: str, rows: list[dict[str, str]], message: str
+) -> None:
+    """scikit-learn's splitters stopped these with a ValueError traceback naming their own parameters."""
+    header = ["id", "article_id", "text", "topic", "frame", "role"] + (["split"] if "split" in rows[0] else [])
+    data = write_csv(tmp_path / "small.csv", rows, header=header)
+    labels = ["--set", "data.label_sets=[topic,frame]", "--set", "data.min_positives=0"]
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *labels])
+    assert result.exit_code == 1, result.output
+    assert f"{data}: error: {message}" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert_no_runs(store, tmp_path)
+
+
 def test_strict_turns_label_floors_into_errors(tmp_path: Path, store: str) -> None:
     data = write_csv(tmp_path / "mine.csv", BAD_ROWS[:1])
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), "--strict"])

@@ -123,6 +123,17 @@ def test_missing_file_and_empty_glob(tmp_path: Path, codebooks) -> None:
     assert "no file matches this pattern" in messages(err.value)[0]
 
 
+def test_a_header_without_rows_is_an_error_and_a_missing_file_only_says_so(tmp_path: Path, codebooks) -> None:
+    """Label floors judged on no rows would add one warning per label to an error that already says why."""
+    header_only = write_csv(tmp_path / "header.csv", [])
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([header_only], codebooks)
+    assert messages(err.value) == [f"{header_only}: error: no labelled rows (a header only, or blank lines)"]
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([tmp_path / "missing.csv"], codebooks)
+    assert messages(err.value) == [f"{tmp_path / 'missing.csv'}: error: file not found"]
+
+
 def test_digest_changes_with_labels(tmp_path: Path, codebooks) -> None:
     a = load_labelled_data([write_csv(tmp_path / "a.csv", GOOD)], codebooks, min_positives=0)
     b = load_labelled_data(
