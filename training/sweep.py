@@ -200,6 +200,8 @@ def _check_metric(metric: str, base: RunConfig, origin: str) -> None:
     if metric in TIMING_METRICS:
         return
     label_set = metric.removeprefix("cv.").split(".", 1)[0]
+    if not base.data.label_sets and not Path(base.data.labels_dir).is_dir():  # else "not a metric of label sets []"
+        raise ConfigError(f"{origin}: data.labels_dir: {base.data.labels_dir}: labels directory not found")
     label_sets = base.data.label_sets or codebook_names(base.data.labels_dir)  # unset: the codebooks found
     if label_set not in label_sets or "." not in metric.removeprefix("cv."):
         raise ConfigError(

@@ -99,6 +99,10 @@ def test_random_is_seeded_distinct_and_within_ranges() -> None:
         ({"base_config": "x.yaml", "parameters": {"classifier.C": [1]}}, "either base or base_config"),
         ({"metric": "cv.topics.micro_f1", "parameters": {"classifier.C": [1]}}, "metric: 'cv.topics.micro_f1'"),
         ({"method": "gird", "parameters": {"classifier.C": [1]}}, "method: Input should be 'grid' or 'random'"),
+        (  # was "metric: 'cv.topic.micro_f1' is not a metric of label sets []"
+            {"base": {"data": {**BASE["data"], "labels_dir": "no/such/dir"}}, "parameters": {"classifier.C": [1]}},
+            "data.labels_dir: no/such/dir: labels directory not found",
+        ),
     ],
 )
 def test_bad_sweep_files_name_the_key(tmp_path: Path, spec: dict, message: str) -> None:
