@@ -31,7 +31,7 @@ from training.artifact import CACHED_STATE, read_artifact, write_artifact
 from training.artifact_files import ARRAYS_FILE
 from training.codebook import Codebook, codebooks_sha256
 from training.config import ClassifierConfig, ContextConfig, RunConfig
-from training.errors import ConfigError
+from training.errors import ConfigError, TrainingDataError
 from training.explanations import ExplainingTerms
 from training.features import (
     ArticleLayout,
@@ -220,6 +220,14 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         from training.estimators import build_classifier, label_weights, without_nb_weighting
 
         multi_label, labels = self.multi_label[name], self.label_names[name]
+        present = np.unique(y.argmax(axis=1)) if not multi_label else None
+        if present is not None and len(present) < 2:  # scikit-learn: "This solver needs samples of at least 2 classes"
+            raise TrainingDataError(
+                f"label set '{name}': every row it is fitted on has the label '{labels[int(present[0])]}' "
+                "(a single-label set needs two of its labels, in the training part and in each cross-validation "
+                "fold's: label more rows with another one, use fewer cv.folds, or leave the set out with "
+                "data.label_sets)"
+            )
         classifier = build_classifier(config, multi_label, self.config.seed)
         if sp.issparse(X):
             # Labels fitted in threads share X, and scikit-learn's liblinear check (`np.max(X)`) calls

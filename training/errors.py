@@ -9,6 +9,10 @@ class ConfigError(TopicframeError):
     """A codebook or run config is malformed."""
 
 
+class TrainingDataError(TopicframeError):
+    """Valid labelled data that cannot fit the model as configured (e.g. a single-label set with one label)."""
+
+
 class ModelLoadError(TopicframeError):
     """A model artifact is missing, tampered with, or built by another library version."""
 

@@ -88,6 +88,25 @@ def test_data_too_small_to_split_is_refused_by_name_not_by_a_traceback(
     assert_no_runs(store, tmp_path)
 
 
+def test_a_single_label_set_with_one_label_in_its_rows_is_refused_by_name(tmp_path: Path, store: str) -> None:
+    """A user who fills the role column with 'body' everywhere got scikit-learn's "This solver needs samples of
+    at least 2 classes" traceback from the role model's fit."""
+    rows = [  # write_csv gives every row the role 'body'; articles of two paragraphs, the last one for the test
+        {"id": str(i), "article_id": f"a{i // 2}", "text": f"Envoys met in Doha on day {i}.", "topic": "diplomacy"}
+        for i in range(8)
+    ]
+    for row in rows:
+        row["split"] = "test" if row["article_id"] == "a3" else "train"
+    header = ["id", "article_id", "text", "topic", "frame", "role", "split"]
+    data = write_csv(tmp_path / "all_body.csv", rows, header=header)
+    options = ["--set", "data.min_positives=0", "--set", "cv.folds=2"]
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options])
+    assert result.exit_code == 1, result.output
+    assert "error: label set 'role': every row it is fitted on has the label 'body'" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert_no_runs(store, tmp_path)
+
+
 def test_strict_turns_label_floors_into_errors(tmp_path: Path, store: str) -> None:
     data = write_csv(tmp_path / "mine.csv", BAD_ROWS[:1])
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), "--strict"])
