@@ -17,6 +17,7 @@ import glob
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,8 @@ def _parse_labels(
         if label not in names:
             close = difflib.get_close_matches(label.lower().replace(" ", "_"), names, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(names)})"
+            if len(pieces := re.split(r"\s*[,|/]\s*", label)) > 1 and set(pieces) <= set(names):
+                hint = f" (several labels are separated by '{separator}': {separator.join(pieces)})"
             problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))
         elif label not in found:
             found.append(label)
@@ -265,6 +268,7 @@ def _read_file(
                 "article_id": cell(columns.article_id).strip() or None,
                 "split": split_value,
                 "position": position,
+                "position_blank": not cell(columns.position).strip(),  # None from a blank cell, not a bad one
                 "source": f"{path}:{line}",
             }
         )
@@ -290,6 +294,13 @@ def _in_article_order(rows: list[dict], problems: list[Problem]) -> list[dict]:
     a position used twice in one article is an error. Without one, file order is page order."""
     if all(row["position"] is None for row in rows):
         return rows
+    positioned = {row["article_id"]: row["source"] for row in reversed(rows) if row["position"] is not None}
+    for row in rows:  # such a row would be sorted to the top of its article: page order is what context reads
+        if row["position_blank"] and row["article_id"] in positioned:
+            path, line = row["source"].rsplit(":", 1)
+            article = row["article_id"]
+            message = f"position is empty, but article '{article}' has positions (from {positioned[article]})"
+            problems.append(Problem(path, int(line), message))
     seen: dict[tuple[str | None, int], str] = {}
     for row in rows:
         if row["position"] is None or row["article_id"] is None:

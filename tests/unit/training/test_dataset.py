@@ -169,6 +169,37 @@ def test_roles_and_positions_are_validated_with_their_lines(tmp_path: Path) -> N
     assert len(got) == 3
 
 
+def test_a_blank_position_in_an_article_that_has_positions_is_an_error(tmp_path: Path) -> None:
+    """It was read as position 0: the paragraph moved to the top of its article, whose page order context reads."""
+    codebooks = load_codebooks(LABELS, ["role", "topic", "frame"])
+    rows = [
+        {"id": "1", "article_id": "a1", "position": "2", "text": "Steel duties rose.", "topic": "trade"},
+        {"id": "2", "article_id": "a1", "position": "", "text": "Envoys met.", "topic": "diplomacy"},
+        {"id": "3", "article_id": "a1", "position": "two", "text": "Talks resume.", "topic": "diplomacy"},
+        {"id": "4", "article_id": "a2", "position": "", "text": "Ports reopened.", "topic": "trade"},  # none: fine
+    ]
+    header = ["id", "article_id", "position", "text", "topic", "frame", "role"]
+    path = write_csv(tmp_path / "bad.csv", rows, header=header)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert messages(err.value) == [
+        f"{path}:4: error: position must be a whole number, got 'two'",
+        f"{path}:3: error: position is empty, but article 'a1' has positions (from {path}:2)",
+    ]
+
+
+def test_labels_joined_by_another_separator_are_named_as_such(tmp_path: Path, codebooks) -> None:
+    rows = [{**GOOD[0], "topic": "trade, diplomacy"}, {**GOOD[1], "topic": "trade|securty"}]
+    path = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert messages(err.value) == [
+        f"{path}:2: error: unknown topic label 'trade, diplomacy' (several labels are separated by ';': "
+        "trade;diplomacy)",
+        f"{path}:3: error: unknown topic label 'trade|securty' (did you mean 'security'?)",
+    ]
+
+
 def test_positions_put_rows_in_page_order(tmp_path: Path) -> None:
     codebooks = load_codebooks(LABELS, ["role", "topic", "frame"])
     rows = [
