@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from training.classify import classify, split_paragraphs
     from training.codebook import Codebook, load_codebook, load_codebooks
     from training.config import RunConfig, load_config
-    from training.dataset import ColumnMap, DataValidationError, LabelledData, Problem, load_labelled_data
+    from training.dataset import ColumnMap, LabelledData, load_labelled_data
     from training.errors import ConfigError, ModelIntegrityError, ModelLoadError, TopicframeError
+    from training.problems import DataValidationError, Problem
     from training.thresholds import tune_thresholds
 
 _EXPORTS = {
@@ -34,9 +35,9 @@ _EXPORTS = {
     "RunConfig": "training.config",
     "load_config": "training.config",
     "ColumnMap": "training.dataset",
-    "DataValidationError": "training.dataset",
+    "DataValidationError": "training.problems",
     "LabelledData": "training.dataset",
-    "Problem": "training.dataset",
+    "Problem": "training.problems",
     "load_labelled_data": "training.dataset",
     "ConfigError": "training.errors",
     "ModelIntegrityError": "training.errors",

@@ -206,7 +206,7 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except TopicframeError as exc:
-            data_error = _loaded("training.dataset", "DataValidationError")
+            data_error = _loaded("training.problems", "DataValidationError")
             if data_error is not None and isinstance(exc, data_error):
                 problems = exc.problems  # type: ignore[attr-defined]
                 for problem in problems:

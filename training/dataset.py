@@ -21,12 +21,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from training.codebook import Codebook
-from training.errors import TopicframeError
+from training.page_order import in_article_order, parse_position
+from training.problems import DataValidationError, Problem
 
 SPLIT_VALUES = {"train", "test"}
 # Rows exported from the feedback store (`topicframe feedback export`) have ids "feedback-<n>"; with
@@ -35,25 +36,6 @@ FEEDBACK_ID_PREFIX = "feedback-"
 # Python's csv module refuses a field over 131,072 characters (a long article pasted into one cell).
 # Raised deliberately, with a bound: a field past it is one file:line error, not a traceback.
 MAX_FIELD_CHARS = 8 * 2**20
-
-
-@dataclass(frozen=True)
-class Problem:
-    source: str
-    line: int | None
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.severity}: {self.message}"
-
-
-class DataValidationError(TopicframeError):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        errors = [p for p in problems if p.severity == "error"]
-        super().__init__(f"{len(errors)} problem(s) in the labelled data:\n" + "\n".join(map(str, errors)))
 
 
 @dataclass(frozen=True)
@@ -250,7 +232,7 @@ def _read_file(
         text_value = cell(columns.text).strip()
         if not text_value:
             problems.append(Problem(str(path), line, "empty text"))
-        position = _parse_position(cell(columns.position), (str(path), line), problems)
+        position = parse_position(cell(columns.position), (str(path), line), problems)
         split_value = cell(columns.split).strip().lower() or None
         if split_value is not None and split_value not in SPLIT_VALUES:
             problems.append(
@@ -272,56 +254,7 @@ def _read_file(
                 "source": f"{path}:{line}",
             }
         )
-    return _in_article_order(rows, problems)
-
-
-def _parse_position(cell: str, where: tuple[str, int], problems: list[Problem]) -> int | None:
-    value = cell.strip()
-    if not value:
-        return None
-    try:
-        position = int(value)
-    except ValueError:
-        problems.append(Problem(*where, f"position must be a whole number, got '{value}'"))
-        return None
-    if position < 0:
-        problems.append(Problem(*where, f"position must be 0 or more, got {position}"))
-    return position
-
-
-def _in_article_order(rows: list[dict], problems: list[Problem]) -> list[dict]:
-    """With a ``position`` column, each article's rows in position order (articles keep their first place);
-    a position used twice in one article is an error. Without one, file order is page order."""
-    if all(row["position"] is None for row in rows):
-        return rows
-    positioned = {row["article_id"]: row["source"] for row in reversed(rows) if row["position"] is not None}
-    for row in rows:  # such a row would be sorted to the top of its article: page order is what context reads
-        if row["position_blank"] and row["article_id"] in positioned:
-            path, line = row["source"].rsplit(":", 1)
-            article = row["article_id"]
-            message = f"position is empty, but article '{article}' has positions (from {positioned[article]})"
-            problems.append(Problem(path, int(line), message))
-    seen: dict[tuple[str | None, int], str] = {}
-    for row in rows:
-        if row["position"] is None or row["article_id"] is None:
-            continue
-        key = (row["article_id"], row["position"])
-        if key in seen:
-            path, line = row["source"].rsplit(":", 1)
-            problems.append(
-                Problem(
-                    path,
-                    int(line),
-                    f"position {row['position']} of article '{row['article_id']}' is also used at {seen[key]}",
-                )
-            )
-        seen.setdefault(key, row["source"])
-    first_place: dict[str, int] = {}
-    keys = []
-    for i, row in enumerate(rows):
-        group = first_place.setdefault(row["article_id"], i) if row["article_id"] else i
-        keys.append((group, row["position"] if row["position"] is not None else 0, i))
-    return [rows[k[2]] for k in sorted(keys)]
+    return in_article_order(rows, problems)
 
 
 def _apply_corrections(rows: list[dict]) -> int:

@@ -20,14 +20,7 @@ from sklearn.metrics import f1_score
 from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
 from training.config import RunConfig, flatten_params
-from training.dataset import (
-    ColumnMap,
-    DataValidationError,
-    LabelledData,
-    Problem,
-    expand_paths,
-    load_labelled_data,
-)
+from training.dataset import ColumnMap, LabelledData, expand_paths, load_labelled_data
 from training.evaluation import (
     cannot_hold_out,
     cardinality,
@@ -42,6 +35,7 @@ from training.evaluation import (
 from training.features import ArticleLayout
 from training.label_set import LabelSetModel
 from training.machine import labels_fitted_in_threads, usable_cores
+from training.problems import DataValidationError, Problem
 from training.thresholds import tune_thresholds
 
 

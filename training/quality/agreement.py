@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from training.codebook import Codebook, load_codebooks
-from training.dataset import Problem
 from training.errors import TopicframeError
+from training.problems import Problem
 
 SEPARATOR = ";"
 

@@ -109,11 +109,9 @@ def load_audit_data(config: RunConfig) -> tuple[dict[str, Codebook], LabelledDat
     data = load_data(config, config.data.train, codebooks, strict=False, min_positives=0)
     problems = labels_on_non_content_rows(config, [data])
     if problems:
-        from training.dataset import DataValidationError
+        from training.problems import DataValidationError
 
         raise DataValidationError(problems)
-    if not len(data):
-        raise TopicframeError(f"{', '.join(config.data.train)}: no labelled rows to audit")
     if len(data) < config.cv.folds * 2:
         raise TopicframeError(
             f"{', '.join(config.data.train)}: {len(data)} labelled row(s); the audit needs at least "

@@ -119,7 +119,8 @@ def test_audit_bad_input_is_one_error_line(tmp_path: Path, monkeypatch: pytest.M
     no_text.write_text("id,body,topic,frame,role\np1,Envoys met.,diplomacy,cooperation,body\n", encoding="utf-8")
     empty = tmp_path / "empty.csv"
     empty.write_text("id,article_id,text,topic,frame,role\n", encoding="utf-8")
-    for path, message in ((no_text, "missing column(s) text"), (empty, "no labelled rows to audit")):
+    cases = ((no_text, "missing column(s) text"), (empty, "no labelled rows (a header only, or blank lines)"))
+    for path, message in cases:
         result = runner.invoke(app, ["audit", "--data", str(path), "--set", f"data.labels_dir={LABELS}"])
         assert result.exit_code == 1
         assert message in result.output

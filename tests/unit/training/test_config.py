@@ -116,7 +116,11 @@ def test_duplicate_yaml_keys_are_errors_naming_file_and_line(tmp_path: Path) -> 
 
 
 def discovery_rows(extra: dict[str, str]) -> list[dict[str, str]]:
-    return [{"id": "p1", "text": "Tariffs rose.", "topic": "trade", "frame": "conflict", **extra}]
+    """Two rows: the fewest that two cross-validation folds take."""
+    return [
+        {"id": "p1", "text": "Tariffs rose.", "topic": "trade", "frame": "conflict", **extra},
+        {"id": "p2", "text": "Envoys met in Doha.", "topic": "diplomacy", "frame": "cooperation", **extra},
+    ]
 
 
 def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None:
@@ -128,7 +132,7 @@ def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None
         (labels / f"{name}.yaml").write_text((LABELS / f"{name}.yaml").read_text())
     data = write_csv(tmp_path / "data.csv", discovery_rows({}), ["id", "text", "topic", "frame"])
     test = write_csv(tmp_path / "test.csv", [{"id": "t1", "text": "Envoys met.", "topic": "diplomacy"}])
-    base = {"data.train": [str(data)], "data.labels_dir": str(labels), "data.min_positives": 0}
+    base = {"data.train": [str(data)], "data.labels_dir": str(labels), "data.min_positives": 0, "cv.folds": 2}
     found = prepare_data(load_config(None, base | {"data.test": [str(test)]}))
     assert sorted(found.codebooks) == ["frame", "topic"]  # discovered: both codebooks, no role codebook here
     (labels / "tone.yaml").write_text(

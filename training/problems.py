@@ -1,0 +1,31 @@
+"""A problem found in labelled data, with where it is, and the error that carries every one of them.
+
+`training.dataset` reports problems; this module holds only their shape, so the helpers it uses can report
+too without importing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from training.errors import TopicframeError
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class DataValidationError(TopicframeError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) in the labelled data:\n" + "\n".join(map(str, errors)))
