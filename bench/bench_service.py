@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from bench.load_tools import cpu_seconds, free_port, memory, started, wrk
+from training.sqlite_store import sqlite_file
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -284,6 +285,10 @@ def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], li
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bodies = {1: test_paragraphs(1), 32: test_paragraphs(32)}
+    # A SQLite store records its artifacts relative to its own folder (`training.registry` resolves them there);
+    # `mlflow models serve` resolves them against its working directory, so it runs in that folder.
+    store = sqlite_file(tracking_uri)
+    serve_cwd = store.parent if store is not None else ROOT
     for workers in (1, 2):
         port = free_port()
         serve = [str(VENV_BIN / "topicframe"), "serve", "--port", str(port), "--workers", str(workers)]
@@ -320,7 +325,7 @@ def run(tracking_uri: str, seconds: float, workdir: Path) -> tuple[list[Row], li
             str(workers),
         ]
         with started(
-            "mlflow models serve", serve, f"http://127.0.0.1:{port}/ping", env, workdir / "mlflow-serve.log"
+            "mlflow models serve", serve, f"http://127.0.0.1:{port}/ping", env, workdir / "mlflow-serve.log", serve_cwd
         ) as (process, startup):
             server = Server("mlflow models serve", workers, startup)
             url = f"http://127.0.0.1:{port}/invocations"

@@ -74,13 +74,13 @@ def memory(pid: int) -> tuple[float, float]:
 
 @contextlib.contextmanager
 def started(
-    name: str, command: list[str], ready_url: str, env: dict[str, str], log: Path
+    name: str, command: list[str], ready_url: str, env: dict[str, str], log: Path, cwd: Path = ROOT
 ) -> Iterator[tuple[subprocess.Popen, float]]:
     """Start a server in its own process group; yield it and the seconds until ``ready_url`` answered; stop it."""
     began = time.perf_counter()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 600  # spawned workers import slowly on a busy machine
