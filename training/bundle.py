@@ -221,7 +221,7 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
 
         multi_label, labels = self.multi_label[name], self.label_names[name]
         present = np.unique(y.argmax(axis=1)) if not multi_label else None
-        if present is not None and len(present) < 2:  # scikit-learn: "This solver needs samples of at least 2 classes"
+        if present is not None and len(present) == 1:  # scikit-learn: "This solver needs samples of at least 2 classes"
             raise TrainingDataError(
                 f"label set '{name}': every row it is fitted on has the label '{labels[int(present[0])]}' "
                 "(a single-label set needs two of its labels, in the training part and in each cross-validation "
