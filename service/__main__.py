@@ -25,7 +25,8 @@ from service.server import build_config
 from service.settings import ServerSettings
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked: a bad value exits with status 2 and its message before anything starts."""
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -33,6 +34,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if not 1 <= args.port <= 65535:  # uvicorn would report "running on http://127.0.0.1:99999"
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
     os.environ["TOPICFRAME_WORKERS"] = str(args.workers)  # so each worker's Settings knows the count
     config = build_config(ServerSettings(), args.host, args.port, args.workers)

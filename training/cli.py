@@ -147,7 +147,7 @@ def diff(
 @app.command()
 @cli_errors
 def ui(
-    port: Annotated[int, typer.Option("--port", help="port for the MLflow UI")] = 5000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port for the MLflow UI")] = 5000,
     experiment: Annotated[
         str, typer.Option("--experiment", help="experiment whose runs table the printed URL opens")
     ] = "topicframe",
@@ -168,7 +168,7 @@ def ui(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on (0.0.0.0: every interface)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="worker processes, each with its own model")] = 1,
 ) -> None:
     """Serve the classification API (model from TOPICFRAME_MODEL_URI)."""

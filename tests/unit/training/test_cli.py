@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from tests.conftest import LABELS, write_csv
@@ -105,6 +106,14 @@ def test_a_single_label_set_with_one_label_in_its_rows_is_refused_by_name(tmp_pa
     assert "error: label set 'role': every row it is fitted on has the label 'body'" in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert_no_runs(store, tmp_path)
+
+
+@pytest.mark.parametrize("command", ["ui", "serve"])
+def test_a_port_outside_1_to_65535_is_refused_before_any_server_starts(command: str) -> None:
+    """Read from the command's declaration: invoking it with a port it wrongly took would start a server (serve
+    even replaces the process), so a regression would hang this test instead of failing it."""
+    port = next(p for p in typer.main.get_command(app).commands[command].params if p.name == "port")
+    assert (port.min, port.max) == (1, 65535)
 
 
 def test_strict_turns_label_floors_into_errors(tmp_path: Path, store: str) -> None:
