@@ -22,7 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from service.logs import configure_logging
 from service.server import build_config
-from service.settings import ServerSettings
+from service.settings import settings_from_environment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
     os.environ["TOPICFRAME_WORKERS"] = str(args.workers)  # so each worker's Settings knows the count
-    config = build_config(ServerSettings(), args.host, args.port, args.workers)
+    # Every setting checked here, before a worker starts: a bad one is a line naming its variable, not a traceback.
+    config = build_config(settings_from_environment(), args.host, args.port, args.workers)
     if args.workers == 1:
         uvicorn.Server(config).run()  # in this process; a refused model exits it with status 3
         return

@@ -10,10 +10,11 @@ and scikit-learn are imported (the model loader imports them in the background).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # training.registry.DEFAULT_MODEL_URI, written out: importing it would import MLflow and scikit-learn
@@ -117,3 +118,19 @@ class Settings(ServerSettings):
     @classmethod
     def _lower_case_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+# Settings whose value must not be echoed in an error: keys, and a database URL with its password.
+_NOT_ECHOED = {"api_key", "admin_key", "feedback_key", "feedback_url"}
+
+
+def settings_from_environment() -> Settings:
+    """`Settings()`, or exit with status 2 and one line per bad ``TOPICFRAME_*`` variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"])
+            value = "" if field in _NOT_ECHOED else f" (got {error['input']!r})"
+            print(f"error: TOPICFRAME_{field.upper()}: {error['msg']}{value}", file=sys.stderr)
+        raise SystemExit(2) from None

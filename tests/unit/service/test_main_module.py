@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+from pydantic import Field
 
+from service import settings
 from service.__main__ import parse_args
 
 
@@ -31,3 +34,40 @@ def test_the_supervisor_imports_neither_the_app_nor_the_model_libraries() -> Non
     code = "import sys, service.__main__; print(sorted({'sklearn', 'mlflow', 'service.main'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TOPICFRAME_MAX_HEADER_BYTES", "abc", "Input should be a valid integer, unable to parse string as an integer"),
+        ("TOPICFRAME_MODEL_REFRESH_SECONDS", "-1", "Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable_before_any_worker_starts(
+    variable: str, value: str, message: str
+) -> None:
+    """It was a pydantic traceback from the supervisor, or from each worker for the app's own settings."""
+    env = {**os.environ, variable: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {variable}: {message} (got '{value}')"
+
+
+def test_a_secret_setting_is_not_echoed_in_its_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No key or database URL fails validation today; one that someday does must not print its value."""
+
+    class StricterSettings(settings.Settings):
+        feedback_url: str | None = Field(None, max_length=8)
+
+    monkeypatch.setattr(settings, "Settings", StricterSettings)
+    monkeypatch.setenv("TOPICFRAME_FEEDBACK_URL", "postgresql+psycopg://user:hunter2@db/feedback")
+    with pytest.raises(SystemExit) as exit_info:
+        settings.settings_from_environment()
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: TOPICFRAME_FEEDBACK_URL: String should have at most 8 characters")
+    assert "hunter2" not in error
