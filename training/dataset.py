@@ -333,6 +333,20 @@ def load_labelled_data(
         problems.append(
             Problem(", ".join(str(p) for p in paths), None, f"dropped {dropped} exact duplicate row(s)", "warning")
         )
+    # Training does not read ids, but `agreement`, `diff` and corrections match paragraphs by them.
+    first_with_id: dict[str, str] = {}
+    reused: list[tuple[dict, str]] = []
+    for row in kept:
+        path, line = row["source"].rsplit(":", 1)
+        if row["id"] == f"{Path(path).stem}:{line}":
+            continue  # no id given: this one was made from the file and line
+        first = first_with_id.setdefault(row["id"], row["source"])
+        if first != row["source"]:
+            reused.append((row, first))
+    if reused:
+        row, first = reused[0]
+        message = f"{len(reused)} row(s) reuse an id, e.g. '{row['id']}' at {row['source']} (first at {first})"
+        problems.append(Problem(", ".join(str(p) for p in paths), None, message, "warning"))
 
     if not kept and not any(p.severity == "error" for p in problems):
         where = ", ".join(str(p) for p in paths)

@@ -134,6 +134,21 @@ def test_a_header_without_rows_is_an_error_and_a_missing_file_only_says_so(tmp_p
     assert messages(err.value) == [f"{tmp_path / 'missing.csv'}: error: file not found"]
 
 
+def test_an_id_used_twice_is_a_warning_naming_both_rows(tmp_path: Path, codebooks) -> None:
+    """Training does not read ids, but agreement, diff and corrections match paragraphs by them. Ids made for
+    rows without one (file stem and line) are not counted, even for two files of the same name."""
+    first = write_csv(tmp_path / "a.csv", GOOD)
+    second = write_csv(tmp_path / "b.csv", [{**GOOD[0], "id": "2", "text": "Ports reopened."}])
+    without_ids = []
+    for folder, text in (("x", "Talks resumed."), ("y", "Envoys left.")):
+        (tmp_path / folder).mkdir()
+        rows = [{"text": text, "topic": "diplomacy"}]
+        without_ids.append(write_csv(tmp_path / folder / "c.csv", rows, header=["text", "topic", "frame"]))
+    data = load_labelled_data([first, second, *without_ids], codebooks, min_positives=0)
+    reused = [w for w in data.warnings if "reuse an id" in w.message]
+    assert [w.message for w in reused] == [f"1 row(s) reuse an id, e.g. '2' at {second}:2 (first at {first}:3)"]
+
+
 def test_digest_changes_with_labels(tmp_path: Path, codebooks) -> None:
     a = load_labelled_data([write_csv(tmp_path / "a.csv", GOOD)], codebooks, min_positives=0)
     b = load_labelled_data(
