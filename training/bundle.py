@@ -282,6 +282,7 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
             content = np.isin(roles, self.config.roles.content)
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
+        features = self._features_memo(texts, layout, roles, own)  # built only when asked for
         if all(model.scorer is not None for model in models.values()):
             # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
             gathers = self._context_gathers(layout, roles)
@@ -290,10 +291,9 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
                 name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article[name]))  # type: ignore[union-attr]
                 for name, model in models.items()
             }
-            return Scored(scores, roles, role_scores, content, self._features_memo(texts, layout, roles, own))
-        scored = Scored({}, roles, role_scores, content, self._features_memo(texts, layout, roles, own))
-        scored.scores.update({name: model.predict_proba(scored.features_of(name)) for name, model in models.items()})
-        return scored
+        else:
+            scores = {name: model.predict_proba(features(name)) for name, model in models.items()}
+        return Scored(scores, roles, role_scores, content, features)
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
         """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
