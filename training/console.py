@@ -198,6 +198,15 @@ def _loaded(module: str, name: str) -> type[BaseException] | None:
     return getattr(loaded, name, None) if loaded is not None else None
 
 
+# What a command did not do when its labelled data was refused (it stops before any of it).
+_NOTHING_DONE = {
+    "train": "nothing was trained or logged",
+    "sweep": "nothing was trained or logged",
+    "audit": "nothing was audited or logged",
+    "evaluate": "nothing was scored",
+}
+
+
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known failures into one clear line and a non-zero exit code."""
 
@@ -212,7 +221,8 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 for problem in problems:
                     print_plain(str(problem), stderr=True)
                 count = sum(p.severity == "error" for p in problems)
-                print_error(f"{count} problem(s) in the labelled data; nothing was trained or logged")
+                not_done = _NOTHING_DONE.get(command.__name__, "stopped")
+                print_error(f"{count} problem(s) in the labelled data; {not_done}")
             else:
                 print_error(str(exc))
             raise typer.Exit(1) from None

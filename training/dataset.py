@@ -121,6 +121,22 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return paths
 
 
+def label_sets_in_headers(patterns: list[str], label_sets: list[str], columns: ColumnMap | None = None) -> list[str]:
+    """The label sets whose column every file's header has, e.g. to evaluate a model on data labelled for some
+    of its sets. A file that cannot be read counts as having them all: `load_labelled_data` reports it."""
+    columns = columns or ColumnMap()
+    present = list(label_sets)
+    for path in expand_paths(patterns):
+        try:
+            with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+                header = next(csv.reader(handle), None)
+        except OSError:
+            continue
+        names = {h.strip().lstrip("\ufeff") for h in header or []}
+        present = [name for name in present if header is None or columns.label_column(name) in names]
+    return present
+
+
 def _decode(path: Path, encoding: str, problems: list[Problem]) -> str:
     """Decode the file, reporting each line holding invalid bytes."""
     raw = path.read_bytes()

@@ -173,13 +173,25 @@ def evaluate(
 ) -> None:
     """Score a registered or local model on a labelled CSV and print the metrics table."""
     from training.codebook import codebook_from_dict
-    from training.dataset import load_labelled_data
+    from training.dataset import label_sets_in_headers, load_labelled_data
     from training.registry import champion_uri, load_model
     from training.train import evaluate as evaluate_bundle
 
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
     codebooks = {name: codebook_from_dict(cb) for name, cb in bundle.codebooks.items()}
-    labelled = load_labelled_data(data, codebooks, min_positives=0)
+    # Data labelled for some of the model's sets (topics only, no roles) is evaluated on those sets.
+    present = label_sets_in_headers(data, list(codebooks))
+    if not present:
+        raise TopicframeError(
+            f"{', '.join(data)}: no column for any of the model's label sets ({', '.join(codebooks)}); "
+            "nothing to evaluate"
+        )
+    if missing := [name for name in codebooks if name not in present]:
+        also = ""
+        if bundle.role_set in missing:
+            also = f"; every row is scored, and the model's own {bundle.role_set} decides which rows get labels"
+        print_warning(f"no {', '.join(missing)} column in the data: not evaluated{also}")
+    labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0)
     console.print(f"model {ref.name} version {ref.version or '-'}; {len(labelled)} paragraphs")
     print_reports(evaluate_bundle(bundle, labelled).reports, "evaluation")
 

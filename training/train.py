@@ -215,6 +215,8 @@ def score_decisions(
     reports = {}
     gold_content = content_rows(bundle, data)
     for name, labels in bundle.label_names.items():
+        if name not in data.labels:
+            continue  # data labelled for some of the model's sets only (`topicframe evaluate`)
         y_true = data.label_matrix(name, labels)
         y_pred = indicator(predicted[name], labels)
         reports[name] = score_label_set(y_true, y_pred, labels, bundle.multi_label[name])

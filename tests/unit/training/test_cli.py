@@ -235,3 +235,36 @@ def test_training_on_paragraphs_without_articles_says_context_is_off_and_logs_it
     )
     assert quiet.exit_code == 0, quiet.output
     assert "no article has two paragraphs" not in " ".join(quiet.output.split())
+
+
+def test_evaluate_scores_the_label_sets_the_data_has(
+    tmp_path: Path, store: str, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    with (LABELS / "paragraphs_test.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    first_articles = sorted({r["article_id"] for r in rows})[:4]
+    rows = [r for r in rows if r["article_id"] in first_articles]
+    model = ["--model", str(bundle_dir), "--model-sha256", bundle_sha256]
+
+    def topic_summary(output: str) -> str:
+        (line,) = [line for line in output.splitlines() if line.startswith("evaluation — topic:")]
+        return line.split("cardinality")[0]  # cardinality is per content paragraph, which needs gold roles
+
+    full = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "full.csv", rows)), *model])
+    assert full.exit_code == 0, full.output
+    assert "evaluation — role:" in full.output
+    without_roles = [{k: v for k, v in r.items() if k != "role"} for r in rows]
+    topics_only = write_csv(tmp_path / "topics.csv", without_roles, ["id", "article_id", "text", "topic", "frame"])
+    partial = runner.invoke(app, ["evaluate", "--data", str(topics_only), *model])
+    assert partial.exit_code == 0, partial.output  # refused before: "missing column(s) role"
+    assert "no role column in the data: not evaluated" in " ".join(partial.output.split())
+    assert "evaluation — role:" not in partial.output
+    assert topic_summary(partial.output) == topic_summary(full.output)  # the same rows, the model's own roles
+
+    text_only = write_csv(tmp_path / "text.csv", rows, ["id", "text"])
+    refused = runner.invoke(app, ["evaluate", "--data", str(text_only), *model])
+    assert refused.exit_code == 1 and "no column for any of the model's label sets" in refused.output
+    bad = write_csv(tmp_path / "bad.csv", [{**rows[0], "topic": "trad"}])
+    refused = runner.invoke(app, ["evaluate", "--data", str(bad), *model])
+    assert refused.exit_code == 1 and "unknown topic label 'trad'" in refused.output
+    assert "nothing was scored" in refused.output and "trained" not in refused.output
