@@ -63,7 +63,9 @@ class ClassifyRequest(BaseModel):
     text: NonBlank | None = Field(
         None,
         description="A whole article, with at least one letter or digit; split into paragraphs on blank lines "
-        "(single newlines stay inside a paragraph). The same limits apply to the paragraphs it splits into.",
+        "(single newlines stay inside a paragraph), or, in text with no blank line, one paragraph per line "
+        "(a line that continues a sentence, or a fixed-width wrap, stays with the one before). The same limits "
+        "apply to the paragraphs it splits into.",
     )
     label_sets: list[str] | None = Field(
         None,
@@ -311,7 +313,7 @@ class ModelsResponse(BaseModel):
 class CompareRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    text: NonBlank = Field(description="A whole article, split into paragraphs on blank lines, as in /v1/classify.")
+    text: NonBlank = Field(description="A whole article, split into paragraphs as in /v1/classify.")
     a: str = Field(
         min_length=1,
         max_length=100,

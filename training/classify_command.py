@@ -23,8 +23,8 @@ def classify(
     file: Annotated[
         Path,
         typer.Argument(
-            help="- (stdin), .txt (paragraphs separated by blank lines), .jsonl ('text' and optional 'id' "
-            "per line) or .csv ('text' and optional 'id' columns)"
+            help="- (stdin), .txt (paragraphs separated by blank lines, or one per line), .jsonl ('text' and "
+            "optional 'id' per line) or .csv ('text' and optional 'id' columns)"
         ),
     ],
     model: ModelOption = None,

@@ -240,7 +240,7 @@ async def submit_feedback(
 
     With TOPICFRAME_FEEDBACK_KEY set, the key goes in the ``X-API-Key`` header (401 without, 403 wrong).
     """
-    from training.classify import split_paragraphs
+    from training.classify import split_on_blank_lines
     from training.feedback.corrections import LabelRules, check_labels
     from training.feedback.store import Correction
 
@@ -250,7 +250,7 @@ async def submit_feedback(
             f"text has {len(body.text)} characters, more than the limit of {settings.max_paragraph_chars}",
             "max_paragraph_chars",
         )
-    paragraphs = split_paragraphs(body.text)
+    paragraphs = split_on_blank_lines(body.text)
     if len(paragraphs) != 1:
         raise _problems_error(
             [

@@ -243,3 +243,12 @@ def test_margins_are_score_minus_threshold_and_match_the_labels(client: TestClie
                 assert all(margins[label] >= -1e-4 for label in item["labels"][name])
     quiet = client.post("/v1/classify", json={"text": ARTICLE, "include_scores": False}).json()
     assert all("margins" not in item for item in quiet["paragraphs"])
+
+
+def test_text_with_one_paragraph_per_line_is_classified_as_those_paragraphs(client: TestClient) -> None:
+    paragraphs = split_paragraphs(ARTICLE)
+    as_paragraphs = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()["paragraphs"]
+    one_per_line = "\n".join(p.replace("\n", " ") for p in paragraphs)  # a word processor's copy: no blank lines
+    as_lines = client.post("/v1/classify", json={"text": one_per_line}).json()["paragraphs"]
+    assert len(as_lines) == len(paragraphs) == 3  # it was one paragraph, with one role and one set of labels
+    assert [(p["role"], p["labels"]) for p in as_lines] == [(p["role"], p["labels"]) for p in as_paragraphs]

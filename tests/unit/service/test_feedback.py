@@ -124,6 +124,9 @@ def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) ->
     assert response.status_code == 201, response.text
     item = app_client.get("/v1/feedback", headers=ADMIN).json()["items"][0]
     assert item["labels"] == {"topic": [], "frame": []} and item["role"] == "caption"
+    # One paragraph may hold single newlines, as a classified paragraph can: only a blank line splits one.
+    byline = {"text": "By Jane Smith, Staff Reporter\njane.smith@example-ledger.com", "labels": {}, "role": "byline"}
+    assert app_client.post("/v1/feedback", json=byline).status_code == 201
 
 
 @pytest.mark.parametrize(
