@@ -193,13 +193,29 @@ LINKED_HEADLINE_WORDS = 8
 LINKED_HEADLINE_FROM = 3
 
 
-def linked_headline_shaped(texts: Sequence[str], layout: ArticleLayout, min_article_paragraphs: int = 2) -> np.ndarray:
+def linked_headline_shaped(
+    texts: Sequence[str],
+    layout: ArticleLayout,
+    min_article_paragraphs: int = 2,
+    read_as_headline: np.ndarray | None = None,
+) -> np.ndarray:
     """Which paragraphs are long title-shaped lines inside an article (texts of at least ``min_article_paragraphs``
-    paragraphs; a paragraph alone or in a short excerpt has no position, so never)."""
+    paragraphs; a paragraph alone or in a short excerpt has no position, so never).
+
+    Positions count from the article's headline: its first paragraph in ``read_as_headline`` (the role model's
+    reading), else its first paragraph. A browser's copy puts the page's navigation and section labels before
+    the headline, which would otherwise push the headline itself to position 3 or later.
+    """
     layout = layout.positions_from(max(min_article_paragraphs, 2))
+    starts = np.zeros(len(texts), dtype=layout.position.dtype)
+    if read_as_headline is not None:
+        first: dict[int, int] = {}
+        for i in np.flatnonzero(read_as_headline & layout.known).tolist():
+            first.setdefault(int(layout.article[i]), int(layout.position[i]))
+        starts = np.array([first.get(int(a), 0) for a in layout.article], dtype=layout.position.dtype)
     shaped = np.zeros(len(texts), dtype=bool)
     # Only paragraphs far enough into an article are read: a lone paragraph or a short excerpt costs nothing.
-    for i in np.flatnonzero(layout.known & (layout.position >= LINKED_HEADLINE_FROM)).tolist():
+    for i in np.flatnonzero(layout.known & (layout.position - starts >= LINKED_HEADLINE_FROM)).tolist():
         shaped[i] = len(texts[i].split()) >= LINKED_HEADLINE_WORDS and _is_title(texts[i])
     return shaped
 

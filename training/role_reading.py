@@ -96,8 +96,9 @@ class RoleReading:
         assert self.role_set is not None  # the rule needs the role codebook's headline and promo
         names = self.label_names[self.role_set]
         headline, promo = names.index("headline"), names.index("promo")
-        shaped = linked_headline_shaped(texts, layout, self.config.roles.min_article_paragraphs)
-        rows = shaped & (probabilities.argmax(axis=1) == headline)
+        read_as_headline = probabilities.argmax(axis=1) == headline
+        shaped = linked_headline_shaped(texts, layout, self.config.roles.min_article_paragraphs, read_as_headline)
+        rows = shaped & read_as_headline
         if rows.any():
             probabilities = probabilities.copy()
             probabilities[rows, promo] += probabilities[rows, headline]

@@ -96,6 +96,25 @@ def test_linked_headline_shape_is_a_long_title_from_the_fourth_paragraph_on() ->
     assert not linked_headline_shaped(story, layout, min_article_paragraphs=8).any()
 
 
+def test_linked_headline_positions_count_from_the_paragraph_read_as_the_headline() -> None:
+    # A browser's copy: the page's chrome before the headline puts the headline itself at position 3.
+    chrome = ["Skip to main content", "World | Asia-Pacific", "Advertisement"]
+    story = [
+        "Manila and Hanoi agree coastguard hotline after months of near-collisions at sea",
+        "By Amara Okafor",
+        "The coastguard hotline between Manila and Hanoi will be tested every week, the ministers said.",
+        "Officials in both capitals said the line would be staffed around the clock by senior officers.",
+        "Tokyo weighs easing arms export rules for partners in Latin America",  # another story's headline
+        "Coastguard officers in Manila and Hanoi said the hotline would have stopped last year's standoff.",
+    ]
+    pasted = chrome + story
+    layout = ArticleLayout.single_article(len(pasted))
+    read_as_headline = np.array([text in (story[0], story[4]) for text in pasted])
+    assert linked_headline_shaped(pasted, layout, read_as_headline=read_as_headline).tolist() == [0] * 7 + [1, 0]
+    # Counted from the article's start (no reading given), the headline itself was taken for a linked one.
+    assert linked_headline_shaped(pasted, layout)[3]
+
+
 def test_a_lone_paragraph_is_judged_by_its_own_look_only() -> None:
     features = layout_features(ARTICLE, ArticleLayout.alone(len(ARTICLE)))
     np.testing.assert_array_equal(features[:, :N_TEXT_LAYOUT], text_layout(ARTICLE))
