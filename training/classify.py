@@ -110,8 +110,8 @@ def describe_decision_rule(bundle: ModelBundle) -> str:
         linked=(
             f" (a title-shaped line of at least {LINKED_HEADLINE_WORDS} words from paragraph "
             f"{LINKED_HEADLINE_FROM + 1} of an article of at least {bundle.config.roles.min_article_paragraphs} "
-            "paragraphs on that the role model reads as a headline is read as a promo: another story's headline "
-            "linked in the page)"
+            "paragraphs on, counted from the first paragraph read as its headline, that the role model reads as a "
+            "headline is read as a promo: another story's headline linked in the page)"
             if rule["linked_headlines"]
             else ""
         ),
