@@ -20,6 +20,8 @@ from training.features import ArticleLayout
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
+# Unicode's own breaks, as some editors and feeds write them: the paragraph separator is a blank line.
+_NEWLINES = str.maketrans({"\r": "\n", "\u2028": "\n", "\x85": "\n", "\u2029": "\n\n"})
 # How a line that ends a paragraph can end: a sentence, a colon or semicolon, a closing quotation or bracket.
 _ENDS_A_PARAGRAPH = re.compile(r"""[.!?:;…"'”’»)\]]$""")
 # Text whose lines are all at most this long, and half of them within `_WRAP_SLACK` of the longest, was wrapped
@@ -56,7 +58,7 @@ def split_paragraphs(text: str) -> list[str]:
 
 def split_on_blank_lines(text: str) -> list[str]:
     """Paragraphs between blank lines only (one paragraph may hold single newlines: a correction's text)."""
-    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    normalised = text.replace("\r\n", "\n").translate(_NEWLINES)
     return [p.strip() for p in _BLANK_LINES.split(normalised) if p.strip()]
 
 

@@ -28,6 +28,11 @@ def test_blank_lines_separate_paragraphs_and_single_newlines_stay_inside_one() -
         "Talks resumed.",
     ]
     assert split_paragraphs("One paragraph only.") == ["One paragraph only."]
+    # Unicode's paragraph separator is a blank line; its line separator a newline.
+    assert split_paragraphs("Talks resumed.\u2029Envoys met,\u2028saying so.\u2029") == [
+        "Talks resumed.",
+        "Envoys met,\nsaying so.",
+    ]
 
 
 def test_text_without_blank_lines_is_one_paragraph_per_line() -> None:
