@@ -121,19 +121,27 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return paths
 
 
+def column_names(header: list[str]) -> list[str]:
+    """A CSV header's column names as written, without surrounding space or a byte-order mark."""
+    return [h.strip().lstrip("\ufeff") for h in header]
+
+
+def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
+    """The column names of a CSV file's first row ([] when it is empty). Undecodable bytes are replaced:
+    reading the whole file reports them at their line."""
+    with path.open(newline="", encoding=encoding, errors="replace") as handle:
+        return column_names(next(csv.reader(handle), []))
+
+
 def label_sets_in_headers(patterns: list[str], label_sets: list[str], columns: ColumnMap | None = None) -> list[str]:
     """The label sets whose column every file's header has, e.g. to evaluate a model on data labelled for some
-    of its sets. A file that cannot be read counts as having them all: `load_labelled_data` reports it."""
+    of its sets. A missing or empty file counts as having them all: `load_labelled_data` reports it."""
     columns = columns or ColumnMap()
     present = list(label_sets)
     for path in expand_paths(patterns):
-        try:
-            with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-                header = next(csv.reader(handle), None)
-        except OSError:
-            continue
-        names = {h.strip().lstrip("\ufeff") for h in header or []}
-        present = [name for name in present if header is None or columns.label_column(name) in names]
+        header = read_header(path) if path.is_file() else []
+        if header:
+            present = [name for name in present if columns.label_column(name) in header]
     return present
 
 
@@ -222,7 +230,7 @@ def _read_file(
     if header is None:
         problems.append(Problem(str(path), 1, "file is empty (expected a header row)"))
         return []
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    header = column_names(header)
     required = [columns.text] + [columns.label_column(name) for name in codebooks]
     missing = [c for c in required if c not in header]
     if missing:

@@ -8,7 +8,6 @@ it on the test part.
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,7 +19,7 @@ from sklearn.metrics import f1_score
 from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
 from training.config import RunConfig, flatten_params
-from training.dataset import ColumnMap, LabelledData, expand_paths, load_labelled_data
+from training.dataset import ColumnMap, LabelledData, expand_paths, load_labelled_data, read_header
 from training.evaluation import (
     cannot_hold_out,
     cardinality,
@@ -103,8 +102,7 @@ def label_set_codebooks(config: RunConfig) -> dict[str, Codebook]:
     headers = []
     for path in expand_paths(d.train + d.test):
         if path.is_file():  # a missing file is reported with the other data problems
-            with open(path, newline="", encoding=d.encoding, errors="replace") as f:
-                headers.append([h.strip().lstrip("\ufeff") for h in next(csv.reader(f), [])])
+            headers.append(read_header(path, d.encoding))
             match_codebooks_to_columns(codebooks, headers[-1], str(path), d.label_columns, d.labels_dir)
     return in_column_order(codebooks, headers[0] if headers else [], d.label_columns, config.roles.label_set)
 
