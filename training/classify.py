@@ -17,6 +17,7 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
+from training.markup import TEXT_FORMATS, detect_text_format, html_paragraphs, markdown_blocks
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
@@ -29,8 +30,11 @@ _ENDS_A_PARAGRAPH = re.compile(r"""[.!?:;…"'”’»)\]]$""")
 _WRAP_WIDTH, _WRAP_SLACK = 100, 12
 
 
-def split_paragraphs(text: str) -> list[str]:
-    """Paragraphs are separated by blank lines; single newlines inside one are kept.
+def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
+    """An article's paragraphs. ``text_format`` is ``plain``, ``markdown``, ``html`` or ``auto``
+    (`detect_text_format`): HTML and Markdown become their blocks' visible text (`training.markup`).
+
+    In plain text, paragraphs are separated by blank lines; single newlines inside one are kept.
 
     Text with no blank line at all is split at its line breaks instead: a word processor's copy or a feed with
     one paragraph per line would otherwise be one paragraph, read as one role with one set of labels. A line
@@ -38,12 +42,27 @@ def split_paragraphs(text: str) -> list[str]:
     that does not end one), or, in text wrapped at a fixed width, when its first word would not have fitted on
     the line before (how a wrapped paragraph's lines break) and the two do not read as two sentences.
     Measured on the corpus's articles, one paragraph per line: every paragraph comes back; wrapped at 72
-    characters: 88 % come back exactly (docs/quality.md, "Nineteenth pass").
+    characters: 88 % come back exactly (docs/quality.md, "Nineteenth pass"). Markdown with no blank line is
+    split at its line breaks the same way, within each of its blocks.
     """
+    chosen = detect_text_format(text) if text_format == "auto" else text_format
+    if chosen == "html":
+        return html_paragraphs(text)
+    if chosen == "markdown":
+        normalised = _normalise_newlines(text)
+        blocks = markdown_blocks(normalised)
+        if _BLANK_LINES.search(normalised):
+            return blocks
+        return [paragraph for block in blocks for paragraph in _split_lines(block)]
+    if chosen != "plain":
+        raise ValueError(f"text_format {text_format!r}: expected one of {', '.join(TEXT_FORMATS)}")
     paragraphs = split_on_blank_lines(text)
-    if len(paragraphs) != 1:
-        return paragraphs
-    lines = [line.strip() for line in paragraphs[0].split("\n") if line.strip()]
+    return paragraphs if len(paragraphs) != 1 else _split_lines(paragraphs[0])
+
+
+def _split_lines(paragraph: str) -> list[str]:
+    """One paragraph per line of text with no blank line, but for lines that continue the one before."""
+    lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
     width = max(len(line) for line in lines)
     filled = sum(len(line) >= width - _WRAP_SLACK for line in lines)
     wrap_width = width if len(lines) >= 3 and width <= _WRAP_WIDTH and filled * 2 >= len(lines) else None
@@ -58,8 +77,11 @@ def split_paragraphs(text: str) -> list[str]:
 
 def split_on_blank_lines(text: str) -> list[str]:
     """Paragraphs between blank lines only (one paragraph may hold single newlines: a correction's text)."""
-    normalised = text.replace("\r\n", "\n").translate(_NEWLINES)
-    return [p.strip() for p in _BLANK_LINES.split(normalised) if p.strip()]
+    return [p.strip() for p in _BLANK_LINES.split(_normalise_newlines(text)) if p.strip()]
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").translate(_NEWLINES)
 
 
 def _continues(before: str, line: str, wrap_width: int | None) -> bool:

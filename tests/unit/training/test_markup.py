@@ -1,0 +1,122 @@
+"""An article sent as HTML or Markdown becomes the paragraphs of its visible text (`training.markup`)."""
+
+from __future__ import annotations
+
+import csv
+from itertools import groupby
+
+import pytest
+
+from tests.conftest import LABELS
+from training.classify import split_paragraphs
+from training.markup import detect_text_format, html_paragraphs, markdown_blocks
+
+ARTICLE = [
+    "US and China agree to resume trade talks",
+    "By Jane Smith, Staff Reporter\njane.smith@example-ledger.com",
+    "Negotiators met in Geneva & agreed to resume talks on tariffs — and on “purchase targets”.",
+    "Photo: Reuters",
+    "Read more: Beijing’s answer to the chip curbs",
+]
+
+
+def test_an_html_page_is_one_paragraph_per_block_of_visible_text() -> None:
+    page = """<!DOCTYPE html>
+<html><head><title>US and China agree</title><script>var section = "world";</script>
+<style>p { margin: 0 }</style></head>
+<body><nav><ul><li><a href="/">Home</a></li></ul></nav>
+<article>
+  <h1>US and China agree to resume trade talks</h1>
+  <p class="byline"><span>By Jane Smith, Staff Reporter</span><br>jane.smith@example-ledger.com</p>
+  <p>Negotiators met in <a href="/geneva">Geneva</a> &amp; agreed to resume talks on tariffs &#8212; and on
+     &ldquo;purchase targets&rdquo;.</p>
+  <figure><img src="a.jpg" alt="The talks"><figcaption>Photo:&nbsp;Reuters</figcaption></figure>
+  <aside><a href="/x">Read more: Beijing&#8217;s answer to the chip curbs</a></aside>
+</article><noscript>Enable JavaScript</noscript></body></html>"""
+    assert split_paragraphs(page) == ["Home", *ARTICLE]  # the navigation is the page's text too: a role reads it
+
+
+def test_a_feed_item_on_one_line_and_one_with_line_breaks_between_paragraphs() -> None:
+    one_line = "".join(f"<p>{p.replace('&', '&amp;').replace(chr(10), '<br/>')}</p>" for p in ARTICLE)
+    assert split_paragraphs(one_line) == ARTICLE
+    # Feeds without <p> separate paragraphs with two line breaks; one keeps a line break inside a paragraph.
+    assert html_paragraphs("<b>Talks resume</b><br><br>Envoys met,<br>\n saying so. <br /> <br/>Done.") == [
+        "Talks resume",
+        "Envoys met,\nsaying so.",
+        "Done.",
+    ]
+
+
+def test_malformed_html_is_read_as_far_as_it_goes() -> None:
+    assert html_paragraphs("<div><p>Talks resumed<p>Envoys met</div></span><p>Unclosed <b>bold") == [
+        "Talks resumed",
+        "Envoys met",
+        "Unclosed bold",
+    ]
+    assert html_paragraphs("<head><title>Page</title><body><p>Text after a head left open</p>") == [
+        "Text after a head left open"
+    ]
+    assert html_paragraphs("<script>only code</script>") == []
+
+
+def test_markdown_is_one_paragraph_per_block_without_its_marks() -> None:
+    text = (
+        "# US and China agree to resume trade talks\n\n"
+        "*By Jane Smith, Staff Reporter*  \n*jane.smith@example-ledger.com*\n\n"
+        "Negotiators met in [Geneva](https://example.com/geneva) & agreed to resume talks on tariffs — and on "
+        "“purchase targets”.\n\n"
+        "![The talks](https://img.example.com/1.jpg)\n\n"
+        "_Photo: Reuters_\n\n"
+        "- [Read more: Beijing’s answer to the chip curbs](https://example.com/chips)\n"
+    )
+    assert split_paragraphs(text) == ARTICLE
+    # A reader tool's output with no blank line: one paragraph per line, within each block.
+    assert split_paragraphs(text.replace("\n\n", "\n")) == [
+        ARTICLE[0],
+        "By Jane Smith, Staff Reporter",
+        "jane.smith@example-ledger.com",
+        *ARTICLE[2:],
+    ]
+
+
+def test_markdown_escapes_code_and_html_inside() -> None:
+    assert markdown_blocks("1\\. Not a list, \\*not emphasis\\*, `code_span`\n\n<p>An HTML block</p>\n") == [
+        "1. Not a list, *not emphasis*, code_span",
+        "An HTML block",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Talks resumed.\n\nEnvoys met.", "plain"),
+        ("### End of release ###", "plain"),  # a press release's end mark, not a heading
+        ("#MeToo marches in Seoul", "plain"),
+        ("- a bullet\n- another", "plain"),
+        ("Prices rose 3 < 5 percent, officials said", "plain"),
+        ("# Talks resume\n\nEnvoys met.", "markdown"),
+        ("Envoys met [in Geneva](https://example.com).", "markdown"),
+        ("**Updated** Envoys met.", "markdown"),
+        ("<p>Envoys met.</p>", "html"),
+        ("Envoys met.<br>Talks resumed.", "html"),
+        ("<!doctype html><title>x</title>", "html"),
+    ],
+)
+def test_the_format_of_text_sent_without_one(text: str, expected: str) -> None:
+    assert detect_text_format(text) == expected
+
+
+def test_no_corpus_article_or_paragraph_is_read_as_markup() -> None:
+    # Plain text must split exactly as it did before the readers existed.
+    for path in (LABELS / "paragraphs.csv", LABELS / "paragraphs_test.csv"):
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["id"] for r in rows if detect_text_format(r["text"]) != "plain"] == []
+        for _, article in groupby(rows, key=lambda r: r["article_id"]):
+            text = "\n\n".join(r["text"] for r in article)
+            assert detect_text_format(text) == "plain"
+
+
+def test_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected one of auto, plain, markdown, html"):
+        split_paragraphs("text", "rtf")
