@@ -8,7 +8,7 @@ docs and for the schema tests, which check real responses against them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -43,6 +43,10 @@ def _has_text(value: str) -> str:
     return value
 
 
+# How a request's `text` is read (training.markup); the response says which of the last three was used.
+TextFormatIn = Literal["auto", "plain", "markdown", "html"]
+TextFormatOut = Literal["plain", "markdown", "html"]
+
 # Text to classify: at least one letter or digit. A blank or control-character-only "paragraph" is a
 # client mistake (a 422 naming the field), not something to classify.
 NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S"), AfterValidator(_has_text)]
@@ -66,6 +70,13 @@ class ClassifyRequest(BaseModel):
         "(single newlines stay inside a paragraph), or, in text with no blank line, one paragraph per line "
         "(a line that continues a sentence, or a fixed-width wrap, stays with the one before). The same limits "
         "apply to the paragraphs it splits into.",
+    )
+    text_format: TextFormatIn = Field(
+        "auto",
+        description="How to read `text`: HTML (a feed item, a saved page) and Markdown become one paragraph per "
+        "block of their visible text (tags, link targets, images and emphasis marks dropped; <br><br> separates "
+        "paragraphs); 'auto' reads text with an HTML block tag as HTML, else text with Markdown headings, links "
+        "or **strong** text as Markdown, else as plain text. The response's text_format says which was used.",
     )
     label_sets: list[str] | None = Field(
         None,
@@ -91,6 +102,8 @@ class ClassifyRequest(BaseModel):
     def _exactly_one_source(self) -> ClassifyRequest:
         if (self.paragraphs is None) == (self.text is None):
             raise ValueError("give exactly one of 'paragraphs' or 'text'")
+        if self.paragraphs is not None and "text_format" in self.model_fields_set:
+            raise ValueError("'text_format' says how to read 'text'; 'paragraphs' are read as given")
         return self
 
 
@@ -167,6 +180,9 @@ class Summary(BaseModel):
 
 class ClassifyResponse(BaseModel):
     model: ModelRefOut
+    text_format: TextFormatOut | None = Field(
+        None, description="how `text` was read (as given, or detected for 'auto'); null for `paragraphs`"
+    )
     paragraphs: list[ParagraphResult]
     summary: Summary
 
@@ -271,6 +287,7 @@ def example_response() -> dict[str, Any]:
     """A response example for the docs (the shape `training.classify.classify` returns)."""
     return {
         "model": {"name": "topicframe", "version": "3", "alias": "champion", "run_id": "4f0c2a9e8b7d4c1e"},
+        "text_format": None,
         "paragraphs": [
             {
                 "index": 0,
@@ -314,6 +331,7 @@ class CompareRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     text: NonBlank = Field(description="A whole article, split into paragraphs as in /v1/classify.")
+    text_format: TextFormatIn = Field("auto", description="How to read `text`, as in /v1/classify.")
     a: str = Field(
         min_length=1,
         max_length=100,
@@ -331,6 +349,7 @@ class CompareSide(BaseModel):
 
 
 class CompareResponse(BaseModel):
+    text_format: TextFormatOut = Field(description="how `text` was read, as in /v1/classify")
     a: CompareSide
     b: CompareSide
     differences: list[int] = Field(description="indexes of the paragraphs whose role or labels differ")

@@ -14,7 +14,7 @@ import typer
 from training.cli_options import ConfigOption, ModelOption, ModelSha256Option
 from training.console import console, write_classification
 from training.errors import TopicframeError
-from training.paragraph_input import read_paragraphs
+from training.paragraph_input import INPUT_FORMATS, read_paragraphs
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -23,8 +23,9 @@ def classify(
     file: Annotated[
         Path,
         typer.Argument(
-            help="- (stdin), .txt (paragraphs separated by blank lines, or one per line), .jsonl ('text' and "
-            "optional 'id' per line) or .csv ('text' and optional 'id' columns)"
+            help="- (stdin), .txt (paragraphs separated by blank lines, or one per line; HTML or Markdown is "
+            "detected), .md, .html, .jsonl ('text' and optional 'id' per line) or .csv ('text' and optional 'id' "
+            "columns)"
         ),
     ],
     model: ModelOption = None,
@@ -43,7 +44,8 @@ def classify(
         str | None,
         typer.Option(
             "--input-format",
-            help="txt, jsonl or csv [default: from the suffix; stdin: jsonl if it starts with '{', else txt]",
+            help="txt (plain text), md, html, jsonl or csv [default: from the suffix; stdin: jsonl if it starts "
+            "with '{'; other text: HTML or Markdown when it looks like it, else plain]",
             show_default=False,
         ),
     ] = None,
@@ -63,11 +65,11 @@ def classify(
     chosen = output_format or ("table" if console.is_terminal else "json")
     if chosen not in OUTPUT_FORMATS:
         raise TopicframeError(f"--format {chosen}: expected one of {', '.join(OUTPUT_FORMATS)}")
-    if input_format is not None and input_format not in ("txt", "jsonl", "csv"):
-        raise TopicframeError(f"--input-format {input_format}: expected txt, jsonl or csv")
-    paragraphs, ids = read_paragraphs(file, input_format)
+    if input_format is not None and input_format not in INPUT_FORMATS:
+        raise TopicframeError(f"--input-format {input_format}: expected one of {', '.join(INPUT_FORMATS)}")
+    paragraphs, ids, text_format = read_paragraphs(file, input_format)
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
-    result = classify_paragraphs(bundle, paragraphs, explain=explain)
+    result = {"text_format": text_format, **classify_paragraphs(bundle, paragraphs, explain=explain)}
     if ids is not None:
         for item, paragraph_id in zip(result["paragraphs"], ids, strict=True):
             item["id"] = paragraph_id

@@ -49,21 +49,33 @@ def jsonl_records(content: str, name: str, text_field: str = "text") -> Iterator
         yield number, record
 
 
-def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[str], list[str] | None]:
-    """Paragraphs (and their ids, when the input has them) from a .txt, .jsonl or .csv file or ``-`` (stdin).
+# A file's suffix -> its input format; with any other suffix (.txt), stdin or no suffix the text is read as
+# HTML or Markdown when it looks like it (`training.markup`), else as plain text.
+FORMAT_OF_SUFFIX = {"md": "md", "markdown": "md", "html": "html", "htm": "html", "jsonl": "jsonl", "csv": "csv"}
+INPUT_FORMATS = ("txt", "md", "html", "jsonl", "csv")
 
-    The format comes from ``input_format``, else the suffix; stdin is JSONL when it starts with ``{``,
-    else text. JSONL records and CSV rows may carry an ``id``, echoed in the output.
+
+def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[str], list[str] | None, str | None]:
+    """Paragraphs (and their ids, when the input has them) from a text, Markdown, HTML, .jsonl or .csv file or
+    ``-`` (stdin), and how an article's text was read (``plain``, ``markdown`` or ``html``; None for records).
+
+    The format comes from ``input_format``, else the suffix (.md/.markdown, .html/.htm, .jsonl, .csv); stdin is
+    JSONL when it starts with ``{``. Other text is read as HTML or Markdown when it looks like it
+    (`detect_text_format`); ``--input-format txt`` reads it as plain text. JSONL records and CSV rows may carry
+    an ``id``, echoed in the output.
     """
     from training.classify import split_paragraphs
+    from training.markup import detect_text_format
 
     name = "<stdin>" if str(file) == "-" else str(file)
     content = decode_utf8(sys.stdin.buffer.read(), name) if name == "<stdin>" else read_utf8(file)
-    kind = input_format or (file.suffix.lstrip(".") if name != "<stdin>" else "")
-    if kind not in ("jsonl", "csv"):
-        kind = "jsonl" if name == "<stdin>" and content.lstrip().startswith("{") else "txt"
+    suffix = file.suffix.lstrip(".").lower() if name != "<stdin>" else ""
+    kind = input_format or FORMAT_OF_SUFFIX.get(suffix, "auto")
+    if kind == "auto" and name == "<stdin>" and content.lstrip().startswith("{"):
+        kind = "jsonl"
     texts: list[str] = []
     ids: list[str] = []
+    text_format = None
     if kind == "jsonl":
         for number, record in jsonl_records(content, name):
             if not record["text"].strip():
@@ -73,10 +85,12 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
     elif kind == "csv":
         texts, ids = _csv_paragraphs(content, name)
     else:
-        texts = split_paragraphs(content)
+        read_as = {"txt": "plain", "md": "markdown", "html": "html"}
+        text_format = read_as[kind] if kind in read_as else detect_text_format(content)
+        texts = split_paragraphs(content, text_format)
     if not texts:
         raise TopicframeError(f"{name}: no paragraphs found")
-    return texts, (ids if any(ids) else None)
+    return texts, (ids if any(ids) else None), text_format
 
 
 def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:

@@ -149,9 +149,9 @@ async def compare(body: CompareRequest, request: Request) -> Response:
     paragraphs whose role or labels differ between them."""
     served = await serving_model(request)
     settings: Settings = request.app.state.settings
-    given: dict[str, Any] = {"text": body.text} | ({"label_sets": body.label_sets} if body.label_sets else {})
-    as_classify = ClassifyRequest.model_validate(given)
-    paragraphs = paragraphs_of(as_classify, settings)
+    given: dict[str, Any] = {"text": body.text, "text_format": body.text_format}
+    as_classify = ClassifyRequest.model_validate(given | ({"label_sets": body.label_sets} if body.label_sets else {}))
+    paragraphs, text_format = paragraphs_of(as_classify, settings)
     label_sets = label_sets_of(as_classify, served.bundle)
     models = compare_models(request)
     timeout = listing_timeout(settings)
@@ -186,4 +186,5 @@ async def compare(body: CompareRequest, request: Request) -> Response:
         result = await anyio.to_thread.run_sync(run_classifier, bundle, paragraphs, label_sets, 0, True)
         sides.append({"model": describe(ref), **result})
     changed = differing(sides[0]["paragraphs"], sides[1]["paragraphs"])
-    return Response(to_json({"a": sides[0], "b": sides[1], "differences": changed}), media_type="application/json")
+    response = {"text_format": text_format, "a": sides[0], "b": sides[1], "differences": changed}
+    return Response(to_json(response), media_type="application/json")

@@ -291,6 +291,17 @@ def test_phone_width_is_readable(open_page: Any) -> None:
     assert page.evaluate("window.__layoutShift") <= 0.01
 
 
+def test_an_article_pasted_as_html_is_read_as_its_paragraphs(open_page: Any) -> None:
+    page = open_page().page
+    classify_in_page(page, ARTICLE)
+    as_text = page.locator("#paragraphs > li").evaluate_all("cards => cards.map(c => c.dataset.role)")
+    html = "".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n"))  # e.g. a feed item's content, on one line
+    classify_in_page(page, html)
+    expect(page.locator("#status")).to_contain_text("(read as HTML)")
+    assert page.locator("#paragraphs > li").evaluate_all("cards => cards.map(c => c.dataset.role)") == as_text
+    assert "<p>" not in page.locator("#paragraphs").inner_text()
+
+
 def test_correct_mode_sends_feedback_and_shows_what_was_saved(open_page: Any, service: Service) -> None:
     page = open_page().page
     classify_in_page(page, ARTICLE)

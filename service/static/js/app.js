@@ -141,7 +141,7 @@ function startDrafts() {
 async function classify() {
   const text = $("article-text").value;
   if (!text.trim()) {
-    setStatus("Paste an article or open a .txt file first: there is no text to classify.", "error");
+    setStatus("Paste an article or open a file first: there is no text to classify.", "error");
     $("article-text").focus();
     return;
   }
@@ -160,7 +160,9 @@ async function classify() {
     renderParagraphs();
     for (const id of ["correct-mode", "download-csv", "download-json"]) $(id).disabled = false;
     const ms = Math.round(performance.now() - started);
-    setStatus(`${data.paragraphs.length} paragraphs classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    // HTML and Markdown are read as their blocks' text (the service detects them): say so, since tags are gone.
+    const readAs = { html: " (read as HTML)", markdown: " (read as Markdown)" }[data.text_format] || "";
+    setStatus(`${data.paragraphs.length} paragraphs${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
     view.renders += 1;
     document.body.dataset.rendered = String(view.renders); // tests and measurements wait for this: results shown
   } catch (error) {

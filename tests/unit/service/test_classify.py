@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -252,3 +253,42 @@ def test_text_with_one_paragraph_per_line_is_classified_as_those_paragraphs(clie
     as_lines = client.post("/v1/classify", json={"text": one_per_line}).json()["paragraphs"]
     assert len(as_lines) == len(paragraphs) == 3  # it was one paragraph, with one role and one set of labels
     assert [(p["role"], p["labels"]) for p in as_lines] == [(p["role"], p["labels"]) for p in as_paragraphs]
+
+
+def test_text_sent_as_html_or_markdown_is_classified_as_its_paragraphs(client: TestClient) -> None:
+    paragraphs = split_paragraphs(ARTICLE)
+    as_paragraphs = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()
+    assert as_paragraphs["text_format"] is None
+    feed_item = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)  # a feed's HTML, one line
+    markdown = "\n\n".join(f"*{p}*" if p.startswith("Photograph") else p for p in paragraphs)
+    for text, given, read_as in ((feed_item, "auto", "html"), (markdown, "markdown", "markdown")):
+        body = client.post("/v1/classify", json={"text": text, "text_format": given}).json()
+        assert body["text_format"] == read_as
+        assert [(p["text"], p["role"], p["labels"]) for p in body["paragraphs"]] == [
+            (p["text"], p["role"], p["labels"]) for p in as_paragraphs["paragraphs"]
+        ]
+        ClassifyResponse.model_validate(body)
+    # Read as plain text, the feed item stays one paragraph of tags (how every text was read before).
+    plain = client.post("/v1/classify", json={"text": feed_item, "text_format": "plain"}).json()
+    assert plain["text_format"] == "plain" and len(plain["paragraphs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"text": "Talks resumed.", "text_format": "rtf"}, ["body", "text_format"]),
+        ({"paragraphs": ["Talks resumed."], "text_format": "html"}, ["body"]),
+    ],
+)
+def test_a_text_format_that_cannot_apply_is_a_422_naming_it(client: TestClient, body: dict, loc: list) -> None:
+    response = client.post("/v1/classify", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == loc and "text_format" in (detail["msg"] + str(detail["loc"]))
+
+
+def test_the_text_formats_are_the_ones_training_reads() -> None:
+    from service.schemas import TextFormatIn
+    from training.markup import TEXT_FORMATS
+
+    assert typing.get_args(TextFormatIn) == TEXT_FORMATS

@@ -93,6 +93,10 @@ def test_compare_on_a_local_model(client: TestClient) -> None:
     body = response.json()
     assert body["differences"] == [] and body["a"]["paragraphs"] == body["b"]["paragraphs"]
     assert len(body["a"]["paragraphs"]) == 3 and body["a"]["summary"]["paragraphs"] == 3
+    assert body["text_format"] == "plain"
+    feed_item = "".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n"))  # read as HTML, as /v1/classify reads it
+    as_html = client.post("/v1/compare", json={"text": feed_item, "a": "current", "b": "current"}).json()
+    assert as_html["text_format"] == "html" and len(as_html["a"]["paragraphs"]) == 3
 
     other = client.post("/v1/compare", json={"text": ARTICLE, "a": "current", "b": "2"})
     assert other.status_code == 422

@@ -358,3 +358,33 @@ def test_classify_reads_stdin_and_csv_echoes_ids_and_writes_every_format(race: V
     assert json.loads(piped.stdout)["paragraphs"][0]["labels"]["topic"] == ["diplomacy"]  # not a terminal: JSON
     shown = runner.invoke(app, ["classify", str(table), "--format", "table"])
     assert shown.exit_code == 0 and "x9" in shown.stdout and "Decision rule:" in shown.stdout
+
+
+def test_classify_reads_html_and_markdown_files_as_their_paragraphs(race: Versions, tmp_path: Path) -> None:
+    race.set_champion(race.good)
+    texts = ["The tariffs and the customs dominated the day.", "The troops and the missile dominated the day."]
+    page = tmp_path / "story.html"
+    page.write_text(
+        "<html><head><title>Story</title></head><body>" + "".join(f"<p>{t}</p>" for t in texts) + "</body></html>",
+        encoding="utf-8",
+    )
+    clipped = tmp_path / "story.md"
+    clipped.write_text("\n\n".join(f"**{t}**" for t in texts), encoding="utf-8")
+    for path, read_as in ((page, "html"), (clipped, "markdown")):
+        result = runner.invoke(app, ["classify", str(path), "--format", "json"])
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        assert body["text_format"] == read_as
+        assert [(p["text"], p["labels"]["topic"]) for p in body["paragraphs"]] == [
+            (texts[0], ["trade"]),
+            (texts[1], ["security"]),
+        ]
+    # Detected in a .txt file too; --input-format txt reads it as plain text.
+    saved = tmp_path / "story.txt"
+    saved.write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    detected = json.loads(runner.invoke(app, ["classify", str(saved), "--format", "json"]).stdout)
+    assert detected["text_format"] == "html" and len(detected["paragraphs"]) == 2
+    plain = json.loads(runner.invoke(app, ["classify", str(saved), "--input-format", "txt", "--format", "json"]).stdout)
+    assert plain["text_format"] == "plain" and len(plain["paragraphs"]) == 1
+    unknown = runner.invoke(app, ["classify", str(saved), "--input-format", "rtf"])
+    assert unknown.exit_code == 1 and "expected one of txt, md, html, jsonl, csv" in unknown.output
