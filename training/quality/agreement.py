@@ -23,6 +23,7 @@ from rich.table import Table
 
 from training.codebook import Codebook, load_codebooks
 from training.errors import TopicframeError
+from training.paragraph_input import read_utf8
 from training.problems import Problem
 
 SEPARATOR = ";"
@@ -46,14 +47,7 @@ class Annotation:
 def read_annotation(path: str | Path, problems: list[Problem]) -> Annotation:
     """Read one labelled CSV; rows with the wrong number of fields are reported in ``problems``."""
     path = Path(path)
-    if not path.is_file():
-        raise TopicframeError(f"{path}: file not found")
-    raw = path.read_bytes()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise TopicframeError(f"{path}:{line}: not valid UTF-8") from None
+    content = read_utf8(path)  # "file not found" and "FILE:LINE: not valid UTF-8" as every reader says them
     reader = csv.reader(io.StringIO(content, newline=""))
     rows: list[Row] = []
     try:
