@@ -24,16 +24,43 @@ def test_an_html_page_is_one_paragraph_per_block_of_visible_text() -> None:
     page = """<!DOCTYPE html>
 <html><head><title>US and China agree</title><script>var section = "world";</script>
 <style>p { margin: 0 }</style></head>
-<body><nav><ul><li><a href="/">Home</a></li></ul></nav>
+<body><header class="site"><a href="/">The Daily Ledger</a> <span>Tuesday 1 December</span></header>
 <article>
-  <h1>US and China agree to resume trade talks</h1>
-  <p class="byline"><span>By Jane Smith, Staff Reporter</span><br>jane.smith@example-ledger.com</p>
+  <header><h1>US and China agree to resume trade talks</h1>
+  <p class="byline"><span>By Jane Smith, Staff Reporter</span><br>jane.smith@example-ledger.com</p></header>
+  <div class="share"><button aria-label="Share">Share</button></div>
   <p>Negotiators met in <a href="/geneva">Geneva</a> &amp; agreed to resume talks on tariffs &#8212; and on
      &ldquo;purchase targets&rdquo;.</p>
   <figure><img src="a.jpg" alt="The talks"><figcaption>Photo:&nbsp;Reuters</figcaption></figure>
-  <aside><a href="/x">Read more: Beijing&#8217;s answer to the chip curbs</a></aside>
-</article><noscript>Enable JavaScript</noscript></body></html>"""
-    assert split_paragraphs(page) == ["Home", *ARTICLE]  # the navigation is the page's text too: a role reads it
+  <p>Read more: Beijing&#8217;s answer to the chip curbs</p>
+  <footer><p>This article first appeared on the Daily Ledger.</p></footer>
+</article><noscript>Enable JavaScript</noscript>
+<footer class="site"><p>Copyright 2026 The Daily Ledger</p></footer></body></html>"""
+    # The site's header and footer (outside <article>) and the share button are chrome; the article's own
+    # header and footer are its text.
+    assert split_paragraphs(page) == [*ARTICLE, "This article first appeared on the Daily Ledger."]
+
+
+def test_a_pages_navigation_link_lists_and_the_rest_outside_main_are_not_its_text() -> None:
+    page = """<body><div class="top">Tuesday 1 December · Weather 14°C</div>
+<nav><ul><li><a href="/world">World</a></li><li><a href="/business">Business</a></li></ul></nav>
+<div role="navigation"><div><a href="/a">Sport</a></div><div>Menu <div>Opinion</div></div></div>
+<main>
+  <h1><a href="/story">Talks resume in Geneva</a></h1>
+  <p>Envoys met on Tuesday, <a href="/x">officials said</a>.</p>
+  <ul class="most-read"><li><a href="/1">Floods close the port</a></li><li><a href="/2">Chip curbs bite</a></li></ul>
+  <div class="related"><a href="/3"><span>Read more:</span> <strong>Beijing answers</strong></a></div>
+</main>
+<aside>Advertisement</aside></body>"""
+    # Outside <main> nothing is read; blocks that are nothing but links are navigation, but for a linked <h1>.
+    assert split_paragraphs(page) == ["Talks resume in Geneva", "Envoys met on Tuesday, officials said."]
+    without_main = page.replace("<main>", "<div>").replace("</main>", "</div>")
+    assert split_paragraphs(without_main) == [
+        "Tuesday 1 December · Weather 14°C",
+        "Talks resume in Geneva",
+        "Envoys met on Tuesday, officials said.",
+        "Advertisement",
+    ]
 
 
 def test_a_feed_item_on_one_line_and_one_with_line_breaks_between_paragraphs() -> None:
