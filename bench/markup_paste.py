@@ -1,15 +1,28 @@
-"""Articles sent as HTML or Markdown: the held-out test rendered as feeds, pages and reader tools deliver it.
+"""Articles sent as HTML or Markdown: the held-out test as feeds, pages and reader tools deliver it.
 
-    .venv/bin/python -m bench.markup_paste TRACKING_URI [--model models:/topicframe@champion]
+    .venv/bin/python -m bench.markup_paste TRACKING_URI [--model models:/topicframe@champion] [--seed 0]
+        [--pages bench/data/html_pages_eval.json]
 
-Each test article is rendered in page order, its paragraphs marked up by their gold roles as a page or a
-Markdown converter would (headline `<h1>` / `#`, byline and footer in emphasis, a caption in a figure after
-an image, a promo as a link, an inline link in every other body paragraph; special characters escaped, non-ASCII
-as character references in the HTML). Each rendering is sent as one text and split as the service splits
-`text`: once read as plain text (how every text was read before `training.markup`), once with its format
-detected. Per rendering and reading: how many articles come back with exactly their paragraphs' texts, role
-accuracy, and topic and frame micro-F1 on the content paragraphs (gold roles). An article that splits into a
-different number of paragraphs scores every gold label as missed and every predicted label as wrong.
+Each test article is rendered in page order, its paragraphs marked up by their gold roles:
+- as a Markdown converter writes it (headline `#`, byline and footer in emphasis, a caption after its image, a
+  promo as a link, an inline link in every other body paragraph, special characters escaped), with and without
+  blank lines, and without images;
+- as an HTML page with one element per line, a feed item on one line, and a feed item without `<p>`
+  (`<br><br>` between paragraphs), non-ASCII as character references;
+- inside a whole web page of one of ten invented sites (`--pages`: WordPress, "div soup" without semantic
+  elements, AMP, a wire agency, an Asian daily with related links in the body, a tabloid, an ASP.NET page
+  wrapped in a form, a React page, a public broadcaster, a magazine without `<article>`; written by an
+  annotator blind to the reader's code), each paragraph through the site's snippet for its role, the site's
+  after-headline chrome after the headline and one or two of its inline chrome blocks between body paragraphs:
+  what a scraper's GET or a browser's "Save page as" gives.
+
+Each rendering is sent as one text and split as the service splits `text`: once read as plain text (how every
+text was read before `training/markup.py`), once with its format detected; then scored as one article. An
+extracted paragraph whose text (white space collapsed) is one of the article's own is that paragraph, with its
+gold labels; any other is chrome, whose gold is no label. Reported: the share of the articles' paragraphs
+recovered (and of their body and headline paragraphs), headline recall, chrome paragraphs per article and how
+many are read as content (and so given topics), role accuracy on the recovered paragraphs, and topic and frame
+micro-F1 over every extracted paragraph (an article paragraph not recovered counts its gold labels as missed).
 """
 
 from __future__ import annotations
@@ -19,19 +32,23 @@ import html
 import json
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from bench.paired_bootstrap import LABEL_SETS, LABELS, TEST, micro_f1
+from training.bundle import ModelBundle
 from training.classify import classify, split_paragraphs
 from training.codebook import load_codebooks
-from training.dataset import load_labelled_data
+from training.dataset import LabelledData, load_labelled_data
 from training.registry import load_model, tracking_client
 
+PAGES = Path(__file__).resolve().parent / "data" / "html_pages_eval.json"
 RESULTS = Path(__file__).resolve().parent / "results" / "markup_paste.json"
-Render = Callable[[str, str, int, bool], str]  # (role, text, position, is the first headline) -> markup
+Markup = Callable[[str, str, int, bool], str]  # (role, text, position, is the first headline) -> its markup
+Article = Callable[[list[str], list[str], np.random.Generator], str]  # (roles, texts, rng) -> the whole text
 
 
 def md_escape(text: str) -> str:
@@ -97,6 +114,7 @@ def html_br(role: str, text: str, k: int, first_headline: bool) -> str:
 
 
 def page(body: str, title: str) -> str:
+    """A bare page around the article: a head with a script and a style, the article in <article>."""
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>{h(title)}</title>\n'
         "  <script>window.dataLayer = [{'section': 'world'}];</script>\n  <style>p { margin: 0 }</style>\n"
@@ -104,45 +122,104 @@ def page(body: str, title: str) -> str:
     )
 
 
-RENDERINGS: dict[str, tuple[Render, str, bool]] = {  # name: (render, separator, wrapped in a page)
-    "plain text, blank lines": (lambda role, text, k, first: text, "\n\n", False),
-    "Markdown, blank lines": (markdown, "\n\n", False),
-    "Markdown, one block per line": (markdown, "\n", False),
-    "Markdown without images, blank lines": (markdown_without_images, "\n\n", False),
-    "HTML page, one element per line": (html_element, "\n  ", True),
-    "HTML feed item, one line": (html_element, "", False),
-    "HTML feed item, <br><br> between paragraphs": (html_br, "<br /><br />", False),
-}
+def joined(markup: Markup, separator: str, in_page: bool = False) -> Article:
+    """An article as its paragraphs' markup joined by ``separator`` (inside a bare HTML page)."""
+
+    def render(roles: list[str], texts: list[str], rng: np.random.Generator) -> str:
+        first = roles.index("headline") if "headline" in roles else -1
+        pieces = [markup(role, text, k, k == first) for k, (role, text) in enumerate(zip(roles, texts, strict=True))]
+        text = separator.join(pieces)
+        if separator == "\n":  # one block per line: no blank line anywhere
+            text = text.replace("\n\n", "\n")
+        return page(text, texts[first] if first >= 0 else "") if in_page else text
+
+    return render
 
 
-def figures(bundle, test, articles: dict, render: Render, separator: str, wrapped: bool, text_format: str) -> dict:
+def in_site(sites: list[dict]) -> Article:
+    """An article in one of ``sites``' pages (drawn from ``rng``), with the site's chrome around and inside it."""
+
+    def render(roles: list[str], texts: list[str], rng: np.random.Generator) -> str:
+        site = sites[int(rng.integers(len(sites)))]
+        first = roles.index("headline") if "headline" in roles else -1
+        body = [k for k, role in enumerate(roles) if role == "body"]
+        after = set(rng.choice(body[:-1], size=min(2, len(body) - 1), replace=False).tolist()) if body else set()
+        inline = list(site["inline"])
+        rng.shuffle(inline)
+        parts = []
+        for k, (role, text) in enumerate(zip(roles, texts, strict=True)):
+            snippet = site["snippets"]["headline_first" if k == first else role]
+            parts.append(snippet.replace("{text}", html.escape(text, quote=False)))
+            if k == first:
+                parts.extend(site["after_headline"])
+            if k in after and inline:
+                parts.append(inline.pop())
+        return str(site["page"]).replace("<!--ARTICLE-->", "\n".join(parts))
+
+    return render
+
+
+def renderings(sites: list[dict]) -> dict[str, Article]:
+    return {
+        "plain text, blank lines": joined(lambda role, text, k, first: text, "\n\n"),
+        "Markdown, blank lines": joined(markdown, "\n\n"),
+        "Markdown, one block per line": joined(markdown, "\n"),
+        "Markdown without images, blank lines": joined(markdown_without_images, "\n\n"),
+        "HTML page, one element per line": joined(html_element, "\n  ", in_page=True),
+        "HTML feed item, one line": joined(html_element, ""),
+        "HTML feed item, <br><br> between paragraphs": joined(html_br, "<br /><br />"),
+        "whole web pages of ten sites": in_site(sites),
+    }
+
+
+def collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def figures(bundle: ModelBundle, test: LabelledData, render: Article, text_format: str, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    articles: dict[str | None, list[int]] = {}
+    for i, article in enumerate(test.article_ids):
+        articles.setdefault(article, []).append(i)
+    content_roles = set(bundle.config.roles.content)
     counts = {name: np.zeros(3) for name in LABEL_SETS}
-    exact = roles_right = paragraphs = 0
+    tally: Counter[str] = Counter()
     for members in articles.values():
         roles = [test.labels["role"][i][0] for i in members]
-        first = roles.index("headline") if "headline" in roles else -1
-        pieces = [render(roles[k], test.texts[i], k, k == first) for k, i in enumerate(members)]
-        markup = separator.join(pieces).replace("\n\n", "\n") if separator == "\n" else separator.join(pieces)
-        if wrapped:
-            markup = page(markup, test.texts[members[first]] if first >= 0 else "")
-        split = split_paragraphs(markup, text_format)
-        exact += split == [test.texts[i].strip() for i in members]
-        paragraphs += len(members)
-        out = classify(bundle, split, include_scores=False)["paragraphs"] if split else []
-        if len(split) != len(members):  # unaligned: every gold label missed, every predicted label wrong
+        extracted = split_paragraphs(render(roles, [test.texts[i] for i in members], rng), text_format)
+        out = classify(bundle, extracted, include_scores=False)["paragraphs"] if extracted else []
+        unmatched: dict[str, list[int]] = {}  # collapsed text -> the article's rows with it, not yet matched
+        for i in members:
+            unmatched.setdefault(collapse(test.texts[i]), []).append(i)
+        headline = next((i for i, role in zip(members, roles, strict=True) if role == "headline"), None)
+        tally["paragraphs"] += len(members)
+        tally["content_paragraphs"] += sum(role in content_roles for role in roles)
+        tally["headlines"] += headline is not None
+        for p in out:
+            rows = unmatched.get(collapse(p["text"]))
+            i = rows.pop(0) if rows else None
+            if i is None:  # chrome, or a paragraph the reader did not give back as it was
+                tally["chrome"] += 1
+                tally["chrome_read_as_content"] += p["role"] in content_roles
+            else:
+                tally["recovered"] += 1
+                tally["content_recovered"] += test.labels["role"][i][0] in content_roles
+                tally["role_right"] += p["role"] == test.labels["role"][i][0]
+                tally["headline_found"] += i == headline and p["role"] == "headline"
             for name in LABEL_SETS:
-                predicted = sum(len(p["labels"][name]) for p in out)
-                counts[name] += (0, predicted, sum(len(test.labels[name][i]) for i in members))
-            continue
-        for p, i, role in zip(out, members, roles, strict=True):
-            roles_right += p["role"] == role
-            for name in LABEL_SETS:
-                predicted, gold = set(p["labels"][name]), set(test.labels[name][i])
+                predicted, gold = set(p["labels"][name]), set(test.labels[name][i]) if i is not None else set()
                 counts[name] += (len(predicted & gold), len(predicted - gold), len(gold - predicted))
+        for lost in unmatched.values():  # article paragraphs not given back: their labels are missed
+            for i in lost:
+                for name in LABEL_SETS:
+                    counts[name] += (0, 0, len(test.labels[name][i]))
     return {
-        "articles_exact": exact,
-        "articles": len(articles),
-        "role_accuracy": roles_right / paragraphs,
+        "paragraphs_recovered": tally["recovered"] / tally["paragraphs"],
+        "content_paragraphs_recovered": tally["content_recovered"] / tally["content_paragraphs"],
+        "headline_recall": tally["headline_found"] / tally["headlines"],
+        "chrome_per_article": tally["chrome"] / len(articles),
+        "chrome_read_as_content_per_article": tally["chrome_read_as_content"] / len(articles),
+        "role_accuracy_recovered": tally["role_right"] / max(tally["recovered"], 1),
         **{f"{name}_micro_f1": float(micro_f1(counts[name])) for name in LABEL_SETS},
     }
 
@@ -151,24 +228,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tracking_uri")
     parser.add_argument("--model", default="models:/topicframe@champion")
+    parser.add_argument("--pages", type=Path, default=PAGES)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     test = load_labelled_data([TEST], load_codebooks(LABELS), min_positives=0)
-    articles: dict[str | None, list[int]] = {}
-    for i, article in enumerate(test.article_ids):
-        articles.setdefault(article, []).append(i)
+    sites = json.loads(args.pages.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="markup-paste-") as cache:
         bundle, ref = load_model(args.model, Path(cache), None, tracking_client(args.tracking_uri))
     report: dict[str, dict] = {}
-    for name, (render, separator, wrapped) in RENDERINGS.items():
+    for name, render in renderings(sites).items():
         report[name] = {
-            reading: figures(bundle, test, articles, render, separator, wrapped, text_format)
+            reading: figures(bundle, test, render, text_format, args.seed)
             for reading, text_format in (("as plain text", "plain"), ("format detected", "auto"))
         }
         for reading, row in report[name].items():
             print(f"{name:45} {reading:16}", json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
-    args.out.write_text(json.dumps({"model": f"{ref.name} v{ref.version}", "renderings": report}, indent=1) + "\n")
+    record = {"model": f"{ref.name} v{ref.version}", "seed": args.seed, "pages": str(args.pages), "renderings": report}
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
