@@ -89,7 +89,9 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
         text_format = read_as[kind] if kind in read_as else detect_text_format(content)
         texts = split_paragraphs(content, text_format)
     if not texts:
-        raise TopicframeError(f"{name}: no paragraphs found")
+        markup = text_format in ("html", "markdown")
+        left_out = f" (read as {text_format}: tags, images, navigation and link-only blocks are left out)"
+        raise TopicframeError(f"{name}: no paragraphs found{left_out if markup else ''}")
     return texts, (ids if any(ids) else None), text_format
 
 

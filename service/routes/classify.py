@@ -96,6 +96,14 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str],
 
         text_format = detect_text_format(body.text) if body.text_format == "auto" else body.text_format
         paragraphs, field = split_paragraphs(body.text, text_format), "text"
+        if not paragraphs:  # markup with nothing but tags, images, links or navigation
+            raise ClientError(
+                422,
+                ["body", "text"],
+                f"read as {text_format}, the text has no paragraph to classify (tags, images, scripts, navigation "
+                "and blocks that are only links are left out); text_format 'plain' classifies it as it is",
+                "no_text",
+            )
     if len(paragraphs) > settings.max_paragraphs:
         raise limit_error(
             ["body", field],

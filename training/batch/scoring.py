@@ -125,8 +125,8 @@ def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> N
         reason = reason or _text_problem(text)
         if task.unit == "article":
             paragraphs = [] if reason else split_paragraphs(str(text))
-            if not reason and not paragraphs:
-                reason = "empty text"
+            if not reason and not paragraphs:  # HTML or Markdown with no text once its markup is left out
+                reason = "no paragraph once its markup is left out"
             if reason:
                 pending.rejected.append((input_id, input_id, text, file, line, reason))
                 continue

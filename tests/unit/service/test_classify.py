@@ -292,3 +292,14 @@ def test_the_text_formats_are_the_ones_training_reads() -> None:
     from training.markup import TEXT_FORMATS
 
     assert typing.get_args(TextFormatIn) == TEXT_FORMATS
+
+
+@pytest.mark.parametrize(
+    "text", ["<nav><a href='/'>Home</a></nav><p><img src='a.jpg'></p>", "![a photo](https://x.example/a.jpg)"]
+)
+def test_markup_with_no_text_to_classify_is_a_422_not_an_empty_result(client: TestClient, text: str) -> None:
+    response = client.post("/v1/classify", json={"text": text})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "text"] and item["type"] == "no_text" and "text_format 'plain'" in item["msg"]
+    assert client.post("/v1/classify", json={"text": text, "text_format": "plain"}).status_code == 200

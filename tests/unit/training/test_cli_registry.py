@@ -386,5 +386,9 @@ def test_classify_reads_html_and_markdown_files_as_their_paragraphs(race: Versio
     assert detected["text_format"] == "html" and len(detected["paragraphs"]) == 2
     plain = json.loads(runner.invoke(app, ["classify", str(saved), "--input-format", "txt", "--format", "json"]).stdout)
     assert plain["text_format"] == "plain" and len(plain["paragraphs"]) == 1
+    empty = tmp_path / "empty.html"
+    empty.write_text("<nav><a href='/'>Home</a></nav>", encoding="utf-8")
+    nothing = runner.invoke(app, ["classify", str(empty)])
+    assert nothing.exit_code == 1 and "no paragraphs found (read as html" in nothing.output
     unknown = runner.invoke(app, ["classify", str(saved), "--input-format", "rtf"])
     assert unknown.exit_code == 1 and "expected one of txt, md, html, jsonl, csv" in unknown.output
