@@ -94,7 +94,8 @@ def test_markdown_is_one_paragraph_per_block_without_its_marks() -> None:
         "“purchase targets”.\n\n"
         "![The talks](https://img.example.com/1.jpg)\n\n"
         "_Photo: Reuters_\n\n"
-        "- [Read more: Beijing’s answer to the chip curbs](https://example.com/chips)\n"
+        "Read more: [Beijing’s answer to the chip curbs](https://example.com/chips)\n\n"
+        "- [World](https://example.com/world)\n- [Business](https://example.com/business)\n"  # a menu: only links
     )
     assert split_paragraphs(text) == ARTICLE
     # A reader tool's output with no blank line: one paragraph per line, within each block.
@@ -110,6 +111,10 @@ def test_markdown_escapes_code_and_html_inside() -> None:
     assert markdown_blocks("1\\. Not a list, \\*not emphasis\\*, `code_span`\n\n<p>An HTML block</p>\n") == [
         "1. Not a list, *not emphasis*, code_span",
         "An HTML block",
+    ]
+    # As in HTML: a block of nothing but links is navigation, but for the headline.
+    assert markdown_blocks("# [Talks resume](https://x.example)\n\n[Sport](https://y.example) [Video](/v)") == [
+        "Talks resume"
     ]
 
 
