@@ -14,7 +14,8 @@ Each test article is rendered in page order, its paragraphs marked up by their g
   wrapped in a form, a React page, a public broadcaster, a magazine without `<article>`; written by an
   annotator blind to the reader's code), each paragraph through the site's snippet for its role, the site's
   after-headline chrome after the headline and one or two of its inline chrome blocks between body paragraphs:
-  what a scraper's GET or a browser's "Save page as" gives.
+  what a scraper's GET or a browser's "Save page as" gives; and the same pages converted to Markdown by
+  markdownify, as a reader tool that keeps the whole page gives them.
 
 Each rendering is sent as one text and split as the service splits `text`: once read as plain text (how every
 text was read before `training/markup.py`), once with its format detected; then scored as one article. An
@@ -37,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from markdownify import markdownify
 
 from bench.paired_bootstrap import LABEL_SETS, LABELS, TEST, micro_f1
 from training.bundle import ModelBundle
@@ -169,7 +171,13 @@ def renderings(sites: list[dict]) -> dict[str, Article]:
         "HTML feed item, one line": joined(html_element, ""),
         "HTML feed item, <br><br> between paragraphs": joined(html_br, "<br /><br />"),
         "whole web pages of ten sites": in_site(sites),
+        "whole web pages as Markdown (markdownify)": as_markdown(in_site(sites)),
     }
+
+
+def as_markdown(render: Article) -> Article:
+    """The page converted to Markdown by markdownify, as a reader tool that keeps the whole page gives it."""
+    return lambda roles, texts, rng: markdownify(render(roles, texts, rng), heading_style="ATX")
 
 
 def collapse(text: str) -> str:
