@@ -73,7 +73,8 @@ def _read_text(path: Path) -> str:
 
 def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
     """Paragraphs from CSV (a text column; ``article_id`` groups rows), JSONL (a ``text`` per line, an
-    article split into paragraphs) or plain text (one article, paragraphs separated by blank lines)."""
+    article split into paragraphs) or any other file (one article: plain text, HTML or Markdown, split as the
+    service splits ``text``)."""
     pool = Pool()
     for path in paths:
         content = _read_text(path)
