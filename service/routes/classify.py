@@ -95,6 +95,13 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str],
         from training.markup import detect_text_format
 
         text_format = detect_text_format(body.text) if body.text_format == "auto" else body.text_format
+        if text_format == "markdown" and len(body.text) > settings.max_markdown_chars:
+            raise limit_error(
+                ["body", "text"],
+                f"{len(body.text)} characters read as Markdown; at most {settings.max_markdown_chars} allowed "
+                "(text_format 'plain' reads it as plain text)",
+                "max_markdown_chars",
+            )
         paragraphs, field = split_paragraphs(body.text, text_format), "text"
         if not paragraphs:  # markup with nothing but tags, images, links or navigation
             raise ClientError(

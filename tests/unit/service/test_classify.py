@@ -303,3 +303,14 @@ def test_markup_with_no_text_to_classify_is_a_422_not_an_empty_result(client: Te
     (item,) = response.json()["detail"]
     assert item["loc"] == ["body", "text"] and item["type"] == "no_text" and "text_format 'plain'" in item["msg"]
     assert client.post("/v1/classify", json={"text": text, "text_format": "plain"}).status_code == 200
+
+
+def test_markdown_over_its_limit_is_a_422_naming_the_setting(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_markdown_chars=100)
+    long_markdown = "# Talks resume\n\n" + "Envoys met in [Geneva](https://x.example). " * 5
+    response = client.post("/v1/classify", json={"text": long_markdown})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "text"] and item["limit"] == "TOPICFRAME_MAX_MARKDOWN_CHARS"
+    # The same text read as plain text is not parsed as Markdown: no such limit.
+    assert client.post("/v1/classify", json={"text": long_markdown, "text_format": "plain"}).status_code == 200
