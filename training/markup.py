@@ -218,6 +218,7 @@ class _HtmlBlocks(HTMLParser):
             self._in_link -= self._in_link > 0
         elif tag in _BLOCK_ELEMENTS or tag in _CONTENT_ROOTS:
             self._end_block()
+            self._block_tag = ""  # text after it belongs to an enclosing block (not tracked): not an <h1>
             self._in_pre -= tag == "pre" and self._in_pre > 0
             self._in_content_root -= tag in _CONTENT_ROOTS and self._in_content_root > 0
             self._in_main -= tag == "main" and self._in_main > 0
