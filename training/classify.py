@@ -50,10 +50,11 @@ def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
         return html_paragraphs(text)
     if chosen == "markdown":
         normalised = _normalise_newlines(text)
-        blocks = markdown_blocks(normalised)
         if _BLANK_LINES.search(normalised):
-            return blocks
-        return [paragraph for block in blocks for paragraph in _split_lines(block)]
+            return markdown_blocks(normalised)
+        return [
+            paragraph for block in markdown_blocks(normalised, one_per_line=True) for paragraph in _split_lines(block)
+        ]
     if chosen != "plain":
         raise ValueError(f"text_format {text_format!r}: expected one of {', '.join(TEXT_FORMATS)}")
     paragraphs = split_on_blank_lines(text)

@@ -104,18 +104,22 @@ def html_paragraphs(text: str) -> list[str]:
     return reader.paragraphs()
 
 
-def markdown_blocks(text: str) -> list[str]:
+def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
     """The visible text of each Markdown paragraph, heading, list item and code block, in order (a soft line
-    break stays a newline), but for blocks that are nothing but links; HTML inside the Markdown is read as HTML."""
+    break stays a newline), but for blocks that are nothing but links (with ``one_per_line``, for text whose
+    lines are its paragraphs, lines that are nothing but links); HTML inside the Markdown is read as HTML."""
     blocks: list[str] = []
     opened = ""  # the tag of the block the next inline token belongs to
     for token in _COMMONMARK.parse(text):
         if token.nesting == 1:
             opened = token.tag
         if token.type == "inline":
-            children = token.children or []
-            if opened == "h1" or not _only_links(children):  # as in HTML: a link-only block is navigation
-                blocks.append(_inline_text(children))
+            lines = _inline_lines(token.children or [])
+            if opened != "h1":  # as in HTML: link-only text is navigation, but for the headline
+                link_only = [line for line, only_links in lines if only_links]
+                if one_per_line or len(link_only) == sum(bool(line.strip()) for line, _ in lines):
+                    lines = [(line, False) for line, only_links in lines if not only_links]
+            blocks.append("\n".join(line for line, _ in lines))
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content)
         elif token.type == "html_block":
@@ -123,31 +127,30 @@ def markdown_blocks(text: str) -> list[str]:
     return [block for block in map(_tidy_lines, blocks) if block]
 
 
-def _inline_text(children: list) -> str:
-    """Text and code spans, with line breaks as newlines; link targets, images and emphasis marks dropped."""
-    parts = []
-    for child in children:
-        if child.type in ("text", "code_inline"):
-            parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak") or (
-            child.type == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.IGNORECASE)
-        ):
-            parts.append("\n")
-    return "".join(parts)
-
-
-def _only_links(children: list) -> bool:
-    """Whether every visible character of an inline token is link text (a menu item, a list of stories)."""
-    depth, inside, outside = 0, 0, 0
-    for child in children:
-        if child.type == "link_open":
+def _inline_lines(children: list) -> list[tuple[str, bool]]:
+    """An inline token's lines (split at its line breaks) with, for each, whether all its visible text is
+    link text. Text and code spans are kept; link targets, images and emphasis marks dropped."""
+    lines: list[tuple[str, bool]] = []
+    parts: list[str] = []
+    depth = inside = outside = 0
+    for child in [*children, None]:  # None ends the last line
+        is_break = (
+            child is None
+            or child.type in ("softbreak", "hardbreak")
+            or (child.type == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.IGNORECASE))
+        )
+        if is_break:
+            lines.append(("".join(parts), inside > 0 and outside == 0))
+            parts, inside, outside = [], 0, 0
+        elif child.type == "link_open":
             depth += 1
         elif child.type == "link_close":
             depth -= 1
         elif child.type in ("text", "code_inline"):
+            parts.append(child.content)
             visible = len(child.content.strip())
             inside, outside = (inside + visible, outside) if depth else (inside, outside + visible)
-    return inside > 0 and outside == 0
+    return lines
 
 
 def _tidy_lines(text: str) -> str:

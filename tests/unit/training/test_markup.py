@@ -106,6 +106,9 @@ def test_markdown_is_one_paragraph_per_block_without_its_marks() -> None:
         "jane.smith@example-ledger.com",
         *ARTICLE[2:],
     ]
+    # There a line of nothing but links is left out, as a block of nothing but links is.
+    lines = "# Talks resume\nEnvoys met in [Geneva](https://x.example).\n[Full report](https://y.example)\nTalks ended."
+    assert split_paragraphs(lines) == ["Talks resume", "Envoys met in Geneva.", "Talks ended."]
 
 
 def test_markdown_escapes_code_and_html_inside() -> None:
