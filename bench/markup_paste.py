@@ -32,7 +32,6 @@ import argparse
 import html
 import json
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +39,10 @@ from pathlib import Path
 import numpy as np
 from markdownify import markdownify
 
-from bench.paired_bootstrap import LABEL_SETS, LABELS, TEST, micro_f1
+from bench.paired_bootstrap import LABEL_SETS, load_test, micro_f1, store_model
 from training.bundle import ModelBundle
 from training.classify import classify, split_paragraphs
-from training.codebook import load_codebooks
-from training.dataset import LabelledData, load_labelled_data
-from training.registry import load_model, tracking_client
+from training.dataset import LabelledData
 
 PAGES = Path(__file__).resolve().parent / "data" / "html_pages_eval.json"
 RESULTS = Path(__file__).resolve().parent / "results" / "markup_paste.json"
@@ -241,10 +238,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    test = load_labelled_data([TEST], load_codebooks(LABELS), min_positives=0)
+    test = load_test()
     sites = json.loads(args.pages.read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory(prefix="markup-paste-") as cache:
-        bundle, ref = load_model(args.model, Path(cache), None, tracking_client(args.tracking_uri))
+    bundle, ref = store_model(args.model, args.tracking_uri)
     report: dict[str, dict] = {}
     for name, render in renderings(sites).items():
         report[name] = {

@@ -18,14 +18,27 @@ from pathlib import Path
 
 import numpy as np
 
+from training.bundle import ModelBundle
 from training.codebook import load_codebooks
-from training.dataset import load_labelled_data
+from training.dataset import LabelledData, load_labelled_data
 from training.features import ArticleLayout
-from training.registry import load_model, tracking_client
+from training.registry import ModelRef, load_model, tracking_client
 
 LABELS = Path(__file__).resolve().parent.parent / "labels"
 TEST = LABELS / "paragraphs_test.csv"
 LABEL_SETS = ("topic", "frame")
+
+
+def load_test(path: Path = TEST) -> LabelledData:
+    """The held-out test as the CLI reads it: the same validation, rows in article order as training scores them."""
+    return load_labelled_data([path], load_codebooks(LABELS), min_positives=0)
+
+
+def store_model(model_uri: str, tracking_uri: str) -> tuple[ModelBundle, ModelRef]:
+    """``model_uri`` from the store at ``tracking_uri``, digest-checked as the service does, through a download
+    cache of its own: every store's first model is version 1, so a shared cache would mix stores up."""
+    with tempfile.TemporaryDirectory(prefix="topicframe-bench-") as cache:
+        return load_model(model_uri, Path(cache), None, tracking_client(tracking_uri))
 
 
 def article_counts(predicted: list[set[str]], gold: list[set[str]], articles: list[str | None]) -> np.ndarray:
@@ -52,17 +65,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    # The CLI's own reader: the same validation, and rows in article order as training scores them.
-    test = load_labelled_data([args.test], load_codebooks(LABELS), min_positives=0)
+    test = load_test(args.test)
     texts, articles = test.texts, test.article_ids
     layout = ArticleLayout.from_article_ids(articles)
     gold = {s: [set(labels) for labels in test.labels[s]] for s in LABEL_SETS}
 
     counts: dict[str, dict[str, np.ndarray]] = {s: {} for s in LABEL_SETS}
     for uri in args.tracking_uris:
-        # Every store's first model is version 1: one download cache per store keeps them apart.
-        with tempfile.TemporaryDirectory(prefix="paired-bootstrap-") as cache:
-            bundle, _ = load_model(args.model, Path(cache), None, tracking_client(uri))
+        bundle, _ = store_model(args.model, uri)
         predicted = bundle.predict(texts, label_sets=list(LABEL_SETS), layout=layout)
         for s in LABEL_SETS:
             counts[s][uri] = article_counts([set(p) for p in predicted[s]], gold[s], articles)

@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from bench.paired_bootstrap import LABEL_SETS, LABELS, TEST, article_counts, micro_f1
-from training.codebook import load_codebooks
-from training.dataset import load_labelled_data
+from bench.paired_bootstrap import LABEL_SETS, LABELS, article_counts, load_test, micro_f1, store_model
 from training.features import ArticleLayout
-from training.registry import load_model, tracking_client
 
 
 def main() -> None:
@@ -32,9 +27,8 @@ def main() -> None:
     parser.add_argument("--model", default="models:/topicframe@champion")
     args = parser.parse_args()
 
-    test = load_labelled_data([TEST], load_codebooks(LABELS), min_positives=0)
-    with tempfile.TemporaryDirectory(prefix="role-cost-") as cache:
-        bundle, _ = load_model(args.model, Path(cache), None, tracking_client(args.tracking_uri))
+    test = load_test()
+    bundle, _ = store_model(args.model, args.tracking_uri)
     scored = bundle.score(test.texts, list(LABEL_SETS), ArticleLayout.from_article_ids(test.article_ids))
     assert scored.roles is not None and scored.content is not None, "the model has no role set"
     gold_roles = [row[0] for row in test.labels[bundle.config.roles.label_set]]

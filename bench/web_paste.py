@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.paired_bootstrap import LABEL_SETS, LABELS, TEST, article_counts, micro_f1
+from bench.paired_bootstrap import LABEL_SETS, article_counts, load_test, micro_f1, store_model
 from training.bundle import ModelBundle
-from training.codebook import load_codebooks
-from training.dataset import LabelledData, load_labelled_data
+from training.dataset import LabelledData
 from training.features import ArticleLayout
-from training.registry import load_model, tracking_client
 
 CHROME = Path(__file__).resolve().parent / "data" / "web_chrome_eval.json"
 RESULTS = Path(__file__).resolve().parent / "results" / "web_paste.json"
@@ -134,13 +131,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    test = load_labelled_data([TEST], load_codebooks(LABELS), min_positives=0)
+    test = load_test()
     plain = paste(test, [{"top": [], "after_headline": [], "inline": [], "bottom": []}], args.seed)  # no chrome
     pasted = paste(test, json.loads(args.chrome.read_text(encoding="utf-8")), args.seed)
     report = {}
     for uri in args.tracking_uris:
-        with tempfile.TemporaryDirectory(prefix="web-paste-") as cache:
-            bundle, ref = load_model(args.model, Path(cache), None, tracking_client(uri))
+        bundle, ref = store_model(args.model, uri)
         report[uri] = {
             "model": f"{ref.name} v{ref.version}",
             "plain": figures(bundle, plain),

@@ -17,7 +17,7 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
-from training.markup import TEXT_FORMATS, detect_text_format, html_paragraphs, markdown_blocks
+from training.markup import html_paragraphs, markdown_blocks, resolve_text_format
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
@@ -32,7 +32,7 @@ _WRAP_WIDTH, _WRAP_SLACK = 100, 12
 
 def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
     """An article's paragraphs. ``text_format`` is ``plain``, ``markdown``, ``html`` or ``auto``
-    (`detect_text_format`): HTML and Markdown become their blocks' visible text (`training.markup`).
+    (`training.markup.detect_text_format`): HTML and Markdown become their blocks' visible text (`training.markup`).
 
     In plain text, paragraphs are separated by blank lines; single newlines inside one are kept.
 
@@ -45,7 +45,7 @@ def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
     characters: 88 % come back exactly (docs/quality.md, "Nineteenth pass"). Markdown with no blank line is
     split at its line breaks the same way, within each of its blocks.
     """
-    chosen = detect_text_format(text) if text_format == "auto" else text_format
+    chosen = resolve_text_format(text, text_format)
     if chosen == "html":
         return html_paragraphs(text)
     if chosen == "markdown":
@@ -55,8 +55,6 @@ def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
         return [
             paragraph for block in markdown_blocks(normalised, one_per_line=True) for paragraph in _split_lines(block)
         ]
-    if chosen != "plain":
-        raise ValueError(f"text_format {text_format!r}: expected one of {', '.join(TEXT_FORMATS)}")
     paragraphs = split_on_blank_lines(text)
     return paragraphs if len(paragraphs) != 1 else _split_lines(paragraphs[0])
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from typing import Literal
+from typing import Literal, cast
 
 from markdown_it import MarkdownIt
 
@@ -94,6 +94,15 @@ def detect_text_format(text: str) -> TextFormat:
     return "plain"
 
 
+def resolve_text_format(text: str, text_format: str = "auto") -> TextFormat:
+    """``text_format`` itself, or for ``auto`` the one `detect_text_format` finds; ValueError for another name."""
+    if text_format == "auto":
+        return detect_text_format(text)
+    if text_format not in ("plain", "markdown", "html"):
+        raise ValueError(f"text_format {text_format!r}: expected one of {', '.join(TEXT_FORMATS)}")
+    return cast(TextFormat, text_format)
+
+
 def html_paragraphs(text: str) -> list[str]:
     """One paragraph per block of the document's visible text, the page's chrome left out (see the module's
     docstring); ``<br>`` is a line break, two in a row a paragraph break (how feeds without ``<p>`` separate
@@ -115,11 +124,12 @@ def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
             opened = token.tag
         if token.type == "inline":
             lines = _inline_lines(token.children or [])
+            texts = [line for line, _ in lines]
             if opened != "h1":  # as in HTML: link-only text is navigation, but for the headline
-                link_only = [line for line, only_links in lines if only_links]
-                if one_per_line or len(link_only) == sum(bool(line.strip()) for line, _ in lines):
-                    lines = [(line, False) for line, only_links in lines if not only_links]
-            blocks.append("\n".join(line for line, _ in lines))
+                kept = [line for line, only_links in lines if not only_links]
+                if one_per_line or not any(line.strip() for line in kept):  # per line, or the whole block
+                    texts = kept
+            blocks.append("\n".join(texts))
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content)
         elif token.type == "html_block":

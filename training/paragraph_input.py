@@ -65,7 +65,7 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
     an ``id``, echoed in the output.
     """
     from training.classify import split_paragraphs
-    from training.markup import detect_text_format
+    from training.markup import resolve_text_format
 
     name = "<stdin>" if str(file) == "-" else str(file)
     content = decode_utf8(sys.stdin.buffer.read(), name) if name == "<stdin>" else read_utf8(file)
@@ -85,8 +85,7 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
     elif kind == "csv":
         texts, ids = _csv_paragraphs(content, name)
     else:
-        read_as = {"txt": "plain", "md": "markdown", "html": "html"}
-        text_format = read_as[kind] if kind in read_as else detect_text_format(content)
+        text_format = resolve_text_format(content, {"txt": "plain", "md": "markdown", "html": "html"}.get(kind, "auto"))
         texts = split_paragraphs(content, text_format)
     if not texts:
         markup = text_format in ("html", "markdown")

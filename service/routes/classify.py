@@ -92,9 +92,9 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str],
     else:
         assert body.text is not None  # the request model guarantees one of the two
         from training.classify import split_paragraphs
-        from training.markup import detect_text_format
+        from training.markup import resolve_text_format
 
-        text_format = detect_text_format(body.text) if body.text_format == "auto" else body.text_format
+        text_format = resolve_text_format(body.text, body.text_format)
         if text_format == "markdown" and len(body.text) > settings.max_markdown_chars:
             raise limit_error(
                 ["body", "text"],
