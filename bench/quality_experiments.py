@@ -45,7 +45,11 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     # The content vectorizer is fitted but unused without content sets: word-only keeps it cheap.
-    config = load_config(args.config, {**overrides, "vectorizer.char_ngram_range": None})
+    # Without content sets, a per-set article weight (`context.headline_article: {topic: ...}`) names a set the
+    # role-only bundle does not have, so it is dropped (it never touches the role model).
+    config = load_config(
+        args.config, {"context.headline_article": None, **overrides, "vectorizer.char_ngram_range": None}
+    )
     prepared = prepare_data(config)
     train, role_set = prepared.train, config.roles.label_set
     codebooks = {role_set: prepared.codebooks[role_set]}
