@@ -213,6 +213,21 @@ def test_a_missing_text_column_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+@pytest.mark.parametrize("name", ["in.csv", "in.parquet"])
+def test_an_input_with_no_rows_is_an_error_and_writes_nothing(
+    spark: SparkSession, model: tuple[Path, str], tmp_path: Path, name: str
+) -> None:
+    source = tmp_path / name
+    if name.endswith(".csv"):
+        source.write_text("id,text\n")
+    else:
+        pd.DataFrame({"id": pd.Series([], dtype="int64"), "text": pd.Series([], dtype="str")}).to_parquet(source)
+    options = BatchOptions([str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1])
+    with pytest.raises(BatchInputError, match=f"{name}: no rows to score"):
+        run_batch(options, spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
 def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
     model: tuple[Path, str], tmp_path: Path, registry: str
 ) -> None:

@@ -303,13 +303,16 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
             F.sum(F.col("reject_reason").isNull().cast("long")).alias("scored"),
             F.sum(F.col("reject_reason").isNotNull().cast("long")).alias("rejected"),
         ).first()
+        rows_in = int(counts["rows_in"] or 0) if counts else 0
+        if rows_in == 0:  # a header and nothing else: an empty output would read as a job that found nothing
+            raise BatchInputError(f"{', '.join(options.inputs)}: no rows to score (a header only?); nothing written")
         articles = summary.count()  # from the columns it needs of the scored rows, not the written text
         output.delete(SCORED_ROWS)
         wall = time.perf_counter() - started
         scored_n = int(counts["scored"] or 0) if counts else 0
         report = BatchReport(
             output=local_output(options.output),
-            rows_in=int(counts["rows_in"] or 0) if counts else 0,
+            rows_in=rows_in,
             paragraphs_scored=scored_n,
             rejected=int(counts["rejected"] or 0) if counts else 0,
             articles=int(articles),
