@@ -1,7 +1,7 @@
 """Articles sent as HTML or Markdown: the held-out test as feeds, pages and reader tools deliver it.
 
     .venv/bin/python -m bench.markup_paste TRACKING_URI [--model models:/topicframe@champion] [--seed 0]
-        [--pages bench/data/html_pages_eval.json]
+        [--pages bench/data/html_pages_eval.json ...]
 
 Each test article is rendered in page order, its paragraphs marked up by their gold roles:
 - as a Markdown converter writes it (headline `#`, byline and footer in emphasis, a caption after its image, a
@@ -9,13 +9,13 @@ Each test article is rendered in page order, its paragraphs marked up by their g
   blank lines, and without images;
 - as an HTML page with one element per line, a feed item on one line, and a feed item without `<p>`
   (`<br><br>` between paragraphs), non-ASCII as character references;
-- inside a whole web page of one of ten invented sites (`--pages`: WordPress, "div soup" without semantic
-  elements, AMP, a wire agency, an Asian daily with related links in the body, a tabloid, an ASP.NET page
-  wrapped in a form, a React page, a public broadcaster, a magazine without `<article>`; written by an
-  annotator blind to the reader's code), each paragraph through the site's snippet for its role, the site's
-  after-headline chrome after the headline and one or two of its inline chrome blocks between body paragraphs:
-  what a scraper's GET or a browser's "Save page as" gives; and the same pages converted to Markdown by
-  markdownify, as a reader tool that keeps the whole page gives them.
+- inside a whole web page of one of ten invented sites (`--pages`: three sets of ten; the first has WordPress,
+  "div soup" without semantic elements, AMP, a wire agency, an Asian daily with related links in the body, a
+  tabloid, an ASP.NET page wrapped in a form, a React page, a public broadcaster, a magazine without
+  `<article>`; each set written by an annotator blind to the reader's code), each paragraph through the site's
+  snippet for its role, the site's after-headline chrome after the headline and one or two of its inline chrome
+  blocks between body paragraphs: what a scraper's GET or a browser's "Save page as" gives; and the first set's
+  pages converted to Markdown by markdownify, as a reader tool that keeps the whole page gives them.
 
 Each rendering is sent as one text and split as the service splits `text`: once read as plain text (how every
 text was read before `training/markup.py`), once with its format detected; then scored as one article. An
@@ -44,7 +44,10 @@ from training.bundle import ModelBundle
 from training.classify import classify, split_paragraphs
 from training.dataset import LabelledData
 
-PAGES = Path(__file__).resolve().parent / "data" / "html_pages_eval.json"
+DATA = Path(__file__).resolve().parent / "data"
+# Ten sites each, written blind to the reader: "eval" chose the HTML rules, "confirm" and "third" came later and
+# chose (then confirmed) trafilatura's main text for whole pages (docs/quality.md, "Twenty-first pass").
+PAGES = [DATA / f"html_pages_{name}.json" for name in ("eval", "confirm", "third")]
 RESULTS = Path(__file__).resolve().parent / "results" / "markup_paste.json"
 Markup = Callable[[str, str, int, bool], str]  # (role, text, position, is the first headline) -> its markup
 Article = Callable[[list[str], list[str], np.random.Generator], str]  # (roles, texts, rng) -> the whole text
@@ -153,12 +156,15 @@ def in_site(sites: list[dict]) -> Article:
                 parts.extend(site["after_headline"])
             if k in after and inline:
                 parts.append(inline.pop())
-        return str(site["page"]).replace("<!--ARTICLE-->", "\n".join(parts))
+        # A real page repeats its headline in <title>, og:title, JSON-LD: templates mark those places {headline}.
+        headline = html.escape(texts[first], quote=True) if first >= 0 else ""
+        return str(site["page"]).replace("{headline}", headline).replace("<!--ARTICLE-->", "\n".join(parts))
 
     return render
 
 
-def renderings(sites: list[dict]) -> dict[str, Article]:
+def renderings(site_sets: dict[str, list[dict]]) -> dict[str, Article]:
+    sites = next(iter(site_sets.values()))
     return {
         "plain text, blank lines": joined(lambda role, text, k, first: text, "\n\n"),
         "Markdown, blank lines": joined(markdown, "\n\n"),
@@ -167,7 +173,7 @@ def renderings(sites: list[dict]) -> dict[str, Article]:
         "HTML page, one element per line": joined(html_element, "\n  ", in_page=True),
         "HTML feed item, one line": joined(html_element, ""),
         "HTML feed item, <br><br> between paragraphs": joined(html_br, "<br /><br />"),
-        "whole web pages of ten sites": in_site(sites),
+        **{f"whole web pages of ten sites ({name})": in_site(pages) for name, pages in site_sets.items()},
         "whole web pages as Markdown (markdownify)": as_markdown(in_site(sites)),
     }
 
@@ -233,23 +239,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tracking_uri")
     parser.add_argument("--model", default="models:/topicframe@champion")
-    parser.add_argument("--pages", type=Path, default=PAGES)
+    parser.add_argument("--pages", type=Path, nargs="+", default=PAGES, help="site sets (the first also as Markdown)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     test = load_test()
-    sites = json.loads(args.pages.read_text(encoding="utf-8"))
+    site_sets = {
+        path.stem.removeprefix("html_pages_"): json.loads(path.read_text(encoding="utf-8")) for path in args.pages
+    }
     bundle, ref = store_model(args.model, args.tracking_uri)
     report: dict[str, dict] = {}
-    for name, render in renderings(sites).items():
+    for name, render in renderings(site_sets).items():
         report[name] = {
             reading: figures(bundle, test, render, text_format, args.seed)
             for reading, text_format in (("as plain text", "plain"), ("format detected", "auto"))
         }
         for reading, row in report[name].items():
             print(f"{name:45} {reading:16}", json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
-    record = {"model": f"{ref.name} v{ref.version}", "seed": args.seed, "pages": str(args.pages), "renderings": report}
+    record = {
+        "model": f"{ref.name} v{ref.version}",
+        "seed": args.seed,
+        "pages": [str(path) for path in args.pages],
+        "renderings": report,
+    }
     args.out.write_text(json.dumps(record, indent=1) + "\n")
 
 

@@ -17,7 +17,12 @@ HTML reader leaves out, by rules chosen one at a time on those pages (docs/quali
 - everything outside ``<main>``, in a page that has one (HTML's "dominant content of the body");
 - a block that is nothing but links (a menu item, a list of other stories), but for an ``<h1>``.
 With them, on the same pages: about 10 chrome paragraphs per article, headline recall 0.93, topic micro-F1 0.77
-(0.80 on the plain test). What remains is chrome in plain ``<div>`` markup; the role model reads most of it.
+(0.80 on the plain test). What remained was chrome in plain ``<div>`` markup: 17-20 paragraphs per article on
+twenty more sites written later. So a whole page (an ``<html>`` or ``<body>`` tag; a feed item is a fragment
+and is read as above) keeps only the paragraphs that trafilatura, a maintained main-content extractor, also finds
+in the article, and its first ``<h1>``: on those twenty sites topic micro-F1 0.70-0.72 -> 0.79, chrome 2-3
+paragraphs per article (docs/quality.md, "Twenty-first pass"). trafilatura alone split some pages' articles into
+one paragraph and lost headlines; our reader gives the paragraphs, trafilatura says which are the article's.
 The Markdown reader leaves out link-only blocks too (but a level-1 heading): a reader tool that converts the
 whole page writes menus and story lists as lists of links (the same pages through markdownify: topic micro-F1
 0.43 -> 0.65).
@@ -33,6 +38,7 @@ import re
 from html.parser import HTMLParser
 from typing import Literal, cast
 
+import trafilatura
 from markdown_it import MarkdownIt
 
 TextFormat = Literal["plain", "markdown", "html"]
@@ -76,6 +82,8 @@ _LOOKS_LIKE_MARKDOWN = re.compile(
 )
 # A page with a <main> element: HTML's "dominant content of the body"; the rest is the site's.
 _HAS_MAIN = re.compile(r"<main[\s>]", re.IGNORECASE)
+# A whole web page, as opposed to a fragment (a feed item, a CMS export of the article alone).
+_WHOLE_PAGE = re.compile(r"<(?:html|body)[\s>]", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"\n\s*\n")
 # One parser for every call: building one costs more than parsing an article (0.3 ms), and parse() keeps its
 # state per call. Imported here, not on first use, so the service's background import of training.classify
@@ -110,7 +118,29 @@ def html_paragraphs(text: str) -> list[str]:
     reader = _HtmlBlocks(main_only=_HAS_MAIN.search(text) is not None)
     reader.feed(text)
     reader.finish()
-    return reader.paragraphs()
+    paragraphs = reader.paragraphs()
+    if _WHOLE_PAGE.search(text):
+        return _article_only(text, paragraphs, reader.first_h1)
+    return paragraphs
+
+
+def _article_only(page: str, paragraphs: list[str], first_h1: str | None) -> list[str]:
+    """The page's paragraphs that trafilatura also finds in its main text, and the first ``<h1>`` (the headline,
+    which trafilatura takes out of the text). All of them when it finds nothing or keeps none (a page too short
+    or too odd for it): the rules above still apply."""
+    try:
+        main_text = trafilatura.extract(page, output_format="txt", include_comments=False)
+    except Exception:  # a third-party parser's failure on hostile markup must not fail the request
+        main_text = None
+    if not main_text:
+        return paragraphs
+    main_text = _collapse(main_text)
+    kept = [p for p in paragraphs if _collapse(p) in main_text or _collapse(p) == first_h1]
+    return kept or paragraphs
+
+
+def _collapse(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
 
 
 def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
@@ -185,6 +215,7 @@ class _HtmlBlocks(HTMLParser):
         self._hidden_depth = 0  # how many elements with that tag are open inside it, itself included
         self._in_pre = 0
         self._in_content_root = 0  # open <article> and <main> elements
+        self.first_h1: str | None = None  # the first <h1> read, white space collapsed: the headline
 
     def _hides(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
         if tag in _HIDDEN_ELEMENTS or tag in _CHROME_ELEMENTS or ("role", "navigation") in attrs:
@@ -260,6 +291,8 @@ class _HtmlBlocks(HTMLParser):
         only_links = self._chars > 0 and self._link_chars == self._chars and self._block_tag != "h1"
         if self._current and not only_links:
             self._blocks.append("".join(self._current))
+            if self._block_tag == "h1" and self.first_h1 is None:
+                self.first_h1 = _collapse(self._blocks[-1]) or None
         self._current = []
         self._chars = self._link_chars = 0
 

@@ -21,11 +21,12 @@ ARTICLE = [
 ]
 
 
-def test_an_html_page_is_one_paragraph_per_block_of_visible_text() -> None:
-    page = """<!DOCTYPE html>
-<html><head><title>US and China agree</title><script>var section = "world";</script>
+def test_html_is_one_paragraph_per_block_of_visible_text() -> None:
+    # The reader's own rules, on markup without <html> or <body> around it (a whole page also goes through
+    # trafilatura's main text: the tests after these).
+    page = """<head><title>US and China agree</title><script>var section = "world";</script>
 <style>p { margin: 0 }</style></head>
-<body><header class="site"><a href="/">The Daily Ledger</a> <span>Tuesday 1 December</span></header>
+<header class="site"><a href="/">The Daily Ledger</a> <span>Tuesday 1 December</span></header>
 <article>
   <header><h1>US and China agree to resume trade talks</h1>
   <p class="byline"><span>By Jane Smith, Staff Reporter</span><br>jane.smith@example-ledger.com</p></header>
@@ -36,14 +37,14 @@ def test_an_html_page_is_one_paragraph_per_block_of_visible_text() -> None:
   <p>Read more: Beijing&#8217;s answer to the chip curbs</p>
   <footer><p>This article first appeared on the Daily Ledger.</p></footer>
 </article><noscript>Enable JavaScript</noscript>
-<footer class="site"><p>Copyright 2026 The Daily Ledger</p></footer></body></html>"""
+<footer class="site"><p>Copyright 2026 The Daily Ledger</p></footer>"""
     # The site's header and footer (outside <article>) and the share button are chrome; the article's own
     # header and footer are its text.
     assert split_paragraphs(page) == [*ARTICLE, "This article first appeared on the Daily Ledger."]
 
 
-def test_a_pages_navigation_link_lists_and_the_rest_outside_main_are_not_its_text() -> None:
-    page = """<body><div class="top">Tuesday 1 December · Weather 14°C</div>
+def test_navigation_link_lists_and_the_rest_outside_main_are_not_text() -> None:
+    page = """<div class="top">Tuesday 1 December · Weather 14°C</div>
 <nav><ul><li><a href="/world">World</a></li><li><a href="/business">Business</a></li></ul></nav>
 <div role="navigation"><div><a href="/a">Sport</a></div><div>Menu <div>Opinion</div></div></div>
 <main>
@@ -52,7 +53,7 @@ def test_a_pages_navigation_link_lists_and_the_rest_outside_main_are_not_its_tex
   <ul class="most-read"><li><a href="/1">Floods close the port</a></li><li><a href="/2">Chip curbs bite</a></li></ul>
   <div class="related"><a href="/3"><span>Read more:</span> <strong>Beijing answers</strong></a></div>
 </main>
-<aside>Advertisement</aside></body>"""
+<aside>Advertisement</aside>"""
     # Outside <main> nothing is read; blocks that are nothing but links are navigation, but for a linked <h1>.
     assert split_paragraphs(page) == ["Talks resume in Geneva", "Envoys met on Tuesday, officials said."]
     without_main = page.replace("<main>", "<div>").replace("</main>", "</div>")
@@ -62,6 +63,63 @@ def test_a_pages_navigation_link_lists_and_the_rest_outside_main_are_not_its_tex
         "Envoys met on Tuesday, officials said.",
         "Advertisement",
     ]
+
+
+def held_out_article() -> tuple[str, list[str]]:
+    """The first test article with a headline and at least six body paragraphs: its headline and bodies."""
+    with (LABELS / "paragraphs_test.csv").open(newline="", encoding="utf-8") as f:
+        for _, group in groupby(csv.DictReader(f), key=lambda r: r["article_id"]):
+            rows = list(group)
+            bodies = [r["text"] for r in rows if r["role"] == "body" and "\n" not in r["text"]]
+            headlines = [r["text"] for r in rows if r["role"] == "headline"]
+            if headlines and len(bodies) >= 6:
+                return headlines[0], bodies
+    raise AssertionError("no such article")
+
+
+# Chrome in plain <div>s, as most sites write it: nothing in HTML says it is not the article.
+DIV_CHROME = [
+    '<div class="ad"><div class="ad-label">Advertisement</div><div class="ad-slot"></div></div>',
+    '<div class="newsletter"><div class="nl-title">The Morning Briefing</div>'
+    "<div>Get the day's essential stories in your inbox before 7am, free.</div></div>",
+    '<div class="rel"><div class="rel-hd">Related</div><div><a href="/1">Port strike enters second week</a>'
+    "</div><div>3 min read · 214 comments</div></div>",
+]
+
+
+def test_a_whole_page_keeps_the_articles_paragraphs_and_headline_and_drops_div_chrome() -> None:
+    headline, bodies = held_out_article()
+    blocks = [f'<div class="hl"><h1>{headline}</h1></div>', '<div class="meta">12 March 2024 · 6 min read</div>']
+    for k, body in enumerate(bodies):
+        blocks.append(f'<div class="txt">{body.replace("&", "&amp;")}</div>')
+        if k in (1, 3, 4):
+            blocks.append(DIV_CHROME[k % 3])
+    article = "\n".join(blocks)
+    page = (
+        f"<!DOCTYPE html><html><head><title>{headline} | The Ledger</title></head><body>"
+        '<div class="top"><div class="logo">The Ledger</div><div>Tuesday 12 March 2024 · Weather 14°C</div></div>'
+        f'<div id="content">{article}</div>'
+        '<div class="foot"><div>© 2024 The Ledger Media Group. All rights reserved.</div></div></body></html>'
+    )
+    assert split_paragraphs(page) == [headline, *bodies]
+    # Read without the page around it (a fragment, as a feed item), the same markup keeps every block: the rules
+    # alone cannot tell <div> chrome from the article.
+    fragment = split_paragraphs(article)
+    assert fragment[:2] == [headline, "12 March 2024 · 6 min read"] and "The Morning Briefing" in fragment
+
+
+@pytest.mark.parametrize("failure", ["finds nothing", "raises"])
+def test_a_whole_page_is_read_by_the_rules_alone_when_trafilatura_fails(
+    monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    def extract(*args: object, **kwargs: object) -> str | None:
+        if failure == "raises":
+            raise ValueError("document is empty")
+        return None
+
+    monkeypatch.setattr("training.markup.trafilatura.extract", extract)
+    page = "<html><body><h1>Talks resume</h1><div>Envoys met.</div><div>Advertisement</div></body></html>"
+    assert split_paragraphs(page) == ["Talks resume", "Envoys met.", "Advertisement"]
 
 
 def test_a_feed_item_on_one_line_and_one_with_line_breaks_between_paragraphs() -> None:
