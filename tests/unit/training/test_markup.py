@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import LABELS
 from training.classify import split_paragraphs
-from training.markup import detect_text_format, html_paragraphs, markdown_blocks
+from training.markup import MAX_TAGS_FOR_MAIN_TEXT, detect_text_format, html_paragraphs, markdown_blocks
 
 ARTICLE = [
     "US and China agree to resume trade talks",
@@ -106,6 +106,18 @@ def test_a_whole_page_keeps_the_articles_paragraphs_and_headline_and_drops_div_c
     # alone cannot tell <div> chrome from the article.
     fragment = split_paragraphs(article)
     assert fragment[:2] == [headline, "12 March 2024 · 6 min read"] and "The Morning Briefing" in fragment
+
+
+def test_a_page_of_too_many_tags_is_read_by_the_rules_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1 MB of tags: trafilatura would take ~8 s of a worker; the rules alone ~1.5 s.
+    calls: list[int] = []
+    monkeypatch.setattr("training.markup.trafilatura.extract", lambda page, **options: calls.append(len(page)))
+    small = "<html><body>" + "<p>x</p>" * 100
+    split_paragraphs(small)
+    assert calls == [len(small)]
+    page = "<html><body>" + "<p>x</p>" * (MAX_TAGS_FOR_MAIN_TEXT // 2)
+    assert page.count("<") > MAX_TAGS_FOR_MAIN_TEXT
+    assert len(split_paragraphs(page)) == MAX_TAGS_FOR_MAIN_TEXT // 2 and calls == [len(small)]
 
 
 @pytest.mark.parametrize("failure", ["finds nothing", "raises"])
