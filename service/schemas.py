@@ -75,8 +75,10 @@ class ClassifyRequest(BaseModel):
         "auto",
         description="How to read `text`: HTML (a feed item, a saved page) and Markdown become one paragraph per "
         "block of their visible text (tags, link targets, images and emphasis marks dropped; <br><br> separates "
-        "paragraphs); 'auto' reads text with an HTML block tag as HTML, else text with Markdown headings, links "
-        "or **strong** text as Markdown, else as plain text. The response's text_format says which was used.",
+        "paragraphs); 'auto' reads text with an HTML block tag (or an inline element's end tag, such as </a>) as "
+        "HTML, else text with Markdown headings, links or **strong** text as Markdown, else as plain text. The "
+        "response's text_format says which was used. With `paragraphs`, each paragraph is read so (detected one "
+        "by one for 'auto') and stays one paragraph: its `text` in the response is what was classified.",
     )
     label_sets: list[str] | None = Field(
         None,
@@ -102,8 +104,6 @@ class ClassifyRequest(BaseModel):
     def _exactly_one_source(self) -> ClassifyRequest:
         if (self.paragraphs is None) == (self.text is None):
             raise ValueError("give exactly one of 'paragraphs' or 'text'")
-        if self.paragraphs is not None and "text_format" in self.model_fields_set:
-            raise ValueError("'text_format' says how to read 'text'; 'paragraphs' are read as given")
         return self
 
 
@@ -181,7 +181,9 @@ class Summary(BaseModel):
 class ClassifyResponse(BaseModel):
     model: ModelRefOut
     text_format: TextFormatOut | None = Field(
-        None, description="how `text` was read (as given, or detected for 'auto'); null for `paragraphs`"
+        None,
+        description="how `text` was read (as given, or detected for 'auto'); null for `paragraphs` (each is read "
+        "on its own; its `text` in the response is what was classified)",
     )
     paragraphs: list[ParagraphResult]
     summary: Summary

@@ -63,9 +63,13 @@ _CHROME_ELEMENTS = frozenset({"nav", "button"})
 # The site's own header and footer: chrome outside an <article> or <main>, the article's own inside one.
 _SITE_FURNITURE = frozenset({"header", "footer"})
 _CONTENT_ROOTS = frozenset({"article", "main"})
-# HTML, as opposed to text that mentions a tag: a block element's tag (or <br>) or a document type.
+# HTML, as opposed to text that mentions a tag: a block element's tag (or <br>), a document type, or the end tag
+# of an inline element (a paragraph's inner HTML from a CMS: "talks in <a href=...>Geneva</a>").
+_INLINE_ELEMENTS = ("a", "abbr", "b", "cite", "em", "i", "mark", "q", "s", "small", "span", "strong", "sub", "sup", "u")
 _LOOKS_LIKE_HTML = re.compile(
-    r"<!doctype\s+html|</?(?:" + "|".join(sorted(_BLOCK_ELEMENTS | {"br"})) + r")(?:\s[^<>]*)?/?>", re.IGNORECASE
+    r"<!doctype\s+html|</?(?:" + "|".join(sorted(_BLOCK_ELEMENTS | {"br"})) + r")(?:\s[^<>]*)?/?>"
+    r"|</(?:" + "|".join(_INLINE_ELEMENTS) + r")\s*>",
+    re.IGNORECASE,
 )
 # Markdown, as opposed to plain text: a heading line ("# Title"), a link or image ("[text](target)"), or strong
 # emphasis ("**text**"). A hashtag ("#MeToo") has no space after its mark; a press release's end mark
@@ -115,11 +119,24 @@ def resolve_text_format(text: str, text_format: str = "auto") -> TextFormat:
     return cast(TextFormat, text_format)
 
 
-def html_paragraphs(text: str) -> list[str]:
+def paragraph_text(paragraph: str, text_format: str = "auto") -> str:
+    """One paragraph sent with its markup (a CMS export's ``<p>`` with links, a Markdown line with emphasis),
+    read as its visible text: its blocks, if it has several, on lines of their own; plain text as it is. Empty
+    when the markup has no text. Sent as text, such paragraphs lost half their roles (bench, docs/quality.md)."""
+    chosen = resolve_text_format(paragraph, text_format)
+    if chosen == "plain":
+        return paragraph
+    # A paragraph sent alone is one the user wants labelled, even when it is nothing but a link (a promo).
+    if chosen == "html":
+        return "\n".join(html_paragraphs(paragraph, keep_link_only=True))
+    return "\n".join(markdown_blocks(paragraph, keep_link_only=True))
+
+
+def html_paragraphs(text: str, keep_link_only: bool = False) -> list[str]:
     """One paragraph per block of the document's visible text, the page's chrome left out (see the module's
     docstring); ``<br>`` is a line break, two in a row a paragraph break (how feeds without ``<p>`` separate
     paragraphs). Malformed HTML is read as far as it goes."""
-    reader = _HtmlBlocks(main_only=_HAS_MAIN.search(text) is not None)
+    reader = _HtmlBlocks(main_only=_HAS_MAIN.search(text) is not None, keep_link_only=keep_link_only)
     reader.feed(text)
     reader.finish()
     paragraphs = reader.paragraphs()
@@ -147,7 +164,7 @@ def _collapse(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
+def markdown_blocks(text: str, one_per_line: bool = False, keep_link_only: bool = False) -> list[str]:
     """The visible text of each Markdown paragraph, heading, list item and code block, in order (a soft line
     break stays a newline), but for blocks that are nothing but links (with ``one_per_line``, for text whose
     lines are its paragraphs, lines that are nothing but links); HTML inside the Markdown is read as HTML."""
@@ -159,7 +176,7 @@ def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
         if token.type == "inline":
             lines = _inline_lines(token.children or [])
             texts = [line for line, _ in lines]
-            if opened != "h1":  # as in HTML: link-only text is navigation, but for the headline
+            if opened != "h1" and not keep_link_only:  # as in HTML: link-only text is navigation, but for the headline
                 kept = [line for line, only_links in lines if not only_links]
                 if one_per_line or not any(line.strip() for line in kept):  # per line, or the whole block
                     texts = kept
@@ -167,7 +184,7 @@ def markdown_blocks(text: str, one_per_line: bool = False) -> list[str]:
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content)
         elif token.type == "html_block":
-            blocks.extend(html_paragraphs(token.content))
+            blocks.extend(html_paragraphs(token.content, keep_link_only))
     return [block for block in map(_tidy_lines, blocks) if block]
 
 
@@ -206,9 +223,10 @@ class _HtmlBlocks(HTMLParser):
     """Collects visible text, breaking at block elements; whitespace collapsed as a browser does (but in
     ``<pre>``). Hidden content (a script, the page's navigation) is skipped up to its element's matching end tag."""
 
-    def __init__(self, main_only: bool = False) -> None:
+    def __init__(self, main_only: bool = False, keep_link_only: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self._main_only = main_only  # read only inside <main>
+        self._keep_link_only = keep_link_only  # keep blocks that are nothing but links
         self._in_main = 0
         self._in_link = 0
         self._block_tag = ""  # the element whose start began the current block
@@ -293,6 +311,7 @@ class _HtmlBlocks(HTMLParser):
         # page's navigation, not its text (link density 1: the boilerplate cue of jusText and readability);
         # but for an <h1>, a headline linked to its own page.
         only_links = self._chars > 0 and self._link_chars == self._chars and self._block_tag != "h1"
+        only_links = only_links and not self._keep_link_only
         if self._current and not only_links:
             self._blocks.append("".join(self._current))
             if self._block_tag == "h1" and self.first_h1 is None:

@@ -61,8 +61,9 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
 
     The format comes from ``input_format``, else the suffix (.md/.markdown, .html/.htm, .jsonl, .csv); stdin is
     JSONL when it starts with ``{``. Other text is read as HTML or Markdown when it looks like it
-    (`detect_text_format`); ``--input-format txt`` reads it as plain text. JSONL records and CSV rows may carry
-    an ``id``, echoed in the output.
+    (`detect_text_format`); ``--input-format txt`` reads it as plain text. JSONL records and CSV rows are one
+    paragraph each, read as its visible text when it is HTML or Markdown, and may carry an ``id``, echoed in the
+    output.
     """
     from training.classify import split_paragraphs
     from training.markup import resolve_text_format
@@ -78,9 +79,7 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
     text_format = None
     if kind == "jsonl":
         for number, record in jsonl_records(content, name):
-            if not record["text"].strip():
-                raise TopicframeError(f"{name}:{number}: empty text")  # as an empty CSV row is refused
-            texts.append(record["text"])
+            texts.append(_record_text(record["text"], f"{name}:{number}"))
             ids.append(str(record.get("id", "")))
     elif kind == "csv":
         texts, ids = _csv_paragraphs(content, name)
@@ -92,6 +91,19 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
         left_out = f" (read as {text_format}: tags, images, navigation and link-only blocks are left out)"
         raise TopicframeError(f"{name}: no paragraphs found{left_out if markup else ''}")
     return texts, (ids if any(ids) else None), text_format
+
+
+def _record_text(text: str, where: str) -> str:
+    """A record's paragraph, read as its visible text when it is HTML or Markdown (a CMS's paragraph markup),
+    as the service reads `paragraphs`; an empty one, or markup with no text, is refused."""
+    from training.markup import paragraph_text
+
+    if not text.strip():
+        raise TopicframeError(f"{where}: empty text")
+    paragraph = paragraph_text(text)
+    if not paragraph.strip():
+        raise TopicframeError(f"{where}: no text once its markup is left out (tags, images and scripts)")
+    return paragraph
 
 
 def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
@@ -107,9 +119,7 @@ def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     texts, ids = [], []
     try:
         for row in reader:
-            if not (row.get("text") or "").strip():
-                raise TopicframeError(f"{name}:{reader.line_num}: empty text")
-            texts.append(row["text"])
+            texts.append(_record_text(row.get("text") or "", f"{name}:{reader.line_num}"))
             ids.append(row.get("id") or "")
     except csv.Error as exc:
         raise TopicframeError(f"{name}:{reader.line_num}: unreadable CSV record ({exc})") from None

@@ -86,31 +86,54 @@ def parse_request(raw: bytes) -> ClassifyRequest:
 def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str], str | None]:
     """The paragraphs to classify, within the configured limits (422 naming the limit otherwise), and how
     ``text`` was read (None for ``paragraphs``)."""
-    text_format = None
     if body.paragraphs is not None:
-        paragraphs, field = body.paragraphs, "paragraphs"
-    else:
-        assert body.text is not None  # the request model guarantees one of the two
-        from training.classify import split_paragraphs
-        from training.markup import resolve_text_format
+        return read_paragraphs(body.paragraphs, body.text_format, settings), None
+    assert body.text is not None  # the request model guarantees one of the two
+    from training.classify import split_paragraphs
+    from training.markup import resolve_text_format
 
-        text_format = resolve_text_format(body.text, body.text_format)
-        if text_format == "markdown" and len(body.text) > settings.max_markdown_chars:
-            raise limit_error(
-                ["body", "text"],
-                f"{len(body.text)} characters read as Markdown; at most {settings.max_markdown_chars} allowed "
-                "(text_format 'plain' reads it as plain text)",
-                "max_markdown_chars",
-            )
-        paragraphs, field = split_paragraphs(body.text, text_format), "text"
-        if not paragraphs:  # markup with nothing but tags, images, links or navigation
+    text_format = resolve_text_format(body.text, body.text_format)
+    if text_format == "markdown" and len(body.text) > settings.max_markdown_chars:
+        raise limit_error(
+            ["body", "text"],
+            f"{len(body.text)} characters read as Markdown; at most {settings.max_markdown_chars} allowed "
+            "(text_format 'plain' reads it as plain text)",
+            "max_markdown_chars",
+        )
+    paragraphs = split_paragraphs(body.text, text_format)
+    if not paragraphs:  # markup with nothing but tags, images, links or navigation
+        raise ClientError(
+            422,
+            ["body", "text"],
+            f"read as {text_format}, the text has no paragraph to classify (tags, images, scripts, navigation "
+            "and blocks that are only links are left out); text_format 'plain' classifies it as it is",
+            "no_text",
+        )
+    check_paragraph_limits(paragraphs, "text", settings)
+    return paragraphs, text_format
+
+
+def read_paragraphs(given: list[str], text_format: str, settings: Settings) -> list[str]:
+    """``paragraphs`` as sent, within the limits, each read as its visible text when it is markup (a CMS's
+    paragraph HTML); 422 naming the paragraph when its markup has no text."""
+    from training.markup import paragraph_text
+
+    check_paragraph_limits(given, "paragraphs", settings)
+    paragraphs = [paragraph_text(paragraph, text_format) for paragraph in given]
+    for i, paragraph in enumerate(paragraphs):
+        if not paragraph.strip():
             raise ClientError(
                 422,
-                ["body", "text"],
-                f"read as {text_format}, the text has no paragraph to classify (tags, images, scripts, navigation "
-                "and blocks that are only links are left out); text_format 'plain' classifies it as it is",
+                ["body", "paragraphs", i],
+                f"paragraph {i} has no text once read as markup (tags, images and scripts are left out); "
+                "text_format 'plain' classifies it as it is",
                 "no_text",
             )
+    return paragraphs
+
+
+def check_paragraph_limits(paragraphs: list[str], field: str, settings: Settings) -> None:
+    """422 naming the limit: too many paragraphs, or one too long (as sent, before any markup is read)."""
     if len(paragraphs) > settings.max_paragraphs:
         raise limit_error(
             ["body", field],
@@ -125,7 +148,6 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str],
                 f"paragraph {i} has {len(paragraph)} characters; at most {settings.max_paragraph_chars} allowed",
                 "max_paragraph_chars",
             )
-    return paragraphs, text_format
 
 
 def label_sets_of(body: ClassifyRequest, bundle: ModelBundle) -> list[str]:

@@ -213,6 +213,33 @@ def test_a_missing_text_column_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_reads_them(
+    spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    # A CMS export: each row one paragraph's HTML, with and without an article id; one row only an image.
+    rows = [
+        ("1", "a", '<p>Customs officers at the <a href="/port">port</a> seized solar panels &amp; cells.</p>'),
+        ("2", "a", "**Beijing** called the seizure a violation of trade rules."),
+        ("3", "", "<p>Navy ships sailed through the <em>strait</em>.</p>"),
+        ("4", "a", '<p><img src="a.jpg"></p>'),
+    ]
+    source = tmp_path / "in.csv"
+    pd.DataFrame(rows, columns=["id", "article_id", "text"]).to_csv(source, index=False)
+    options = BatchOptions(
+        [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
+    )
+    report = run_batch(options, spark=spark)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (4, 3, 1)
+    out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id")
+    assert out.loc["1", "text"] == "Customs officers at the port seized solar panels & cells."
+    assert out.loc["3", "text"] == "Navy ships sailed through the strait."
+    assert out.loc["2", "text"] == "Beijing called the seizure a violation of trade rules."
+    served = classify(bundle, [out.loc["1", "text"], out.loc["2", "text"]])["paragraphs"]
+    assert [list(out.loc[i, "topic"]) for i in ("1", "2")] == [p["labels"]["topic"] for p in served]
+    rejected = read_output(tmp_path / "out" / "rejected")
+    assert rejected["input_id"].tolist() == ["4"] and "markup" in rejected["reject_reason"].iloc[0]
+
+
 @pytest.mark.parametrize("name", ["in.csv", "in.parquet"])
 def test_an_input_with_no_rows_is_an_error_and_writes_nothing(
     spark: SparkSession, model: tuple[Path, str], tmp_path: Path, name: str

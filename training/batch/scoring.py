@@ -24,6 +24,7 @@ import pandas as pd
 from training.bundle import ModelBundle
 from training.classify import split_paragraphs
 from training.features import ArticleLayout
+from training.markup import paragraph_text
 from training.pyfunc import frame_from_arrays
 
 # Paragraphs scored per call to the model: large enough that per-call costs vanish, small enough
@@ -108,6 +109,9 @@ def _text_problem(text: Any) -> str | None:
     return None
 
 
+NO_TEXT_IN_MARKUP = "no paragraph once its markup is left out"
+
+
 def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> None:
     """One input row per article (``unit=article``) or per lone paragraph."""
     rows = zip(
@@ -126,7 +130,7 @@ def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> N
         if task.unit == "article":
             paragraphs = [] if reason else split_paragraphs(str(text))
             if not reason and not paragraphs:  # HTML or Markdown with no text once its markup is left out
-                reason = "no paragraph once its markup is left out"
+                reason = NO_TEXT_IN_MARKUP
             if reason:
                 pending.rejected.append((input_id, input_id, text, file, line, reason))
                 continue
@@ -136,10 +140,12 @@ def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> N
                 pending.article_keys.append(key if len(paragraphs) > 1 else None)
                 pending.meta.append((input_id, input_id, index, file, line, int(index == 0)))
         else:
+            paragraph = "" if reason else paragraph_text(str(text))  # a paragraph's own HTML or Markdown
+            reason = reason or (None if paragraph.strip() else NO_TEXT_IN_MARKUP)
             if reason:
                 pending.rejected.append((input_id, article, text, file, line, reason))
                 continue
-            pending.texts.append(str(text))
+            pending.texts.append(paragraph)
             pending.article_keys.append(None)
             pending.meta.append((input_id, article, 0, file, line, 1))
 
@@ -158,10 +164,12 @@ def _gather_grouped(batch: pd.DataFrame, pending: _Pending) -> None:
         kept = []
         for input_id, text, file, line, problem in zip(ids, texts, files, lines, problems, strict=True):
             reason = (None if _missing(problem) else str(problem)) or _text_problem(text)
+            paragraph = "" if reason else paragraph_text(str(text))
+            reason = reason or (None if paragraph.strip() else NO_TEXT_IN_MARKUP)
             if reason:
                 pending.rejected.append((input_id, article, text, file, line, reason))
             else:
-                kept.append((input_id, str(text), file, line))
+                kept.append((input_id, paragraph, file, line))
         # A paragraph with no article id arrives alone under its own key: it has no neighbours.
         article = None if _missing(article) else str(article)
         key = article if article is not None and len(kept) > 1 else None

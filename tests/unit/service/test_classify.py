@@ -273,11 +273,36 @@ def test_text_sent_as_html_or_markdown_is_classified_as_its_paragraphs(client: T
     assert plain["text_format"] == "plain" and len(plain["paragraphs"]) == 1
 
 
+def test_paragraphs_sent_with_their_markup_are_classified_as_their_text(client: TestClient) -> None:
+    # A CMS export: each paragraph's inner HTML (links, emphasis, entities), or Markdown from a reader tool.
+    paragraphs = split_paragraphs(ARTICLE)
+    as_text = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()["paragraphs"]
+    escaped = [p.replace("&", "&amp;").replace("\n", "<br>") for p in paragraphs]
+    as_html = [f"<p>{p}</p>" for p in escaped]
+    linked = [f'<a href="/story">{p.split(" ", 1)[0]}</a> {p.split(" ", 1)[1]}' for p in escaped]
+    strong = [f"**{p.split(' ', 1)[0]}** {p.split(' ', 1)[1]}" for p in paragraphs]  # Markdown
+    for sent in (as_html, linked, strong):
+        body = client.post("/v1/classify", json={"paragraphs": sent}).json()
+        assert [(p["text"], p["role"], p["labels"]) for p in body["paragraphs"]] == [
+            (p["text"], p["role"], p["labels"]) for p in as_text
+        ], sent
+    # text_format 'plain' classifies them as they are, tags included.
+    body = client.post("/v1/classify", json={"paragraphs": as_html, "text_format": "plain"}).json()
+    assert [p["text"] for p in body["paragraphs"]] == as_html
+    # A paragraph that is only a link is kept (sent alone, it is one to label); one with no text is a 422.
+    promo = client.post("/v1/classify", json={"paragraphs": ['<p><a href="/x">Read more: talks resume</a></p>']})
+    assert promo.json()["paragraphs"][0]["text"] == "Read more: talks resume"
+    response = client.post("/v1/classify", json={"paragraphs": ["Talks resumed.", "<p><img src='a.jpg'></p>"]})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "paragraphs", 1] and item["type"] == "no_text"
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
         ({"text": "Talks resumed.", "text_format": "rtf"}, ["body", "text_format"]),
-        ({"paragraphs": ["Talks resumed."], "text_format": "html"}, ["body"]),
+        ({"paragraphs": ["Talks resumed."], "text_format": "rtf"}, ["body", "text_format"]),
     ],
 )
 def test_a_text_format_that_cannot_apply_is_a_422_naming_it(client: TestClient, body: dict, loc: list) -> None:

@@ -1,0 +1,49 @@
+"""Paragraph records read by `topicframe classify` (`training.paragraph_input.read_paragraphs`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.errors import TopicframeError
+from training.paragraph_input import read_paragraphs
+
+
+def test_records_sent_with_their_markup_are_read_as_their_text(tmp_path: Path) -> None:
+    # A CMS export: one paragraph's inner HTML per record, or a reader tool's Markdown.
+    records = [
+        {"id": "p1", "text": 'Talks in <a href="/geneva">Geneva</a> &amp; Bern resumed.'},
+        {"id": "p2", "text": "<p>Envoys met.<br>Both sides spoke.</p>"},
+        {"id": "p3", "text": "**Updated** Envoys met [in Geneva](https://x.example)."},
+        {"id": "p4", "text": "Prices rose 3 < 5 percent, officials said."},
+    ]
+    source = tmp_path / "paragraphs.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    texts, ids, text_format = read_paragraphs(source)
+    assert texts == [
+        "Talks in Geneva & Bern resumed.",
+        "Envoys met.\nBoth sides spoke.",
+        "Updated Envoys met in Geneva.",
+        "Prices rose 3 < 5 percent, officials said.",
+    ]
+    assert ids == ["p1", "p2", "p3", "p4"] and text_format is None
+    csv_source = tmp_path / "paragraphs.csv"
+    csv_source.write_text('id,text\n1,"<p><a href=""/x"">Read more: talks resume</a></p>"\n')
+    assert read_paragraphs(csv_source)[0] == ["Read more: talks resume"]  # a link alone is a paragraph too
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("in.jsonl", '{"text": "ok"}\n{"text": "<p><img src=a.jpg></p>"}\n'),
+        ("in.csv", 'text\nok\n"<p><img src=a.jpg></p>"\n'),
+    ],
+)
+def test_a_record_whose_markup_has_no_text_is_refused_with_its_line(tmp_path: Path, name: str, content: str) -> None:
+    source = tmp_path / name
+    source.write_text(content)
+    line = 2 if name.endswith(".jsonl") else 3
+    with pytest.raises(TopicframeError, match=f"{name}:{line}: no text once its markup is left out"):
+        read_paragraphs(source)
