@@ -22,6 +22,7 @@ from mlflow.pyfunc import PythonModel
 
 from training.bundle import ModelBundle, load_bundle
 from training.features import ArticleLayout
+from training.markup import paragraph_text
 from training.scoring import sklearn_checks_off
 
 
@@ -36,7 +37,8 @@ def input_texts(model_input: Any) -> list[str]:
         values = [model_input]
     else:
         values = list(model_input)
-    return ["" if v is None else str(v) for v in values]
+    # A paragraph's own HTML or Markdown is read as its visible text, as the service reads `paragraphs`.
+    return ["" if v is None else paragraph_text(str(v)) for v in values]
 
 
 def input_layout(model_input: Any, n: int) -> ArticleLayout:

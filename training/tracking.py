@@ -287,10 +287,14 @@ def log_training_run(
 
 def _pip_requirements() -> list[str]:
     # Pinned to this environment, what the pyfunc imports to read the model: the config is a pydantic model,
-    # and a classifier that is not weights + intercepts (linear SVM, NB) is read with skops.
+    # a classifier that is not weights + intercepts (linear SVM, NB) is read with skops, and a paragraph sent
+    # with its own HTML or Markdown is read by training.markup (markdown-it-py, trafilatura).
     from importlib.metadata import version
 
-    packages = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "skops", "pyyaml")
+    packages = (
+        *("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pydantic", "skops", "pyyaml"),
+        *("markdown-it-py", "trafilatura"),
+    )
     return [f"{pkg}=={version(pkg)}" for pkg in packages]
 
 

@@ -29,6 +29,9 @@ def test_input_shapes_flatten_to_one_text_per_row() -> None:
     assert input_texts(frame["text"]) == PARAGRAPHS
     assert input_texts(frame.to_numpy()) == PARAGRAPHS
     assert input_texts(PARAGRAPHS[0]) == [PARAGRAPHS[0]]
+    # A paragraph's own HTML or Markdown is read as its text, as the service reads `paragraphs`.
+    marked_up = [f"<p>{PARAGRAPHS[0]}</p>", f'<a href="/x">{PARAGRAPHS[1]}</a>', f"**{PARAGRAPHS[2]}**", None]
+    assert input_texts(marked_up) == [*PARAGRAPHS[:3], ""]
 
 
 @pytest.fixture(scope="module")
