@@ -17,6 +17,9 @@ Each test article is rendered in page order, its paragraphs marked up by their g
   blocks between body paragraphs: what a scraper's GET or a browser's "Save page as" gives; and the first set's
   pages converted to Markdown by markdownify, as a reader tool that keeps the whole page gives them.
 
+Then each article is sent as its paragraphs, each in its own HTML or Markdown (a CMS export), read as the service
+reads `paragraphs`: as plain text, and read as markup (role accuracy, topic and frame micro-F1).
+
 Each rendering is sent as one text and split as the service splits `text`: once read as plain text (how every
 text was read before `training/markup.py`), once with its format detected; then scored as one article. An
 extracted paragraph whose text (white space collapsed) is one of the article's own is that paragraph, with its
@@ -43,6 +46,7 @@ from bench.paired_bootstrap import LABEL_SETS, load_test, micro_f1, store_model
 from training.bundle import ModelBundle
 from training.classify import classify, split_paragraphs
 from training.dataset import LabelledData
+from training.markup import paragraph_text
 
 DATA = Path(__file__).resolve().parent / "data"
 # Ten sites each, written blind to the reader: "eval" chose the HTML rules, "confirm" and "third" came later and
@@ -235,6 +239,30 @@ def figures(bundle: ModelBundle, test: LabelledData, render: Article, text_forma
     }
 
 
+def paragraph_figures(bundle: ModelBundle, test: LabelledData, markup: Markup, text_format: str) -> dict:
+    """Each test article sent as its paragraphs, each in its own markup (a CMS export's paragraph HTML), read as
+    `POST /v1/classify {"paragraphs": ...}` reads them: role accuracy and topic and frame micro-F1."""
+    articles: dict[str | None, list[int]] = {}
+    for i, article in enumerate(test.article_ids):
+        articles.setdefault(article, []).append(i)
+    counts = {name: np.zeros(3) for name in LABEL_SETS}
+    roles_right = 0
+    for members in articles.values():
+        roles = [test.labels["role"][i][0] for i in members]
+        first = roles.index("headline") if "headline" in roles else -1
+        sent = [markup(role, test.texts[i], k, k == first) for k, (role, i) in enumerate(zip(roles, members))]
+        read = [paragraph_text(paragraph, text_format) or paragraph for paragraph in sent]
+        for p, i in zip(classify(bundle, read, include_scores=False)["paragraphs"], members, strict=True):
+            roles_right += p["role"] == test.labels["role"][i][0]
+            for name in LABEL_SETS:
+                predicted, gold = set(p["labels"][name]), set(test.labels[name][i])
+                counts[name] += (len(predicted & gold), len(predicted - gold), len(gold - predicted))
+    return {
+        "role_accuracy": roles_right / len(test.texts),
+        **{f"{name}_micro_f1": float(micro_f1(counts[name])) for name in LABEL_SETS},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tracking_uri")
@@ -257,11 +285,20 @@ def main() -> None:
         }
         for reading, row in report[name].items():
             print(f"{name:45} {reading:16}", json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
+    paragraphs: dict[str, dict] = {}
+    for name, markup in (("HTML paragraphs", html_element), ("Markdown paragraphs", markdown)):
+        paragraphs[name] = {
+            reading: paragraph_figures(bundle, test, markup, text_format)
+            for reading, text_format in (("as plain text", "plain"), ("format detected", "auto"))
+        }
+        for reading, row in paragraphs[name].items():
+            print(f"{name:45} {reading:16}", json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
     record = {
         "model": f"{ref.name} v{ref.version}",
         "seed": args.seed,
         "pages": [str(path) for path in args.pages],
         "renderings": report,
+        "paragraphs_sent_one_by_one": paragraphs,
     }
     args.out.write_text(json.dumps(record, indent=1) + "\n")
 

@@ -71,17 +71,18 @@ _LOOKS_LIKE_HTML = re.compile(
     r"|</(?:" + "|".join(_INLINE_ELEMENTS) + r")\s*>",
     re.IGNORECASE,
 )
-# Markdown, as opposed to plain text: a heading line ("# Title"), a link or image ("[text](target)"), or strong
-# emphasis ("**text**"). A hashtag ("#MeToo") has no space after its mark; a press release's end mark
-# ("### End of release ###") ends with its hashes, as Markdown's own headings rarely do; a bullet ("- item") is
-# plain too.
+# Markdown, as opposed to plain text: a heading line ("# Title"), a link or image ("[text](target)"), strong
+# emphasis ("**text**"), or a whole line in emphasis ("*Photo: Reuters*", as converters write captions). A
+# hashtag ("#MeToo") has no space after its mark; a press release's end mark ("### End of release ###") ends with
+# its hashes, as Markdown's own headings rarely do; a bullet ("- item") is plain too.
 _LOOKS_LIKE_MARKDOWN = re.compile(
     r"^ {0,3}#{1,6}[ \t]+\S(?:.*[^#\s])?[ \t]*$"  # a heading
     # A link or an image: "[text](target". Neither part may hold a bracket or run on without bound, so a scan
     # from one "[" stops where the next could start: linear time on any text (a 2 MB body of "[[[..." or
     # "[a](" repeated took minutes with open-ended classes).
     r"|!?\[[^\[\]\n]{1,500}\]\([^()\[\]\s]{1,2000}[)\s]"
-    r"|\*\*[^*\s][^*\n]*\*\*",  # strong emphasis
+    r"|\*\*[^*\s][^*\n]*\*\*"  # strong emphasis
+    r"|^[ \t]*([*_])[^\s*_](?:[^\n]*[^\s*_])?\1[ \t]*$",  # a line in emphasis: "*Photo: Reuters*"
     re.MULTILINE,
 )
 # A page with a <main> element: HTML's "dominant content of the body"; the rest is the site's.
@@ -126,21 +127,24 @@ def paragraph_text(paragraph: str, text_format: str = "auto") -> str:
     chosen = resolve_text_format(paragraph, text_format)
     if chosen == "plain":
         return paragraph
-    # A paragraph sent alone is one the user wants labelled, even when it is nothing but a link (a promo).
+    # A paragraph sent alone is one the user wants labelled, even when it is nothing but a link (a promo) or
+    # sits in a <footer>: the chrome rules, which choose an article's paragraphs from a page, do not apply.
     if chosen == "html":
-        return "\n".join(html_paragraphs(paragraph, keep_link_only=True))
-    return "\n".join(markdown_blocks(paragraph, keep_link_only=True))
+        return "\n".join(html_paragraphs(paragraph, leave_out_chrome=False))
+    return "\n".join(markdown_blocks(paragraph, leave_out_chrome=False))
 
 
-def html_paragraphs(text: str, keep_link_only: bool = False) -> list[str]:
+def html_paragraphs(text: str, leave_out_chrome: bool = True) -> list[str]:
     """One paragraph per block of the document's visible text, the page's chrome left out (see the module's
-    docstring); ``<br>`` is a line break, two in a row a paragraph break (how feeds without ``<p>`` separate
-    paragraphs). Malformed HTML is read as far as it goes."""
-    reader = _HtmlBlocks(main_only=_HAS_MAIN.search(text) is not None, keep_link_only=keep_link_only)
+    docstring; ``leave_out_chrome=False`` keeps everything visible); ``<br>`` is a line break, two in a row a
+    paragraph break (how feeds without ``<p>`` separate paragraphs). Malformed HTML is read as far as it goes."""
+    reader = _HtmlBlocks(
+        chrome_rules=leave_out_chrome, main_only=leave_out_chrome and _HAS_MAIN.search(text) is not None
+    )
     reader.feed(text)
     reader.finish()
     paragraphs = reader.paragraphs()
-    if _WHOLE_PAGE.search(text) and text.count("<") <= MAX_TAGS_FOR_MAIN_TEXT:
+    if leave_out_chrome and _WHOLE_PAGE.search(text) and text.count("<") <= MAX_TAGS_FOR_MAIN_TEXT:
         return _article_only(text, paragraphs, reader.first_h1)
     return paragraphs
 
@@ -164,7 +168,7 @@ def _collapse(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def markdown_blocks(text: str, one_per_line: bool = False, keep_link_only: bool = False) -> list[str]:
+def markdown_blocks(text: str, one_per_line: bool = False, leave_out_chrome: bool = True) -> list[str]:
     """The visible text of each Markdown paragraph, heading, list item and code block, in order (a soft line
     break stays a newline), but for blocks that are nothing but links (with ``one_per_line``, for text whose
     lines are its paragraphs, lines that are nothing but links); HTML inside the Markdown is read as HTML."""
@@ -176,7 +180,7 @@ def markdown_blocks(text: str, one_per_line: bool = False, keep_link_only: bool 
         if token.type == "inline":
             lines = _inline_lines(token.children or [])
             texts = [line for line, _ in lines]
-            if opened != "h1" and not keep_link_only:  # as in HTML: link-only text is navigation, but for the headline
+            if opened != "h1" and leave_out_chrome:  # as in HTML: link-only text is navigation, but for the headline
                 kept = [line for line, only_links in lines if not only_links]
                 if one_per_line or not any(line.strip() for line in kept):  # per line, or the whole block
                     texts = kept
@@ -184,7 +188,7 @@ def markdown_blocks(text: str, one_per_line: bool = False, keep_link_only: bool 
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content)
         elif token.type == "html_block":
-            blocks.extend(html_paragraphs(token.content, keep_link_only))
+            blocks.extend(html_paragraphs(token.content, leave_out_chrome))
     return [block for block in map(_tidy_lines, blocks) if block]
 
 
@@ -223,10 +227,10 @@ class _HtmlBlocks(HTMLParser):
     """Collects visible text, breaking at block elements; whitespace collapsed as a browser does (but in
     ``<pre>``). Hidden content (a script, the page's navigation) is skipped up to its element's matching end tag."""
 
-    def __init__(self, main_only: bool = False, keep_link_only: bool = False) -> None:
+    def __init__(self, chrome_rules: bool = True, main_only: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self._chrome_rules = chrome_rules  # leave out navigation, buttons, the site's furniture, link-only blocks
         self._main_only = main_only  # read only inside <main>
-        self._keep_link_only = keep_link_only  # keep blocks that are nothing but links
         self._in_main = 0
         self._in_link = 0
         self._block_tag = ""  # the element whose start began the current block
@@ -240,7 +244,11 @@ class _HtmlBlocks(HTMLParser):
         self.first_h1: str | None = None  # the first <h1> read, white space collapsed: the headline
 
     def _hides(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-        if tag in _HIDDEN_ELEMENTS or tag in _CHROME_ELEMENTS or ("role", "navigation") in attrs:
+        if tag in _HIDDEN_ELEMENTS:
+            return True
+        if not self._chrome_rules:
+            return False
+        if tag in _CHROME_ELEMENTS or ("role", "navigation") in attrs:
             return True
         return tag in _SITE_FURNITURE and not self._in_content_root
 
@@ -311,7 +319,7 @@ class _HtmlBlocks(HTMLParser):
         # page's navigation, not its text (link density 1: the boilerplate cue of jusText and readability);
         # but for an <h1>, a headline linked to its own page.
         only_links = self._chars > 0 and self._link_chars == self._chars and self._block_tag != "h1"
-        only_links = only_links and not self._keep_link_only
+        only_links = only_links and self._chrome_rules
         if self._current and not only_links:
             self._blocks.append("".join(self._current))
             if self._block_tag == "h1" and self.first_h1 is None:

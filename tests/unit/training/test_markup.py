@@ -203,6 +203,9 @@ def test_markdown_escapes_code_and_html_inside() -> None:
         ("# Talks resume\n\nEnvoys met.", "markdown"),
         ("Envoys met [in Geneva](https://example.com).", "markdown"),
         ("**Updated** Envoys met.", "markdown"),
+        ("Envoys met.\n\n*Photo: Reuters*", "markdown"),
+        ("_Correction: an earlier version misstated the date._", "markdown"),
+        ("Prices rose 5*3 percent, a *rough* guess", "plain"),
         ("<p>Envoys met.</p>", "html"),
         ("Envoys met.<br>Talks resumed.", "html"),
         ("<!doctype html><title>x</title>", "html"),
@@ -239,4 +242,5 @@ def test_a_construct_left_open_at_the_end_is_dropped_in_linear_time() -> None:
     for unit in ("<a ", "<!-- x >", "<p a='", "<a\n"):
         html_paragraphs(unit * (200_000 // len(unit)))
         detect_text_format("[" * 200_000 + "[a](" * 50_000)
+        detect_text_format("*a " * 70_000 + "\n_" * 100_000)
     assert time.perf_counter() - started < 10
