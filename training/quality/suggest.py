@@ -34,6 +34,7 @@ import numpy as np
 
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
+from training.markup import paragraph_text
 from training.paragraph_input import jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
@@ -72,9 +73,9 @@ def _read_text(path: Path) -> str:
 
 
 def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
-    """Paragraphs from CSV (a text column; ``article_id`` groups rows), JSONL (a ``text`` per line, an
-    article split into paragraphs) or any other file (one article: plain text, HTML or Markdown, split as the
-    service splits ``text``)."""
+    """Paragraphs from CSV (a text column, one paragraph per row; ``article_id`` groups rows), JSONL (a ``text``
+    per line, an article split into paragraphs) or any other file (one article: plain text, HTML or Markdown,
+    split as the service splits ``text``)."""
     pool = Pool()
     for path in paths:
         content = _read_text(path)
@@ -99,7 +100,8 @@ def _read_csv(pool: Pool, path: Path, content: str, text_column: str) -> None:
     previous = 1  # a record starts on the line after the previous one ended (quoted fields span lines)
     for row in reader:
         number, previous = previous + 1, reader.line_num
-        text = (row.get(text_column) or "").strip()
+        # A row is a paragraph: its own HTML or Markdown is read as its text, as the service reads `paragraphs`.
+        text = paragraph_text(row.get(text_column) or "").strip()
         if not text:
             continue
         article = row.get("article_id") or f"{path.stem}-{number}"

@@ -22,7 +22,9 @@ TOPIC_LABELS = {"topic": ["trade", "security"]}
 
 def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
     (tmp_path / "pool.csv").write_text(
-        'id,article_id,text\nx1,A,"First, with a comma"\nx2,A,\nx3,B,"Line one\nline two"\n', encoding="utf-8"
+        'id,article_id,text\nx1,A,"First, with a <a href=""/x"">comma</a>"\nx2,A,<p><img src=a.jpg></p>\n'
+        'x3,B,"Line one\nline two"\n',
+        encoding="utf-8",
     )
     (tmp_path / "pool.jsonl").write_text(
         json.dumps({"text": "Headline\n\nBody one.\n\nBody two."}) + "\n\n", encoding="utf-8"
