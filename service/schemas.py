@@ -76,7 +76,8 @@ class ClassifyRequest(BaseModel):
         description="How to read `text`: HTML (a feed item, a saved page) and Markdown become one paragraph per "
         "block of their visible text (tags, link targets, images and emphasis marks dropped; <br><br> separates "
         "paragraphs); 'auto' reads text with an HTML block tag (or an inline element's end tag, such as </a>) as "
-        "HTML, else text with Markdown headings, links or **strong** text as Markdown, else as plain text. The "
+        "HTML, else text with Markdown headings, links, **strong** text or a whole line in *emphasis* as Markdown, "
+        "else as plain text. The "
         "response's text_format says which was used. With `paragraphs`, each paragraph is read so (detected one "
         "by one for 'auto') and stays one paragraph: its `text` in the response is what was classified.",
     )
