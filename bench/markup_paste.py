@@ -250,7 +250,9 @@ def paragraph_figures(bundle: ModelBundle, test: LabelledData, markup: Markup, t
     for members in articles.values():
         roles = [test.labels["role"][i][0] for i in members]
         first = roles.index("headline") if "headline" in roles else -1
-        sent = [markup(role, test.texts[i], k, k == first) for k, (role, i) in enumerate(zip(roles, members))]
+        sent = [
+            markup(role, test.texts[i], k, k == first) for k, (role, i) in enumerate(zip(roles, members, strict=True))
+        ]
         read = [paragraph_text(paragraph, text_format) or paragraph for paragraph in sent]
         for p, i in zip(classify(bundle, read, include_scores=False)["paragraphs"], members, strict=True):
             roles_right += p["role"] == test.labels["role"][i][0]
