@@ -9,7 +9,7 @@ Each test article is rendered in page order, its paragraphs marked up by their g
   blank lines, and without images;
 - as an HTML page with one element per line, a feed item on one line, and a feed item without `<p>`
   (`<br><br>` between paragraphs), non-ASCII as character references;
-- inside a whole web page of one of ten invented sites (`--pages`: three sets of ten; the first has WordPress,
+- inside a whole web page of one of ten invented sites (`--pages`: four sets of ten; the first has WordPress,
   "div soup" without semantic elements, AMP, a wire agency, an Asian daily with related links in the body, a
   tabloid, an ASP.NET page wrapped in a form, a React page, a public broadcaster, a magazine without
   `<article>`; each set written by an annotator blind to the reader's code), each paragraph through the site's
@@ -50,8 +50,9 @@ from training.markup import paragraph_text
 
 DATA = Path(__file__).resolve().parent / "data"
 # Ten sites each, written blind to the reader: "eval" chose the HTML rules, "confirm" and "third" came later and
-# chose (then confirmed) trafilatura's main text for whole pages (docs/quality.md, "Twenty-first pass").
-PAGES = [DATA / f"html_pages_{name}.json" for name in ("eval", "confirm", "third")]
+# chose (then confirmed) trafilatura's main text for whole pages, "fourth" its title for the headline
+# (docs/quality.md, "Twenty-first pass").
+PAGES = [DATA / f"html_pages_{name}.json" for name in ("eval", "confirm", "third", "fourth")]
 RESULTS = Path(__file__).resolve().parent / "results" / "markup_paste.json"
 Markup = Callable[[str, str, int, bool], str]  # (role, text, position, is the first headline) -> its markup
 Article = Callable[[list[str], list[str], np.random.Generator], str]  # (roles, texts, rng) -> the whole text

@@ -20,9 +20,10 @@ With them, on the same pages: about 10 chrome paragraphs per article, headline r
 (0.80 on the plain test). What remained was chrome in plain ``<div>`` markup: 17-20 paragraphs per article on
 twenty more sites written later. So a whole page (an ``<html>`` or ``<body>`` tag; a feed item is a fragment
 and is read as above) keeps only the paragraphs that trafilatura, a maintained main-content extractor, also finds
-in the article, and its first ``<h1>``: on those twenty sites topic micro-F1 0.70-0.72 -> 0.79, chrome 2-3
-paragraphs per article (docs/quality.md, "Twenty-first pass"). trafilatura alone split some pages' articles into
-one paragraph and lost headlines; our reader gives the paragraphs, trafilatura says which are the article's.
+in the article, and its headline (the first ``<h1>``, or the paragraph that is the page's title by
+trafilatura's metadata): on those twenty sites topic micro-F1 0.70-0.72 -> 0.79, chrome 2-3 paragraphs per
+article (docs/quality.md, "Twenty-first pass"). trafilatura alone split some pages' articles into one paragraph and
+lost headlines; our reader gives the paragraphs, trafilatura says which are the article's.
 The Markdown reader leaves out link-only blocks too (but a level-1 heading): a reader tool that converts the
 whole page writes menus and story lists as lists of links (the same pages through markdownify: topic micro-F1
 0.43 -> 0.65).
@@ -150,9 +151,10 @@ def html_paragraphs(text: str, leave_out_chrome: bool = True) -> list[str]:
 
 
 def _article_only(page: str, paragraphs: list[str], first_h1: str | None) -> list[str]:
-    """The page's paragraphs that trafilatura also finds in its main text, and the first ``<h1>`` (the headline,
-    which trafilatura takes out of the text). All of them when it finds nothing or keeps none (a page too short
-    or too odd for it): the rules above still apply."""
+    """The page's paragraphs that trafilatura also finds in its main text, and the headline, which it takes out
+    of the text: the first ``<h1>``, and the paragraph that is the title trafilatura reads from the page's
+    metadata (a headline in a ``<div>`` or an ``<h2>``). All of them when it finds nothing or keeps none (a page
+    too short or too odd for it): the rules above still apply."""
     try:
         main_text = trafilatura.extract(page, output_format="txt", include_comments=False)
     except Exception:  # a third-party parser's failure on hostile markup must not fail the request
@@ -160,8 +162,15 @@ def _article_only(page: str, paragraphs: list[str], first_h1: str | None) -> lis
     if not main_text:
         return paragraphs
     main_text = _collapse(main_text)
-    kept = [p for p in paragraphs if _collapse(p) in main_text or _collapse(p) == first_h1]
-    return kept or paragraphs
+    kept = [_collapse(p) in main_text or _collapse(p) == first_h1 for p in paragraphs]
+    if not any(kept):
+        return paragraphs
+    try:
+        metadata = trafilatura.extract_metadata(page)
+    except Exception:
+        metadata = None
+    title = _collapse(metadata.title) if metadata is not None and metadata.title else None
+    return [p for p, keep in zip(paragraphs, kept, strict=True) if keep or _collapse(p) == title]
 
 
 def _collapse(text: str) -> str:

@@ -87,9 +87,12 @@ DIV_CHROME = [
 ]
 
 
-def test_a_whole_page_keeps_the_articles_paragraphs_and_headline_and_drops_div_chrome() -> None:
+@pytest.mark.parametrize("headline_element", ["h1", "div"])
+def test_a_whole_page_keeps_the_articles_paragraphs_and_headline_and_drops_div_chrome(headline_element: str) -> None:
+    # The headline in an <h1>, or in a <div> that only the page's <title> says is the headline.
     headline, bodies = held_out_article()
-    blocks = [f'<div class="hl"><h1>{headline}</h1></div>', '<div class="meta">12 March 2024 · 6 min read</div>']
+    title = f'<{headline_element} class="headline">{headline}</{headline_element}>'
+    blocks = [f'<div class="hl">{title}</div>', '<div class="meta">12 March 2024 · 6 min read</div>']
     for k, body in enumerate(bodies):
         blocks.append(f'<div class="txt">{body.replace("&", "&amp;")}</div>')
         if k in (1, 3, 4):
@@ -106,6 +109,24 @@ def test_a_whole_page_keeps_the_articles_paragraphs_and_headline_and_drops_div_c
     # alone cannot tell <div> chrome from the article.
     fragment = split_paragraphs(article)
     assert fragment[:2] == [headline, "12 March 2024 · 6 min read"] and "The Morning Briefing" in fragment
+
+
+def test_a_headline_that_is_not_an_h1_is_kept_by_the_pages_title(monkeypatch: pytest.MonkeyPatch) -> None:
+    # trafilatura takes the headline out of its main text; an <h2> headline is kept because the page's title
+    # (read by trafilatura from <title>, og:title...) is its text. A site's <h2> that is not the title goes.
+    page = (
+        "<html><head><title>Ports reopen after strike | The Ledger</title></head><body>"
+        '<h2 class="title">Ports reopen after strike</h2><h2>Most read</h2>'
+        "<p>Dockers returned to work on Monday after a week-long strike over pay.</p></body></html>"
+    )
+    monkeypatch.setattr(
+        "training.markup.trafilatura.extract",
+        lambda page, **options: "Dockers returned to work on Monday after a week-long strike over pay.",
+    )
+    assert split_paragraphs(page) == [
+        "Ports reopen after strike",
+        "Dockers returned to work on Monday after a week-long strike over pay.",
+    ]
 
 
 def test_a_page_of_too_many_tags_is_read_by_the_rules_alone(monkeypatch: pytest.MonkeyPatch) -> None:
