@@ -18,10 +18,10 @@ HTML reader leaves out, by rules chosen one at a time on those pages (docs/quali
 - a block that is nothing but links (a menu item, a list of other stories), but for an ``<h1>``.
 With them, on the same pages: about 10 chrome paragraphs per article, headline recall 0.93, topic micro-F1 0.77
 (0.80 on the plain test). What remained was chrome in plain ``<div>`` markup: 17-20 paragraphs per article on
-twenty more sites written later. So a whole page (an ``<html>`` or ``<body>`` tag; a feed item is a fragment
+thirty more sites written later. So a whole page (an ``<html>`` or ``<body>`` tag; a feed item is a fragment
 and is read as above) keeps only the paragraphs that trafilatura, a maintained main-content extractor, also finds
 in the article, and its headline (the first ``<h1>``, or the paragraph that is the page's title by
-trafilatura's metadata): on those twenty sites topic micro-F1 0.70-0.72 -> 0.79, chrome 2-3 paragraphs per
+trafilatura's metadata): on those thirty sites topic micro-F1 0.70-0.72 -> 0.78-0.79, chrome 2-4 paragraphs per
 article (docs/quality.md, "Twenty-first pass"). trafilatura alone split some pages' articles into one paragraph and
 lost headlines; our reader gives the paragraphs, trafilatura says which are the article's.
 The Markdown reader leaves out link-only blocks too (but a level-1 heading): a reader tool that converts the
