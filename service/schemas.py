@@ -77,9 +77,9 @@ class ClassifyRequest(BaseModel):
         "block of their visible text (tags, link targets, images and emphasis marks dropped; <br><br> separates "
         "paragraphs); 'auto' reads text with an HTML block tag (or an inline element's end tag, such as </a>) as "
         "HTML, else text with Markdown headings, links, **strong** text or a whole line in *emphasis* as Markdown, "
-        "else as plain text. The "
-        "response's text_format says which was used. With `paragraphs`, each paragraph is read so (detected one "
-        "by one for 'auto') and stays one paragraph: its `text` in the response is what was classified.",
+        "else as plain text. The response's text_format says which was used. With `paragraphs`, each paragraph is "
+        "read so (detected one by one for 'auto') and stays one paragraph: its `text` in the response is what was "
+        "classified.",
     )
     label_sets: list[str] | None = Field(
         None,

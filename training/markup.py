@@ -162,7 +162,8 @@ def _article_only(page: str, paragraphs: list[str], first_h1: str | None) -> lis
     if not main_text:
         return paragraphs
     main_text = _collapse(main_text)
-    kept = [_collapse(p) in main_text or _collapse(p) == first_h1 for p in paragraphs]
+    collapsed = [_collapse(p) for p in paragraphs]
+    kept = [text in main_text or text == first_h1 for text in collapsed]
     if not any(kept):
         return paragraphs
     try:
@@ -170,7 +171,7 @@ def _article_only(page: str, paragraphs: list[str], first_h1: str | None) -> lis
     except Exception:
         metadata = None
     title = _collapse(metadata.title) if metadata is not None and metadata.title else None
-    return [p for p, keep in zip(paragraphs, kept, strict=True) if keep or _collapse(p) == title]
+    return [p for p, text, keep in zip(paragraphs, collapsed, kept, strict=True) if keep or text == title]
 
 
 def _collapse(text: str) -> str:

@@ -112,6 +112,15 @@ def _text_problem(text: Any) -> str | None:
 NO_TEXT_IN_MARKUP = "no paragraph once its markup is left out"
 
 
+def _read_paragraph(text: Any, reason: str | None) -> tuple[str, str | None]:
+    """A paragraph row's text, its own HTML or Markdown read as its visible text, and why it is rejected (the
+    reason it already has, or markup with no text left)."""
+    if reason:
+        return "", reason
+    paragraph = paragraph_text(str(text))
+    return paragraph, None if paragraph.strip() else NO_TEXT_IN_MARKUP
+
+
 def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> None:
     """One input row per article (``unit=article``) or per lone paragraph."""
     rows = zip(
@@ -140,8 +149,7 @@ def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> N
                 pending.article_keys.append(key if len(paragraphs) > 1 else None)
                 pending.meta.append((input_id, input_id, index, file, line, int(index == 0)))
         else:
-            paragraph = "" if reason else paragraph_text(str(text))  # a paragraph's own HTML or Markdown
-            reason = reason or (None if paragraph.strip() else NO_TEXT_IN_MARKUP)
+            paragraph, reason = _read_paragraph(text, reason)
             if reason:
                 pending.rejected.append((input_id, article, text, file, line, reason))
                 continue
@@ -164,8 +172,7 @@ def _gather_grouped(batch: pd.DataFrame, pending: _Pending) -> None:
         kept = []
         for input_id, text, file, line, problem in zip(ids, texts, files, lines, problems, strict=True):
             reason = (None if _missing(problem) else str(problem)) or _text_problem(text)
-            paragraph = "" if reason else paragraph_text(str(text))
-            reason = reason or (None if paragraph.strip() else NO_TEXT_IN_MARKUP)
+            paragraph, reason = _read_paragraph(text, reason)
             if reason:
                 pending.rejected.append((input_id, article, text, file, line, reason))
             else:
