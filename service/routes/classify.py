@@ -83,24 +83,33 @@ def parse_request(raw: bytes) -> ClassifyRequest:
         ) from None
 
 
-def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str], str | None]:
-    """The paragraphs to classify, within the configured limits (422 naming the limit otherwise), and how
-    ``text`` was read (None for ``paragraphs``)."""
-    if body.paragraphs is not None:
-        return read_paragraphs(body.paragraphs, body.text_format, settings), None
-    assert body.text is not None  # the request model guarantees one of the two
+async def text_paragraphs(body: ClassifyRequest, settings: Settings) -> tuple[list[str], str]:
+    """``text`` split into paragraphs as its format says, within the limits, and the format it was read as.
+
+    A large text is read in the thread pool: reading Markdown especially (~0.8 ms per KB) would hold up the
+    event loop.
+    """
+    assert body.text is not None  # the request model guarantees one of text and paragraphs
+    if len(body.text) > INLINE_MAX_CHARS:
+        return await anyio.to_thread.run_sync(split_text, body.text, body.text_format, settings)
+    return split_text(body.text, body.text_format, settings)
+
+
+def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[str], str]:
+    """The paragraphs of ``text`` within the configured limits (422 naming the limit otherwise), and how it
+    was read."""
     from training.classify import split_paragraphs
     from training.markup import resolve_text_format
 
-    text_format = resolve_text_format(body.text, body.text_format)
-    if text_format == "markdown" and len(body.text) > settings.max_markdown_chars:
+    text_format = resolve_text_format(text, given_format)
+    if text_format == "markdown" and len(text) > settings.max_markdown_chars:
         raise limit_error(
             ["body", "text"],
-            f"{len(body.text)} characters read as Markdown; at most {settings.max_markdown_chars} allowed "
+            f"{len(text)} characters read as Markdown; at most {settings.max_markdown_chars} allowed "
             "(text_format 'plain' reads it as plain text)",
             "max_markdown_chars",
         )
-    paragraphs = split_paragraphs(body.text, text_format)
+    paragraphs = split_paragraphs(text, text_format)
     if not paragraphs:  # markup with nothing but tags, images, links or navigation
         raise ClientError(
             422,
@@ -113,12 +122,11 @@ def paragraphs_of(body: ClassifyRequest, settings: Settings) -> tuple[list[str],
     return paragraphs, text_format
 
 
-def read_paragraphs(given: list[str], text_format: str, settings: Settings) -> list[str]:
-    """``paragraphs`` as sent, within the limits, each read as its visible text when it is markup (a CMS's
-    paragraph HTML); 422 naming the paragraph when its markup has no text."""
+def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
+    """``paragraphs`` as sent, each read as its visible text when it is markup (a CMS's paragraph HTML); 422
+    naming the paragraph when its markup has no text."""
     from training.markup import paragraph_text
 
-    check_paragraph_limits(given, "paragraphs", settings)
     paragraphs = [paragraph_text(paragraph, text_format) for paragraph in given]
     for i, paragraph in enumerate(paragraphs):
         if not paragraph.strip():
@@ -173,10 +181,15 @@ def run_classifier(
     explain: int,
     include_scores: bool,
     article: bool = True,
+    markup_format: str | None = None,
 ) -> dict:
+    """The response's paragraphs and summary. With ``markup_format``, ``paragraphs`` are as the client sent
+    them and are read as text first, here, so that a heavy request reads its markup in the thread pool too."""
     from training.classify import classify
     from training.scoring import sklearn_checks_off
 
+    if markup_format is not None:
+        paragraphs = read_paragraph_markup(paragraphs, markup_format)
     with sklearn_checks_off():
         return classify(bundle, paragraphs, label_sets, explain, include_scores, article)
 
@@ -195,11 +208,13 @@ async def classify_paragraphs(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     metrics: Metrics = request.app.state.metrics
     body = parse_request(await request.body())
-    if body.text is not None and len(body.text) > INLINE_MAX_CHARS:
-        # Reading a large text (Markdown especially: ~0.8 ms per KB) would hold up the event loop.
-        paragraphs, text_format = await anyio.to_thread.run_sync(paragraphs_of, body, settings)
+    text_format: str | None = None  # how `text` was read; None for `paragraphs`
+    markup_format: str | None = None  # how `paragraphs` are still to be read (by run_classifier)
+    if body.paragraphs is not None:
+        check_paragraph_limits(body.paragraphs, "paragraphs", settings)
+        paragraphs, markup_format = body.paragraphs, body.text_format
     else:
-        paragraphs, text_format = paragraphs_of(body, settings)
+        paragraphs, text_format = await text_paragraphs(body, settings)
     label_sets = label_sets_of(body, model.bundle)
     if body.explain > settings.max_explain:
         raise limit_error(
@@ -209,7 +224,8 @@ async def classify_paragraphs(request: Request) -> Response:
     request.scope[MODEL_VERSION] = model.ref.version
     if settings.log_level == "debug":
         request.scope[TEXT] = paragraphs
-    args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article)
+    args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article, markup_format)
+    # Heavy or not is judged on the paragraphs as sent: reading their markup costs by its length too.
     if runs_inline(paragraphs, body.explain):
         result = run_classifier(*args)
     else:

@@ -25,7 +25,7 @@ from service.dependencies import serving_model
 from service.encoding import to_json
 from service.errors import ClientError
 from service.model_store import REGISTRY_UNREACHABLE, describe_error, explain_failure, in_daemon_thread
-from service.routes.classify import ERRORS, label_sets_of, paragraphs_of, run_classifier
+from service.routes.classify import ERRORS, label_sets_of, run_classifier, text_paragraphs
 from service.routes.models import listing_timeout
 from service.schemas import ClassifyRequest, CompareRequest, CompareResponse, ErrorResponse
 from service.settings import Settings
@@ -151,7 +151,7 @@ async def compare(body: CompareRequest, request: Request) -> Response:
     settings: Settings = request.app.state.settings
     given: dict[str, Any] = {"text": body.text, "text_format": body.text_format}
     as_classify = ClassifyRequest.model_validate(given | ({"label_sets": body.label_sets} if body.label_sets else {}))
-    paragraphs, text_format = paragraphs_of(as_classify, settings)
+    paragraphs, text_format = await text_paragraphs(as_classify, settings)
     label_sets = label_sets_of(as_classify, served.bundle)
     models = compare_models(request)
     timeout = listing_timeout(settings)

@@ -214,6 +214,41 @@ def test_heavy_requests_run_in_the_thread_pool_small_ones_inline(
     assert offloaded == ([] if inline else [run_classifier])
 
 
+def test_a_heavy_requests_paragraph_markup_is_read_in_the_thread_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading markup costs by its length, like classifying: a heavy request must not read it on the event loop.
+    import asyncio
+
+    import training.markup
+
+    read_on_event_loop: list[bool] = []
+    real_paragraph_text = training.markup.paragraph_text
+
+    def spy(paragraph: str, text_format: str = "auto") -> str:
+        try:
+            asyncio.get_running_loop()
+            read_on_event_loop.append(True)
+        except RuntimeError:  # no loop running in this thread: a worker thread
+            read_on_event_loop.append(False)
+        return real_paragraph_text(paragraph, text_format)
+
+    monkeypatch.setattr(training.markup, "paragraph_text", spy)
+    heavy = [f"<p>Tariff talks resumed in <em>round {i}</em>.</p>" for i in range(INLINE_MAX_PARAGRAPHS + 1)]
+    response = client.post("/v1/classify", json={"paragraphs": heavy})
+    assert response.status_code == 200, response.text
+    assert response.json()["paragraphs"][3]["text"] == "Tariff talks resumed in round 3."
+    assert read_on_event_loop == [False] * len(heavy)
+    read_on_event_loop.clear()
+    assert client.post("/v1/classify", json={"paragraphs": heavy[:2]}).status_code == 200
+    assert read_on_event_loop == [True, True]  # a small request stays inline
+    # A paragraph with no text is the same located 422 when it is found in the thread pool.
+    response = client.post("/v1/classify", json={"paragraphs": [*heavy[:-1], "<p><img src='a.jpg'></p>"]})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "paragraphs", INLINE_MAX_PARAGRAPHS] and item["type"] == "no_text"
+
+
 def test_labels_route_shows_thresholds_and_the_decision_rule(client: TestClient, bundle: ModelBundle) -> None:
     body = client.get("/v1/labels").json()
     assert set(body["thresholds"]) == {name for name in bundle.label_sets if bundle.multi_label[name]}
