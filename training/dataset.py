@@ -238,8 +238,11 @@ def _read_file(
             Problem(str(path), 1, f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}")
         )
         return []
+    from training.markup import paragraph_text  # imports trafilatura: only when a file is read
+
     col = {name: header.index(name) for name in header}
     rows: list[dict] = []
+    read_as_markup: list[int] = []  # lines whose text was HTML or Markdown
     start = reader.line_num + 1
     for record in reader:
         line = start  # first physical line of this record (quoted fields may span lines)
@@ -253,9 +256,18 @@ def _read_file(
         def cell(name: str, record: list[str] = record) -> str:
             return record[col[name]] if name in col else ""
 
-        text_value = cell(columns.text).strip()
-        if not text_value:
+        sent_text = cell(columns.text).strip()
+        # A CMS export's paragraph HTML, or Markdown, is read as its visible text: the text the service
+        # classifies when the same paragraph is sent to it (`training.markup.paragraph_text`).
+        text_value = paragraph_text(sent_text).strip()
+        if not sent_text:
             problems.append(Problem(str(path), line, "empty text"))
+        elif not text_value:
+            problems.append(
+                Problem(str(path), line, "no text once read as HTML or Markdown (only tags, images or scripts)")
+            )
+        elif text_value != sent_text:
+            read_as_markup.append(line)
         position = parse_position(cell(columns.position), (str(path), line), problems)
         split_value = cell(columns.split).strip().lower() or None
         if split_value is not None and split_value not in SPLIT_VALUES:
@@ -277,6 +289,16 @@ def _read_file(
                 "position_blank": not cell(columns.position).strip(),  # None from a blank cell, not a bad one
                 "source": f"{path}:{line}",
             }
+        )
+    if read_as_markup:
+        problems.append(
+            Problem(
+                str(path),
+                read_as_markup[0],
+                f"{len(read_as_markup)} row(s) read as HTML or Markdown (tags, link targets and emphasis marks "
+                "dropped), the first on this line",
+                "warning",
+            )
         )
     return in_article_order(rows, problems)
 

@@ -226,3 +226,27 @@ def test_positions_put_rows_in_page_order(tmp_path: Path) -> None:
         tmp_path / "order.csv", rows, header=["id", "article_id", "position", "text", "topic", "frame", "role"]
     )
     assert load_labelled_data([path], codebooks, min_positives=0).ids == ["a", "b", "x"]
+
+
+def test_a_paragraph_sent_as_html_or_markdown_is_trained_on_as_its_text(tmp_path: Path, codebooks) -> None:
+    # A CMS export: the model is trained on the text the service classifies when the same paragraph is sent.
+    rows = [
+        *GOOD,
+        {"id": "4", "text": '<p>Chip talks <a href="/x">stalled</a> again.</p>', "topic": "technology", "frame": ""},
+        {"id": "5", "text": "Steel **quotas** were cut.", "topic": "trade", "frame": ""},
+    ]
+    path = write_csv(tmp_path / "cms.csv", rows)
+    data = load_labelled_data([path], codebooks, min_positives=0)
+    assert data.texts[3:] == ["Chip talks stalled again.", "Steel quotas were cut."]
+    assert data.texts[:3] == [row["text"] for row in GOOD]  # plain text as it is
+    assert [str(w) for w in data.warnings] == [
+        f"{path}:5: warning: 2 row(s) read as HTML or Markdown (tags, link targets and emphasis marks dropped), "
+        "the first on this line"
+    ]
+    # Markup with no text in it is an error at its line, like an empty text.
+    path = write_csv(tmp_path / "images.csv", [*GOOD, {"id": "4", "text": "<p><img src='a.jpg'></p>", "topic": ""}])
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert messages(err.value) == [
+        f"{path}:5: error: no text once read as HTML or Markdown (only tags, images or scripts)"
+    ]
