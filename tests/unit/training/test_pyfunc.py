@@ -124,3 +124,65 @@ def test_frame_from_arrays_falls_back_to_the_public_constructor(monkeypatch: pyt
     monkeypatch.delattr(pd.DataFrame, "_from_arrays")
     frame = frame_from_arrays(["a", "b"], [np.array(["x", "y"], dtype=object), np.array([1.0, 2.0])], 2)
     assert frame.to_dict("list") == {"a": ["x", "y"], "b": [1.0, 2.0]}
+
+
+def installed_with(requirements: list[str]) -> set[str]:
+    """The distributions that installing ``requirements`` installs: them and their dependencies, recursively
+    (dependencies that only an extra or another platform asks for are left out)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: set[str] = set()
+    todo = [Requirement(line) for line in requirements]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        wanted = todo.pop()
+        name = canonicalize_name(wanted.name)
+        extras = {"", *wanted.extras}  # "lxml[html_clean]" installs lxml and what its extra asks for
+        if {(name, extra) for extra in extras} <= seen:
+            continue
+        seen |= {(name, extra) for extra in extras}
+        found.add(name)
+        try:
+            dependencies = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for line in dependencies:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(dependency)
+    return found
+
+
+def test_the_pyfunc_requirements_cover_what_loading_and_predicting_imports(pyfunc_model: Path) -> None:
+    # A Spark executor or `mlflow models serve` builds its environment from these requirements alone: a module
+    # our model's code imports that they do not install fails there, not here. Measured in a fresh interpreter:
+    # what loading and predicting imports beyond `mlflow.pyfunc` itself (which imports pyspark, tqdm... when
+    # they happen to be installed).
+    import json
+    import subprocess
+    import sys
+
+    from packaging.utils import canonicalize_name
+
+    from training.tracking import _pip_requirements
+
+    script = (
+        "import json, sys\n"
+        "from importlib.metadata import packages_distributions\n"
+        "import mlflow.pyfunc, pandas as pd\n"
+        "before = set(sys.modules)\n"
+        f"model = mlflow.pyfunc.load_model({str(pyfunc_model)!r})\n"
+        "model.predict(pd.DataFrame({'text': ['<p>Talks <a href=\"/x\">resumed</a>.</p>', '**Steel** quotas cut.'],"
+        " 'article_id': ['a', 'a']}))\n"
+        "owners = packages_distributions()\n"
+        "top = {name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
+        "print(json.dumps(sorted({d for name in top for d in owners.get(name, [])})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {canonicalize_name(name) for name in json.loads(done.stdout.splitlines()[-1])}
+    assert {"trafilatura", "markdown-it-py"} <= imported  # the markup readers ran (a linear bundle needs no sklearn)
+    assert imported - {"topicframe"} - installed_with(_pip_requirements()) == set()  # topicframe: the code dir
