@@ -7,6 +7,7 @@ attempt to finish (`wait_for_first_load`), so a test starts from "loaded" or "fa
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,11 +62,22 @@ def served(bundle_dir: Path, bundle_sha256: str) -> ServedModel:
     return ModelStore(str(bundle_dir), expected_sha256=bundle_sha256).load()
 
 
+# Every test's throw-away corrections database lives under this directory, removed when the session ends
+# (created at import: a test module builds its settings at import time too).
+FEEDBACK_ROOT = Path(tempfile.mkdtemp(prefix="topicframe-feedback-"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_feedback_databases() -> Iterator[None]:
+    yield
+    shutil.rmtree(FEEDBACK_ROOT, ignore_errors=True)
+
+
 def settings_for(model_uri: str | Path, **overrides: Any) -> Settings:
     # No background refresh: tests decide when a model is (re)loaded. Corrections go to a throw-away
     # database, never to the default ./feedback.db of the directory the tests run in.
     # (`feedback_url=None` asks for the real default.)
-    overrides.setdefault("feedback_url", f"sqlite:///{tempfile.mkdtemp(prefix='topicframe-feedback-')}/feedback.db")
+    overrides.setdefault("feedback_url", f"sqlite:///{tempfile.mkdtemp(dir=FEEDBACK_ROOT)}/feedback.db")
     return Settings(**{"model_uri": str(model_uri), "model_refresh_seconds": 0, **overrides})
 
 
