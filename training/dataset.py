@@ -6,51 +6,29 @@ labels separated by ``;``, empty meaning "no label of this set". Optional
 
 Nothing is fitted or logged until `load_labelled_data` returns: it either hands
 back clean data or raises `DataValidationError` listing each problem as
-``file:line: message``.
+``file:line: message``. Each file is read by `training.labelled_csv`; its rows are
+validated together here.
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
 import glob
 import hashlib
-import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from training.codebook import Codebook
-from training.page_order import in_article_order, parse_position
+from training.labelled_csv import MAX_FIELD_CHARS as MAX_FIELD_CHARS  # re-exported: part of this module's API
+from training.labelled_csv import ColumnMap, read_header, read_rows
 from training.problems import DataValidationError, Problem
 
-SPLIT_VALUES = {"train", "test"}
 # Rows exported from the feedback store (`topicframe feedback export`) have ids "feedback-<n>"; with
 # ``prefer_feedback`` their labels win over a corpus row with the same text.
 FEEDBACK_ID_PREFIX = "feedback-"
-# Python's csv module refuses a field over 131,072 characters (a long article pasted into one cell).
-# Raised deliberately, with a bound: a field past it is one file:line error, not a traceback.
-MAX_FIELD_CHARS = 8 * 2**20
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Which CSV column holds what; label-set columns default to the set's name."""
-
-    text: str = "text"
-    id: str = "id"
-    article_id: str = "article_id"
-    split: str = "split"
-    position: str = "position"
-    label_sets: dict[str, str] = field(default_factory=dict)
-
-    def label_column(self, label_set: str) -> str:
-        return self.label_sets.get(label_set, label_set)
 
 
 @dataclass
@@ -121,18 +99,6 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def column_names(header: list[str]) -> list[str]:
-    """A CSV header's column names as written, without surrounding space or a byte-order mark."""
-    return [h.strip().lstrip("\ufeff") for h in header]
-
-
-def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
-    """The column names of a CSV file's first row ([] when it is empty). Undecodable bytes are replaced:
-    reading the whole file reports them at their line."""
-    with path.open(newline="", encoding=encoding, errors="replace") as handle:
-        return column_names(next(csv.reader(handle), []))
-
-
 def label_sets_in_headers(patterns: list[str], label_sets: list[str], columns: ColumnMap | None = None) -> list[str]:
     """The label sets whose column every file's header has, e.g. to evaluate a model on data labelled for some
     of its sets. A missing or empty file counts as having them all: `load_labelled_data` reports it."""
@@ -143,164 +109,6 @@ def label_sets_in_headers(patterns: list[str], label_sets: list[str], columns: C
         if header:
             present = [name for name in present if columns.label_column(name) in header]
     return present
-
-
-def _decode(path: Path, encoding: str, problems: list[Problem]) -> str:
-    """Decode the file, reporting each line holding invalid bytes."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        pass
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        try:
-            line.decode(encoding)
-        except UnicodeDecodeError as exc:
-            bad = line[exc.start : exc.start + 1].hex()
-            problems.append(
-                Problem(str(path), number, f"byte 0x{bad} at column {exc.start + 1} is not valid {encoding}")
-            )
-    return raw.decode(encoding, errors="replace")
-
-
-def _parse_labels(
-    cell: str, codebook: Codebook, separator: str, where: tuple[str, int], problems: list[Problem]
-) -> tuple[str, ...]:
-    names = codebook.label_names
-    found: list[str] = []
-    for part in cell.split(separator):
-        label = part.strip()
-        if not label:
-            continue
-        if label not in names:
-            close = difflib.get_close_matches(label.lower().replace(" ", "_"), names, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(names)})"
-            if len(pieces := re.split(r"\s*[,|/]\s*", label)) > 1 and set(pieces) <= set(names):
-                hint = f" (several labels are separated by '{separator}': {separator.join(pieces)})"
-            problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))
-        elif label not in found:
-            found.append(label)
-    unknown = any(part.strip() and part.strip() not in names for part in cell.split(separator))
-    if not codebook.multi_label and len(found) != 1 and not unknown:  # an unknown label is reported already
-        problems.append(
-            Problem(*where, f"'{codebook.name}' is single-label: each row needs exactly one label, got {len(found)}")
-        )
-    return tuple(found)
-
-
-class _records:
-    """A csv reader whose malformed record (a field over `MAX_FIELD_CHARS`, say) ends the file as a
-    `Problem` at its line instead of a ``_csv.Error`` traceback."""
-
-    def __init__(self, reader: Any, path: Path, problems: list[Problem]):
-        self.reader, self.path, self.problems = reader, path, problems
-
-    @property
-    def line_num(self) -> int:
-        return int(self.reader.line_num)
-
-    def __iter__(self) -> _records:
-        return self
-
-    def __next__(self) -> list[str]:
-        line = self.reader.line_num + 1
-        try:
-            return list(next(self.reader))
-        except csv.Error as exc:
-            self.problems.append(Problem(str(self.path), line, f"unreadable CSV record: {exc}; rest of file skipped"))
-            raise StopIteration from None
-
-
-def _read_file(
-    path: Path,
-    codebooks: dict[str, Codebook],
-    columns: ColumnMap,
-    separator: str,
-    encoding: str,
-    problems: list[Problem],
-) -> list[dict]:
-    if not path.is_file():
-        problems.append(Problem(str(path), None, "file not found"))
-        return []
-    text = _decode(path, encoding, problems)
-    if csv.field_size_limit() < MAX_FIELD_CHARS:
-        csv.field_size_limit(MAX_FIELD_CHARS)
-    reader = _records(csv.reader(io.StringIO(text, newline="")), path, problems)
-    header = next(reader, None)
-    if header is None:
-        problems.append(Problem(str(path), 1, "file is empty (expected a header row)"))
-        return []
-    header = column_names(header)
-    required = [columns.text] + [columns.label_column(name) for name in codebooks]
-    missing = [c for c in required if c not in header]
-    if missing:
-        problems.append(
-            Problem(str(path), 1, f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}")
-        )
-        return []
-    from training.markup import paragraph_text  # imports trafilatura: only when a file is read
-
-    col = {name: header.index(name) for name in header}
-    rows: list[dict] = []
-    read_as_markup: list[int] = []  # lines whose text was HTML or Markdown
-    start = reader.line_num + 1
-    for record in reader:
-        line = start  # first physical line of this record (quoted fields may span lines)
-        start = reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue  # blank line
-        if len(record) != len(header):
-            problems.append(Problem(str(path), line, f"expected {len(header)} fields, found {len(record)}"))
-            continue
-
-        def cell(name: str, record: list[str] = record) -> str:
-            return record[col[name]] if name in col else ""
-
-        sent_text = cell(columns.text).strip()
-        # A CMS export's paragraph HTML, or Markdown, is read as its visible text: the text the service
-        # classifies when the same paragraph is sent to it (`training.markup.paragraph_text`).
-        text_value = paragraph_text(sent_text).strip()
-        if not sent_text:
-            problems.append(Problem(str(path), line, "empty text"))
-        elif not text_value:
-            problems.append(
-                Problem(str(path), line, "no text once read as HTML or Markdown (only tags, images or scripts)")
-            )
-        elif text_value != sent_text:
-            read_as_markup.append(line)
-        position = parse_position(cell(columns.position), (str(path), line), problems)
-        split_value = cell(columns.split).strip().lower() or None
-        if split_value is not None and split_value not in SPLIT_VALUES:
-            problems.append(
-                Problem(str(path), line, f"split must be 'train' or 'test', got '{cell(columns.split).strip()}'")
-            )
-        labels = {
-            name: _parse_labels(cell(columns.label_column(name)), cb, separator, (str(path), line), problems)
-            for name, cb in codebooks.items()
-        }
-        rows.append(
-            {
-                "text": text_value,
-                "labels": labels,
-                "id": cell(columns.id).strip() or f"{path.stem}:{line}",
-                "article_id": cell(columns.article_id).strip() or None,
-                "split": split_value,
-                "position": position,
-                "position_blank": not cell(columns.position).strip(),  # None from a blank cell, not a bad one
-                "source": f"{path}:{line}",
-            }
-        )
-    if read_as_markup:
-        problems.append(
-            Problem(
-                str(path),
-                read_as_markup[0],
-                f"{len(read_as_markup)} row(s) read as HTML or Markdown (tags, link targets and emphasis marks "
-                "dropped), the first on this line",
-                "warning",
-            )
-        )
-    return in_article_order(rows, problems)
 
 
 def _apply_corrections(rows: list[dict]) -> int:
@@ -339,7 +147,7 @@ def load_labelled_data(
     problems: list[Problem] = []
     rows: list[dict] = []
     for path in expand_paths([str(p) for p in paths]):
-        rows.extend(_read_file(path, codebooks, columns, separator, encoding, problems))
+        rows.extend(read_rows(path, codebooks, columns, separator, encoding, problems))
     if prefer_feedback:
         overridden = _apply_corrections(rows)
         problems.append(
