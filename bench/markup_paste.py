@@ -213,17 +213,17 @@ def figures(bundle: ModelBundle, test: LabelledData, render: Article, text_forma
         tally["headlines"] += headline is not None
         for p in out:
             rows = unmatched.get(collapse(p["text"]))
-            i = rows.pop(0) if rows else None
-            if i is None:  # chrome, or a paragraph the reader did not give back as it was
+            row = rows.pop(0) if rows else None  # the article row this paragraph is, if any
+            if row is None:  # chrome, or a paragraph the reader did not give back as it was
                 tally["chrome"] += 1
                 tally["chrome_read_as_content"] += p["role"] in content_roles
             else:
                 tally["recovered"] += 1
-                tally["content_recovered"] += test.labels["role"][i][0] in content_roles
-                tally["role_right"] += p["role"] == test.labels["role"][i][0]
-                tally["headline_found"] += i == headline and p["role"] == "headline"
+                tally["content_recovered"] += test.labels["role"][row][0] in content_roles
+                tally["role_right"] += p["role"] == test.labels["role"][row][0]
+                tally["headline_found"] += row == headline and p["role"] == "headline"
             for name in LABEL_SETS:
-                predicted, gold = set(p["labels"][name]), set(test.labels[name][i]) if i is not None else set()
+                predicted, gold = set(p["labels"][name]), set(test.labels[name][row]) if row is not None else set()
                 counts[name] += (len(predicted & gold), len(predicted - gold), len(gold - predicted))
         for lost in unmatched.values():  # article paragraphs not given back: their labels are missed
             for i in lost:

@@ -122,7 +122,8 @@ def excerpt_scores(bundle, held_part, truth, names, content_roles) -> dict[str, 
     """The held-out articles cut into excerpts of three consecutive paragraphs, each scored as a text of its own
     (what a user who pastes a few paragraphs sends): role accuracy, and the share of content paragraphs (body,
     headline) still read as content, i.e. still given topics and frames."""
-    excerpt_ids, seen = [], {}
+    excerpt_ids: list[str] = []
+    seen: dict[str | None, int] = {}
     for article in held_part.article_ids:
         k = seen[article] = seen.get(article, -1) + 1
         excerpt_ids.append(f"{article}#{k // EXCERPT}")

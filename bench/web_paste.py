@@ -20,6 +20,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def main() -> None:
     test = load_test()
     plain = paste(test, [{"top": [], "after_headline": [], "inline": [], "bottom": []}], args.seed)  # no chrome
     pasted = paste(test, json.loads(args.chrome.read_text(encoding="utf-8")), args.seed)
-    report = {}
+    report: dict[str, dict[str, Any]] = {}
     for uri in args.tracking_uris:
         bundle, ref = store_model(args.model, uri)
         report[uri] = {
