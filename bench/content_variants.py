@@ -21,11 +21,16 @@ Variants:
 - ``averaged_with_C1``: the shipped scores averaged with the same model at C 1.
 - ``averaged_with_softmax``: the shipped scores averaged with one multinomial logistic regression over the
   set's labels plus "none" (C 10; a paragraph with k labels counted once per label, weight 1/k), fastText's way.
+- ``disputed_half_weight`` / ``disputed_zero_weight``: each label's logistic regression fitted with sample weight
+  0.5 (or 0) on the rows whose decision for that label the two independent annotation passes disputed
+  (labels/annotations/train_pass1.csv and train_pass2.csv: one had the label, the other not; the label stays the
+  adjudicated one), 1 elsewhere — learning from annotator disagreement.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import time
@@ -33,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from bench.threshold_stability import OutOfFold, inner_cv
@@ -54,7 +61,11 @@ VARIANTS = (
     "no_class_weights",
     "averaged_with_C1",
     "averaged_with_softmax",
+    "disputed_half_weight",
+    "disputed_zero_weight",
 )
+DISPUTED_WEIGHT = {"disputed_half_weight": 0.5, "disputed_zero_weight": 0.0}
+PASSES = [ROOT / "labels" / "annotations" / f"train_pass{k}.csv" for k in (1, 2)]
 # A capitalised word not at the start of the text or of a sentence, quotation or list.
 NAME = re.compile(r"(?<!^)(?<![.!?:\"“]\s)(?<![.!?:\"“])\b[A-Z][a-z]+(?:['’-][A-Za-z]+)*\b")
 
@@ -78,6 +89,7 @@ def main() -> None:
     roles = [row[0] for row in data.labels[config.roles.label_set]]
     content = np.isin(roles, config.roles.content)
     y = {name: data.label_matrix(name, names[name]) for name in SETS}
+    disputed = disputed_decisions(data.ids, names) if any(v in DISPUTED_WEIGHT for v in variants) else {}
     texts = list(data.texts)
     oof = {(variant, name): np.zeros(y[name].shape) for variant in variants for name in SETS}
 
@@ -89,6 +101,10 @@ def main() -> None:
         for variant in variants:
             X = fold_features(variant, config, codebooks, texts, layout, roles, train, train_content, features)
             for name in SETS:
+                if variant in DISPUTED_WEIGHT:
+                    weights = np.where(disputed[name], DISPUTED_WEIGHT[variant], 1.0)
+                    oof[variant, name][held] = weighted_scores(config, X, y[name], weights, train_content, held)
+                    continue
                 oof[variant, name][held] = fold_scores(variant, config, X, y[name], train_content, held, features, name)
             print(f"fold {fold} {variant}: {X.shape[1]} columns, {time.time() - started:.0f} s", flush=True)
 
@@ -131,7 +147,7 @@ def decided_f1(figures: dict[str, float]) -> float:
 
 def fold_features(variant, config: RunConfig, codebooks, texts, layout, roles, train, train_content, cache) -> Any:
     """The content features of every row for one variant, the vectorizer fitted on the fold's training rows."""
-    shared = variant in ("shipped", "no_class_weights", "averaged_with_C1", "averaged_with_softmax")
+    shared = variant in ("shipped", "no_class_weights", "averaged_with_C1", "averaged_with_softmax", *DISPUTED_WEIGHT)
     if shared and "shipped" in cache:
         return cache["shipped"]
     vectorizer_config = config.vectorizer
@@ -178,6 +194,39 @@ def fold_scores(variant, config: RunConfig, X, y, train_content, held, cache, na
     else:
         other_scores = softmax_scores(X, y, train_content, held, C=10.0)
     return 0.5 * (cache["shipped", name] + other_scores)
+
+
+def disputed_decisions(ids: list[str], names: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Per set, (rows x labels): whether the two annotation passes disagreed on that label for that row (False for
+    rows without two passes)."""
+    passes = []
+    for path in PASSES:
+        with path.open(newline="", encoding="utf-8") as f:
+            passes.append({row["id"]: row for row in csv.DictReader(f)})
+    out = {}
+    for name, labels in names.items():
+        matrix = np.zeros((len(ids), len(labels)), dtype=bool)
+        for i, row_id in enumerate(ids):
+            if row_id in passes[0] and row_id in passes[1]:
+                a, b = ({x for x in p[row_id][name].split(";") if x} for p in passes)
+                matrix[i] = [label in a ^ b for label in labels]
+        out[name] = matrix
+        print(f"{name}: {int(matrix.sum())} disputed decisions in {int(matrix.any(axis=1).sum())} rows", flush=True)
+    return out
+
+
+def weighted_scores(config: RunConfig, X, y, weights, train_content, held) -> np.ndarray:
+    """The shipped one-vs-rest model, each label's logistic regression fitted with its own sample weights."""
+    base = build_classifier(config.classifier, True, config.seed).estimator
+    Xt = X[train_content]
+
+    def one_label(j: int) -> np.ndarray:
+        keep = weights[train_content, j] > 0  # liblinear: a zero weight is leaving the row out
+        model = clone(base).fit(Xt[keep], y[train_content][keep, j], sample_weight=weights[train_content][keep, j])
+        return model.predict_proba(X[held])[:, 1]
+
+    columns = Parallel(n_jobs=2, prefer="threads")(delayed(one_label)(j) for j in range(y.shape[1]))
+    return np.column_stack(columns)
 
 
 def softmax_scores(X, y, train_content, held, C: float) -> np.ndarray:
