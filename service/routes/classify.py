@@ -222,8 +222,6 @@ async def classify_paragraphs(request: Request) -> Response:
         )
     request.scope[N_PARAGRAPHS] = len(paragraphs)
     request.scope[MODEL_VERSION] = model.ref.version
-    if settings.log_level == "debug":
-        request.scope[TEXT] = paragraphs
     args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article, markup_format)
     # Heavy or not is judged on the paragraphs as sent: reading their markup costs by its length too.
     if runs_inline(paragraphs, body.explain):
@@ -231,6 +229,8 @@ async def classify_paragraphs(request: Request) -> Response:
     else:
         result = await anyio.to_thread.run_sync(run_classifier, *args)
     metrics.paragraphs.inc(len(paragraphs))
+    if settings.log_level == "debug":  # the paragraphs as classified: `paragraphs`' markup is read by now
+        request.scope[TEXT] = [paragraph["text"] for paragraph in result["paragraphs"]]
     return Response(
         to_json({"model": model.describe(), "text_format": text_format, **result}), media_type="application/json"
     )

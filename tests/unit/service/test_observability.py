@@ -80,9 +80,9 @@ def test_one_json_log_line_per_request_without_text(make_client: Callable[..., T
 def test_debug_logging_includes_the_text(make_client: Callable[..., TestClient], capsys) -> None:
     client = make_client(log_level="DEBUG")
     capsys.readouterr()
-    client.post("/v1/classify", json={"paragraphs": ["secret source says talks resumed"]})
+    client.post("/v1/classify", json={"paragraphs": ["secret source says talks resumed", "<p>talks <em>held</em></p>"]})
     lines = [line for line in json_lines(capsys.readouterr().out) if line.get("event") == "request"]
-    assert lines[0]["paragraphs"] == ["secret source says talks resumed"]
+    assert lines[0]["paragraphs"] == ["secret source says talks resumed", "talks held"]  # as classified
 
 
 def http_scope(path: str = "/v1/classify", length: int = 1000) -> dict[str, Any]:
