@@ -21,10 +21,11 @@ Variants:
 - ``averaged_with_C1``: the shipped scores averaged with the same model at C 1.
 - ``averaged_with_softmax``: the shipped scores averaged with one multinomial logistic regression over the
   set's labels plus "none" (C 10; a paragraph with k labels counted once per label, weight 1/k), fastText's way.
-- ``disputed_half_weight`` / ``disputed_zero_weight``: each label's logistic regression fitted with sample weight
-  0.5 (or 0) on the rows whose decision for that label the two independent annotation passes disputed
-  (labels/annotations/train_pass1.csv and train_pass2.csv: one had the label, the other not; the label stays the
-  adjudicated one), 1 elsewhere — learning from annotator disagreement.
+- ``disputed_half_weight`` / ``disputed_zero_weight`` / ``disputed_soft``: each label's logistic regression fitted
+  with sample weight 0.5 (or 0; or twice, with each label at 0.5: a soft target) on the rows whose decision for
+  that label the two independent annotation passes disputed (labels/annotations/train_pass1.csv and
+  train_pass2.csv: one had the label, the other not; the label stays the adjudicated one), 1 elsewhere —
+  learning from annotator disagreement.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -63,8 +65,14 @@ VARIANTS = (
     "averaged_with_softmax",
     "disputed_half_weight",
     "disputed_zero_weight",
+    "disputed_soft",
 )
-DISPUTED_WEIGHT = {"disputed_half_weight": 0.5, "disputed_zero_weight": 0.0}
+# The weight of a disputed decision; "soft": once with each label, at 0.5 each (a soft target of 0.5).
+DISPUTED_WEIGHT: dict[str, float | str] = {
+    "disputed_half_weight": 0.5,
+    "disputed_zero_weight": 0.0,
+    "disputed_soft": "soft",
+}
 PASSES = [ROOT / "labels" / "annotations" / f"train_pass{k}.csv" for k in (1, 2)]
 # A capitalised word not at the start of the text or of a sentence, quotation or list.
 NAME = re.compile(r"(?<!^)(?<![.!?:\"“]\s)(?<![.!?:\"“])\b[A-Z][a-z]+(?:['’-][A-Za-z]+)*\b")
@@ -102,8 +110,10 @@ def main() -> None:
             X = fold_features(variant, config, codebooks, texts, layout, roles, train, train_content, features)
             for name in SETS:
                 if variant in DISPUTED_WEIGHT:
-                    weights = np.where(disputed[name], DISPUTED_WEIGHT[variant], 1.0)
-                    oof[variant, name][held] = weighted_scores(config, X, y[name], weights, train_content, held)
+                    weight = DISPUTED_WEIGHT[variant]
+                    oof[variant, name][held] = disputed_scores(
+                        config, X, y[name], disputed[name], weight, train_content, held
+                    )
                     continue
                 oof[variant, name][held] = fold_scores(variant, config, X, y[name], train_content, held, features, name)
             print(f"fold {fold} {variant}: {X.shape[1]} columns, {time.time() - started:.0f} s", flush=True)
@@ -215,14 +225,23 @@ def disputed_decisions(ids: list[str], names: dict[str, list[str]]) -> dict[str,
     return out
 
 
-def weighted_scores(config: RunConfig, X, y, weights, train_content, held) -> np.ndarray:
-    """The shipped one-vs-rest model, each label's logistic regression fitted with its own sample weights."""
+def disputed_scores(config: RunConfig, X, y, disputed, weight, train_content, held) -> np.ndarray:
+    """The shipped one-vs-rest model, each label fitted with its disputed decisions at ``weight`` (or, for
+    "soft", twice: with the adjudicated label and with the other, at 0.5 each)."""
     base = build_classifier(config.classifier, True, config.seed).estimator
-    Xt = X[train_content]
+    Xt, yt, dt = X[train_content], y[train_content], disputed[train_content]
 
     def one_label(j: int) -> np.ndarray:
-        keep = weights[train_content, j] > 0  # liblinear: a zero weight is leaving the row out
-        model = clone(base).fit(Xt[keep], y[train_content][keep, j], sample_weight=weights[train_content][keep, j])
+        if weight == "soft":
+            rows = np.flatnonzero(dt[:, j])
+            X_fit = sp.vstack([Xt, Xt[rows]], format="csr")
+            y_fit = np.concatenate([yt[:, j], 1 - yt[rows, j]])
+            w_fit = np.concatenate([np.where(dt[:, j], 0.5, 1.0), np.full(len(rows), 0.5)])
+        else:
+            keep = ~dt[:, j] | (weight > 0)  # liblinear: a zero weight is leaving the row out
+            X_fit, y_fit = Xt[keep], yt[keep, j]
+            w_fit = np.where(dt[keep, j], weight, 1.0)
+        model = clone(base).fit(X_fit, y_fit, sample_weight=w_fit)
         return model.predict_proba(X[held])[:, 1]
 
     columns = Parallel(n_jobs=2, prefer="threads")(delayed(one_label)(j) for j in range(y.shape[1]))
