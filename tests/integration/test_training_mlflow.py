@@ -122,7 +122,9 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
             "Drones struck a fuel depot near the front line overnight.",
         ]
         assert len(bundle.predict(paragraphs)["topic"]) == 3
-        pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion")
+        # MLflow downloads a models:/ URI to a new temp dir it never removes: give it one of ours.
+        (tmp_path / "pyfunc").mkdir()
+        pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion", dst_path=str(tmp_path / "pyfunc"))
         out = pyfunc.predict(pd.DataFrame({"text": paragraphs}))
         assert len(out) == 3
         # One-column rows are unrelated paragraphs to the pyfunc (no article_id column): each is scored alone.
@@ -186,7 +188,9 @@ def test_mlflow_models_serve_gives_one_prediction_per_row(first_run, mlflow_serv
         "The two foreign ministers met in Jakarta and agreed to reopen consulates.",
     ]
     log = tmp_path / "models-serve.log"
-    with running(command, log, child_env(MLFLOW_TRACKING_URI=mlflow_server)) as process:
+    # `mlflow models serve` downloads the model to a temp dir it never removes: point TMPDIR at ours.
+    environment = child_env(MLFLOW_TRACKING_URI=mlflow_server, TMPDIR=str(tmp_path))
+    with running(command, log, environment) as process:
         wait_for_http(f"http://127.0.0.1:{port}/ping", timeout=300, process=process, log=log)
         body = {"dataframe_split": {"columns": ["text"], "data": [[p] for p in paragraphs]}}
         response = httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
