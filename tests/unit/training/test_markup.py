@@ -7,6 +7,7 @@ import time
 from itertools import groupby
 
 import pytest
+import trafilatura
 
 from tests.conftest import LABELS
 from training.classify import split_paragraphs
@@ -119,10 +120,14 @@ def test_a_headline_that_is_not_an_h1_is_kept_by_the_pages_title(monkeypatch: py
         '<h2 class="title">Ports reopen after strike</h2><h2>Most read</h2>'
         "<p>Dockers returned to work on Monday after a week-long strike over pay.</p></body></html>"
     )
-    monkeypatch.setattr(
-        "training.markup.trafilatura.extract",
-        lambda page, **options: "Dockers returned to work on Monday after a week-long strike over pay.",
-    )
+    real_extraction = trafilatura.bare_extraction
+
+    def extraction(page: str, **options: object) -> object:  # trafilatura's title, a main text without headline
+        document = real_extraction(page, **options)
+        document.text = "Dockers returned to work on Monday after a week-long strike over pay."
+        return document
+
+    monkeypatch.setattr("training.markup.trafilatura.bare_extraction", extraction)
     assert split_paragraphs(page) == [
         "Ports reopen after strike",
         "Dockers returned to work on Monday after a week-long strike over pay.",
@@ -132,7 +137,7 @@ def test_a_headline_that_is_not_an_h1_is_kept_by_the_pages_title(monkeypatch: py
 def test_a_page_of_too_many_tags_is_read_by_the_rules_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1 MB of tags: trafilatura would take ~8 s of a worker; the rules alone ~1.5 s.
     calls: list[int] = []
-    monkeypatch.setattr("training.markup.trafilatura.extract", lambda page, **options: calls.append(len(page)))
+    monkeypatch.setattr("training.markup.trafilatura.bare_extraction", lambda page, **options: calls.append(len(page)))
     small = "<html><body>" + "<p>x</p>" * 100
     split_paragraphs(small)
     assert calls == [len(small)]
@@ -145,12 +150,12 @@ def test_a_page_of_too_many_tags_is_read_by_the_rules_alone(monkeypatch: pytest.
 def test_a_whole_page_is_read_by_the_rules_alone_when_trafilatura_fails(
     monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    def extract(*args: object, **kwargs: object) -> str | None:
+    def extraction(*args: object, **kwargs: object) -> None:
         if failure == "raises":
             raise ValueError("document is empty")
         return None
 
-    monkeypatch.setattr("training.markup.trafilatura.extract", extract)
+    monkeypatch.setattr("training.markup.trafilatura.bare_extraction", extraction)
     page = "<html><body><h1>Talks resume</h1><div>Envoys met.</div><div>Advertisement</div></body></html>"
     assert split_paragraphs(page) == ["Talks resume", "Envoys met.", "Advertisement"]
 
