@@ -2,14 +2,16 @@
 
 Strategies (``--strategy``):
 
-- ``uncertainty``: the paragraphs whose score sits closest to a label's own decision threshold
-  (smallest ``|score - threshold|`` over the multi-label content sets), i.e. where the model's decision
-  for one label is a coin toss. The reason names the label set, the label and the margin.
+- ``uncertainty``: the paragraphs the model is least sure about over all its labels: each label of the
+  multi-label content sets adds ``1 - |score - threshold| / max(threshold, 1 - threshold)`` (1 at the
+  label's own tuned threshold, 0 at a score of 0 or 1), so a paragraph in doubt on several labels beats a
+  single coin toss. The reason names this total and the label nearest its threshold, with the margin.
+  (Chosen over the smallest single margin by the simulation: docs/quality.md, "Active learning".)
 - ``diversity``: MiniBatchKMeans over the paragraphs' TF-IDF rows; clusters are visited least-covered
   first (labelled + already chosen members per cluster member, the labelled corpus counting when given)
   and each gives its member nearest the centre. The reason names the cluster and its coverage.
-- ``mixed``: the same clusters, but each gives its most uncertain member (uncertainty within clusters,
-  so a batch does not spend itself on near-copies of one ambiguous story).
+- ``mixed``: the same clusters, but each gives its most uncertain member (the total above, within
+  clusters, so a batch does not spend itself on near-copies of one ambiguous story).
 - ``random``: a seeded sample, the baseline.
 
 Only paragraphs the model reads as content (role body or headline) are proposed when there are any:
@@ -65,6 +67,7 @@ class Choice:
     label: str = ""
     margin: float | None = None
     cluster: int | None = None
+    uncertainty: float | None = None
 
 
 def _read_text(path: Path) -> str:
@@ -122,6 +125,15 @@ def smallest_margins(
     return margins[np.arange(len(best)), best], [owners[j][0] for j in best], [owners[j][1] for j in best]
 
 
+def total_uncertainty(scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> np.ndarray:
+    """Per row: how unsure the model is over every label of every set (each label adds 1 at its threshold,
+    0 at a score of 0 or 1; the scale keeps a label with a low threshold from counting more)."""
+    return sum(
+        (1 - np.abs(scores[name] - thresholds[name]) / np.maximum(thresholds[name], 1 - thresholds[name])).sum(axis=1)
+        for name in scores
+    )
+
+
 def cluster_rows(X: Any, k: int, seed: int) -> np.ndarray:
     """k-means cluster of every row (MiniBatchKMeans on the L2-normalised TF-IDF rows)."""
     from sklearn.cluster import MiniBatchKMeans
@@ -153,16 +165,20 @@ def choose(
     rows = np.flatnonzero(candidates)
     n = min(n, len(rows))
     margin, margin_set, margin_label = smallest_margins(scores, thresholds, label_names)
+    unsure = total_uncertainty(scores, thresholds)
 
     def uncertain(i: int, cluster: int | None = None, extra: str = "") -> Choice:
-        why = f"{margin_set[i]}/{margin_label[i]} score within {margin[i]:.3f} of its threshold{extra}"
-        return Choice(int(i), why, margin_set[i], margin_label[i], float(margin[i]), cluster)
+        why = (
+            f"uncertainty {unsure[i]:.2f} over all labels; nearest: {margin_set[i]}/{margin_label[i]} score "
+            f"within {margin[i]:.3f} of its threshold{extra}"
+        )
+        return Choice(int(i), why, margin_set[i], margin_label[i], float(margin[i]), cluster, float(unsure[i]))
 
     if strategy == "random":
         picked = np.random.default_rng(seed).choice(rows, size=n, replace=False)
         return [Choice(int(i), "random sample") for i in picked]
     if strategy == "uncertainty":
-        return [uncertain(i) for i in rows[np.argsort(margin[rows], kind="stable")[:n]]]
+        return [uncertain(i) for i in rows[np.argsort(-unsure[rows], kind="stable")[:n]]]
 
     if clusters is None:
         clusters = cluster_rows(X, max(2, min(n, 50)), seed)
@@ -175,7 +191,7 @@ def choose(
         if not members:
             continue
         if strategy == "mixed":
-            members.sort(key=lambda i: margin[i])
+            members.sort(key=lambda i: -unsure[i])
         else:
             rows_of = X[members]
             similarity = np.asarray(rows_of @ np.asarray(rows_of.mean(axis=0)).ravel()).ravel()
@@ -250,6 +266,7 @@ def suggestion_records(pool: Pool, choices: list[Choice], label_sets: list[str],
                 "uncertain_set": choice.label_set,
                 "uncertain_label": choice.label,
                 "margin": "" if choice.margin is None else f"{choice.margin:.4f}",
+                "uncertainty": "" if choice.uncertainty is None else f"{choice.uncertainty:.4f}",
                 "cluster": "" if choice.cluster is None else str(choice.cluster),
                 "source": pool.sources[i],
             }

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.conftest import LABELS, write_csv
 from training.cli import app
 from training.errors import TopicframeError
-from training.quality.suggest import choose, read_pool
+from training.quality.suggest import choose, read_pool, total_uncertainty
 
 runner = CliRunner()
 TOPIC_LABELS = {"topic": ["trade", "security"]}
@@ -55,8 +55,8 @@ def test_bad_pools_are_refused(tmp_path: Path, content: str, name: str, message:
 
 
 def strategy_inputs() -> dict:
-    # Rows 0-5 form cluster 0 (trade words), rows 6-11 cluster 1 (security words); row 3 and row 8 sit
-    # nearest a threshold (0.5), row 8 nearer.
+    # Rows 0-5 form cluster 0 (trade words), rows 6-11 cluster 1 (security words). Row 8 has the one score
+    # nearest a threshold (security 0.49); row 3 is in doubt on both labels (trade 0.52, security 0.2).
     trade = np.array([0.9, 0.8, 0.95, 0.52, 0.7, 0.85, 0.1, 0.2, 0.05, 0.15, 0.3, 0.1])
     security = np.array([0.1, 0.2, 0.1, 0.2, 0.1, 0.3, 0.9, 0.8, 0.49, 0.9, 0.85, 0.95])
     X = sp.csr_matrix(np.repeat([[1.0, 0.0], [0.0, 1.0]], 6, axis=0) + np.linspace(0, 0.1, 12)[:, None])
@@ -70,12 +70,21 @@ def strategy_inputs() -> dict:
     }
 
 
-def test_uncertainty_picks_the_smallest_margins_with_the_label() -> None:
+def test_total_uncertainty_is_one_at_each_threshold_and_zero_at_the_ends() -> None:
+    scores = {"topic": np.array([[0.2, 0.5], [1.0, 0.0], [0.6, 0.75]])}
+    thresholds = {"topic": np.array([0.2, 0.5])}
+    # Label 1 (threshold 0.2): 1 - |s - 0.2| / 0.8; label 2 (threshold 0.5): 1 - |s - 0.5| / 0.5.
+    assert total_uncertainty(scores, thresholds) == pytest.approx([2.0, 0.0, 0.5 + 0.5])
+
+
+def test_uncertainty_picks_the_most_doubt_over_all_labels_and_names_the_nearest() -> None:
     picked = choose("uncertainty", 2, **strategy_inputs())
-    assert [c.index for c in picked] == [8, 3]
-    assert (picked[0].label_set, picked[0].label) == ("topic", "security")
-    assert picked[0].margin == pytest.approx(0.01)
-    assert "topic/security score within 0.010 of its threshold" in picked[0].reason
+    # Row 3: (1 - 0.04) + (1 - 0.6) = 1.36; row 8: (1 - 0.9) + (1 - 0.02) = 1.08, though its one margin is smaller.
+    assert [c.index for c in picked] == [3, 8]
+    assert [c.uncertainty for c in picked] == pytest.approx([1.36, 1.08])
+    assert (picked[1].label_set, picked[1].label, picked[1].margin) == ("topic", "security", pytest.approx(0.01))
+    nearest = "nearest: topic/trade score within 0.020 of its threshold"
+    assert picked[0].reason == f"uncertainty 1.36 over all labels; {nearest}"
 
 
 def test_diversity_and_mixed_visit_the_least_covered_cluster_first() -> None:
@@ -121,7 +130,8 @@ def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sh
     assert all(row["uncertain_set"] in ("topic", "frame") and float(row["margin"]) >= 0 for row in suggested)
     # Only what the model reads as content is proposed: a caption or promo teaches topic and frame nothing.
     assert {roles[row["id"]] for row in suggested} <= {"body", "headline"}
-    assert [float(r["margin"]) for r in suggested] == sorted(float(r["margin"]) for r in suggested)
+    unsure = [float(r["uncertainty"]) for r in suggested]
+    assert unsure == sorted(unsure, reverse=True) and all(float(r["margin"]) >= 0 for r in suggested)
 
     again = runner.invoke(app, args)
     assert again.exit_code == 1 and "already exists (pass --overwrite" in again.output
