@@ -36,7 +36,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.dependencies import ServingModel, SettingsDep, _matches, require_admin_key
 from service.errors import ClientError, limit_error
@@ -48,6 +48,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("topicframe.service")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _since_in_utc(value: datetime | None) -> datetime | None:
+    # A ValueError here is a 422 at query.since (a time past 9999-12-31 once in UTC), not a 500 in the query.
+    from training.feedback.store import since_in_utc
+
+    return None if value is None else since_in_utc(value)
 
 
 class FeedbackModel(BaseModel):
@@ -292,11 +299,15 @@ async def submit_feedback(
 async def list_feedback(
     request: Request,
     since: Annotated[
-        datetime | None, Query(description="only corrections stored at or after this time (ISO 8601)")
+        datetime | None,
+        AfterValidator(_since_in_utc),
+        Query(description="only corrections stored at or after this time (ISO 8601)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many items")] = 100,
     after_id: Annotated[
-        int | None, Query(ge=0, description="only ids above this one: the last id of the previous page")
+        int | None,
+        # The databases' integer ids stop at 2**63 - 1: a larger bound would overflow the query, not page.
+        Query(ge=0, le=2**63 - 1, description="only ids above this one: the last id of the previous page"),
     ] = None,
 ) -> dict[str, Any]:
     """The stored corrections, oldest first; page with ``after_id`` (the last id of the previous page)."""

@@ -17,9 +17,10 @@ feedback_app = typer.Typer(help="Corrections sent to POST /v1/feedback.", no_arg
 
 def parse_since(value: str | None) -> object:
     """``--since``: an ISO date or date-time (UTC when it names no zone)."""
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from training.errors import TopicframeError
+    from training.feedback.store import since_in_utc
 
     if value is None:
         return None
@@ -29,7 +30,10 @@ def parse_since(value: str | None) -> object:
         raise TopicframeError(
             f"--since: '{value}' is not an ISO date or date-time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    try:
+        return since_in_utc(parsed)
+    except ValueError as err:
+        raise TopicframeError(f"--since: {err}") from None
 
 
 def export(

@@ -61,10 +61,12 @@ def check_labels(
     """``labels`` and ``role`` checked against ``rules``: (labels in codebook order, problems)."""
     problems: list[tuple[Loc, str]] = []
     content_sets = rules.content_sets
+    unknown_role = False
     if role is not None and rules.role_set is not None:
         roles = rules.label_names[rules.role_set]
         if role not in roles:
             problems.append((["body", "role"], _unknown(f"{rules.role_set}", role, roles)))
+            unknown_role = True  # its labels cannot be judged against a role it does not have
     is_content = role is None or rules.role_set is None or role in rules.content_roles
     cleaned: dict[str, list[str]] = {}
     for name, given in labels.items():
@@ -85,7 +87,7 @@ def check_labels(
                 kept.append(label)
         if len(kept) != len(set(given)):
             continue  # unknown labels reported above
-        if kept and not is_content:
+        if kept and not is_content and not unknown_role:
             problems.append(
                 (
                     ["body", "labels", name],

@@ -235,6 +235,15 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def since_in_utc(value: datetime) -> datetime:
+    """A ``since`` bound in UTC (UTC when it names no zone). Raises ValueError for a time that leaves the calendar
+    once moved to UTC (9999-12-31T23:59-05:00), which Python cannot represent."""
+    try:
+        return _as_utc(value)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the years 1-9999 once converted to UTC") from None
+
+
 @dataclass
 class FeedbackStore:
     """Corrections in one database: `add` (idempotent), `list` (oldest first) and `iter_all`."""
@@ -287,9 +296,9 @@ class FeedbackStore:
         if after_id is not None:
             query = query.where(feedback_table.c.id > after_id)
         if since is not None:
-            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+            since = since_in_utc(since)
             # SQLite compares the stored strings: give it the same naive-UTC form it stores.
-            bound = since.astimezone(UTC).replace(tzinfo=None) if self.engine.dialect.name == "sqlite" else since
+            bound = since.replace(tzinfo=None) if self.engine.dialect.name == "sqlite" else since
             query = query.where(feedback_table.c.created_at >= bound)
         if limit is not None:
             query = query.limit(limit)

@@ -89,6 +89,8 @@ def test_export_since_and_bad_input(store: FeedbackStore, corrected: dict, tmp_p
     assert code == 0 and read(tmp_path / "none.csv") == []
     code, output = export(store.url, tmp_path / "x.csv", "--since", "last tuesday")
     assert code == 1 and "--since: 'last tuesday' is not an ISO date" in output
+    code, output = export(store.url, tmp_path / "x.csv", "--since", "9999-12-31T23:59:59-05:00")
+    assert code == 1 and "--since: 9999-12-31T23:59:59-05:00 is outside the years 1-9999 once" in output
     code, output = export(f"sqlite:///{tmp_path / 'missing.db'}", tmp_path / "y.csv")
     assert code == 1 and "no feedback store at" in output and not (tmp_path / "missing.db").exists()
     code, output = export("mysql://u@h/db", tmp_path / "z.csv")
