@@ -68,6 +68,18 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def display_uri(uri: str) -> str:
+    """``uri`` with the password of its ``user:password@`` part hidden, for messages and logs: a registry's
+    address is shown in errors (also by the service's public /readyz), its credentials never."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def tracking_client(uri: str | None = None) -> MlflowClient:
     """A client of the tracking store and registry at ``uri`` (default: `tracking_uri()`); no global state."""
     uri = uri or tracking_uri()
@@ -107,7 +119,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
             raise ModelLoadError(f"{uri}: not a models:/NAME@ALIAS or models:/NAME/VERSION URI nor a model directory")
         return ModelRef(uri=uri, name=path.name)
     client = client or tracking_client()
-    store = client.tracking_uri
+    store = display_uri(client.tracking_uri)
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)

@@ -355,7 +355,8 @@ def wait_for_exit(process: subprocess.Popen, timeout: float) -> float:
 
 
 def test_a_registry_that_is_down_does_not_keep_the_service_from_binding_or_stopping(tmp_path: Path) -> None:
-    registry = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    port = free_port()  # nothing listens there; the address carries credentials, which no message may show
+    registry = f"http://mluser:S3cretPass@127.0.0.1:{port}"
     started = time.monotonic()
     with local_service(
         tmp_path, ready=False, MLFLOW_TRACKING_URI=registry, TOPICFRAME_MODEL_URI="models:/topicframe@champion"
@@ -368,12 +369,13 @@ def test_a_registry_that_is_down_does_not_keep_the_service_from_binding_or_stopp
             time.sleep(0.1)
         assert ready.status_code == 503 and ready.headers["retry-after"]
         detail = ready.json()["detail"][0]
-        assert detail["reason"] == "registry_unreachable" and registry in detail["msg"], detail
+        assert detail["reason"] == "registry_unreachable", detail
+        assert f"http://mluser:***@127.0.0.1:{port}" in detail["msg"] and "S3cretPass" not in ready.text, detail
         refused = httpx.post(f"{base}/v1/classify", json={"paragraphs": ["Tariffs rose."]}, timeout=5)
         assert refused.status_code == 503 and refused.json()["detail"][0]["reason"] == "registry_unreachable"
         process.send_signal(signal.SIGTERM)
         assert wait_for_exit(process, timeout=10) < 5
-    assert "Traceback" not in log.read_text(), tail(log)
+    assert "Traceback" not in log.read_text() and "S3cretPass" not in log.read_text(), tail(log)
 
 
 def test_a_registry_that_hangs_does_not_hold_up_sigterm(tmp_path: Path) -> None:
