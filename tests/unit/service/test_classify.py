@@ -56,6 +56,10 @@ def test_text_is_split_on_blank_lines_keeping_single_newlines(client: TestClient
     assert len(texts) == 3
     assert "law,\nsaying" in texts[1]
     assert body["summary"]["paragraphs"] == 3
+    # A section break between paragraphs is not one: the same result as without it (it was read as a headline).
+    parts = ARTICLE.split("\n\n")
+    broken = client.post("/v1/classify", json={"text": "\n\n".join([*parts[:2], "* * *", *parts[2:]])}).json()
+    assert broken["paragraphs"] == body["paragraphs"] and broken["summary"] == body["summary"]
 
 
 def test_labels_pass_their_thresholds_and_come_highest_score_first(client: TestClient, bundle: ModelBundle) -> None:
