@@ -22,6 +22,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from training.dataset import LabelledData
+from training.errors import TopicframeError
 
 
 def stacked_targets(data: LabelledData, label_names: dict[str, list[str]]) -> np.ndarray:
@@ -29,11 +30,23 @@ def stacked_targets(data: LabelledData, label_names: dict[str, list[str]]) -> np
     return np.hstack([data.label_matrix(name, names) for name, names in label_names.items()])
 
 
+def article_groups(data: LabelledData) -> list[str] | None:
+    """The group of every row for the splits that keep an article whole: its ``article_id``, or the row alone
+    when it has none (a correction exported without one). None when no row has an ``article_id``.
+
+    Every row is grouped as soon as one has an article: one row without an id must not turn the whole
+    data set into a row-level split, which puts paragraphs of one article on both sides of a fold."""
+    if all(a is None for a in data.article_ids):
+        return None
+    return [a if a is not None else f"\x00row {i}" for i, a in enumerate(data.article_ids)]
+
+
 def cannot_hold_out(data: LabelledData) -> str | None:
     """Why no test part can be held out of ``data`` (no test files, no split column), or None. scikit-learn's
     splitters would stop with a traceback naming their own parameters."""
-    if all(a is not None for a in data.article_ids):
-        if len(set(data.article_ids)) < 2:
+    groups = article_groups(data)
+    if groups is not None:
+        if len(set(groups)) < 2:
             return (
                 f"{len(data)} row(s) in one article: the test part is held out by article_id, so at least 2 "
                 "articles are needed (or give --test-data, or a split column)"
@@ -47,6 +60,12 @@ def too_few_for_cv(train: LabelledData, folds: int) -> str | None:
     """Why the training part cannot be cross-validated (the out-of-fold scores tune the thresholds), or None."""
     if len(train) < folds:
         return f"the training part has {len(train)} row(s); cross-validation needs at least cv.folds ({folds})"
+    groups = article_groups(train)
+    if groups is not None and len(set(groups)) < folds:
+        return (
+            f"the training part has {len(set(groups))} article(s) (a row without an article_id counts as one); "
+            f"the folds keep articles whole, so cv.folds ({folds}) can be at most that: lower cv.folds"
+        )
     return None
 
 
@@ -58,10 +77,12 @@ def split_train_test(
     if any(s is not None for s in data.splits):
         test = np.array([s == "test" for s in data.splits])
         return rows[~test], rows[test], "split column"
-    if all(a is not None for a in data.article_ids):
+    groups = article_groups(data)
+    if groups is not None:
         splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-        train, test = next(splitter.split(rows, groups=data.article_ids))
-        return train, test, "grouped by article_id"
+        train, test = next(splitter.split(rows, groups=groups))
+        alone = sum(a is None for a in data.article_ids)
+        return train, test, "grouped by article_id" + (f" ({alone} row(s) without one, each alone)" if alone else "")
     y = stacked_targets(data, label_names)
     mss = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     train, test = next(mss.split(rows, y))
@@ -72,8 +93,12 @@ def cv_folds(
     data: LabelledData, label_names: dict[str, list[str]], folds: int, seed: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     rows = np.arange(len(data))
-    if all(a is not None for a in data.article_ids) and len(set(data.article_ids)) >= folds:
-        yield from GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, groups=data.article_ids)
+    groups = article_groups(data)
+    if groups is not None:
+        too_few = too_few_for_cv(data, folds)
+        if too_few:  # never a silent fall-back to folds that split articles
+            raise TopicframeError(too_few)
+        yield from GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, groups=groups)
     else:
         y = stacked_targets(data, label_names)
         yield from MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y)

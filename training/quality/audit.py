@@ -28,7 +28,7 @@ from training.codebook import Codebook, load_codebooks
 from training.config import RunConfig
 from training.dataset import LabelledData
 from training.errors import TopicframeError
-from training.evaluation import out_of_fold_scores
+from training.evaluation import out_of_fold_scores, too_few_for_cv
 from training.label_set import LabelSetModel, decision_settings
 from training.thresholds import tune_thresholds
 from training.train import fallback_raises_micro_f1, fold_scorer, labels_on_non_content_rows, load_data
@@ -117,6 +117,9 @@ def load_audit_data(config: RunConfig) -> tuple[dict[str, Codebook], LabelledDat
             f"{', '.join(config.data.train)}: {len(data)} labelled row(s); the audit needs at least "
             f"{config.cv.folds * 2} for {config.cv.folds}-fold out-of-fold scores"
         )
+    too_few = too_few_for_cv(data, config.cv.folds)
+    if too_few:  # said before the folds are fitted, not after the first ones
+        raise TopicframeError(f"{', '.join(config.data.train)}: {too_few.replace('training part', 'data')}")
     return codebooks, data
 
 

@@ -72,8 +72,22 @@ ONE_ARTICLE = [
             [{**row, "article_id": f"a{i}", "split": "train" if i else "test"} for i, row in enumerate(ONE_ARTICLE)],
             "the training part has 1 row(s); cross-validation needs at least cv.folds (5)",
         ),
+        (
+            # Six training rows in two articles and one without an id: 3 groups, and the folds keep articles whole.
+            [
+                {
+                    **ONE_ARTICLE[i % 2],
+                    **{"id": str(i), "text": f"Day {i}: {ONE_ARTICLE[i % 2]['text']}"},
+                    **{"article_id": ["a1", "a2", ""][i % 3], "split": "train"},
+                }
+                for i in range(6)
+            ]
+            + [{**ONE_ARTICLE[0], "id": "t", "article_id": "t1", "text": "Tariffs fell.", "split": "test"}],
+            "the training part has 4 article(s) (a row without an article_id counts as one); the folds keep "
+            "articles whole, so cv.folds (5) can be at most that: lower cv.folds",
+        ),
     ],
-    ids=["one-article", "no-test-rows", "fewer-rows-than-folds"],
+    ids=["one-article", "no-test-rows", "fewer-rows-than-folds", "fewer-articles-than-folds"],
 )
 def test_data_too_small_to_split_is_refused_by_name_not_by_a_traceback(
     tmp_path: Path, store: str, rows: list[dict[str, str]], message: str
