@@ -155,6 +155,23 @@ def score_label_set(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], m
     return report
 
 
+# The metric names a label set's report gives (``[cv.]<set>.<stat>`` and ``[cv.]<set>.<per-label stat>.<label>``):
+# what a sweep's ``metric:`` is checked against before any trial runs.
+SET_STATS = (
+    "micro_f1",
+    "macro_f1",
+    "subset_accuracy",
+    "hamming_loss",
+    "accuracy",  # single-label sets
+    "cardinality",  # multi-label content sets
+    "cardinality_gold",
+    "cardinality_ratio",
+    "non_content_recall",  # the role set
+    "non_content_gated_recall",
+)
+PER_LABEL_STATS = ("precision", "recall", "f1", "support")
+
+
 def flat_metrics(reports: dict[str, dict[str, Any]], prefix: str = "") -> dict[str, float]:
     """`{"topic": report}` -> MLflow metric names such as ``topic.f1.trade``."""
     metrics: dict[str, float] = {}

@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from training.codebook import codebook_names
+from training.codebook import codebook_names, load_codebooks
 from training.compare import DEFAULT_METRIC, TIMING_METRICS, describe
 from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping
 from training.errors import ConfigError
@@ -207,6 +207,25 @@ def _check_metric(metric: str, base: RunConfig, origin: str) -> None:
         raise ConfigError(
             f"{origin}: metric: '{metric}' is not a metric of label sets {label_sets} "
             "(e.g. cv.topic.micro_f1, frame.macro_f1, fit_seconds)"
+        )
+    # A typo in the statistic (micro_fl) was found only after the first trial, by a KeyError.
+    import difflib
+
+    from training.evaluation import PER_LABEL_STATS, SET_STATS  # scikit-learn: imported when a sweep is loaded
+
+    stat, _, label = metric.removeprefix("cv.").split(".", 1)[1].partition(".")
+    if label:
+        labels = load_codebooks(base.data.labels_dir, [label_set])[label_set].label_names
+        if stat not in PER_LABEL_STATS or label not in labels:
+            raise ConfigError(
+                f"{origin}: metric: '{metric}': a label's metric is {label_set}.<statistic>.<label> with the "
+                f"statistic one of {', '.join(PER_LABEL_STATS)} and the label one of {', '.join(labels)}"
+            )
+    elif stat not in SET_STATS:
+        close = difflib.get_close_matches(stat, SET_STATS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"{origin}: metric: '{metric}': unknown statistic '{stat}'{hint} (one of {', '.join(SET_STATS)})"
         )
 
 

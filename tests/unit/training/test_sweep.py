@@ -12,7 +12,7 @@ from tests.conftest import LABELS, ROOT
 from training.cli import app
 from training.config import flatten_params
 from training.errors import ConfigError
-from training.sweep import SweepSpec, expand, load_sweep, worker_count
+from training.sweep import SweepSpec, _check_metric, expand, load_sweep, worker_count
 from training.trial import data_key, run_trial
 
 BASE = {"data": {"train": [str(LABELS / "paragraphs.csv")], "test": [str(LABELS / "paragraphs_test.csv")]}}
@@ -98,6 +98,14 @@ def test_random_is_seeded_distinct_and_within_ranges() -> None:
         ({"method": "random", "trials": 3, "parameters": {"classifier.C": [1, 2]}}, "exceeds the 2 distinct"),
         ({"base_config": "x.yaml", "parameters": {"classifier.C": [1]}}, "either base or base_config"),
         ({"metric": "cv.topics.micro_f1", "parameters": {"classifier.C": [1]}}, "metric: 'cv.topics.micro_f1'"),
+        (  # was a KeyError traceback after the first trial, with its run left behind
+            {"metric": "cv.topic.micro_fl", "parameters": {"classifier.C": [1]}},
+            "metric: 'cv.topic.micro_fl': unknown statistic 'micro_fl' (did you mean 'micro_f1'?)",
+        ),
+        (
+            {"metric": "topic.f1.trad", "parameters": {"classifier.C": [1]}},
+            "a label's metric is topic.<statistic>.<label> with the statistic one of precision, recall, f1, support",
+        ),
         ({"method": "gird", "parameters": {"classifier.C": [1]}}, "method: Input should be 'grid' or 'random'"),
         (  # was "metric: 'cv.topic.micro_f1' is not a metric of label sets []"
             {"base": {"data": {**BASE["data"], "labels_dir": "no/such/dir"}}, "parameters": {"classifier.C": [1]}},
@@ -162,6 +170,9 @@ def test_trials_are_deterministic_and_record_what_train_records(tmp_path: Path, 
         first.metrics
     )
     assert first.params["classifier.C"] == "3.0" and first.params["data.n_train"] == str(len(prepared.train))
+    # Every metric a trial records is one a sweep may rank by: the checked names cannot drift from the reports.
+    for metric in first.metrics:
+        _check_metric(metric, sweep.base, "sweep.yaml")
     assert len(first.tags["data_digest"]) == 64
     assert data_key(trial.config) == data_key(sweep.base)
 
