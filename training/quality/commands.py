@@ -65,7 +65,10 @@ def audit(
 
 def suggest(
     pool: Annotated[
-        list[Path], typer.Option("--pool", help="unlabelled CSV (text column), .jsonl or .txt (repeatable)")
+        list[Path],
+        typer.Option(
+            "--pool", help="unlabelled CSV (text column), .jsonl, .txt/.md/.html, a directory or a glob (repeatable)"
+        ),
     ],
     n: Annotated[int, typer.Option("-n", min=1, help="how many paragraphs to propose")] = 50,
     strategy: Annotated[

@@ -27,6 +27,7 @@ the strategies are kept short here on scikit-learn (MiniBatchKMeans).
 from __future__ import annotations
 
 import csv
+import glob
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +76,35 @@ def _read_text(path: Path) -> str:
     return read_utf8(path).replace("\r\n", "\n").replace("\r", "\n")
 
 
+POOL_SUFFIXES = (".csv", ".jsonl", ".txt", ".md", ".html", ".htm")
+
+
+def pool_files(paths: list[Path]) -> list[Path]:
+    """Each ``--pool`` as files: a directory gives its files with a pool suffix (sorted, subfolders included), a
+    glob its matches, a file itself."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in POOL_SUFFIXES)
+            if not found:
+                raise TopicframeError(f"{path}: no {', '.join(POOL_SUFFIXES)} file in this directory")
+            files.extend(found)
+        elif not path.exists() and any(c in str(path) for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True) if Path(m).is_file())
+            if not matches:
+                raise TopicframeError(f"{path}: no file matches this pattern")
+            files.extend(matches)
+        else:
+            files.append(path)  # a missing file is said by the reader: "file not found"
+    return files
+
+
 def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
     """Paragraphs from CSV (a text column, one paragraph per row; ``article_id`` groups rows), JSONL (a ``text``
     per line, an article split into paragraphs) or any other file (one article: plain text, HTML or Markdown,
-    split as the service splits ``text``)."""
+    split as the service splits ``text``). Directories and globs are read as their files (`pool_files`)."""
     pool = Pool()
+    paths = pool_files(paths)
     for path in paths:
         content = _read_text(path)
         if path.suffix.lower() == ".csv":

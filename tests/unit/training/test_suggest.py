@@ -38,6 +38,22 @@ def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
     assert pool.sources[1] == f"{tmp_path / 'pool.csv'}:4"
 
 
+def test_a_pool_directory_or_glob_is_read_as_its_files(tmp_path: Path) -> None:
+    """The README's own `--pool new_articles/` said "file not found"."""
+    folder = tmp_path / "new_articles"
+    (folder / "more").mkdir(parents=True)
+    (folder / "b.txt").write_text("Beta one.\n\nBeta two.\n", encoding="utf-8")
+    (folder / "more" / "a.md").write_text("# Alpha\n\nAlpha body.\n", encoding="utf-8")
+    (folder / "notes.docx").write_bytes(b"PK\x03\x04")  # not a pool format: left out
+    assert read_pool([folder]).texts == ["Beta one.", "Beta two.", "Alpha", "Alpha body."]
+    assert read_pool([Path(f"{folder}/*.txt")]).texts == ["Beta one.", "Beta two."]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TopicframeError, match=r"empty: no \.csv, \.jsonl, .* file in this directory"):
+        read_pool([tmp_path / "empty"])
+    with pytest.raises(TopicframeError, match=r"\*\.csv: no file matches this pattern"):
+        read_pool([Path(f"{folder}/*.csv")])
+
+
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
