@@ -237,10 +237,11 @@ def plot(curves: dict[str, list[list[tuple[int, float]]]], full: float, pool: in
 def log_to_mlflow(curves: dict[str, list[list[tuple[int, float]]]], summary: dict[str, Any], args: Any) -> None:
     import mlflow
 
-    from training.registry import use_tracking_store
+    from training.registry import tracking_client, use_tracking_store
+    from training.tracking import ensure_experiment
 
     use_tracking_store()
-    mlflow.set_experiment("topicframe-active-learning")
+    mlflow.set_experiment(experiment_id=ensure_experiment(tracking_client(), "topicframe-active-learning"))
     with mlflow.start_run(run_name="active_learning_fast_model") as run:
         mlflow.log_params({k: str(v) for k, v in vars(args).items() if k not in ("png", "json")})
         mlflow.log_metric("full_data.topic.micro_f1", summary["full_data_topic_micro_f1"])

@@ -221,11 +221,12 @@ def log_audit_run(config: RunConfig, result: AuditResult, ranking: Path, experim
     import mlflow
 
     from training.config import flatten_params
-    from training.registry import use_tracking_store
-    from training.tracking import git_commit
+    from training.registry import tracking_client, use_tracking_store
+    from training.tracking import ensure_experiment, git_commit
 
     use_tracking_store()
-    mlflow.set_experiment(experiment)
+    # As training's runs: artifacts under ./mlartifacts/<id> (a path relative to the store), not ./mlruns/<id>.
+    mlflow.set_experiment(experiment_id=ensure_experiment(tracking_client(), experiment))
     with mlflow.start_run(run_name=f"audit_{len(result.data)}rows") as run:
         mlflow.log_params(flatten_params(config) | {"data.n_rows": str(len(result.data))})
         mlflow.log_metrics(result.counts())

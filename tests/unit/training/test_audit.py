@@ -74,6 +74,7 @@ def test_row_quality_is_its_least_believed_label_decision(slice_config: RunConfi
 def test_audit_command_writes_ranking_and_logs_a_run(
     slice_config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the project folder: its embedded store
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     rows = [
         {"id": f"r{i}", "article_id": f"A{i // 4}", "text": text, "topic": topic, "frame": FRAMES[topic]}
@@ -104,6 +105,8 @@ def test_audit_command_writes_ranking_and_logs_a_run(
     client = tracking_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("topicframe-audit")
     assert experiment is not None
+    # As training's experiments: relative to the store, so the project folder can move (was <cwd>/mlruns/<id>).
+    assert experiment.artifact_location == f"mlartifacts/{experiment.experiment_id}"
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["rows"] == len(rows)
     assert [a.path for a in client.list_artifacts(run.info.run_id, "audit")] == ["audit/label_audit.csv"]
