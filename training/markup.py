@@ -41,7 +41,11 @@ from typing import Literal, cast
 
 import trafilatura
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
+from markdown_it.rules_block import StateBlock
 from trafilatura.settings import Document
+
+from training.errors import TopicframeError
 
 TextFormat = Literal["plain", "markdown", "html"]
 TEXT_FORMATS: tuple[str, ...] = ("auto", "plain", "markdown", "html")
@@ -101,6 +105,32 @@ _BLANK_LINE = re.compile(r"\n\s*\n")
 # pays the ~50 ms, not a request.
 _COMMONMARK = MarkdownIt("commonmark")
 _SPACES = re.compile(r"\s+")
+
+
+class MarkdownTooDeep(TopicframeError):
+    """Markdown nested deeper than markdown-it reads: it would drop the rest of that block without a word."""
+
+
+class _CheckedBlockParser(ParserBlock):
+    """markdown-it's block parser, but one that says when it would skip text: past ``maxNesting`` (20) levels of
+    lists and quotes inside each other it drops the rest of the block silently (ten nested list items were
+    enough to lose the article's last paragraphs)."""
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        # The same test markdown-it makes first in its loop; the levels it reaches later come back to this one.
+        if state.level >= state.md.options.maxNesting:
+            line = state.skipEmptyLines(startLine)
+            if line < endLine and state.sCount[line] >= state.blkIndent:
+                raise MarkdownTooDeep(
+                    f"Markdown nested more than {state.md.options.maxNesting} levels deep (lists or quotes inside "
+                    f"each other) at line {line + 1}: its text there cannot be read; send it as plain text"
+                )
+        super().tokenize(state, startLine, endLine)
+
+
+_checked = _CheckedBlockParser()
+_checked.ruler = _COMMONMARK.block.ruler  # the commonmark preset's rules, as configured
+_COMMONMARK.block = _checked
 
 
 def detect_text_format(text: str) -> TextFormat:

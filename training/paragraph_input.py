@@ -66,7 +66,7 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
     output.
     """
     from training.classify import split_paragraphs
-    from training.markup import resolve_text_format
+    from training.markup import MarkdownTooDeep, resolve_text_format
 
     name = "<stdin>" if str(file) == "-" else str(file)
     content = decode_utf8(sys.stdin.buffer.read(), name) if name == "<stdin>" else read_utf8(file)
@@ -85,7 +85,10 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
         texts, ids = _csv_paragraphs(content, name)
     else:
         text_format = resolve_text_format(content, {"txt": "plain", "md": "markdown", "html": "html"}.get(kind, "auto"))
-        texts = split_paragraphs(content, text_format)
+        try:
+            texts = split_paragraphs(content, text_format)
+        except MarkdownTooDeep as err:
+            raise TopicframeError(f"{name}: {err}") from None
     if not texts:
         markup = text_format in ("html", "markdown")
         left_out = f" (read as {text_format}: tags, images, navigation and link-only blocks are left out)"
@@ -96,11 +99,14 @@ def read_paragraphs(file: Path, input_format: str | None = None) -> tuple[list[s
 def _record_text(text: str, where: str) -> str:
     """A record's paragraph, read as its visible text when it is HTML or Markdown (a CMS's paragraph markup),
     as the service reads `paragraphs`; an empty one, or markup with no text, is refused."""
-    from training.markup import paragraph_text
+    from training.markup import MarkdownTooDeep, paragraph_text
 
     if not text.strip():
         raise TopicframeError(f"{where}: empty text")
-    paragraph = paragraph_text(text)
+    try:
+        paragraph = paragraph_text(text)
+    except MarkdownTooDeep as err:
+        raise TopicframeError(f"{where}: {err}") from None
     if not paragraph.strip():
         raise TopicframeError(f"{where}: no text once its markup is left out (tags, images and scripts)")
     return paragraph

@@ -99,7 +99,7 @@ def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[s
     """The paragraphs of ``text`` within the configured limits (422 naming the limit otherwise), and how it
     was read."""
     from training.classify import split_paragraphs
-    from training.markup import resolve_text_format
+    from training.markup import MarkdownTooDeep, resolve_text_format
 
     text_format = resolve_text_format(text, given_format)
     if text_format == "markdown" and len(text) > settings.max_markdown_chars:
@@ -109,7 +109,10 @@ def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[s
             "(text_format 'plain' reads it as plain text)",
             "max_markdown_chars",
         )
-    paragraphs = split_paragraphs(text, text_format)
+    try:
+        paragraphs = split_paragraphs(text, text_format)
+    except MarkdownTooDeep as err:
+        raise ClientError(422, ["body", "text"], str(err), "markdown_too_deep") from None
     if not paragraphs:  # markup with nothing but tags, images, links or navigation
         raise ClientError(
             422,
@@ -125,9 +128,14 @@ def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[s
 def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
     """``paragraphs`` as sent, each read as its visible text when it is markup (a CMS's paragraph HTML); 422
     naming the paragraph when its markup has no text."""
-    from training.markup import paragraph_text
+    from training.markup import MarkdownTooDeep, paragraph_text
 
-    paragraphs = [paragraph_text(paragraph, text_format) for paragraph in given]
+    paragraphs = []
+    for i, paragraph in enumerate(given):
+        try:
+            paragraphs.append(paragraph_text(paragraph, text_format))
+        except MarkdownTooDeep as err:
+            raise ClientError(422, ["body", "paragraphs", i], str(err), "markdown_too_deep") from None
     for i, paragraph in enumerate(paragraphs):
         if not paragraph.strip():
             raise ClientError(

@@ -222,6 +222,7 @@ def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_read
         ("2", "a", "**Beijing** called the seizure a violation of trade rules."),
         ("3", "", "<p>Navy ships sailed through the <em>strait</em>.</p>"),
         ("4", "a", '<p><img src="a.jpg"></p>'),
+        ("5", "a", "> " * 21 + "**quoted too deep to read**"),
     ]
     source = tmp_path / "in.csv"
     pd.DataFrame(rows, columns=["id", "article_id", "text"]).to_csv(source, index=False)
@@ -229,15 +230,16 @@ def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_read
         [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
     )
     report = run_batch(options, spark=spark)
-    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (4, 3, 1)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (5, 3, 2)
     out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id")
     assert out.loc["1", "text"] == "Customs officers at the port seized solar panels & cells."
     assert out.loc["3", "text"] == "Navy ships sailed through the strait."
     assert out.loc["2", "text"] == "Beijing called the seizure a violation of trade rules."
     served = classify(bundle, [out.loc["1", "text"], out.loc["2", "text"]])["paragraphs"]
     assert [list(out.loc[i, "topic"]) for i in ("1", "2")] == [p["labels"]["topic"] for p in served]
-    rejected = read_output(tmp_path / "out" / "rejected")
-    assert rejected["input_id"].tolist() == ["4"] and "markup" in rejected["reject_reason"].iloc[0]
+    rejected = read_output(tmp_path / "out" / "rejected").sort_values("input_id")
+    assert rejected["input_id"].tolist() == ["4", "5"] and "markup" in rejected["reject_reason"].iloc[0]
+    assert "Markdown nested more than 20 levels deep" in rejected["reject_reason"].iloc[1]
 
 
 @pytest.mark.parametrize("name", ["in.csv", "in.parquet"])

@@ -24,7 +24,7 @@ import pandas as pd
 from training.bundle import ModelBundle
 from training.classify import split_paragraphs
 from training.features import ArticleLayout
-from training.markup import paragraph_text
+from training.markup import MarkdownTooDeep, paragraph_text
 from training.pyfunc import frame_from_arrays
 
 # Paragraphs scored per call to the model: large enough that per-call costs vanish, small enough
@@ -117,7 +117,10 @@ def _read_paragraph(text: Any, reason: str | None) -> tuple[str, str | None]:
     reason it already has, or markup with no text left)."""
     if reason:
         return "", reason
-    paragraph = paragraph_text(str(text))
+    try:
+        paragraph = paragraph_text(str(text))
+    except MarkdownTooDeep as err:  # rejected with the reason, as any row that cannot be read
+        return "", str(err)
     return paragraph, None if paragraph.strip() else NO_TEXT_IN_MARKUP
 
 
@@ -137,7 +140,10 @@ def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> N
         reason = None if _missing(problem) else str(problem)
         reason = reason or _text_problem(text)
         if task.unit == "article":
-            paragraphs = [] if reason else split_paragraphs(str(text))
+            try:
+                paragraphs = [] if reason else split_paragraphs(str(text))
+            except MarkdownTooDeep as err:
+                paragraphs, reason = [], str(err)
             if not reason and not paragraphs:  # HTML or Markdown with no text once its markup is left out
                 reason = NO_TEXT_IN_MARKUP
             if reason:

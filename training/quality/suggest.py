@@ -37,7 +37,7 @@ import numpy as np
 
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
-from training.markup import paragraph_text
+from training.markup import MarkdownTooDeep, paragraph_text
 from training.paragraph_input import jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
@@ -104,20 +104,26 @@ def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
     per line, an article split into paragraphs) or any other file (one article: plain text, HTML or Markdown,
     split as the service splits ``text``). Directories and globs are read as their files (`pool_files`)."""
     pool = Pool()
-    paths = pool_files(paths)
-    for path in paths:
-        content = _read_text(path)
-        if path.suffix.lower() == ".csv":
-            _read_csv(pool, path, content, text_column)
-        elif path.suffix.lower() == ".jsonl":
-            for number, record in jsonl_records(content, str(path), text_column):
-                article = str(record.get("article_id") or f"{path.stem}-{number}")
-                pool.add_article(article, split_paragraphs(record[text_column]), f"{path}:{number}")
-        else:
-            pool.add_article(path.stem, split_paragraphs(content), str(path))
+    for path in pool_files(paths):
+        try:
+            _read_pool_file(pool, path, text_column)
+        except MarkdownTooDeep as err:
+            raise TopicframeError(f"{path}: {err}") from None
     if not pool.texts:
         raise TopicframeError(f"{', '.join(map(str, paths))}: no paragraphs in the pool")
     return pool
+
+
+def _read_pool_file(pool: Pool, path: Path, text_column: str) -> None:
+    content = _read_text(path)
+    if path.suffix.lower() == ".csv":
+        _read_csv(pool, path, content, text_column)
+    elif path.suffix.lower() == ".jsonl":
+        for number, record in jsonl_records(content, str(path), text_column):
+            article = str(record.get("article_id") or f"{path.stem}-{number}")
+            pool.add_article(article, split_paragraphs(record[text_column]), f"{path}:{number}")
+    else:
+        pool.add_article(path.stem, split_paragraphs(content), str(path))
 
 
 def _read_csv(pool: Pool, path: Path, content: str, text_column: str) -> None:

@@ -358,6 +358,19 @@ def test_the_text_formats_are_the_ones_training_reads() -> None:
     assert typing.get_args(TextFormatIn) == TEXT_FORMATS
 
 
+def test_markdown_too_deep_to_read_is_a_422_not_silently_shorter(client: TestClient) -> None:
+    """markdown-it stops reading past 20 levels of nesting: the article's last paragraphs were dropped, 200."""
+    deep = "\n".join("  " * i + f"- item {i}" for i in range(10)) + "\n\nAfter the list.\n\nThe last paragraph."
+    response = client.post("/v1/classify", json={"text": f"# Talks resume\n\n{deep}"})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "text"] and item["type"] == "markdown_too_deep"
+    assert "nested more than 20 levels deep" in item["msg"] and "at line 12" in item["msg"]
+    response = client.post("/v1/classify", json={"paragraphs": ["Envoys met.", "> " * 20 + "**quoted**"]})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "paragraphs", 1]
+    assert client.post("/v1/classify", json={"text": deep, "text_format": "plain"}).status_code == 200
+
+
 @pytest.mark.parametrize(
     "text", ["<nav><a href='/'>Home</a></nav><p><img src='a.jpg'></p>", "![a photo](https://x.example/a.jpg)"]
 )

@@ -47,3 +47,16 @@ def test_a_record_whose_markup_has_no_text_is_refused_with_its_line(tmp_path: Pa
     line = 2 if name.endswith(".jsonl") else 3
     with pytest.raises(TopicframeError, match=f"{name}:{line}: no text once its markup is left out"):
         read_paragraphs(source)
+
+
+def test_markdown_nested_too_deep_to_read_is_refused_with_its_file_not_cut_short(tmp_path: Path) -> None:
+    deep = "\n".join("  " * i + f"- item {i}" for i in range(10)) + "\n\nAfter the list.\n"
+    (tmp_path / "story.md").write_text(deep, encoding="utf-8")
+    with pytest.raises(TopicframeError, match=r"story\.md: Markdown nested more than 20 levels deep .* at line 10"):
+        read_paragraphs(tmp_path / "story.md")
+    (tmp_path / "records.jsonl").write_text(json.dumps({"text": "> " * 21 + "**deep**"}) + "\n", encoding="utf-8")
+    with pytest.raises(TopicframeError, match=r"records\.jsonl:1: Markdown nested more than 20 levels"):
+        read_paragraphs(tmp_path / "records.jsonl")
+    shallow = "\n".join("  " * i + f"- item {i}" for i in range(8)) + "\n\nAfter the list.\n"
+    (tmp_path / "story.md").write_text(shallow, encoding="utf-8")
+    assert read_paragraphs(tmp_path / "story.md")[0][-2:] == ["item 7", "After the list."]
