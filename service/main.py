@@ -32,7 +32,7 @@ from service.dependencies import require_admin_key, require_api_key
 from service.errors import install_error_handlers
 from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
-from service.middleware import BodySizeLimit, RequestObserver
+from service.middleware import BodySizeLimit, JsonBodies, RequestObserver
 from service.model_store import ModelStore, ServedModel, in_daemon_thread
 from service.routes import admin, classify, compare, feedback, health, info, models, pages
 from service.settings import Settings
@@ -165,6 +165,7 @@ def create_app(
         middleware=[
             Middleware(RequestObserver, metrics=metrics, logger=logger),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(JsonBodies),
         ],
     )
     app.state.settings, app.state.store, app.state.metrics = settings, store, metrics

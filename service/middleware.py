@@ -11,6 +11,11 @@ when nothing was sent yet, and counted as 503.
 
 `BodySizeLimit`: refuses a body over the limit with 413 *before* anything reads
 or parses it.
+
+`JsonBodies`: a POST body to the API sent without a content type, or as a form or
+plain text (``curl -d`` sends ``application/x-www-form-urlencoded``), is read as
+the JSON it is, on every route as on /v1/classify (which reads its body itself);
+FastAPI would otherwise say "Input should be a valid dictionary" about it.
 """
 
 from __future__ import annotations
@@ -220,3 +225,19 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+_READ_AS_JSON = (b"", b"application/x-www-form-urlencoded", b"text/plain")
+
+
+class JsonBodies:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+            given = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
+            if given in _READ_AS_JSON:
+                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)

@@ -6,6 +6,7 @@ tests/integration/test_feedback_postgres.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,14 @@ def test_labels_and_role_are_checked_against_the_served_codebooks(
     if loc == ["body", "role"]:  # an unknown role is the one problem: its labels are not judged against it
         assert len(detail) == 1, detail
     assert app_client.get("/v1/feedback", headers=ADMIN).json()["items"] == []  # nothing half-stored
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"])
+def test_json_without_a_json_content_type_is_read_as_json(app_client: TestClient, content_type: str | None) -> None:
+    """`curl -d` sends a form content type: FastAPI said "Input should be a valid dictionary", /v1/classify did not."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = app_client.post("/v1/feedback", content=json.dumps(CORRECTION).encode(), headers=headers)
+    assert response.status_code == 201, response.text
 
 
 def test_every_label_problem_is_reported_at_once(app_client: TestClient) -> None:
