@@ -128,6 +128,8 @@ def _train_and_log(
     with working("logging the run and the model to MLflow"):
         logged = log_training_run(run_config, result, register=register)
     where = f"MLflow run {logged.run_id} in experiment '{run_config.experiment}'"
+    # What --model-sha256 and TOPICFRAME_MODEL_SHA256 check a downloaded model directory against.
+    console.print(f"bundle_sha256 {logged.bundle_sha256}")
     if not register:
         console.print(f"{where}; not registered (--no-register): no model version, the champion is unchanged")
         return
