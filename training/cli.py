@@ -78,10 +78,13 @@ def agreement(
     ] = None,
     labels: Annotated[Path, typer.Option("--labels", help="directory of <label_set>.yaml codebooks")] = Path("labels"),
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the results as JSON to this file")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the --json file if it exists")] = False,
 ) -> None:
     """Inter-annotator agreement of A and B: Krippendorff's α, Cohen's κ, positive agreement and F1 per label."""
+    from training.cli_options import refuse_existing
     from training.quality.agreement import compute_agreement, render_agreement, write_json
 
+    refuse_existing(json_out, overwrite)
     names = None
     if label_sets is not None:
         names = [name.strip() for name in label_sets.split(",") if name.strip()]
@@ -137,10 +140,13 @@ def diff(
     run_b: Annotated[str, typer.Argument(help="run id whose logged test data is scored")],
     output: Annotated[Path | None, typer.Option("--output", help="write the changed paragraphs to this CSV")] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="changed paragraphs to print")] = 20,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the --output file if it exists")] = False,
 ) -> None:
     """Per-label metric changes from RUN_A to RUN_B and the test paragraphs whose labels changed."""
     from training.cli_experiments import print_diff
+    from training.cli_options import refuse_existing
 
+    refuse_existing(output, overwrite)  # before the two runs' test data are scored
     print_diff(run_a, run_b, output, limit)
 
 

@@ -34,3 +34,14 @@ QuietOption = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="no progress bars (also off when the output is not a terminal)"),
 ]
+
+
+def refuse_existing(out: Path | None, overwrite: bool) -> None:
+    """Checked before any work: a long command must not end in a refusal to write its result, nor replace a
+    file the user did not ask it to."""
+    from training.errors import TopicframeError
+
+    if out is not None and out.exists() and not overwrite:
+        raise TopicframeError(f"{out}: already exists (pass --overwrite to replace it)")
+    if out is not None and not out.parent.is_dir():
+        raise TopicframeError(f"{out}: directory {out.parent} does not exist")

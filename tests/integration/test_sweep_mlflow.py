@@ -164,6 +164,11 @@ def test_diff_shows_per_label_changes_and_changed_paragraphs(
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and set(rows[0]) == {"id", "label_set", "gold", "run_a", "run_b", "text"}
     assert all(set(r["run_a"].split(";")) != set(r["run_b"].split(";")) for r in rows)
+    again = cli("diff", best[:8], other, "--output", str(out))  # refused before anything is scored
+    assert again.exit_code == 1 and "changes.csv: already exists (pass --overwrite to replace it)" in again.output
+    assert cli("diff", best[:8], other, "--output", str(out), "--overwrite").exit_code == 0
+    nowhere = cli("diff", best[:8], other, "--output", str(tmp_path / "no" / "x.csv"))
+    assert nowhere.exit_code == 1 and f"directory {tmp_path / 'no'} does not exist" in nowhere.output
 
     light = next(c.info.run_id for c in children if c.info.run_id != best)
     metrics_only = cli("diff", light, best)

@@ -10,18 +10,11 @@ from typing import Annotated
 
 import typer
 
+from training.cli_options import refuse_existing
 from training.console import cli_errors, console, print_plain, print_warning, progress_bar
 from training.errors import TopicframeError
 
 AUDIT_EXPERIMENT = "topicframe-audit"
-
-
-def refuse_existing(out: Path | None, overwrite: bool) -> None:
-    """Checked before any work: a long audit must not end in a refusal to write its result."""
-    if out is not None and out.exists() and not overwrite:
-        raise TopicframeError(f"{out}: already exists (pass --overwrite to replace it)")
-    if out is not None and not out.parent.is_dir():
-        raise TopicframeError(f"{out}: directory {out.parent} does not exist")
 
 
 def audit(

@@ -193,6 +193,12 @@ def test_cli_writes_json(pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert set(data["label_sets"]["role"]) >= {"alpha_pooled", "micro_f1", "nominal", "labels", "n_rows", "notes"}
     assert set(data["label_sets"]["role"]["labels"]["body"]) >= {"alpha", "kappa", "positive_agreement", "f1"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "agreement.json", "b.csv"]  # no temp file left
+    again = runner.invoke(app, ["agreement", str(a), str(b), "--labels", str(LABELS), "--json", str(out)])
+    assert again.exit_code == 1 and "agreement.json: already exists (pass --overwrite" in again.output
+    replaced = runner.invoke(
+        app, ["agreement", str(a), str(b), "--labels", str(LABELS), "--json", str(out), "--overwrite"]
+    )
+    assert replaced.exit_code == 0, replaced.output
 
 
 @pytest.mark.parametrize("case", ["missing file", "no common rows"])
