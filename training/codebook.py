@@ -149,13 +149,18 @@ def match_codebooks_to_columns(
     trained, and a mismatch between the codebooks and a CSV's columns is an error naming both, rather
     than a set silently left out.
     """
-    for name, codebook in codebooks.items():
-        column = label_columns.get(name, name)
-        if column not in header:
-            raise ConfigError(
-                f"{codebook.source or name}: codebook '{name}' has no column '{column}' in {source} "
-                f"(header: {', '.join(header)}); add the column, or list the sets to train in data.label_sets"
-            )
+    if not header:
+        raise ConfigError(f"{source}: file is empty (expected a header row)")
+    missing = [
+        f"{codebook.source or name}: codebook '{name}' has no column '{label_columns.get(name, name)}'"
+        for name, codebook in codebooks.items()
+        if label_columns.get(name, name) not in header
+    ]
+    if missing:  # every one at once: a file without topic and role said only role
+        raise ConfigError(
+            f"{'; '.join(missing)} in {source} (header: {', '.join(header)}); add the "
+            f"column{'s' if len(missing) > 1 else ''}, or list the sets to train in data.label_sets"
+        )
     for name, column in label_columns.items():
         if name not in codebooks:
             raise ConfigError(

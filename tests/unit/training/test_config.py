@@ -140,6 +140,14 @@ def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"tone.yaml: codebook 'tone' has no column 'tone' in .*data.csv"):
         prepare_data(load_config(None, base))
+    (labels / "mood.yaml").write_text((labels / "tone.yaml").read_text().replace("name: tone", "name: mood"))
+    with pytest.raises(ConfigError, match=r"'mood' has no column 'mood'; .*codebook 'tone' .* add the columns"):
+        prepare_data(load_config(None, base))  # every missing column at once
+    (labels / "mood.yaml").unlink()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match=r"empty.csv: file is empty \(expected a header row\)"):
+        prepare_data(load_config(None, base | {"data.train": [str(empty)]}))
     (labels / "tone.yaml").unlink()
     mapped = base | {"data.label_columns": {"tone": "mood"}}
     with pytest.raises(ConfigError, match=r"column 'mood' is mapped to label set 'tone' .* no codebook .*tone.yaml"):
