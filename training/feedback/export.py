@@ -100,6 +100,11 @@ def export_corrections(
         raise TopicframeError(f"{out} exists: pass --overwrite to replace it")
     if out.is_dir():
         raise TopicframeError(f"{out} is a directory: give a file name, e.g. {out / 'corrections.csv'}")
+    if labels_dir is not None and not labels_dir.is_dir():  # its CSV would lack columns training then asks for
+        raise TopicframeError(
+            f"{labels_dir}: labels directory not found (--labels DIR: its codebooks give the CSV one column per "
+            "label set, as training needs)"
+        )
     stored = list(store.iter_all(since))
     kept = newest_per_text(stored)
     sets = label_set_columns(kept, labels_dir)

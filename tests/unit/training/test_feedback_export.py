@@ -95,6 +95,8 @@ def test_export_since_and_bad_input(store: FeedbackStore, corrected: dict, tmp_p
     assert code == 1 and "no feedback store at" in output and not (tmp_path / "missing.db").exists()
     code, output = export("mysql://u@h/db", tmp_path / "z.csv")
     assert code == 1 and "'mysql' databases are not supported" in output
+    code, output = export(store.url, tmp_path / "x.csv", "--labels", str(tmp_path / "no-labels"))
+    assert code == 1 and "no-labels: labels directory not found" in output  # not a CSV training then refuses
     assert not any((tmp_path / name).exists() for name in ("x.csv", "y.csv", "z.csv"))
 
 
