@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -207,13 +208,22 @@ _NOTHING_DONE = {
 }
 
 
+# scikit-learn's OneVsRestClassifier warns once per fold and label that has no positive (or no negative) in the
+# fold's training part ("Label not 6 is present in all training examples") and scores it constant: raw lines in
+# the terminal, for what the data check's label floors already report by name. Set in the command's (main)
+# thread, before any worker starts.
+_LABEL_WITHOUT_POSITIVES = r"Label (not )?\S+ is present in all training examples"
+
+
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known failures into one clear line and a non-zero exit code."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_LABEL_WITHOUT_POSITIVES, category=UserWarning)
+                return command(*args, **kwargs)
         except TopicframeError as exc:
             data_error = _loaded("training.problems", "DataValidationError")
             if data_error is not None and isinstance(exc, data_error):

@@ -282,3 +282,24 @@ def test_evaluate_scores_the_label_sets_the_data_has(
     refused = runner.invoke(app, ["evaluate", "--data", str(bad), *model])
     assert refused.exit_code == 1 and "unknown topic label 'trad'" in refused.output
     assert "nothing was scored" in refused.output and "trained" not in refused.output
+
+
+def test_a_label_missing_from_a_folds_training_part_is_not_a_raw_sklearn_warning(tmp_path: Path, store: str) -> None:
+    """'Label not 3 is present in all training examples' lines reached the terminal, once per fold and label."""
+    import warnings
+
+    rows = [
+        {"id": str(i), "article_id": f"a{i}", "text": f"Tariffs on steel, round {i}.", "topic": "trade", "frame": ""}
+        for i in range(8)
+    ]
+    rows[0] |= {"text": "Flood defences and emissions targets were debated.", "topic": "climate"}  # one positive
+    rows[1] |= {"split": "test"}
+    data = write_csv(
+        tmp_path / "rare.csv", rows, header=["id", "article_id", "text", "topic", "frame", "role", "split"]
+    )
+    options = ["--set", "data.label_sets=[topic]", "--set", "data.min_positives=0", "--set", "cv.folds=2"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options, "--no-register"])
+    assert result.exit_code == 0, result.output
+    assert not [(str(w.message), w.filename) for w in caught if "is present in all training examples" in str(w.message)]
