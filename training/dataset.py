@@ -146,8 +146,15 @@ def load_labelled_data(
     columns = columns or ColumnMap()
     problems: list[Problem] = []
     rows: list[dict] = []
-    for path in expand_paths([str(p) for p in paths]):
-        rows.extend(read_rows(path, codebooks, columns, separator, encoding, problems))
+    files = expand_paths([str(p) for p in paths])
+    for path in files:
+        found = len(problems)
+        read = read_rows(path, codebooks, columns, separator, encoding, problems)
+        if not read and len(problems) == found and len(files) > 1:
+            # Beside other files, a warning: an export with no corrections yet is a header only, and the
+            # README's loop trains on it. Alone, the error below says it.
+            problems.append(Problem(str(path), None, "no labelled rows (a header only, or blank lines)", "warning"))
+        rows.extend(read)
     if prefer_feedback:
         overridden = _apply_corrections(rows)
         problems.append(

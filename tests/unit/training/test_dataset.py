@@ -132,6 +132,13 @@ def test_a_header_without_rows_is_an_error_and_a_missing_file_only_says_so(tmp_p
     with pytest.raises(DataValidationError) as err:
         load_labelled_data([tmp_path / "missing.csv"], codebooks)
     assert messages(err.value) == [f"{tmp_path / 'missing.csv'}: error: file not found"]
+    # Beside a file with rows it is a warning that names it (it was accepted without a word): an export with
+    # no corrections yet is a header only, and the feedback loop trains on it.
+    good = write_csv(tmp_path / "good.csv", GOOD)
+    data = load_labelled_data([good, header_only], codebooks, min_positives=0)
+    assert [str(w) for w in data.warnings] == [
+        f"{header_only}: warning: no labelled rows (a header only, or blank lines)"
+    ]
 
 
 def test_an_id_used_twice_is_a_warning_naming_both_rows(tmp_path: Path, codebooks) -> None:
