@@ -60,9 +60,18 @@ def _matches(given: str | None, expected: SecretStr | None) -> bool:
     return bool(given and expected and secrets.compare_digest(given.encode(), expected.get_secret_value().encode()))
 
 
+# One named scheme per key. Unnamed, FastAPI calls every header scheme "APIKeyHeader" and the schema kept only the
+# last one (X-Admin-Key): Swagger's "Try it out" then sent the classify key as X-Admin-Key, and got 401.
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False)
+ADMIN_KEY_HEADER = APIKeyHeader(name="X-Admin-Key", scheme_name="AdminKey", auto_error=False)
+FEEDBACK_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", scheme_name="FeedbackKey", auto_error=False, description="TOPICFRAME_FEEDBACK_KEY"
+)
+
+
 async def require_api_key(
     settings: SettingsDep,
-    api_key: Annotated[str | None, Security(APIKeyHeader(name="X-API-Key", auto_error=False))],
+    api_key: Annotated[str | None, Security(API_KEY_HEADER)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(HTTPBearer(auto_error=False))],
 ) -> None:
     """401 without a key, 403 with a wrong one. Only attached when TOPICFRAME_API_KEY is set."""
@@ -77,7 +86,7 @@ async def require_api_key(
 
 async def require_admin_key(
     settings: SettingsDep,
-    admin_key: Annotated[str | None, Security(APIKeyHeader(name="X-Admin-Key", auto_error=False))],
+    admin_key: Annotated[str | None, Security(ADMIN_KEY_HEADER)],
 ) -> None:
     """401 without X-Admin-Key, 403 with a wrong one."""
     if not admin_key:

@@ -178,7 +178,9 @@ def create_app(
     app.include_router(compare.router, dependencies=classify_guard)
     app.include_router(info.router)
     app.include_router(models.router)
-    app.include_router(feedback.router)  # its own key (TOPICFRAME_FEEDBACK_KEY), checked in the router
+    feedback_guard: list[Any] = [Depends(feedback.require_feedback_key)] if settings.feedback_key else []
+    app.include_router(feedback.submit_router, dependencies=feedback_guard)  # its own key, TOPICFRAME_FEEDBACK_KEY
+    app.include_router(feedback.router)  # the listing, with the admin key
     app.include_router(pages.router)
     app.include_router(health.router)
     if settings.admin_key:  # no admin key, no admin routes at all

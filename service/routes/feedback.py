@@ -35,10 +35,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from service.dependencies import ServingModel, SettingsDep, _matches, require_admin_key
+from service.dependencies import (
+    ADMIN_KEY_HEADER,
+    FEEDBACK_KEY_HEADER,
+    ServingModel,
+    SettingsDep,
+    _matches,
+    require_admin_key,
+)
 from service.errors import ClientError, limit_error
 from service.schemas import ErrorResponse, NonBlank
 
@@ -176,7 +182,8 @@ async def feedback_lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder.close()
 
 
-router = APIRouter(tags=["feedback"], lifespan=feedback_lifespan)
+router = APIRouter(tags=["feedback"], lifespan=feedback_lifespan)  # the listing (admin key) and the store's lifespan
+submit_router = APIRouter(tags=["feedback"])  # POST: its key, when set, is attached where the app includes it
 
 
 async def feedback_store(request: Request) -> FeedbackStore:
@@ -198,15 +205,15 @@ async def feedback_store(request: Request) -> FeedbackStore:
         ) from None
 
 
-async def require_feedback_key(request: Request, settings: SettingsDep) -> None:
-    """With TOPICFRAME_FEEDBACK_KEY set: 401 without X-API-Key, 403 with a wrong one. Unset: open.
-
-    The header is read directly, not declared as a security scheme: the route is included whatever the
-    settings, and the OpenAPI schema must not claim a key is needed when feedback is open.
-    """
-    if settings.feedback_key is None:
+async def require_feedback_key(
+    settings: SettingsDep,
+    api_key: Annotated[str | None, Security(FEEDBACK_KEY_HEADER)],
+) -> None:
+    """401 without X-API-Key, 403 with a wrong one. Attached to `submit_router` (service.main) only when
+    TOPICFRAME_FEEDBACK_KEY is set, so the OpenAPI schema declares the key exactly then (Swagger's "Try it out"
+    can send it) and never claims one when feedback is open."""
+    if settings.feedback_key is None:  # not attached then; kept for safety
         return
-    api_key = request.headers.get("x-api-key")
     if not api_key:
         raise HTTPException(401, "the X-API-Key header is required to send feedback")
     if not _matches(api_key, settings.feedback_key):
@@ -215,7 +222,7 @@ async def require_feedback_key(request: Request, settings: SettingsDep) -> None:
 
 async def require_admin_to_list(
     settings: SettingsDep,
-    admin_key: Annotated[str | None, Security(APIKeyHeader(name="X-Admin-Key", auto_error=False))],
+    admin_key: Annotated[str | None, Security(ADMIN_KEY_HEADER)],
 ) -> None:
     """No admin key configured: the listing does not exist (404), like the admin routes."""
     if settings.admin_key is None:
@@ -227,11 +234,10 @@ def _problems_error(problems: list[tuple[list[str | int], str]], kind: str) -> R
     return RequestValidationError([{"loc": loc, "msg": msg, "type": kind} for loc, msg in problems])
 
 
-@router.post(
+@submit_router.post(
     "/v1/feedback",
     status_code=201,
     response_model=FeedbackCreated,
-    dependencies=[Depends(require_feedback_key)],
     responses={
         400: {"model": ErrorResponse, "description": "The body could not be read as JSON (e.g. not UTF-8)"},
         401: {"model": ErrorResponse, "description": "TOPICFRAME_FEEDBACK_KEY is set and X-API-Key is missing"},

@@ -27,7 +27,10 @@ def test_api_key_protects_classify_only(make_client: Callable[..., TestClient]) 
     assert client.post("/v1/classify", json=PARAGRAPH, headers={"Authorization": "Bearer s3cret"}).status_code == 200
     for path in ("/healthz", "/readyz", "/v1/labels", "/v1/model", "/metrics"):
         assert client.get(path).status_code == 200, path
-    assert app_of(client).openapi()["paths"]["/v1/classify"]["post"]["security"]
+    schema = app_of(client).openapi()
+    assert schema["paths"]["/v1/classify"]["post"]["security"] == [{"ApiKey": []}, {"HTTPBearer": []}]
+    # Each key its own scheme: the classify key is sent as X-API-Key, not as the admin key's header.
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
 
 
 def test_without_api_key_classify_is_open(client: TestClient) -> None:

@@ -186,6 +186,9 @@ def test_the_feedback_key_guards_posting_when_set(make_client: Callable[..., Tes
     assert client.post("/v1/feedback", json=CORRECTION).status_code == 401
     assert client.post("/v1/feedback", json=CORRECTION, headers={"X-API-Key": "classify-secret"}).status_code == 403
     assert client.post("/v1/feedback", json=CORRECTION, headers={"X-API-Key": "fb-secret"}).status_code == 201
+    # Declared in the schema then, so Swagger's "Try it out" can send it.
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/v1/feedback"]["post"]["security"] == [{"FeedbackKey": []}]
 
 
 def test_feedback_is_open_without_a_feedback_key_even_with_an_api_key(
@@ -194,6 +197,7 @@ def test_feedback_is_open_without_a_feedback_key_even_with_an_api_key(
     client = make_client(feedback_url=feedback_url, api_key="classify-secret")
     assert client.post("/v1/classify", json={"text": PARAGRAPH}).status_code == 401
     assert client.post("/v1/feedback", json=CORRECTION).status_code == 201
+    assert "security" not in client.get("/openapi.json").json()["paths"]["/v1/feedback"]["post"]
 
 
 def test_listing_needs_the_admin_key_and_does_not_exist_without_one(
