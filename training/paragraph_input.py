@@ -122,11 +122,20 @@ def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     reader = csv.DictReader(io.StringIO(content, newline=""))
     if reader.fieldnames is None or "text" not in reader.fieldnames:
         raise TopicframeError(f"{name}:1: expected a 'text' column; header has: {', '.join(reader.fieldnames or [])}")
-    texts, ids = [], []
+    texts, ids, articles = [], [], set()
     try:
         for row in reader:
             texts.append(_record_text(row.get("text") or "", f"{name}:{reader.line_num}"))
             ids.append(row.get("id") or "")
+            articles.add(row.get("article_id") or "")
     except csv.Error as exc:
         raise TopicframeError(f"{name}:{reader.line_num}: unreadable CSV record ({exc})") from None
+    if len(articles - {""}) > 1:  # said, not guessed: the rows are still read as the one article asked for
+        from training.console import print_warning
+
+        print_warning(
+            f"{name}: {len(articles - {''})} articles in its article_id column, read here as one article in page "
+            f"order (roles and context read across them); `topicframe batch --input {name} --unit paragraph` "
+            "scores each article as its own"
+        )
     return texts, ids

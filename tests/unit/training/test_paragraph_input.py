@@ -60,3 +60,13 @@ def test_markdown_nested_too_deep_to_read_is_refused_with_its_file_not_cut_short
     shallow = "\n".join("  " * i + f"- item {i}" for i in range(8)) + "\n\nAfter the list.\n"
     (tmp_path / "story.md").write_text(shallow, encoding="utf-8")
     assert read_paragraphs(tmp_path / "story.md")[0][-2:] == ["item 7", "After the list."]
+
+
+def test_a_csv_of_several_articles_is_read_as_one_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "two.csv").write_text("id,article_id,text\n1,A,Envoys met.\n2,B,Tariffs rose.\n", encoding="utf-8")
+    assert read_paragraphs(tmp_path / "two.csv")[0] == ["Envoys met.", "Tariffs rose."]
+    said = " ".join(capsys.readouterr().err.split())
+    assert "2 articles in its article_id column, read here as one article" in said and "topicframe batch" in said
+    (tmp_path / "one.csv").write_text("id,article_id,text\n1,A,Envoys met.\n2,A,Tariffs rose.\n", encoding="utf-8")
+    read_paragraphs(tmp_path / "one.csv")
+    assert capsys.readouterr().err == ""
