@@ -254,6 +254,14 @@ def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: A
     assert cells.count() == len(expected["summary"]["topic_frames"]) * len(
         {frame for row in expected["summary"]["topic_frames"].values() for frame in row}
     )
+    # Every slanted frame name fits in the chart (a fixed margin cut "economic_consequences" off at the top).
+    outside = page.locator("#topic-frame-heatmap svg").evaluate(
+        """svg => { const box = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll("text")].map(t => [t.textContent, t.getBoundingClientRect()])
+          .filter(([, r]) => r.top < box.top - 1 || r.right > box.right + 1).map(([name]) => name); }"""
+    )
+    assert outside == []
+    assert page.locator("#paragraphs p.text").first.get_attribute("dir") == "auto"  # right-to-left text reads so
 
     # Selecting a given label highlights the terms of its explanation that occur in the paragraph.
     target = next(
@@ -358,10 +366,18 @@ def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     page = open_page().page
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("there is no text to classify")
+    # Results of an earlier text are marked as such once the text changes, and cannot be downloaded or corrected.
+    classify_in_page(page, ARTICLE)
+    expect(page.locator("#download-json")).to_be_enabled()
+    page.fill("#article-text", ARTICLE + "\n\nOne more paragraph on tariffs.")
+    expect(page.locator("#status")).to_contain_text("the results below are for the earlier text")
+    for action in ("#download-json", "#download-csv", "#correct-mode"):
+        expect(page.locator(action)).to_be_disabled()
     page.fill("#article-text", "Tariffs " * (MAX_PARAGRAPH_CHARS // 8 + 10))
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("TOPICFRAME_MAX_PARAGRAPH_CHARS")
     expect(page.locator("#status")).to_have_class("status error")
+    expect(page.locator("#paragraphs > li")).to_have_count(0)  # the earlier article's results are gone
     shot(page, "06-over-limit")
 
     # A 500 with an HTML body, as a failing proxy in front of the service would send (the service itself

@@ -138,6 +138,32 @@ function startDrafts() {
   }
 }
 
+// Results that no longer match the text box must not be downloaded or corrected as if they did.
+const RESULT_ACTIONS = ["correct-mode", "download-csv", "download-json"];
+
+function enableResultActions(on) {
+  for (const id of RESULT_ACTIONS) $(id).disabled = !on;
+  if (!on && view.correcting) {
+    view.correcting = false;
+    $("correct-mode").setAttribute("aria-pressed", "false");
+  }
+}
+
+function clearResults() {
+  view.result = null;
+  view.selected = null;
+  $("summary").replaceChildren();
+  $("paragraphs").replaceChildren();
+  enableResultActions(false);
+}
+
+function markStale() {
+  if (!view.result || $("panel-results").classList.contains("stale")) return;
+  $("panel-results").classList.add("stale");
+  enableResultActions(false);
+  setStatus("The text has changed since it was classified: the results below are for the earlier text. Classify again to update them.", "warn");
+}
+
 async function classify() {
   const text = $("article-text").value;
   if (!text.trim()) {
@@ -158,7 +184,8 @@ async function classify() {
     startDrafts();
     renderSummary(data);
     renderParagraphs();
-    for (const id of ["correct-mode", "download-csv", "download-json"]) $(id).disabled = false;
+    $("panel-results").classList.remove("stale");
+    enableResultActions(true);
     const ms = Math.round(performance.now() - started);
     // HTML and Markdown are read as their blocks' text (the service detects them): say so, since tags are gone.
     const readAs = { html: " (read as HTML)", markdown: " (read as Markdown)" }[data.text_format] || "";
@@ -166,6 +193,7 @@ async function classify() {
     view.renders += 1;
     document.body.dataset.rendered = String(view.renders); // tests and measurements wait for this: results shown
   } catch (error) {
+    clearResults(); // the last article's results would read as this text's
     if (error.status === 503) {
       const state = await readiness();
       setStatus(`The model is not ready (${state.reason}): ${state.message}`, "warn");
@@ -226,10 +254,12 @@ function wire() {
       classify();
     }
   });
+  $("article-text").addEventListener("input", markStale);
   $("file-input").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
     $("article-text").value = await file.text();
+    markStale();
     setStatus(`Opened ${file.name} (${file.size.toLocaleString()} bytes).`);
   });
   $("api-key").value = apiKey();

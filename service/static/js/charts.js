@@ -39,8 +39,12 @@ export function barChart(counts, title) {
 // topicFrames: {topic: {frame: {paragraphs, of, share}}}; share = paragraphs with both / paragraphs with the topic.
 export function heatmap(topicFrames, frames, title) {
   const topics = Object.keys(topicFrames);
-  // Frame names are written slanting up to the right: room above the grid and to its right for them.
-  const cell = 34, left = 120, top = 100, right = 90;
+  // Frame names are written slanting up to the right (50°): room above the grid and to its right for the longest,
+  // at about 7 px a character (a fixed 100 px cut "economic_consequences" off at the top).
+  const longest = 7 * Math.max(0, ...frames.map((frame) => frame.length));
+  const cell = 34, left = 120;
+  const top = Math.max(60, Math.ceil(longest * Math.sin((50 * Math.PI) / 180)) + 16);
+  const right = Math.max(40, Math.ceil(longest * Math.cos((50 * Math.PI) / 180)) + 8);
   const width = left + Math.max(1, frames.length) * cell + right;
   const height = top + Math.max(1, topics.length) * cell + 4;
   const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title });

@@ -129,7 +129,7 @@ export function renderParagraph(model, paragraph, view, handlers) {
     header.append(el("span", { class: `role role-${paragraph.role}`, title: "what the paragraph is on the page" }, `${paragraph.role} ${paragraph.role_score?.toFixed(2) ?? ""}`));
   }
   if (!content) header.append(el("span", {}, "no topics or frames: not body text"));
-  const card = el("li", { class: content ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "" }, header, el("p", { class: "text" }, ...highlighted(paragraph.text, terms)));
+  const card = el("li", { class: content ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "" }, header, el("p", { class: "text", dir: "auto" }, ...highlighted(paragraph.text, terms)));
   if (content) {
     for (const set of Object.keys(paragraph.labels)) {
       const group = el("div", { class: "chips", role: "group", "aria-label": set }, el("span", { class: "set-name" }, set));
