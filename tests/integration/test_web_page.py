@@ -244,6 +244,21 @@ def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: A
                 under = paragraph["scores"][name][label] < thresholds[name][label]  # the top-label fallback
                 assert ("given because none passed" in title) is under
     assert page.locator(".chip .tick").count() > 0  # thresholds drawn on the chips' score bars
+    # A label over its threshold that the decision rule's caps left out says so (it read "+0.11 — not given").
+    capped = [
+        (p["index"], name, label)
+        for p in expected["paragraphs"]
+        if p["role"] in ("body", "headline")
+        for name, scores in p["scores"].items()
+        if name in thresholds
+        for label, score in scores.items()
+        if score >= thresholds[name][label] and label not in p["labels"][name]
+    ]
+    for index, name, label in capped:
+        chip = cards.nth(index).locator(f'.chip.below[data-set="{name}"][data-label="{label}"]')
+        if chip.count():  # only the best two labels not given are drawn
+            assert "not given: over its threshold, but" in (chip.get_attribute("title") or "")
+    print(f"capped labels in the article: {len(capped)}")
     byline = cards.nth(1)
     assert byline.get_attribute("data-role") == expected["paragraphs"][1]["role"]
 

@@ -49,12 +49,30 @@ export function thresholdOf(model, paragraph, set, label) {
   return null;
 }
 
+// A label over its threshold can still be left out by the decision rule's caps (GET /v1/labels, decision_rule):
+// say which, or the chip reads "+0.11 — not given" with no reason.
+function whyNotGiven(model, paragraph, set, score, threshold) {
+  const rule = model.decisionRule;
+  if (threshold === null || score < threshold || !rule) return "not given";
+  const top = Math.max(0, ...Object.values(paragraph.scores?.[set] || {}));
+  if (rule.relative_to_top && score < rule.relative_to_top * top) {
+    return `not given: over its threshold, but under ${Math.round(rule.relative_to_top * 100)}% of the top label's score`;
+  }
+  if (rule.max_labels && (paragraph.labels?.[set] || []).length >= rule.max_labels) {
+    return `not given: over its threshold, but ${rule.max_labels} higher-scoring labels were given (the most per set)`;
+  }
+  return "not given";
+}
+
 function chip(model, paragraph, set, label, given, selected, onSelect) {
   const score = paragraph.scores?.[set]?.[label] ?? 0;
   const threshold = thresholdOf(model, paragraph, set, label);
-  const margin = threshold === null ? "" : `, threshold ${threshold.toFixed(2)} (${score - threshold >= 0 ? "+" : ""}${(score - threshold).toFixed(2)})`;
+  const diff = threshold === null ? 0 : score - threshold;
+  // Three decimals near the threshold: "-0.00 — not given" read as a contradiction.
+  const margin = threshold === null ? "" : `, threshold ${threshold.toFixed(2)} (${diff >= 0 ? "+" : ""}${diff.toFixed(Math.abs(diff) < 0.005 ? 3 : 2)})`;
   // Given under its threshold: the set's top label, given because no label passed (decision_rule.at_least_one).
   const fallback = given && threshold !== null && score < threshold ? " — the top label, given because none passed" : "";
+  const notGiven = given ? "" : whyNotGiven(model, paragraph, set, score, threshold);
   const meter = el("span", { class: "meter", "aria-hidden": "true" }, el("span", { class: "fill", style: `width:${(score * 100).toFixed(1)}%` }));
   if (threshold !== null) meter.append(el("span", { class: "tick", style: `left:calc(${(threshold * 100).toFixed(1)}% - 1px)` }));
   return el(
@@ -66,8 +84,8 @@ function chip(model, paragraph, set, label, given, selected, onSelect) {
       "aria-pressed": selected ? "true" : "false",
       "data-set": set,
       "data-label": label,
-      title: `${set} ${label}: score ${score.toFixed(2)}${margin}${given ? fallback : " — not given"}`,
-      "aria-label": `${label}, score ${score.toFixed(2)}${margin}${given ? fallback : ", not given"}`,
+      title: `${set} ${label}: score ${score.toFixed(2)}${margin}${given ? fallback : ` — ${notGiven}`}`,
+      "aria-label": `${label}, score ${score.toFixed(2)}${margin}${given ? fallback : `, ${notGiven}`}`,
       onclick: onSelect,
     },
     el("span", { class: "name" }, label),
