@@ -202,6 +202,11 @@ _register_concern_commands()
 def main() -> None:
     # MLflow's INFO chatter ("Creating initial MLflow database tables...") drowns the results.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # MLflow's defaults (120 s timeout, 7 retries, backoff factor 2) kept a command silent for ~4 minutes on a
+    # registry that is down; bounded as the service bounds them (MLFLOW_HTTP_REQUEST_* in the environment win).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
     quiet_mlflow_progress()  # piped output and logs stay free of MLflow's download bars
     app()

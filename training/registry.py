@@ -130,6 +130,10 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
             missing = f"registered model '{name}' has no alias '{alias}' in {store}"
             raise AliasNotSetError(f"{uri}: {missing}") from None
         what = f"alias '{alias}'" if alias else f"version {version}"
+        if exc.error_code not in _ALIAS_MISSING_CODES:  # not an answer about the model: the registry failed
+            # (a registry that cannot be reached reads as INTERNAL_ERROR after MLflow's retries)
+            detail = re.sub(r"//([^/:@\s]+):[^@\s/]+@", r"//\1:***@", str(exc.message).splitlines()[0])[:300]
+            raise ModelLoadError(f"{uri}: could not ask the registry at {store} for {what}: {detail}") from None
         raise ModelLoadError(f"{uri}: registered model '{name}' has no {what} in {store} ({exc.error_code})") from None
     return ModelRef(
         uri=uri,

@@ -7,9 +7,12 @@ an import that creeps into module level shows up here on any machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -81,3 +84,29 @@ def test_lazy_package_exports_every_public_name() -> None:
     from training import errors  # a submodule still imports as one (the AttributeError lets it fall back)
 
     assert errors.TopicframeError is training.TopicframeError
+
+
+def test_a_registry_that_is_down_is_said_in_seconds_not_after_four_minutes(tmp_path: Path) -> None:
+    """MLflow's own retry defaults kept `classify` silent for ~249 s, then blamed a missing alias."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "one.jsonl").write_text('{"text": "Envoys met."}\n', encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    environment["MLFLOW_TRACKING_URI"] = f"http://user:S3cret@127.0.0.1:{port}"
+    code = "from training.cli import main; main()"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "classify", str(tmp_path / "one.jsonl")],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and time.monotonic() - started < 30, done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"could not ask the registry at http://user:***@127.0.0.1:{port} for alias 'champion'" in said
+    assert "S3cret" not in done.stderr + done.stdout and "Traceback" not in done.stderr
