@@ -219,8 +219,7 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
             f"{ref.uri}: version {ref.version}'s bundle_sha256 tag {ref.bundle_sha256[:80]!r} is not a sha256 digest"
         )
     client = client or tracking_client()
-    cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
-    target = cache_root / ref.name / f"{ref.version}-{ref.bundle_sha256[:16]}"
+    target = _cached_copy(ref, cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_name(f"{target.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
@@ -241,6 +240,21 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
         _mark_used(target)
     _prune_copies(target.parent)
     return bundle_dir_in(target)
+
+
+def _cached_copy(ref: ModelRef, cache_dir: Path | None) -> Path:
+    cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
+    return cache_root / ref.name / f"{ref.version}-{str(ref.bundle_sha256)[:16]}"
+
+
+def _discard_cached_copy(ref: ModelRef, cache_dir: Path | None) -> None:
+    """Delete a registry version's cached copy (under its lock), so that the next load downloads it again."""
+    target = _cached_copy(ref, cache_dir)
+    if not target.parent.is_dir():
+        return
+    with open(target.with_name(f"{target.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def _mark_used(copy: Path) -> None:
@@ -296,7 +310,21 @@ def load_model(
         ref = resolve_model(uri)
         expected = expected_sha256
     bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
-    return load_bundle(bundle_dir, expected_sha256=expected), replace(ref, bundle_sha256=expected)
+    try:
+        bundle = load_bundle(bundle_dir, expected_sha256=expected)
+    except ModelIntegrityError:
+        if ref.version is None:  # a local directory: the operator's files, never deleted here
+            raise
+        # A cached copy that fails its check is never used again (it kept a service refusing a store that had
+        # been mended): one fresh download, and the check decides; a copy that fails again is not kept either.
+        _discard_cached_copy(ref, cache_dir)
+        bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
+        try:
+            bundle = load_bundle(bundle_dir, expected_sha256=expected)
+        except ModelIntegrityError:
+            _discard_cached_copy(ref, cache_dir)
+            raise
+    return bundle, replace(ref, bundle_sha256=expected)
 
 
 def champion_uri(config: Path | None) -> str:

@@ -261,3 +261,36 @@ def test_each_download_prunes_the_cache_to_the_three_most_recently_used_copies(
     fetch(2)
     assert cached_versions() == [2, 4, 5]
     assert sorted(path.name for path in (cache / "svc-daily").iterdir() if not path.is_dir())[0].endswith(".lock")
+
+
+def test_a_cached_copy_that_fails_its_check_is_downloaded_again_not_kept(
+    tmp_path: Path, bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    """A copy that failed its check stayed in the cache and was refused on every load, even after the store was
+    mended: a service kept refusing to start until someone deleted the cache by hand."""
+    import shutil
+
+    from training.bundle import BUNDLE_FILE
+    from training.registry import load_model, tracking_client
+
+    source = tmp_path / "source"
+    shutil.copytree(bundle_dir, source)
+    client = tracking_client(f"sqlite:///{tmp_path / 'store.db'}")
+    register_directory(client, "svc-mended", source, bundle_sha256)
+    cache = tmp_path / "cache"
+    load_model("models:/svc-mended/1", cache, client=client)
+    (cached,) = cache.rglob(BUNDLE_FILE)
+    intact = cached.read_bytes()
+    cached.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))  # the cached copy goes bad: fetched again, loads
+    loaded, _ = load_model("models:/svc-mended/1", cache, client=client)
+    assert loaded.predict(["Tariffs rose."]) == bundle.predict(["Tariffs rose."])
+    assert next(cache.rglob(BUNDLE_FILE)).read_bytes() == intact
+
+    stored = source / BUNDLE_FILE  # the store's own copy goes bad: refused, and no bad copy is kept
+    stored.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))
+    next(cache.rglob(BUNDLE_FILE)).write_bytes(stored.read_bytes())
+    with pytest.raises(ModelIntegrityError, match="sha256 does not match"):
+        load_model("models:/svc-mended/1", cache, client=client)
+    assert not list(cache.rglob(BUNDLE_FILE))
+    stored.write_bytes(intact)  # mended: the next load works without anyone touching the cache
+    assert load_model("models:/svc-mended/1", cache, client=client)[0].predict(["Envoys met."])
