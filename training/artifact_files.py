@@ -85,7 +85,7 @@ def verified_files(directory: str | Path, expected_sha256: str | None) -> dict[s
         )
     manifest_bytes = manifest_path.read_bytes()
     actual = sha256_bytes(manifest_bytes)
-    if actual != expected_sha256:
+    if actual != expected_sha256.strip().lower():  # a digest pasted in upper case is the same digest
         raise ModelIntegrityError(
             f"{manifest_path}: sha256 {actual[:12]}… does not match the trusted digest {expected_sha256[:12]}…; "
             "refusing to load it"

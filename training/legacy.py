@@ -43,7 +43,12 @@ def convert_legacy(old: str | Path, sha256: str, out: str | Path) -> str:
         )
     import joblib
 
-    bundle = joblib.load(file)
+    try:
+        bundle = joblib.load(file)
+    except Exception as exc:  # vouched for, yet not a pickle this code reads: one line, not a traceback
+        raise ModelIntegrityError(
+            f"{file}: could not be read as a pickled model ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     if not isinstance(bundle, ModelBundle):
         raise ModelIntegrityError(f"{file}: not a topicframe ModelBundle")
     return write_artifact(bundle, out)

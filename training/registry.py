@@ -301,7 +301,7 @@ def load_model(
         client = client or tracking_client()
         ref = resolve_model(uri, client)
         expected = ref.bundle_sha256
-        if expected_sha256 and expected_sha256 != expected:
+        if expected_sha256 and expected_sha256.strip().lower() != expected:
             raise ModelIntegrityError(
                 f"{uri}: the registry records bundle_sha256 {str(expected)[:12]}…, not the {expected_sha256[:12]}… "
                 "given; refusing to load it"

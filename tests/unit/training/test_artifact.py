@@ -182,8 +182,15 @@ def test_convert_an_old_pickled_model_then_serve_every_paragraph_as_content(tmp_
     )
     assert again.exit_code == 1 and "already exists" in again.output
 
-    old = load_bundle(out, digest)
+    old = load_bundle(out, digest.upper())  # a digest pasted in upper case is the same digest
     assert old.role_set is None and old.content_label_sets == ["topic", "frame"]
+    garbage = tmp_path / "garbage.joblib"  # vouched for, but not a pickle: one line, not a traceback
+    garbage.write_bytes(b"\x80\x04not a pickle at all")
+    unreadable = runner.invoke(
+        app, ["model", "convert", str(garbage), "--sha256", sha256(garbage.read_bytes()), "--out", str(tmp_path / "g")]
+    )
+    assert unreadable.exit_code == 1 and "could not be read as a pickled model" in unreadable.output
+    assert "Traceback" not in unreadable.output and not (tmp_path / "g").exists()
     assert old.config.context.neighbours == 0 and old.config.decision.max_labels is None
     paragraphs = ["Tariffs on steel imports rose sharply after the trade talks collapsed.", "By Jane Roe"]
     assert old.predict(paragraphs[:1])["topic"] == [["trade"]]
