@@ -99,11 +99,11 @@ def explain_failure(exc: BaseException, uri: str) -> LoadFailure:
 
     network = next((e for e in causes if isinstance(e, RequestException)), None)
     if network is not None:
-        from training.registry import display_uri, tracking_uri
+        from training.registry import hide_passwords, tracking_uri
 
         detail = _OS_ERROR.search(str(network))
         why = detail.group(0) if detail else describe_error(network)[:300]
-        registry = display_uri(tracking_uri())  # public: /readyz shows it to anyone, so never its password
+        registry = hide_passwords(tracking_uri())  # public: /readyz shows it to anyone, so never its password
         return LoadFailure(REGISTRY_UNREACHABLE, f"the model registry at {registry} is unreachable: {why}")
     codes = {getattr(e, "error_code", None) for e in causes}
     match = _MODELS_URI.match(uri)

@@ -153,7 +153,7 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
     import time
     import urllib.request
 
-    from training.registry import display_uri, tracking_uri
+    from training.registry import hide_passwords, tracking_uri
     from training.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 
     uri = tracking_uri()
@@ -166,7 +166,7 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
     if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
         command += ["--artifacts-destination", "mlartifacts"]  # the embedded store's folder, relative
     base = f"http://127.0.0.1:{port}"
-    console.print(f"starting the MLflow UI on {base} for {display_uri(uri)} …")
+    console.print(f"starting the MLflow UI on {base} for {hide_passwords(uri)} …")
     # Its own process group: `mlflow server` starts uvicorn workers, and stopping this command (Ctrl-C or
     # SIGTERM) must stop all of them, not leave a server holding the port.
     server = subprocess.Popen(command, start_new_session=True)

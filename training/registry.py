@@ -68,16 +68,13 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
-def display_uri(uri: str) -> str:
-    """``uri`` with the password of its ``user:password@`` part hidden, for messages and logs: a registry's
-    address is shown in errors (also by the service's public /readyz), its credentials never."""
-    from urllib.parse import urlsplit, urlunsplit
+_URL_PASSWORD = re.compile(r"//([^/:@\s]+):[^@\s/]+@")
 
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+def hide_passwords(text: str) -> str:
+    """``text`` (an address, or a message quoting one) with the password of every ``user:password@`` hidden: a
+    registry's address is shown in errors (also by the service's public /readyz), its credentials never."""
+    return _URL_PASSWORD.sub(r"//\1:***@", text)
 
 
 def tracking_client(uri: str | None = None) -> MlflowClient:
@@ -119,7 +116,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
             raise ModelLoadError(f"{uri}: not a models:/NAME@ALIAS or models:/NAME/VERSION URI nor a model directory")
         return ModelRef(uri=uri, name=path.name)
     client = client or tracking_client()
-    store = display_uri(client.tracking_uri)
+    store = hide_passwords(client.tracking_uri)
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
@@ -132,7 +129,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         what = f"alias '{alias}'" if alias else f"version {version}"
         if exc.error_code not in _ALIAS_MISSING_CODES:  # not an answer about the model: the registry failed
             # (a registry that cannot be reached reads as INTERNAL_ERROR after MLflow's retries)
-            detail = re.sub(r"//([^/:@\s]+):[^@\s/]+@", r"//\1:***@", str(exc.message).splitlines()[0])[:300]
+            detail = hide_passwords(str(exc.message).splitlines()[0])[:300]
             raise ModelLoadError(f"{uri}: could not ask the registry at {store} for {what}: {detail}") from None
         raise ModelLoadError(f"{uri}: registered model '{name}' has no {what} in {store} ({exc.error_code})") from None
     return ModelRef(

@@ -27,7 +27,7 @@ from tests.unit.training.test_cli import store  # noqa: F401  (the fixture, used
 from training.cli import app
 from training.config import RunConfig, load_config
 from training.promotion import HISTORY_TAG, PROMOTION_TAG, PromotionResult, promote, verdict
-from training.registry import display_uri, tracking_client
+from training.registry import hide_passwords, tracking_client
 from training.tracking import log_training_run
 from training.train import prepare_data, train_model
 
@@ -188,7 +188,7 @@ def test_registered_name_comes_from_the_config(tmp_path: Path, registry: MlflowC
     ],
 )
 def test_registry_addresses_in_messages_hide_their_password(uri: str, shown: str) -> None:
-    assert display_uri(uri) == shown
+    assert hide_passwords(uri) == shown
 
 
 def test_no_champion_errors_name_the_fix(tmp_path: Path, registry: MlflowClient) -> None:
