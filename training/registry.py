@@ -309,18 +309,21 @@ def load_model(
     bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
     try:
         bundle = load_bundle(bundle_dir, expected_sha256=expected)
-    except ModelIntegrityError:
+    except ModelIntegrityError as failed:
         if ref.version is None:  # a local directory: the operator's files, never deleted here
             raise
         # A cached copy that fails its check is never used again (it kept a service refusing a store that had
         # been mended): one fresh download, and the check decides; a copy that fails again is not kept either.
         _discard_cached_copy(ref, cache_dir)
-        bundle_dir = fetch_bundle_dir(ref, cache_dir, client)
         try:
-            bundle = load_bundle(bundle_dir, expected_sha256=expected)
+            bundle = load_bundle(fetch_bundle_dir(ref, cache_dir, client), expected_sha256=expected)
         except ModelIntegrityError:
             _discard_cached_copy(ref, cache_dir)
             raise
+        except ModelLoadError as again:  # the check's failure is the news; the retry's is a footnote
+            raise ModelIntegrityError(
+                f"{failed} (the copy was deleted; downloading it again failed: {again})"
+            ) from None
     return bundle, replace(ref, bundle_sha256=expected)
 
 
