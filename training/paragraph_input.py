@@ -130,11 +130,12 @@ def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
             articles.add(row.get("article_id") or "")
     except csv.Error as exc:
         raise TopicframeError(f"{name}:{reader.line_num}: unreadable CSV record ({exc})") from None
-    if len(articles - {""}) > 1:  # said, not guessed: the rows are still read as the one article asked for
+    articles.discard("")  # rows without an article_id
+    if len(articles) > 1:  # said, not guessed: the rows are still read as the one article asked for
         from training.console import print_warning
 
         print_warning(
-            f"{name}: {len(articles - {''})} articles in its article_id column, read here as one article in page "
+            f"{name}: {len(articles)} articles in its article_id column, read here as one article in page "
             f"order (roles and context read across them); `topicframe batch --input {name} --unit paragraph` "
             "scores each article as its own"
         )

@@ -38,7 +38,7 @@ import numpy as np
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
 from training.markup import MarkdownTooDeep, paragraph_text
-from training.paragraph_input import jsonl_records, read_utf8
+from training.paragraph_input import FORMAT_OF_SUFFIX, jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
 
@@ -76,7 +76,8 @@ def _read_text(path: Path) -> str:
     return read_utf8(path).replace("\r\n", "\n").replace("\r", "\n")
 
 
-POOL_SUFFIXES = (".csv", ".jsonl", ".txt", ".md", ".html", ".htm")
+# What `topicframe classify` reads by its suffix, and plain text: a directory's files of these kinds are the pool.
+POOL_SUFFIXES = tuple(dict.fromkeys([".csv", ".jsonl", ".txt", *(f".{suffix}" for suffix in FORMAT_OF_SUFFIX)]))
 
 
 def pool_files(paths: list[Path]) -> list[Path]:
