@@ -95,6 +95,11 @@ def agreement(
     if json_out is not None:
         write_json(result, json_out)
         print_plain(f"wrote {json_out}")
+    # The figures stand for the rows compared; rows an error left out make the run fail, as bad data does
+    # everywhere else (a script comparing passes must not read a partial agreement as a clean one).
+    left_out = sum(problem["severity"] == "error" for problem in result["problems"])
+    if left_out:
+        raise TopicframeError(f"{left_out} error(s) above: agreement was computed without those rows")
 
 
 @app.command()

@@ -153,6 +153,11 @@ def test_matched_by_text_with_unmatched_rows_and_unknown_label_reported(tmp_path
     topic = result["label_sets"]["topic"]
     assert (topic["n_rows"], topic["n_left_out"]) == (2, 1)  # Beta. is left out, Alpha. and Gamma. agree
     assert topic["alpha_pooled"] == pytest.approx(1.0, abs=1e-9)
+    # Through the CLI: the figures and the error are printed, and the exit status says the data was not clean.
+    cli = runner.invoke(app, ["agreement", str(a), str(b), "--labels", str(LABELS), "--label-sets", "topic"])
+    assert cli.exit_code == 1, cli.output
+    assert "unknown topic label 'tarde'" in cli.output and "3 paragraphs matched by text" in cli.output
+    assert cli.output.strip().splitlines()[-1] == "error: 1 error(s) above: agreement was computed without those rows"
 
 
 def test_duplicate_ids_and_changed_text_are_reported(tmp_path: Path) -> None:
