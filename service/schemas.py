@@ -34,9 +34,11 @@ def _document_request(schema: dict[str, Any]) -> None:
 
 def _has_text(value: str) -> str:
     # The pattern below lets through what JSON Schema (and pydantic's regex engine) do not call white space:
-    # "\x1c\x1d", a zero-width space, "* * *". Nothing to classify there either; Python's isalnum covers
-    # the letters and digits of every script.
-    if not any(char.isalnum() for char in value):
+    # "\x1c\x1d", a zero-width space, "* * *". Nothing to classify there either, by the rule every consumer
+    # applies (imported here, not at start-up: training.markup brings the HTML and Markdown readers).
+    from training.markup import has_text
+
+    if not has_text(value):
         raise PydanticCustomError(
             "no_text", "must contain a letter or a digit, not only white space, control characters or punctuation"
         )

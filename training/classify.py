@@ -17,13 +17,10 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
-from training.markup import html_paragraphs, markdown_blocks, resolve_text_format
+from training.markup import has_text, html_paragraphs, markdown_blocks, resolve_text_format
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
-# A paragraph needs a letter or a digit: "* * *", "###" or "—" between sections is typography, not a paragraph to
-# classify (as a lone paragraph it is refused; inside an article it would be read as a headline or body).
-_HAS_TEXT = re.compile(r"[^\W_]")
 # Unicode's own breaks, as some editors and feeds write them: the paragraph separator is a blank line.
 _NEWLINES = str.maketrans({"\r": "\n", "\u2028": "\n", "\x85": "\n", "\u2029": "\n\n"})
 # How a line that ends a paragraph can end: a sentence, a colon or semicolon, a closing quotation or bracket.
@@ -51,7 +48,8 @@ def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
     A paragraph with no letter or digit (a section break such as ``* * *``, an end mark such as ``###``) is left
     out, in every format.
     """
-    return [paragraph for paragraph in _split(text, text_format) if _HAS_TEXT.search(paragraph)]
+    # "* * *", "###" or "—" between sections is typography: inside an article it would be read as a headline.
+    return [paragraph for paragraph in _split(text, text_format) if has_text(paragraph)]
 
 
 def _split(text: str, text_format: str) -> list[str]:

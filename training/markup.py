@@ -152,6 +152,18 @@ def resolve_text_format(text: str, text_format: str = "auto") -> TextFormat:
     return cast(TextFormat, text_format)
 
 
+# A letter or a digit of any script (Python's \w without the underscore is str.isalnum).
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
+def has_text(paragraph: str) -> bool:
+    """Whether a paragraph has anything to classify: a letter or a digit. White space, punctuation, control
+    characters and section breaks (``* * *``, ``###``) have not. The one rule every consumer applies: the
+    service refuses such a paragraph (422), an article's split leaves it out, batch rejects its row and the
+    pyfunc refuses the frame."""
+    return _LETTER_OR_DIGIT.search(paragraph) is not None
+
+
 def paragraph_text(paragraph: str, text_format: str = "auto") -> str:
     """One paragraph sent with its markup (a CMS export's ``<p>`` with links, a Markdown line with emphasis),
     read as its visible text: its blocks, if it has several, on lines of their own; plain text as it is. Empty

@@ -18,11 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import ColSpec, DataType, Schema
 
 from training.bundle import ModelBundle, load_bundle
 from training.features import ArticleLayout
-from training.markup import paragraph_text
+from training.markup import has_text, paragraph_text
 from training.scoring import sklearn_checks_off
 
 
@@ -37,8 +41,30 @@ def input_texts(model_input: Any) -> list[str]:
         values = [model_input]
     else:
         values = list(model_input)
+    nested = next((i for i, v in enumerate(values) if isinstance(v, list | tuple | np.ndarray)), None)
+    if nested is not None:  # what MLflow makes of `predict({"text": [...]})`: one row holding a list
+        raise MlflowException(
+            f"text: row {nested} holds {len(values[nested])} values, not one paragraph (MLflow reads a dict of "
+            "lists as a single row): pass a DataFrame, e.g. pd.DataFrame({'text': paragraphs})",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
     # A paragraph's own HTML or Markdown is read as its visible text, as the service reads `paragraphs`.
-    return ["" if v is None else paragraph_text(str(v)) for v in values]
+    texts = ["" if v is None else paragraph_text(str(v)) for v in values]
+    refuse_rows_without_text(texts)
+    return texts
+
+
+def refuse_rows_without_text(texts: list[str]) -> None:
+    """Rows with no letter or digit are refused, as the service refuses such paragraphs: labels for ``!!!``
+    or an empty cell would be noise. An MLflow error with this code is a 400 from ``mlflow models serve``."""
+    empty = [i for i, text in enumerate(texts) if not has_text(text)]
+    if empty:
+        rows = ", ".join(map(str, empty[:5])) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        which = f"rows {rows} (counted from 0) have" if len(empty) > 1 else f"row {rows} (counted from 0) has"
+        raise MlflowException(
+            f"text: {which} no letter or digit to classify once markup is read; leave such rows out",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
 
 
 def input_layout(model_input: Any, n: int) -> ArticleLayout:
@@ -64,6 +90,17 @@ def prediction_frame(bundle: ModelBundle, texts: list[str], layout: ArticleLayou
         names += [f"{name}_score_{label}" for label in bundle.label_names[name]]
         arrays += list(np.ascontiguousarray(scores.T))  # one contiguous row of the transpose per label
     return frame_from_arrays(names, arrays, len(texts))
+
+
+def pyfunc_signature(bundle: ModelBundle, texts: list[str]) -> ModelSignature:
+    """What the logged model takes (``text``, and ``article_id`` when rows belong to articles) and gives.
+
+    The input is declared, not inferred from the example: MLflow drops every column the signature does not
+    name, so a ``text``-only signature would silently drop ``article_id`` and score every row alone.
+    """
+    inputs = Schema([ColSpec(DataType.string, "text"), ColSpec(DataType.string, "article_id", required=False)])
+    outputs = infer_signature(pd.DataFrame({"text": texts}), prediction_frame(bundle, texts)).outputs
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def _strings(values: list[str]) -> np.ndarray:

@@ -19,13 +19,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from training.artifact_files import artifact_size
 from training.config import RunConfig
 from training.evaluation import indicator
-from training.pyfunc import prediction_frame
+from training.pyfunc import pyfunc_signature
 from training.registry import use_tracking_store
 from training.reports import plot_label_set, write_misclassified, write_reports
 from training.sqlite_store import sqlite_file
@@ -215,7 +214,7 @@ def log_training_run(
         train_df = _frame(result.data.train.to_records())
         test_df = _frame(result.data.test.to_records())
         example = pd.DataFrame({"text": result.data.test.texts[:3]})
-        signature = infer_signature(example, prediction_frame(bundle, example["text"].tolist()))
+        signature = pyfunc_signature(bundle, example["text"].tolist())
 
         resuming = run_id is not None
         run = mlflow.start_run(run_id=run_id) if resuming else mlflow.start_run(run_name=run_name(config))

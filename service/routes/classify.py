@@ -128,7 +128,7 @@ def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[s
 def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
     """``paragraphs`` as sent, each read as its visible text when it is markup (a CMS's paragraph HTML); 422
     naming the paragraph when its markup has no text."""
-    from training.markup import MarkdownTooDeep, paragraph_text
+    from training.markup import MarkdownTooDeep, has_text, paragraph_text
 
     paragraphs = []
     for i, paragraph in enumerate(given):
@@ -137,11 +137,11 @@ def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
         except MarkdownTooDeep as err:
             raise ClientError(422, ["body", "paragraphs", i], str(err), "markdown_too_deep") from None
     for i, paragraph in enumerate(paragraphs):
-        if not paragraph.strip():
+        if not has_text(paragraph):
             raise ClientError(
                 422,
                 ["body", "paragraphs", i],
-                f"paragraph {i} has no text once read as markup (tags, images and scripts are left out); "
+                f"paragraph {i} has no letter or digit once read as markup (tags, images and scripts are left out); "
                 "text_format 'plain' classifies it as it is",
                 "no_text",
             )

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import mlflow.artifacts
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,6 +132,12 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
         alone = bundle.predict(paragraphs, layout=ArticleLayout.alone(len(paragraphs)))
         assert out["topic_labels"].tolist() == [";".join(x) for x in alone["topic"]]
         assert out["role"].tolist()[1] == "promo" and out["topic_labels"][1] == ""
+        # The logged signature names article_id (MLflow drops columns it does not name): rows of one article
+        # are scored together, with positions and neighbours, as the service scores a request.
+        together = pyfunc.predict(pd.DataFrame({"text": paragraphs, "article_id": ["a"] * 3}))
+        grouped, alone_scores = (frame.filter(like="topic_score_").to_numpy() for frame in (together, out))
+        assert np.allclose(grouped, bundle.score(paragraphs).scores["topic"])
+        assert not np.allclose(grouped, alone_scores)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
 

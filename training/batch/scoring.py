@@ -24,7 +24,7 @@ import pandas as pd
 from training.bundle import ModelBundle
 from training.classify import split_paragraphs
 from training.features import ArticleLayout
-from training.markup import MarkdownTooDeep, paragraph_text
+from training.markup import MarkdownTooDeep, has_text, paragraph_text
 from training.pyfunc import frame_from_arrays
 
 # Paragraphs scored per call to the model: large enough that per-call costs vanish, small enough
@@ -109,7 +109,7 @@ def _text_problem(text: Any) -> str | None:
     return None
 
 
-NO_TEXT_IN_MARKUP = "no paragraph once its markup is left out"
+NO_TEXT_IN_MARKUP = "no letter or digit once its markup is left out"
 
 
 def _read_paragraph(text: Any, reason: str | None) -> tuple[str, str | None]:
@@ -121,7 +121,7 @@ def _read_paragraph(text: Any, reason: str | None) -> tuple[str, str | None]:
         paragraph = paragraph_text(str(text))
     except MarkdownTooDeep as err:  # rejected with the reason, as any row that cannot be read
         return "", str(err)
-    return paragraph, None if paragraph.strip() else NO_TEXT_IN_MARKUP
+    return paragraph, None if has_text(paragraph) else NO_TEXT_IN_MARKUP
 
 
 def _gather_flat(task: ScoringTask, batch: pd.DataFrame, pending: _Pending) -> None:

@@ -8,10 +8,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
-from training.pyfunc import frame_from_arrays, input_texts, prediction_frame
+from training.pyfunc import frame_from_arrays, input_texts, prediction_frame, pyfunc_signature
 from training.tracking import PACKAGE_DIR, PYFUNC_DIGEST_FILE
 
 PARAGRAPHS = [
@@ -30,13 +31,22 @@ def test_input_shapes_flatten_to_one_text_per_row() -> None:
     assert input_texts(frame.to_numpy()) == PARAGRAPHS
     assert input_texts(PARAGRAPHS[0]) == [PARAGRAPHS[0]]
     # A paragraph's own HTML or Markdown is read as its text, as the service reads `paragraphs`.
-    marked_up = [f"<p>{PARAGRAPHS[0]}</p>", f'<a href="/x">{PARAGRAPHS[1]}</a>', f"**{PARAGRAPHS[2]}**", None]
-    assert input_texts(marked_up) == [*PARAGRAPHS[:3], ""]
+    marked_up = [f"<p>{PARAGRAPHS[0]}</p>", f'<a href="/x">{PARAGRAPHS[1]}</a>', f"**{PARAGRAPHS[2]}**"]
+    assert input_texts(marked_up) == PARAGRAPHS[:3]
+
+
+def test_rows_without_a_letter_or_digit_are_refused_by_number() -> None:
+    """As the service answers 422 for such a paragraph: no labels for an empty cell, "!!!" or markup alone."""
+    with pytest.raises(MlflowException, match=r"text: rows 1, 2, 3, 4 \(counted from 0\) have no letter or digit"):
+        input_texts([PARAGRAPHS[0], None, "!!!", "<p></p>", "* * *"])
+    with pytest.raises(MlflowException, match=r"text: row 0 \("):
+        input_texts(pd.DataFrame({"text": [""]}))
 
 
 @pytest.fixture(scope="module")
-def pyfunc_model(bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.TempPathFactory):
-    """Saved as `topicframe train` logs it: the digest in its own artifact file, not in `model_config`."""
+def pyfunc_model(bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.TempPathFactory):
+    """Saved as `topicframe train` logs it: the digest in its own artifact file, not in `model_config`, and
+    its signature, which MLflow enforces on every prediction (dropping any column it does not name)."""
     folder = tmp_path_factory.mktemp("pyfunc")
     (folder / PYFUNC_DIGEST_FILE).write_text(bundle_sha256 + "\n", encoding="utf-8")
     path = folder / "model"
@@ -44,6 +54,8 @@ def pyfunc_model(bundle_dir: Path, bundle_sha256: str, tmp_path_factory: pytest.
         path,
         python_model=str(PACKAGE_DIR / "mlflow_model.py"),
         artifacts={"bundle": str(bundle_dir), "bundle_sha256": str(folder / PYFUNC_DIGEST_FILE)},
+        signature=pyfunc_signature(bundle, PARAGRAPHS[:3]),
+        input_example=pd.DataFrame({"text": PARAGRAPHS[:3]}),
     )
     return path
 
@@ -91,6 +103,14 @@ def test_pyfunc_scores_rows_of_an_article_together(pyfunc_model: Path, bundle: M
     first, second = bundle.predict(PARAGRAPHS), bundle.predict(PARAGRAPHS[:2])
     for name in bundle.content_label_sets:
         assert out[f"{name}_labels"].tolist() == [";".join(x) for x in first[name] + second[name]]
+    # The grouping shows in the scores: a row scored with its article's context differs from the row alone.
+    alone = model.predict(frame[["text"]])
+    assert not np.allclose(out.filter(like="topic_score_").to_numpy(), alone.filter(like="topic_score_").to_numpy())
+    # A missing id is a row alone, as in the CLI's CSVs; ids must be strings (MLflow's schema refuses int64).
+    mixed = model.predict(pd.DataFrame({"text": PARAGRAPHS, "article_id": ["a", "a", None, "a"]}))
+    assert mixed["role"].tolist()[2] == bundle.predict(PARAGRAPHS[2:3])["role"][0][0]
+    with pytest.raises(Exception, match=r"article_id"):
+        model.predict(pd.DataFrame({"text": PARAGRAPHS, "article_id": [1, 1, 2, 2]}))
 
 
 def test_pyfunc_refuses_a_tampered_bundle(pyfunc_model: Path) -> None:
