@@ -62,6 +62,23 @@ def _write_atomically(path: Path, content: bytes) -> None:
     tmp.replace(path)  # never a half-written file under the real name
 
 
+def directory_sha256(directory: str | Path) -> str:
+    """One digest over every file under ``directory``: the sha256 of its sorted ``<sha256>  <path>`` lines.
+
+    A logged MLflow model holds Python files that MLflow imports when it loads it (`training.pyfunc_check`);
+    recorded in the registry, this digest is what they are checked against before anyone does. A symbolic
+    link is refused: what it points to is outside the files the digest covers.
+    """
+    root = Path(directory)
+    lines = []
+    for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
+        if path.is_symlink():
+            raise ModelIntegrityError(f"{path}: a symbolic link in a model directory")
+        if path.is_file():
+            lines.append(f"{sha256_bytes(path.read_bytes())}  {path.relative_to(root).as_posix()}\n")
+    return sha256_bytes("".join(lines).encode("utf-8"))
+
+
 def artifact_size(directory: str | Path) -> int:
     """Bytes of every file the manifest lists, the manifest included (the size logged as a metric)."""
     directory = Path(directory)

@@ -76,7 +76,7 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
 
 
 def print_comparison(experiment: str, metric: str, top: int, sweep: str | None, markdown: bool) -> None:
-    runs = find_runs(use_tracking_store(), experiment, metric, top, sweep)
+    runs = find_runs(use_tracking_store(create=False), experiment, metric, top, sweep)
     if not runs:
         raise TopicframeError(f"no finished run in experiment '{experiment}' has metric {metric}")
     header, rows = comparison_table(runs, metric)

@@ -25,7 +25,7 @@ from training.bundle import ModelBundle, load_bundle
 from training.compare import resolve_run
 from training.errors import ModelLoadError
 from training.features import ArticleLayout
-from training.registry import load_model, tracking_client
+from training.registry import existing_store_client, load_model
 
 _PER_LABEL = re.compile(r"^(?P<set>[^.]+)\.f1\.(?P<label>.+)$")
 
@@ -153,7 +153,7 @@ def _j(labels: list[str]) -> str:
 
 
 def diff_runs(run_a: str, run_b: str) -> RunDiff:
-    client = tracking_client()  # passed to every call: no process-wide MLflow state
+    client = existing_store_client()  # passed to every call: no process-wide MLflow state
     a, b = resolve_run(client, run_a), resolve_run(client, run_b)
     result = RunDiff(a, b, label_changes(a, b))
     with tempfile.TemporaryDirectory(prefix="topicframe-diff-") as tmp:

@@ -201,7 +201,7 @@ def promote(
     version that was compared against. If it moved, the candidate is compared once
     more, against the new champion; if it moved again, nothing is changed.
     """
-    client = use_tracking_store()
+    client = use_tracking_store(create=False)
     candidate, ref = load_model(f"models:/{model_name}/{version}", cache_dir)
     metric = f"{promotion_metric(candidate)}.micro_f1"
     own_score = candidate.metrics.get(metric, 0.0)
@@ -264,7 +264,7 @@ def rollback(model_name: str = MODEL_NAME) -> PromotionResult:
     The entry is popped, so rolling back twice goes back two champions. The alias is read right
     before it is set, as in :func:`promote`: a champion that moved meanwhile is left alone.
     """
-    client = use_tracking_store()
+    client = use_tracking_store(create=False)
     history = champion_history(client, model_name)
     now = current_champion(model_name, client)
     if not history:

@@ -83,13 +83,31 @@ def tracking_client(uri: str | None = None) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def use_tracking_store() -> MlflowClient:
+def existing_store_client(uri: str | None = None) -> MlflowClient:
+    """A client for commands that read a store: an embedded store whose file does not exist is an error.
+
+    MLflow creates a missing SQLite file on first use, so a mistyped path read as an empty store and the
+    command said "no champion yet", hiding the typo. Training creates the store (`use_tracking_store`), and
+    the service may start before the first training, so both keep MLflow's behaviour.
+    """
+    uri = uri or tracking_uri()
+    database = sqlite_file(uri)
+    if database is not None and not database.is_file():
+        raise ModelLoadError(
+            f"{hide_passwords(uri)}: no MLflow store there ({database} does not exist): check MLFLOW_TRACKING_URI, "
+            "or run `topicframe train`, which creates it"
+        )
+    return tracking_client(uri)
+
+
+def use_tracking_store(create: bool = True) -> MlflowClient:
     """Set MLflow's process-wide tracking and registry URIs and return a client of that store.
 
     Only for code that logs through the fluent API (`mlflow.start_run`, `log_model`, `register_model`),
-    which reads nothing else; loading and resolving models take a client instead.
+    which reads nothing else; loading and resolving models take a client instead. ``create=False``: for
+    commands that change an existing store (promotion), a missing embedded store is an error.
     """
-    client = tracking_client()
+    client = tracking_client() if create else existing_store_client()
     mlflow.set_tracking_uri(client.tracking_uri)
     mlflow.set_registry_uri(client.tracking_uri)
     return client
@@ -105,6 +123,12 @@ class ModelRef:
     alias: str | None = None
     run_id: str | None = None
     bundle_sha256: str | None = None
+    pyfunc_sha256: str | None = None  # every file of the logged MLflow model (`training.pyfunc_check`)
+
+
+def is_registry_uri(uri: str) -> bool:
+    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (anything else is read as a local directory)."""
+    return _MODELS_URI.match(uri) is not None
 
 
 def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
@@ -115,7 +139,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         if not path.is_dir():
             raise ModelLoadError(f"{uri}: not a models:/NAME@ALIAS or models:/NAME/VERSION URI nor a model directory")
         return ModelRef(uri=uri, name=path.name)
-    client = client or tracking_client()
+    client = client or existing_store_client()
     store = hide_passwords(client.tracking_uri)
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
@@ -139,6 +163,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         alias=alias,
         run_id=mv.run_id,
         bundle_sha256=(mv.tags or {}).get("bundle_sha256"),
+        pyfunc_sha256=(mv.tags or {}).get("pyfunc_sha256"),
     )
 
 
@@ -176,8 +201,24 @@ def _download_uri(client: MlflowClient, ref: ModelRef) -> str:
     assert ref.version is not None
     uri = client.get_model_version_download_uri(ref.name, ref.version)
     if uri.startswith("models:/"):  # a logged model (MLflow 3): its own artifact location
-        uri = client.get_logged_model(uri.removeprefix("models:/")).artifact_location
+        return logged_model_location(client, uri.removeprefix("models:/"))
     return _store_relative(uri, client.tracking_uri)
+
+
+def logged_model_location(client: MlflowClient, model_id: str) -> str:
+    """Where a logged model's files are (MLflow 3's ``m-...`` id), readable from any working directory."""
+    return _store_relative(client.get_logged_model(model_id).artifact_location, client.tracking_uri)
+
+
+def download_version(client: MlflowClient, ref: ModelRef, destination: Path) -> Path:
+    """A registry version's whole MLflow model directory, downloaded to ``destination`` (which must not exist)."""
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=_download_uri(client, ref), dst_path=str(destination), tracking_uri=client.tracking_uri
+        )
+    except MlflowException as exc:
+        raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
+    return Path(local)
 
 
 def _store_relative(uri: str, tracking_uri: str) -> str:
@@ -226,13 +267,11 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
         shutil.rmtree(target, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_STAGING))
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=_download_uri(client, ref), dst_path=str(staging), tracking_uri=client.tracking_uri
-            )
-        except MlflowException as exc:
+            local = download_version(client, ref, staging)
+        except ModelLoadError:
             shutil.rmtree(staging, ignore_errors=True)
-            raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
-        Path(local).replace(target)  # the cache only ever holds complete downloads
+            raise
+        local.replace(target)  # the cache only ever holds complete downloads
         shutil.rmtree(staging, ignore_errors=True)  # what is left of it when the download is a subdirectory
         _mark_used(target)
     _prune_copies(target.parent)
@@ -294,8 +333,8 @@ def load_model(
     The digest comes from the registry for a ``models:/`` URI (``client``: default `tracking_client()`),
     and from ``expected_sha256`` (the operator's) for a local directory, which is refused without one.
     """
-    if _MODELS_URI.match(uri):
-        client = client or tracking_client()
+    if is_registry_uri(uri):
+        client = client or existing_store_client()
         ref = resolve_model(uri, client)
         expected = ref.bundle_sha256
         if expected_sha256 and expected_sha256.strip().lower() != expected:

@@ -25,6 +25,7 @@ from training.artifact_files import artifact_size
 from training.config import RunConfig
 from training.evaluation import indicator
 from training.pyfunc import pyfunc_signature
+from training.pyfunc_check import PYFUNC_SHA256_TAG, logged_model_sha256
 from training.registry import use_tracking_store
 from training.reports import plot_label_set, write_misclassified, write_reports
 from training.sqlite_store import sqlite_file
@@ -261,12 +262,17 @@ def log_training_run(
                 input_example=example,
                 pip_requirements=_pip_requirements(),
             )
+            # MLflow's loaders import the Python files logged with the model: their digest, read back from
+            # the store, is what `topicframe model verify` checks a download against.
+            pyfunc_sha = logged_model_sha256(client, model_info.model_id)
+            mlflow.set_tag(PYFUNC_SHA256_TAG, pyfunc_sha)
             version = ""
             if register:
                 mv = mlflow.register_model(model_info.model_uri, config.model_name)
                 version = str(mv.version)
                 for key, value in {
                     "bundle_sha256": sha,
+                    PYFUNC_SHA256_TAG: pyfunc_sha,
                     "data_digest": bundle.data_digest,
                     "codebook_sha256": bundle.codebook_sha256,
                 }.items():

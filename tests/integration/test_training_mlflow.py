@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 from training.features import ArticleLayout
+from training.pyfunc_check import verify_logged_model
 from training.registry import load_model, tracking_client
 
 from .conftest import VENV_BIN, child_env, free_port, running, wait_for_http
@@ -138,6 +139,9 @@ def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp
         grouped, alone_scores = (frame.filter(like="topic_score_").to_numpy() for frame in (together, out))
         assert np.allclose(grouped, bundle.score(paragraphs).scores["topic"])
         assert not np.allclose(grouped, alone_scores)
+        # Through the server's artifact proxy too, the logged files are what the registry's digest says.
+        checked = verify_logged_model("models:/topicframe@champion", tmp_path / "checked")
+        assert checked.pyfunc_sha256 == champion.tags["pyfunc_sha256"] and (tmp_path / "checked" / "MLmodel").is_file()
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
 

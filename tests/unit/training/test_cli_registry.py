@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -206,6 +208,29 @@ def test_no_champion_errors_name_the_fix(tmp_path: Path, registry: MlflowClient)
     other = runner.invoke(app, ["classify", str(article), "--model", "models:/desk@champion"])
     assert "`topicframe train --set model_name=desk`" in other.output
     assert "`topicframe promote VERSION --name desk`" in other.output
+
+
+def test_commands_that_read_a_store_refuse_a_missing_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped store path is named, not created empty (it read as "no champion yet", hiding the typo)."""
+    missing = tmp_path / "mlfow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    article = tmp_path / "article.txt"
+    article.write_text("Envoys met in Doha.\n")
+    data = write_csv(tmp_path / "gold.csv", [{"id": "1", "text": "Envoys met in Doha.", "topic": "diplomacy"}])
+    for args in (
+        ["classify", str(article)],
+        ["evaluate", "--data", str(data)],
+        ["promote", "1"],
+        ["promote", "--rollback"],
+        ["compare"],
+        ["model", "verify", "models:/topicframe@champion"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"no MLflow store there ({missing} does not exist)" in " ".join(result.output.split()), args
+        assert not missing.exists(), args
 
 
 # --- promotion while the alias moves ----------------------------------------------------------------
@@ -408,3 +433,43 @@ def test_classify_reads_html_and_markdown_files_as_their_paragraphs(race: Versio
     assert nothing.exit_code == 1 and "no paragraphs found (read as html" in nothing.output
     unknown = runner.invoke(app, ["classify", str(saved), "--input-format", "rtf"])
     assert unknown.exit_code == 1 and "expected one of txt, md, html, jsonl, csv" in unknown.output
+
+
+# --- model verify: the logged MLflow model's files against the registry's pyfunc_sha256 --------------------
+
+
+def test_model_verify_checks_every_logged_file_before_mlflow_imports_them(
+    tmp_path: Path, registry: MlflowClient
+) -> None:
+    """MLflow's loaders import the Python files logged with the model; `model verify` checks them first."""
+    import mlflow.pyfunc
+
+    assert runner.invoke(app, ["train", *write_data(tmp_path)]).exit_code == 0
+    version = registry.get_model_version("topicframe", "1")
+    assert len(version.tags["pyfunc_sha256"]) == 64
+    assert registry.get_run(version.run_id).data.tags["pyfunc_sha256"] == version.tags["pyfunc_sha256"]
+
+    checked = tmp_path / "checked"
+    result = runner.invoke(app, ["model", "verify", "models:/topicframe@champion", "--to", str(checked)])
+    assert result.exit_code == 0, result.output
+    assert f"every file matches the registry's pyfunc_sha256 {version.tags['pyfunc_sha256']}" in result.output
+    pyfunc = mlflow.pyfunc.load_model(str(checked))
+    paragraphs = ["Customs officers seized the dumping shipment.", "Envoys met the minister."]
+    assert pyfunc.predict(pd.DataFrame({"text": paragraphs}))["topic_labels"].tolist() == ["trade", "diplomacy"]
+    # A dict of lists reaches the model as ONE row holding a list (MLflow's reading): refused, not classified.
+    with pytest.raises(MlflowException, match=r"text: row 0 holds 2 values, not one paragraph"):
+        pyfunc.predict({"text": paragraphs})
+
+    # Someone with write access to the artifact store edits a logged Python file: refused, nothing written.
+    (logged_code,) = (tmp_path / "mlartifacts").rglob("code/training/pyfunc.py")
+    logged_code.write_text(logged_code.read_text() + "\nimport os  # anything at all\n")
+    refused_copy = tmp_path / "refused"
+    refused = runner.invoke(app, ["model", "verify", "models:/topicframe/1", "--to", str(refused_copy)])
+    assert refused.exit_code == 1
+    assert "files do not match the registry's pyfunc_sha256" in refused.output and "Traceback" not in refused.output
+    assert not refused_copy.exists() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+    existing = runner.invoke(app, ["model", "verify", "models:/topicframe/1", "--to", str(checked)])
+    assert existing.exit_code == 1 and "already exists" in existing.output
+    local = runner.invoke(app, ["model", "verify", str(checked)])
+    assert local.exit_code == 1 and "not a models:/NAME@ALIAS" in local.output
