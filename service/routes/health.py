@@ -1,4 +1,4 @@
-"""GET /healthz (the process answers), GET /readyz (a model is loaded), GET /metrics (Prometheus)."""
+"""GET or HEAD /healthz (the process answers), /readyz (a model is loaded); GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from service.schemas import ErrorResponse, Health, Readiness
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health)
+# HEAD too: uptime monitors and some load balancers probe with it (GET's answer, without the body).
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
 async def healthz() -> dict[str, str]:
     """Liveness: 200 whenever the process can answer, with or without a model."""
     return {"status": "ok"}
 
 
-@router.get(
+@router.api_route(
     "/readyz",
+    methods=["GET", "HEAD"],
     response_model=Readiness,
     responses={503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}},
 )

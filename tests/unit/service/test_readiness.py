@@ -22,6 +22,9 @@ def test_healthz_and_readyz_with_a_model(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    for path in ("/healthz", "/readyz"):  # monitors that probe with HEAD get GET's status, no body
+        head = client.head(path)
+        assert (head.status_code, head.content) == (200, b"") and head.headers["x-request-id"]
 
 
 def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
@@ -41,6 +44,8 @@ def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
         detail = response.json()["detail"][0]
         assert detail["type"] == "model_not_ready" and detail["reason"] == "model_not_found"
         assert str(missing) in detail["msg"]
+    head = client.head("/readyz")  # a monitor probing with HEAD sees the same status
+    assert (head.status_code, head.headers["retry-after"], head.content) == (503, "7", b"")
 
     shutil.copytree(bundle_dir, missing)  # the model appears; an admin reload picks it up
     assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"}).status_code == 200
