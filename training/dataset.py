@@ -111,18 +111,27 @@ def label_sets_in_headers(patterns: list[str], label_sets: list[str], columns: C
     return present
 
 
-def _apply_corrections(rows: list[dict]) -> int:
-    """Give every row whose text has a correction the correction's labels; return how many non-correction
-    rows changed. Corrections of one text disagreeing with each other: the later row (the newer one in an
-    export) wins. The corpus row keeps its place in its article (its neighbours' context is unchanged)."""
-    corrected = {row["text"]: row["labels"] for row in rows if row["id"].startswith(FEEDBACK_ID_PREFIX)}
+def _apply_corrections(rows: list[dict]) -> tuple[list[dict], int]:
+    """Give every row whose text has a correction the correction's labels: (the rows, how many non-correction
+    rows changed). Corrections of one text disagreeing with each other: the later row (the newer one in an
+    export) wins. The corpus row keeps its place in its article (its neighbours' context is unchanged) and the
+    correction of it is dropped, whatever the order of the files: a correction read first would otherwise be
+    the copy kept, at the top of the article or as a second, lone copy of the text."""
+    is_correction = [row["id"].startswith(FEEDBACK_ID_PREFIX) for row in rows]
+    marked = list(zip(rows, is_correction, strict=True))
+    corrected = {row["text"]: row["labels"] for row, correction in marked if correction}
+    in_corpus = {row["text"] for row, correction in marked if not correction}
     overridden = 0
-    for row in rows:
+    kept = []
+    for row, correction in marked:
+        if correction and row["text"] in in_corpus:
+            continue
         labels = corrected.get(row["text"])
         if labels is not None and row["labels"] != labels:
-            overridden += not row["id"].startswith(FEEDBACK_ID_PREFIX)
+            overridden += not correction
             row["labels"] = labels
-    return overridden
+        kept.append(row)
+    return kept, overridden
 
 
 def load_labelled_data(
@@ -156,7 +165,7 @@ def load_labelled_data(
             problems.append(Problem(str(path), None, "no labelled rows (a header only, or blank lines)", "warning"))
         rows.extend(read)
     if prefer_feedback:
-        overridden = _apply_corrections(rows)
+        rows, overridden = _apply_corrections(rows)
         problems.append(
             Problem(
                 ", ".join(str(p) for p in paths),

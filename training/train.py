@@ -77,7 +77,12 @@ def column_map(config: RunConfig) -> ColumnMap:
 
 
 def load_data(
-    config: RunConfig, paths: list[str], codebooks: dict[str, Codebook], strict: bool, min_positives: int
+    config: RunConfig,
+    paths: list[str],
+    codebooks: dict[str, Codebook],
+    strict: bool,
+    min_positives: int,
+    prefer_feedback: bool = False,
 ) -> LabelledData:
     d = config.data
     return load_labelled_data(
@@ -88,7 +93,7 @@ def load_data(
         encoding=d.encoding,
         min_positives=min_positives,
         strict=strict,
-        prefer_feedback=d.prefer_feedback,
+        prefer_feedback=prefer_feedback,
     )
 
 
@@ -112,12 +117,14 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
     codebooks = label_set_codebooks(config)
     problems: list[Problem] = []
     loaded: list[LabelledData | None] = []
-    for paths, floor in ((config.data.train, config.data.min_positives), (config.data.test, 0)):
+    # Label floors and corrections apply to the training data; the test set is gold, never rewritten.
+    train_part = (config.data.train, config.data.min_positives, config.data.prefer_feedback)
+    for paths, floor, prefer_feedback in (train_part, (config.data.test, 0, False)):
         if not paths:
             loaded.append(None)
             continue
         try:
-            part = load_data(config, paths, codebooks, strict, floor)  # label floors apply to training data
+            part = load_data(config, paths, codebooks, strict, floor, prefer_feedback)
             problems.extend(part.warnings)
             loaded.append(part)
         except DataValidationError as exc:

@@ -106,7 +106,7 @@ class AuditResult:
 def load_audit_data(config: RunConfig) -> tuple[dict[str, Codebook], LabelledData]:
     """Codebooks and the validated rows of ``config.data.train`` (the corpus being audited)."""
     codebooks = load_codebooks(config.data.labels_dir, config.data.label_sets)
-    data = load_data(config, config.data.train, codebooks, strict=False, min_positives=0)
+    data = load_data(config, config.data.train, codebooks, False, 0, config.data.prefer_feedback)
     problems = labels_on_non_content_rows(config, [data])
     if problems:
         from training.problems import DataValidationError

@@ -120,6 +120,17 @@ def test_a_correction_contradicting_the_corpus_is_a_conflict_unless_feedback_is_
     assert all(data.labels["frame"][i] == ("conflict",) for i in rows)
     assert "A new paragraph on tariffs." in data.texts
     assert any("1 row(s) overridden" in p.message for p in data.warnings)
+    # The corpus row keeps its id and its place in its article, and the correction of it is dropped, whatever
+    # the order of the files (read first, the correction was the copy kept, at the top of the article).
+    corpus_id = corpus_row(small_corpus[0])["id"]
+    assert [data.ids[i] for i in rows] == [corpus_id]
+    reversed_order = load_labelled_data(files[::-1], codebooks, prefer_feedback=True)
+    by_article = {
+        order: [(a, i) for a, i in zip(d.article_ids, d.ids, strict=True) if not i.startswith("feedback-")]
+        for order, d in (("corpus first", data), ("corrections first", reversed_order))
+    }
+    assert by_article["corpus first"] == by_article["corrections first"]
+    assert sorted(reversed_order.ids) == sorted(data.ids) and len(reversed_order) == len(data)
 
 
 def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows(
@@ -139,4 +150,12 @@ def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows
     )
     assert preferred.exit_code == 1, preferred.output
     assert "different labels" not in preferred.output and "1 row(s) overridden" in preferred.output
+    # With a test file too, the corrections apply to the training data only: no "0 rows overridden" for the test.
+    with_test = runner.invoke(
+        app,
+        ["train", "--data", str(small_corpus[0]), "--data", str(out), "--test-data", str(small_corpus[1]),
+         "--prefer-feedback", *stop],
+    )  # fmt: skip
+    assert with_test.exit_code == 1, with_test.output
+    assert with_test.output.count("--prefer-feedback:") == 1 and "1 row(s) overridden" in with_test.output
     assert not (tmp_path / "mlflow.db").exists()
