@@ -351,6 +351,38 @@ def test_correct_mode_sends_feedback_and_shows_what_was_saved(open_page: Any, se
     assert f"#{mine[-1]['id']}" in saved_text
 
 
+def test_corrections_carry_the_feedback_key_and_everything_else_the_api_key(open_page: Any) -> None:
+    """A service may guard corrections with a key of their own (TOPICFRAME_FEEDBACK_KEY): with one key field the
+    page could classify or correct, never both. The headers are read as sent (this service checks no key)."""
+    page = open_page().page
+    sent: dict[str, list[str | None]] = {"classify": [], "feedback": []}
+
+    def watch(request: Any) -> None:
+        for route_name, keys in sent.items():
+            if request.method == "POST" and request.url.endswith(f"/v1/{route_name}"):
+                keys.append(request.headers.get("x-api-key"))
+
+    page.on("request", watch)
+    page.locator(".settings summary").click()
+    page.fill("#api-key", "api-secret")
+    page.locator("#api-key").dispatch_event("change")
+    classify_in_page(page, ARTICLE)
+    page.click("#correct-mode")
+    card = page.locator("#paragraphs > li").nth(3)
+    card.locator('.editor [data-action="send"]').click()  # no feedback key given: the API key goes
+    expect(card.locator(".saved")).to_contain_text("as #")
+    page.fill("#feedback-key", "feedback-secret")
+    page.locator("#feedback-key").dispatch_event("change")
+    card.locator('.editor [data-action="send"]').click()
+    expect(card.locator(".saved")).to_contain_text("Already saved")
+    assert sent == {"classify": ["api-secret"], "feedback": ["api-secret", "feedback-secret"]}
+
+    refused = {"detail": [{"loc": ["header", "X-API-Key"], "msg": "the key is not valid", "type": "forbidden"}]}
+    page.route("**/v1/feedback", lambda route: route.fulfill(status=403, json=refused))
+    card.locator('.editor [data-action="send"]').click()
+    expect(card.locator(".failed")).to_contain_text("enter the key under \u201cFeedback key\u201d")
+
+
 def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None:
     page = open_page().page
     page.fill("#article-text", ARTICLE)

@@ -1,6 +1,7 @@
 // Calls to this service's API: same origin only, JSON in and out, errors turned into one readable sentence.
 
 const KEY_STORAGE = "topicframe.apiKey";
+const FEEDBACK_KEY_STORAGE = "topicframe.feedbackKey";
 
 export class ApiError extends Error {
   constructor(message, status, body, requestId) {
@@ -20,6 +21,16 @@ export function setApiKey(value) {
   else sessionStorage.removeItem(KEY_STORAGE);
 }
 
+// A service may guard corrections with a key of their own (TOPICFRAME_FEEDBACK_KEY).
+export function feedbackKey() {
+  return sessionStorage.getItem(FEEDBACK_KEY_STORAGE) || "";
+}
+
+export function setFeedbackKey(value) {
+  if (value) sessionStorage.setItem(FEEDBACK_KEY_STORAGE, value);
+  else sessionStorage.removeItem(FEEDBACK_KEY_STORAGE);
+}
+
 // The service's errors are {"detail": [{"loc": [...], "msg": ...}]}; "body" in loc is noise for a reader.
 export function describeError(status, body, text) {
   if (body && Array.isArray(body.detail) && body.detail.length) {
@@ -36,10 +47,10 @@ export function describeError(status, body, text) {
   return `the service answered HTTP ${status}${snippet ? `: ${snippet}` : ""}`;
 }
 
-export async function api(path, { method = "GET", body, headers = {} } = {}) {
+// `key`/`keyField`: which key to send and the field that holds it (named when the service refuses it).
+export async function api(path, { method = "GET", body, headers = {}, key = apiKey(), keyField = "API key" } = {}) {
   const sent = { ...headers };
   if (body !== undefined) sent["content-type"] = "application/json";
-  const key = apiKey();
   if (key) sent["x-api-key"] = key;
   let response;
   try {
@@ -57,7 +68,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   }
   if (!response.ok) {
     let message = describeError(response.status, data, text);
-    if (response.status === 401 || response.status === 403) message += " (enter the key under \u201cAPI key\u201d)";
+    if (response.status === 401 || response.status === 403) message += ` (enter the key under \u201c${keyField}\u201d)`;
     if (response.status >= 500 && requestId) message += ` (request ${requestId})`;
     throw new ApiError(message, response.status, data, requestId);
   }

@@ -1,7 +1,7 @@
 // The analyst page: classify an article, read its labels, correct them, compare model versions.
 // Only this service's API is called (same origin); nothing is loaded from anywhere else.
 
-import { api, apiKey, readiness, setApiKey } from "./api.js";
+import { api, apiKey, feedbackKey, readiness, setApiKey, setFeedbackKey } from "./api.js";
 import { barChart, heatmap } from "./charts.js";
 import { fillPickers, renderComparison, renderVersions } from "./compare.js";
 import { download, resultsCsv } from "./export.js";
@@ -119,7 +119,7 @@ async function send(index) {
   if (model.info?.version) body.model = { name: model.info.name, version: model.info.version };
   if (view.requestId) body.request_id = view.requestId;
   try {
-    const { data } = await api("/v1/feedback", { method: "POST", body });
+    const { data } = await api("/v1/feedback", { method: "POST", body, key: feedbackKey() || apiKey(), keyField: "Feedback key" });
     const labels = Object.entries(draft.labels).map(([set, l]) => `${set}: ${l.join(", ") || "none"}`).join("; ");
     const what = `${draft.role ? `role ${draft.role}; ` : ""}${labels}`;
     view.saved[index] = { text: `${data.duplicate ? "Already saved" : "Saved"} as #${data.id} at ${data.created_at}: ${what}` };
@@ -264,6 +264,8 @@ function wire() {
   });
   $("api-key").value = apiKey();
   $("api-key").addEventListener("change", (event) => setApiKey(event.target.value.trim()));
+  $("feedback-key").value = feedbackKey();
+  $("feedback-key").addEventListener("change", (event) => setFeedbackKey(event.target.value.trim()));
   $("correct-mode").addEventListener("click", (event) => {
     view.correcting = !view.correcting;
     event.currentTarget.setAttribute("aria-pressed", String(view.correcting));
