@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.encoding import to_json
 from service.errors import limit_error
 from service.metrics import Metrics
-from service.server import TIMED_OUT
+from service.server import REQUEST_ID, TIMED_OUT
 
 # Scope keys the classify route fills in for the log line.
 N_PARAGRAPHS = "topicframe.n_paragraphs"
@@ -85,6 +85,7 @@ class RequestObserver:
         given = _header(scope, b"x-request-id")
         request_id = given.decode("latin-1") if given and _VALID_REQUEST_ID.match(given.decode("latin-1")) else None
         request_id = request_id or uuid.uuid4().hex
+        scope[REQUEST_ID] = request_id  # for a 408 the server writes itself (`service.server`)
         id_header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
         response_started = False

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from asyncio import TimerHandle
 from typing import Any, cast
 
@@ -41,6 +42,8 @@ log = logging.getLogger("topicframe.service")
 
 # Set in a request's ASGI scope when the server gave up waiting for its body.
 TIMED_OUT = "topicframe.timed_out"
+# Set in a request's ASGI scope by `service.middleware`: the id its answer carries, a 408 written here included.
+REQUEST_ID = "topicframe.request_id"
 
 _DEFAULTS = ServerSettings.model_fields
 
@@ -49,13 +52,16 @@ def _setting_default(name: str) -> Any:
     return _DEFAULTS[name].default
 
 
-def _error_response(status: int, phrase: str, loc: list[str], msg: str, type_: str, setting: str) -> bytes:
-    """A complete ``Connection: close`` response in the service's error format (no app to build it here)."""
+def _error_response(
+    status: int, phrase: str, loc: list[str], msg: str, type_: str, setting: str, request_id: str
+) -> bytes:
+    """A complete ``Connection: close`` response in the service's error format (no app to build it here),
+    with an ``X-Request-ID`` as every answer has (logged with the refusal, so the two can be matched)."""
     limit = f"TOPICFRAME_{setting.upper()}"
     body = orjson.dumps({"detail": [{"loc": loc, "msg": f"{msg} ({limit})", "type": type_, "limit": limit}]})
     head = (
         f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        f"content-length: {len(body)}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
 
@@ -166,11 +172,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self.cycle is None or self.cycle.response_complete
 
     def _refuse_head(self) -> None:
-        fields = {"event": "request_head_too_large", "client": self._client(), "limit": self.max_head_bytes}
+        # The head was never read whole, so a client's own X-Request-ID is unknown: the answer gets a new one.
+        request_id = uuid.uuid4().hex
+        fields = {
+            "event": "request_head_too_large",
+            "client": self._client(),
+            "limit": self.max_head_bytes,
+            "request_id": request_id,
+        }
         log.warning("request head too large", extra={"fields": fields})
         msg = f"request head (request line and headers) larger than {self.max_head_bytes} bytes"
         phrase = "Request Header Fields Too Large"
-        response = _error_response(431, phrase, ["header"], msg, "limit_exceeded", "max_header_bytes")
+        response = _error_response(431, phrase, ["header"], msg, "limit_exceeded", "max_header_bytes", request_id)
         self._close(response if self._between_responses() else b"")
 
     def _head_timed_out(self) -> None:
@@ -180,6 +193,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_bytes == 0:  # nothing sent: close quietly, as for an idle kept-alive connection
             self._close()
             return
+        request_id = uuid.uuid4().hex
         log.warning(
             "request head timed out",
             extra={
@@ -188,11 +202,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     "client": self._client(),
                     "received_bytes": self.head_bytes,
                     "timeout_s": self.head_timeout,
+                    "request_id": request_id,
                 }
             },
         )
         msg = f"request head not received whole within {self.head_timeout:g} s"
-        response = _error_response(408, "Request Timeout", ["header"], msg, "timeout", "header_timeout_seconds")
+        response = _error_response(
+            408, "Request Timeout", ["header"], msg, "timeout", "header_timeout_seconds", request_id
+        )
         self._close(response if self._between_responses() else b"")
 
     def _body_timed_out(self) -> None:
@@ -220,7 +237,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle.disconnected = True
         cycle.message_event.set()
         msg = f"request body not received whole within {self.body_timeout:g} s"
-        self._close(_error_response(408, "Request Timeout", ["body"], msg, "timeout", "body_timeout_seconds"))
+        request_id = cast(dict[str, Any], cycle.scope).get(REQUEST_ID) or uuid.uuid4().hex  # the request line's
+        self._close(
+            _error_response(408, "Request Timeout", ["body"], msg, "timeout", "body_timeout_seconds", request_id)
+        )
 
 
 def build_config(settings: ServerSettings, host: str, port: int, workers: int) -> ServiceConfig:

@@ -347,6 +347,13 @@ def json_body(response: bytes) -> dict:
     return json.loads(response.partition(b"\r\n\r\n")[2])
 
 
+def response_header(response: bytes, name: str) -> str:
+    """One header of a raw response (the first with that name, case-insensitive); fails when there is none."""
+    head = response.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    (value, *_) = [v.strip() for n, _, v in (line.partition(":") for line in head) if n.lower() == name]
+    return value
+
+
 def wait_for_exit(process: subprocess.Popen, timeout: float) -> float:
     """Seconds from now until `process` exits; fails after `timeout`."""
     started = time.monotonic()
@@ -427,6 +434,8 @@ def test_a_4_mib_header_is_refused_before_it_is_buffered(guarded: tuple[str, int
         response = read_response(sock, timeout=10)
     assert response.startswith(b"HTTP/1.1 431 "), response[:200]
     assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_MAX_HEADER_BYTES"
+    request_id = response_header(response, "x-request-id")  # as every answer has, and logged with the refusal
+    assert len(request_id) == 32 and f'"request_id":"{request_id}"' in log.read_text()
     assert sent < 4 << 20  # refused while it was still arriving
     assert '"event":"request_head_too_large"' in log.read_text()
     # Just under the limit is fine, and the server is unharmed.
@@ -445,13 +454,16 @@ def test_a_stalled_head_or_body_is_answered_408_and_closed(guarded: tuple[str, i
         response = read_response(sock, timeout=10)
     assert response.startswith(b"HTTP/1.1 408 "), response[:200]
     assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_HEADER_TIMEOUT_SECONDS"
+    assert len(response_header(response, "x-request-id")) == 32
 
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(HEAD + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')  # 980 bytes short
+        sent_id = HEAD + b"X-Request-ID: stalled-upload-1\r\n"
+        sock.sendall(sent_id + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')  # 980 bytes short
         response = read_response(sock, timeout=10)
     assert response.startswith(b"HTTP/1.1 408 "), response[:200]
     assert json_body(response)["detail"][0]["limit"] == "TOPICFRAME_BODY_TIMEOUT_SECONDS"
+    assert response_header(response, "x-request-id") == "stalled-upload-1"  # the client's own, as for any answer
     assert time.monotonic() - started < 5
 
     # A client that hangs up mid-body: no 500, no traceback (checked at teardown).
