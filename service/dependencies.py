@@ -9,11 +9,11 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from service.errors import ModelNotReady
+from service.errors import ModelNotReady, key_error
 from service.metrics import Metrics
 from service.model_store import ModelStore, ServedModel
 from service.settings import Settings
@@ -77,11 +77,11 @@ async def require_api_key(
     """401 without a key, 403 with a wrong one. Only attached when TOPICFRAME_API_KEY is set."""
     given = api_key or (bearer.credentials if bearer else None)
     if not given:
-        raise HTTPException(
-            401, "an API key is required: X-API-Key or Authorization: Bearer", headers={"WWW-Authenticate": "Bearer"}
+        raise key_error(
+            "X-API-Key", "an API key is required: X-API-Key or Authorization: Bearer", missing=True, bearer=True
         )
     if not _matches(given, settings.api_key):
-        raise HTTPException(403, "the API key is not valid")
+        raise key_error("X-API-Key" if api_key else "Authorization", "the API key is not valid", missing=False)
 
 
 async def require_admin_key(
@@ -90,6 +90,6 @@ async def require_admin_key(
 ) -> None:
     """401 without X-Admin-Key, 403 with a wrong one."""
     if not admin_key:
-        raise HTTPException(401, "the X-Admin-Key header is required")
+        raise key_error("X-Admin-Key", "the X-Admin-Key header is required", missing=True)
     if not _matches(admin_key, settings.admin_key):
-        raise HTTPException(403, "the admin key is not valid")
+        raise key_error("X-Admin-Key", "the admin key is not valid", missing=False)

@@ -34,9 +34,18 @@ class ModelNotReady(Exception):
 class ClientError(Exception):
     """A request the service refuses, with the field path and, for limits, the setting's name."""
 
-    def __init__(self, status: int, loc: list[str | int], msg: str, type_: str, limit: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        loc: list[str | int],
+        msg: str,
+        type_: str,
+        limit: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(msg)
         self.status, self.loc, self.msg, self.type, self.limit = status, loc, msg, type_, limit
+        self.headers = headers
 
     def item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"loc": self.loc, "msg": self.msg, "type": self.type}
@@ -47,6 +56,15 @@ class ClientError(Exception):
 
 def error_response(status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
     return Response(to_json({"detail": items}), status_code=status, headers=headers, media_type="application/json")
+
+
+def key_error(header: str, msg: str, missing: bool, bearer: bool = False) -> ClientError:
+    """401 (``missing``: no key sent) or 403 (a wrong one), located at the header that carries the key;
+    ``bearer``: the route also takes ``Authorization: Bearer``, which a 401 then says."""
+    if missing:
+        challenge = {"WWW-Authenticate": "Bearer"} if bearer else None
+        return ClientError(401, ["header", header], msg, "unauthorized", headers=challenge)
+    return ClientError(403, ["header", header], msg, "forbidden")
 
 
 def limit_error(loc: list[str | int], msg: str, setting: str, status: int = 422) -> ClientError:
@@ -71,7 +89,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
-    return error_response(exc.status, [exc.item()])
+    return error_response(exc.status, [exc.item()], headers=exc.headers)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

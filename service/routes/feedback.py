@@ -45,7 +45,7 @@ from service.dependencies import (
     _matches,
     require_admin_key,
 )
-from service.errors import ClientError, limit_error
+from service.errors import ClientError, key_error, limit_error
 from service.schemas import ErrorResponse, NonBlank
 
 if TYPE_CHECKING:
@@ -222,9 +222,9 @@ async def require_feedback_key(
     if settings.feedback_key is None:  # not attached then; kept for safety
         return
     if not api_key:
-        raise HTTPException(401, "the X-API-Key header is required to send feedback")
+        raise key_error("X-API-Key", "the X-API-Key header is required to send feedback", missing=True)
     if not _matches(api_key, settings.feedback_key):
-        raise HTTPException(403, "the feedback key is not valid")
+        raise key_error("X-API-Key", "the feedback key is not valid", missing=False)
 
 
 async def require_admin_to_list(

@@ -21,8 +21,13 @@ def test_api_key_protects_classify_only(make_client: Callable[..., TestClient]) 
     client = make_client(api_key="s3cret")
     missing = client.post("/v1/classify", json=PARAGRAPH)
     assert missing.status_code == 401 and missing.json()["detail"][0]["msg"].startswith("an API key is required")
-    assert client.post("/v1/classify", json=PARAGRAPH, headers={"X-API-Key": "wrong"}).status_code == 403
-    assert client.post("/v1/classify", json=PARAGRAPH, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert missing.headers["www-authenticate"] == "Bearer"
+    # Every refusal names the header at fault, as every 4xx names its field.
+    assert missing.json()["detail"][0]["loc"] == ["header", "X-API-Key"]
+    wrong = client.post("/v1/classify", json=PARAGRAPH, headers={"X-API-Key": "wrong"})
+    assert wrong.status_code == 403 and wrong.json()["detail"][0]["loc"] == ["header", "X-API-Key"]
+    bearer = client.post("/v1/classify", json=PARAGRAPH, headers={"Authorization": "Bearer wrong"})
+    assert bearer.status_code == 403 and bearer.json()["detail"][0]["loc"] == ["header", "Authorization"]
     assert client.post("/v1/classify", json=PARAGRAPH, headers={"X-API-Key": "s3cret"}).status_code == 200
     assert client.post("/v1/classify", json=PARAGRAPH, headers={"Authorization": "Bearer s3cret"}).status_code == 200
     for path in ("/healthz", "/readyz", "/v1/labels", "/v1/model", "/metrics"):
@@ -45,7 +50,9 @@ def test_no_admin_key_means_no_admin_routes(client: TestClient) -> None:
 
 def test_admin_key_is_checked(make_client: Callable[..., TestClient]) -> None:
     client = make_client(admin_key="adm1n")
-    assert client.post("/v1/admin/reload").status_code == 401
+    missing = client.post("/v1/admin/reload")
+    assert missing.status_code == 401 and missing.json()["detail"][0]["loc"] == ["header", "X-Admin-Key"]
+    assert "www-authenticate" not in missing.headers  # no Bearer here: the admin key has its own header
     assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "wrong"}).status_code == 403
     # The API key is not an admin key.
     other = make_client(admin_key="adm1n", api_key="s3cret")
