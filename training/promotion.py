@@ -60,9 +60,13 @@ def promotion_metric(bundle: ModelBundle) -> str:
 
 
 def records_to_data(records: list[dict[str, str]], bundle: ModelBundle) -> LabelledData:
+    """The logged test records as data for ``bundle``: its label sets that have a column there (a candidate
+    trained without roles logs no role column; a champion with roles is then judged on its other sets)."""
+    columns = set(records[0]) if records else set()
     labels = {
         name: [tuple(x for x in (r.get(name) or "").split(";") if x in names) for r in records]
         for name, names in bundle.label_names.items()
+        if name in columns
     }
     return LabelledData(
         texts=[r["text"] for r in records],

@@ -233,6 +233,32 @@ def test_commands_that_read_a_store_refuse_a_missing_sqlite_file(
         assert not missing.exists(), args
 
 
+def test_a_candidate_trained_without_roles_is_compared_with_a_champion_that_has_them(
+    tmp_path: Path, registry: MlflowClient
+) -> None:
+    """The candidate's logged test data has no role column: the champion is judged on the sets it has there
+    (it crashed with an IndexError, after `train --promote` had registered the version)."""
+    rows = paragraphs("a", 8, QUALITY["good"])
+    for row in rows:
+        row["role"] = "body"
+    captions = [
+        {"id": f"cap-{i}", "article_id": row["article_id"], "text": f"Photograph: Reporter {i} for the Ledger",
+         "topic": "", "role": "caption"}
+        for i, row in enumerate(rows)
+    ]  # fmt: skip
+    with_roles = write_csv(tmp_path / "with_roles.csv", rows + captions)
+    first = runner.invoke(
+        app,
+        ["train", "--data", str(with_roles), "--labels", str(LABELS), "--set", "data.label_sets=[role,topic]",
+         "--set", "cv.folds=2", "--set", "data.min_positives=0"],
+    )  # fmt: skip
+    assert first.exit_code == 0, first.output
+    assert champion(registry) == "1"
+    second = runner.invoke(app, ["train", *write_data(tmp_path), "--promote"])
+    assert "Traceback" not in second.output and second.exit_code in (0, 2), second.output
+    assert "registered topicframe version 2" in second.output and "topic.micro_f1" in second.output
+
+
 # --- promotion while the alias moves ----------------------------------------------------------------
 
 
