@@ -226,7 +226,6 @@ def log_training_run(
             metrics = result_metrics(result, artifact_size(workdir / "bundle"))
             metrics["test.misclassified_rows"] = float(prepared["misclassified"])
             metrics |= headline_metrics(metrics)
-            params["data.label_sets"] = ",".join(bundle.label_sets)  # the sets trained (discovered or listed)
             if existing is not None:
                 params = {k: v for k, v in params.items() if k not in existing.params}
                 metrics = {k: v for k, v in metrics.items() if k not in existing.metrics}

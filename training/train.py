@@ -359,10 +359,12 @@ def train_model(
 
 
 def run_params(config: RunConfig, data: PreparedData) -> dict[str, str]:
-    """Every config key under its dotted name, plus the sizes and origin of the split."""
+    """Every config key under its dotted name, plus the sizes and origin of the split; ``data.label_sets`` is
+    the sets trained (discovered from the codebooks when the config leaves it unset), for runs and trials alike."""
     params = flatten_params(config)
     params.update(
         {
+            "data.label_sets": ",".join(data.codebooks),
             "data.n_train": str(len(data.train)),
             "data.n_test": str(len(data.test)),
             "data.split_method": data.split_method,

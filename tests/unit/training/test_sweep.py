@@ -170,6 +170,8 @@ def test_trials_are_deterministic_and_record_what_train_records(tmp_path: Path, 
         first.metrics
     )
     assert first.params["classifier.C"] == "3.0" and first.params["data.n_train"] == str(len(prepared.train))
+    # The sets trained, as `topicframe train` logs them (it was the config's empty "unset" for every trial).
+    assert first.params["data.label_sets"] == ",".join(prepared.codebooks) and prepared.codebooks
     # Every metric a trial records is one a sweep may rank by: the checked names cannot drift from the reports.
     for metric in first.metrics:
         _check_metric(metric, sweep.base, "sweep.yaml")
