@@ -182,7 +182,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         base_data, base_origin = read_mapping(spec.base_config), spec.base_config
     else:
         base_data, base_origin = spec.base or {}, f"{origin}: base"
-    base = config_from_mapping(base_data, overrides, base_origin)
+    base = config_from_mapping(base_data, overrides, base_origin, "--set")  # a bad --set value is named as such
     _check_metric(spec.metric, base, origin)
     try:
         combinations = expand(spec)

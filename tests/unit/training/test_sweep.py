@@ -52,6 +52,9 @@ def test_base_config_file_and_set_overrides(tmp_path: Path, monkeypatch: pytest.
     sweep = load_sweep(path, {"cv.folds": 2})
     assert sweep.base.classifier.type == "linear_svm" and sweep.base.cv.folds == 2
     assert sweep.trials[0].config.cv.folds == 2 and sweep.trials[0].config.classifier.C == 1.0
+    # A bad --set value is named as --set's, not the (valid) base config file's.
+    with pytest.raises(ConfigError, match=r"^--set: cv.folds: Input should be a valid integer"):
+        load_sweep(path, {"cv.folds": "abc"})
 
 
 def test_random_is_seeded_distinct_and_within_ranges() -> None:
