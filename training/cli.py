@@ -125,7 +125,12 @@ def sweep(
 @cli_errors
 def compare(
     experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment name")] = "topicframe",
-    metric: Annotated[str, typer.Option("--metric", help="metric to rank by")] = "cv.topic.micro_f1",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="metric to rank by (default: the sweep's own with --sweep, else cv.topic.micro_f1)"
+        ),
+    ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="how many runs")] = 10,
     sweep_run: Annotated[
         str | None, typer.Option("--sweep", help="only the trials of this sweep (parent run id)")

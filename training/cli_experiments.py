@@ -10,7 +10,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from training.compare import comparison_table, find_runs, markdown_table
+from training.compare import DEFAULT_COMPARE_METRIC, comparison_table, find_runs, markdown_table, sweep_parent
 from training.config import parse_override
 from training.console import (
     console,
@@ -75,8 +75,12 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
         print_promotion(promotion)
 
 
-def print_comparison(experiment: str, metric: str, top: int, sweep: str | None, markdown: bool) -> None:
-    runs = find_runs(use_tracking_store(create=False), experiment, metric, top, sweep)
+def print_comparison(experiment: str, metric: str | None, top: int, sweep: str | None, markdown: bool) -> None:
+    client = use_tracking_store(create=False)
+    if metric is None:  # a sweep's trials are ranked by the metric the sweep chose them by
+        sweep_metric = sweep_parent(client, sweep).data.params.get("sweep.metric") if sweep else None
+        metric = sweep_metric or DEFAULT_COMPARE_METRIC
+    runs = find_runs(client, experiment, metric, top, sweep)
     if not runs:
         raise TopicframeError(f"no finished run in experiment '{experiment}' has metric {metric}")
     header, rows = comparison_table(runs, metric)
@@ -110,6 +114,8 @@ def print_diff(run_a: str, run_b: str, output: Path | None, limit: int) -> None:
     print_wide(table)
     if result.note:
         console.print(result.note, style="yellow")
+        if output:  # asked for, and not written: say so (it went unmentioned)
+            console.print(f"{output} not written: there are no paragraph changes to list", style="yellow")
         return
     fixed = sum(_labels(p.gold) == _labels(p.b) for p in result.paragraphs)
     broken = sum(_labels(p.gold) == _labels(p.a) for p in result.paragraphs)

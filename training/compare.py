@@ -24,6 +24,7 @@ DEFAULT_METRIC = "cv.topic.micro_f1"
 # for "same model", always ranked ascending. The one home of these names.
 TIMING_METRICS = ("fit_seconds", "model_size_bytes")
 SWEEP_ROLE = "sweep.role"  # "parent" on a sweep's parent run, "trial" on its children
+DEFAULT_COMPARE_METRIC = "cv.topic.micro_f1"  # `compare` without --metric (and without --sweep)
 # Runs logged before the digest moved to its own artifact file carry it as a param (MLflow 3 logs a pyfunc's
 # model_config as run params); it differs for every model without saying how the runs were configured.
 IGNORED_PARAMS = frozenset({"bundle_sha256"})
@@ -125,7 +126,7 @@ def find_runs(
         raise TopicframeError(f"experiment '{experiment}' not found in the tracking store")
     filters = ["attributes.status = 'FINISHED'"]
     if sweep:
-        filters.append(f"tags.mlflow.parentRunId = '{resolve_run(client, sweep).info.run_id}'")
+        filters.append(f"tags.mlflow.parentRunId = '{sweep_parent(client, sweep).info.run_id}'")
     order = "ASC" if lower_is_better(metric) else "DESC"
     kept: list[RunSummary] = []
     token: str | None = None
@@ -146,6 +147,19 @@ def find_runs(
         if not token:
             break
     return rank(kept, metric)[:top]
+
+
+def sweep_parent(client: MlflowClient, run_id: str) -> Run:
+    """The sweep's parent run ``run_id`` names; a trial or a training run is an error that says so."""
+    run = resolve_run(client, run_id)
+    if run.data.tags.get(SWEEP_ROLE) == "parent":
+        return run
+    parent = run.data.tags.get("mlflow.parentRunId")
+    what = f"a trial of sweep run {parent[:8]}" if parent else "not a sweep's run"
+    raise TopicframeError(
+        f"--sweep {run_id}: run {run.info.run_id[:8]} ({run.info.run_name}) is {what}; give the parent run's id, "
+        "which `topicframe sweep` prints"
+    )
 
 
 def resolve_run(client: MlflowClient, run_id: str) -> Run:

@@ -22,8 +22,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from training.bundle import ModelBundle, load_bundle
-from training.compare import resolve_run
-from training.errors import ModelLoadError
+from training.compare import SWEEP_ROLE, resolve_run
+from training.errors import ModelLoadError, TopicframeError
 from training.features import ArticleLayout
 from training.registry import existing_store_client, load_model
 
@@ -155,6 +155,11 @@ def _j(labels: list[str]) -> str:
 def diff_runs(run_a: str, run_b: str) -> RunDiff:
     client = existing_store_client()  # passed to every call: no process-wide MLflow state
     a, b = resolve_run(client, run_a), resolve_run(client, run_b)
+    for given, run in ((run_a, a), (run_b, b)):
+        if run.data.tags.get(SWEEP_ROLE) == "parent":  # it only summarises its trials: no metrics of its own
+            best = run.data.tags.get("best_run_id")
+            instead = f"its best trial is {best[:8]}" if best else "diff one of its trials"
+            raise TopicframeError(f"{given}: run {run.info.run_id[:8]} is a sweep's parent run; {instead}")
     result = RunDiff(a, b, label_changes(a, b))
     with tempfile.TemporaryDirectory(prefix="topicframe-diff-") as tmp:
         work = Path(tmp)

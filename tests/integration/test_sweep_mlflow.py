@@ -132,6 +132,15 @@ def test_compare_prints_the_best_runs_without_the_parent(sweep, cli) -> None:
     one_sweep = cli("compare", "--experiment", EXPERIMENT, "--sweep", parent.info.run_id[:8], "--markdown")
     assert one_sweep.exit_code == 0, one_sweep.output
     assert len(one_sweep.stdout.strip().splitlines()) == 2 + 4
+    ranked_by = parent.data.params["sweep.metric"]  # the sweep's own metric, without --metric
+    assert (
+        cli("compare", "--experiment", EXPERIMENT, "--sweep", parent.info.run_id[:8]).stdout.count(f"by {ranked_by}")
+        == 1
+    )
+    # A trial (or a training run) is not a sweep: said so, not "no finished run has metric ...".
+    not_a_sweep = cli("compare", "--experiment", EXPERIMENT, "--sweep", best[:8])
+    assert not_a_sweep.exit_code == 1
+    assert f"is a trial of sweep run {parent.info.run_id[:8]}; give the parent run's id" in not_a_sweep.output
 
     table = cli("compare", "--experiment", EXPERIMENT, "--metric", "topic.macro_f1")
     assert table.exit_code == 0, table.output
@@ -174,6 +183,12 @@ def test_diff_shows_per_label_changes_and_changed_paragraphs(
     metrics_only = cli("diff", light, best)
     assert metrics_only.exit_code == 0, metrics_only.output
     assert "metric changes only" in metrics_only.stdout and "frame" in metrics_only.stdout
+
+    summary = cli("diff", parent.info.run_id[:8], best, "--output", str(tmp_path / "parent.csv"))
+    assert summary.exit_code == 1 and f"is a sweep's parent run; its best trial is {best[:8]}" in summary.output
+    assert not (tmp_path / "parent.csv").exists()
+    light_out = cli("diff", light, best, "--output", str(tmp_path / "light.csv"))
+    assert light_out.exit_code == 0 and "light.csv not written: there are no paragraph changes" in light_out.stdout
 
     missing = cli("diff", "ffffffff", best)
     assert missing.exit_code == 1 and "ffffffff: no run has an id starting so" in missing.output
