@@ -215,6 +215,15 @@ _NOTHING_DONE = {
 _LABEL_WITHOUT_POSITIVES = r"Label (not )?\S+ is present in all training examples"
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what is left in its buffer would fail again when Python flushes it at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's captured output): nothing will be flushed to a pipe
+        pass
+
+
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known failures into one clear line and a non-zero exit code."""
 
@@ -235,6 +244,11 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 print_error(f"{count} problem(s) in the labelled data; {not_done}")
             else:
                 print_error(str(exc))
+            raise typer.Exit(1) from None
+        except BrokenPipeError:
+            # The reader went away (`classify ... --format jsonl | head`): stop quietly, not with "error: [Errno
+            # 32] Broken pipe"; status 1, as rich's console ends the commands whose output goes through it.
+            _silence_stdout()
             raise typer.Exit(1) from None
         except OSError as exc:
             print_error(str(exc))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from tests.conftest import LABELS, write_csv
+from tests.conftest import LABELS, ROOT, write_csv
 from training.cli import app
+from training.console import cli_errors
 from training.errors import TopicframeError
 from training.quality.agreement import compute_agreement, label_agreement
 
@@ -219,3 +223,25 @@ def test_cli_unusable_input_is_one_line(case: str, pair: tuple[Path, Path], tmp_
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert expected in result.output
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`topicframe ... | head`: the reader closes the pipe; the command stops, status 1, without a word (plain
+    output printed "error: [Errno 32] Broken pipe")."""
+
+    def writes_to_a_closed_pipe() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(typer.Exit) as stopped:
+        cli_errors(writes_to_a_closed_pipe)()
+    assert stopped.value.exit_code == 1 and capsys.readouterr() == ("", "")
+    # A whole command whose output goes through rich, in a process of its own:
+    a, b = pair
+    command = [sys.executable, "-m", "training.cli", "agreement", str(a), str(b), "--labels", str(LABELS)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # gone before the first line is written
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1 and stderr == "", stderr
