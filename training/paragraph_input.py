@@ -16,9 +16,12 @@ from training.errors import TopicframeError
 
 
 def read_utf8(path: Path) -> str:
-    """The text of ``path`` as it is (no newline translation); missing or not UTF-8 is one clear error."""
-    if not path.is_file():
+    """The text of ``path`` as it is (no newline translation); missing or not UTF-8 is one clear error. A pipe
+    is read like a file (a shell's ``<(command)`` is ``/dev/fd/N``, which is not a regular file)."""
+    if not path.exists():
         raise TopicframeError(f"{path}: file not found")
+    if path.is_dir():
+        raise TopicframeError(f"{path}: is a directory, not a file")
     return decode_utf8(path.read_bytes(), str(path))
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from training.errors import TopicframeError
-from training.paragraph_input import read_paragraphs
+from training.paragraph_input import read_paragraphs, read_utf8
 
 
 def test_records_sent_with_their_markup_are_read_as_their_text(tmp_path: Path) -> None:
@@ -70,3 +71,18 @@ def test_a_csv_of_several_articles_is_read_as_one_with_a_warning(tmp_path: Path,
     (tmp_path / "one.csv").write_text("id,article_id,text\n1,A,Envoys met.\n2,A,Tariffs rose.\n", encoding="utf-8")
     read_paragraphs(tmp_path / "one.csv")
     assert capsys.readouterr().err == ""
+
+
+def test_a_pipe_is_read_like_a_file_and_a_directory_is_named(tmp_path: Path) -> None:
+    """`topicframe classify <(curl ...)`: the shell passes /dev/fd/N, a pipe, which was reported "file not found"."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"Envoys met in Doha.\n\nTalks resume on Monday.\n")
+        os.close(write_end)
+        assert read_utf8(Path(f"/dev/fd/{read_end}")) == "Envoys met in Doha.\n\nTalks resume on Monday.\n"
+    finally:
+        os.close(read_end)
+    with pytest.raises(TopicframeError, match=rf"^{tmp_path}: is a directory, not a file$"):
+        read_utf8(tmp_path)
+    with pytest.raises(TopicframeError, match=r": file not found$"):
+        read_utf8(tmp_path / "missing.txt")
