@@ -122,7 +122,12 @@ def _read_pool_file(pool: Pool, path: Path, text_column: str) -> None:
     elif path.suffix.lower() == ".jsonl":
         for number, record in jsonl_records(content, str(path), text_column):
             article = str(record.get("article_id") or f"{path.stem}-{number}")
-            pool.add_article(article, split_paragraphs(record[text_column]), f"{path}:{number}")
+            paragraphs = split_paragraphs(record[text_column])
+            given = record.get("id")  # the record's own id, echoed as classify echoes it (`-pK` when it splits)
+            ids = None
+            if given not in (None, ""):
+                ids = [str(given)] if len(paragraphs) == 1 else [f"{given}-p{k + 1}" for k in range(len(paragraphs))]
+            pool.add_article(article, paragraphs, f"{path}:{number}", ids)
     else:
         pool.add_article(path.stem, split_paragraphs(content), str(path))
 

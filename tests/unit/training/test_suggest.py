@@ -27,14 +27,22 @@ def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "pool.jsonl").write_text(
-        json.dumps({"text": "Headline\n\nBody one.\n\nBody two."}) + "\n\n", encoding="utf-8"
+        json.dumps({"text": "Headline\n\nBody one.\n\nBody two."})
+        + "\n\n"
+        + json.dumps({"id": "j7", "text": "A lone paragraph."})
+        + "\n"
+        + json.dumps({"id": 8, "text": "Two.\n\nParagraphs."})
+        + "\n",
+        encoding="utf-8",
     )
     (tmp_path / "story.txt").write_text("Alpha.\n\n\nBeta.\n", encoding="utf-8")
     pool = read_pool([tmp_path / "pool.csv", tmp_path / "pool.jsonl", tmp_path / "story.txt"])
-    texts = ["First, with a comma", "Line one\nline two", "Headline", "Body one.", "Body two.", "Alpha.", "Beta."]
+    texts = ["First, with a comma", "Line one\nline two", "Headline", "Body one.", "Body two."]
+    texts += ["A lone paragraph.", "Two.", "Paragraphs.", "Alpha.", "Beta."]
     assert pool.texts == texts
-    assert pool.ids[:2] == ["x1", "x3"]
-    assert pool.article_ids == ["A", "B", "pool-1", "pool-1", "pool-1", "story", "story"]
+    # A JSONL record's own id is echoed, as classify echoes it (it was replaced by the file's line).
+    assert pool.ids[:2] == ["x1", "x3"] and pool.ids[5:8] == ["j7", "8-p1", "8-p2"]
+    assert pool.article_ids == ["A", "B", *["pool-1"] * 3, "pool-3", "pool-4", "pool-4", "story", "story"]
     assert pool.sources[1] == f"{tmp_path / 'pool.csv'}:4"
 
 
