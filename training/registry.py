@@ -100,6 +100,14 @@ def existing_store_client(uri: str | None = None) -> MlflowClient:
     return tracking_client(uri)
 
 
+def _store_of(uri: str) -> MlflowClient:
+    """The existing store a ``models:/`` URI is read from; its absence is reported with the URI."""
+    try:
+        return existing_store_client()
+    except ModelLoadError as err:
+        raise ModelLoadError(f"{uri}: {err}") from None
+
+
 def use_tracking_store(create: bool = True) -> MlflowClient:
     """Set MLflow's process-wide tracking and registry URIs and return a client of that store.
 
@@ -139,7 +147,7 @@ def resolve_model(uri: str, client: MlflowClient | None = None) -> ModelRef:
         if not path.is_dir():
             raise ModelLoadError(f"{uri}: not a models:/NAME@ALIAS or models:/NAME/VERSION URI nor a model directory")
         return ModelRef(uri=uri, name=path.name)
-    client = client or existing_store_client()
+    client = client or _store_of(uri)
     store = hide_passwords(client.tracking_uri)
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
@@ -334,7 +342,7 @@ def load_model(
     and from ``expected_sha256`` (the operator's) for a local directory, which is refused without one.
     """
     if is_registry_uri(uri):
-        client = client or existing_store_client()
+        client = client or _store_of(uri)
         ref = resolve_model(uri, client)
         expected = ref.bundle_sha256
         if expected_sha256 and expected_sha256.strip().lower() != expected:

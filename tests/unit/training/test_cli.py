@@ -162,6 +162,7 @@ def test_classify_and_evaluate_refuse_bad_input_cleanly(tmp_path: Path, store: s
     assert result.exit_code == 1 and f"{bad}:3: empty text" in result.output
     result = runner.invoke(app, ["evaluate", "--data", str(bad)])
     assert result.exit_code == 1 and "models:/topicframe@champion" in result.output and "Traceback" not in result.output
+    assert "no MLflow store there" in result.output  # the store file does not exist: said, not created empty
 
 
 def test_train_refuses_labels_on_a_non_content_row(tmp_path: Path, store: str) -> None:
