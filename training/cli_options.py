@@ -41,6 +41,8 @@ def refuse_existing(out: Path | None, overwrite: bool) -> None:
     file the user did not ask it to."""
     from training.errors import TopicframeError
 
+    if out is not None and out.is_dir():  # --overwrite or not: a directory is never replaced by a file
+        raise TopicframeError(f"{out}: is a directory; give a file name, e.g. {out / 'out.csv'}")
     if out is not None and out.exists() and not overwrite:
         raise TopicframeError(f"{out}: already exists (pass --overwrite to replace it)")
     if out is not None and not out.parent.is_dir():

@@ -59,14 +59,14 @@ def export(
     The newest correction of each text is written; ids are feedback-<n>, so that
     `train --prefer-feedback` lets them win over corpus rows with the same text.
     """
+    from training.cli_options import refuse_existing
     from training.console import console
     from training.errors import TopicframeError
     from training.feedback.export import export_corrections
     from training.feedback.store import default_feedback_url, describe_url, open_store, sqlite_path
 
     since_time = parse_since(since)
-    if out.exists() and not overwrite:
-        raise TopicframeError(f"{out} exists: pass --overwrite to replace it")
+    refuse_existing(out, overwrite)
     database = url or default_feedback_url()
     path = sqlite_path(database)
     if path is not None and not path.is_file():

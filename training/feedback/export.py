@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from training.cli_options import refuse_existing
 from training.dataset import FEEDBACK_ID_PREFIX
 from training.errors import TopicframeError
 from training.feedback.store import FeedbackStore, StoredCorrection
@@ -81,7 +82,7 @@ def write_atomically(path: Path, rows: list[dict[str, str]], header: list[str], 
             try:
                 os.link(temporary, path)
             except FileExistsError:
-                raise TopicframeError(f"{path} exists: pass --overwrite to replace it") from None
+                raise TopicframeError(f"{path}: already exists (pass --overwrite to replace it)") from None
             os.unlink(temporary)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -96,10 +97,7 @@ def export_corrections(
     overwrite: bool = False,
 ) -> ExportResult:
     """Write the corrections stored since ``since`` (all by default) to ``out`` as a training CSV."""
-    if out.exists() and not overwrite:
-        raise TopicframeError(f"{out} exists: pass --overwrite to replace it")
-    if out.is_dir():
-        raise TopicframeError(f"{out} is a directory: give a file name, e.g. {out / 'corrections.csv'}")
+    refuse_existing(out, overwrite)
     if labels_dir is not None and not labels_dir.is_dir():  # its CSV would lack columns training then asks for
         raise TopicframeError(
             f"{labels_dir}: labels directory not found (--labels DIR: its codebooks give the CSV one column per "

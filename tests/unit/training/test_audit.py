@@ -114,6 +114,11 @@ def test_audit_command_writes_ranking_and_logs_a_run(
     again = runner.invoke(app, args)
     assert again.exit_code == 1
     assert "already exists (pass --overwrite" in again.output
+    folder = tmp_path / "a-folder"
+    folder.mkdir()  # refused before any work (it logged the run, then failed to write, leaving a .partial)
+    into_folder = runner.invoke(app, [*args[: args.index("--out")], "--out", str(folder), "--overwrite"])
+    assert into_folder.exit_code == 1 and "a-folder: is a directory; give a file name" in into_folder.output
+    assert len(client.search_runs([experiment.experiment_id])) == 1 and not (tmp_path / "a-folder.partial").exists()
 
 
 def test_audit_bad_input_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

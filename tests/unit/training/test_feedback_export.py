@@ -77,7 +77,8 @@ def test_export_refuses_an_existing_file_unless_overwrite(
     out = tmp_path / "corrections.csv"
     out.write_text("keep me\n")
     code, output = export(store.url, out)
-    assert code == 1 and output.strip().splitlines() == [f"error: {out} exists: pass --overwrite to replace it"]
+    refused = f"error: {out}: already exists (pass --overwrite to replace it)"  # as every command words it
+    assert code == 1 and output.strip().splitlines() == [refused]
     assert out.read_text() == "keep me\n"
     code, output = export(store.url, out, "--overwrite")
     assert code == 0, output

@@ -159,6 +159,11 @@ def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sh
 
     again = runner.invoke(app, args)
     assert again.exit_code == 1 and "already exists (pass --overwrite" in again.output
+    folder = tmp_path / "a-folder"
+    folder.mkdir()  # refused before any work, --overwrite or not (it left `a-folder.partial` and a raw OSError)
+    into_folder = runner.invoke(app, [*args[: args.index("--out")], "--out", str(folder), "--overwrite"])
+    assert into_folder.exit_code == 1 and "a-folder: is a directory; give a file name" in into_folder.output
+    assert not (tmp_path / "a-folder.partial").exists()
     bad = runner.invoke(app, ["suggest", "--pool", str(tmp_path / "missing.csv"), *model])
     assert bad.exit_code == 1 and "missing.csv: file not found" in bad.output
     wrong = runner.invoke(app, ["suggest", "--pool", str(pool), "--strategy", "best", *model])
