@@ -72,8 +72,11 @@ _CONTENT_ROOTS = frozenset({"article", "main"})
 # HTML, as opposed to text that mentions a tag: a block element's tag (or <br>), a document type, or the end tag
 # of an inline element (a paragraph's inner HTML from a CMS: "talks in <a href=...>Geneva</a>").
 _INLINE_ELEMENTS = ("a", "abbr", "b", "cite", "em", "i", "mark", "q", "s", "small", "span", "strong", "sub", "sup", "u")
+# Embedded media: a paragraph that is only `<img src=...>` (a CMS's photo slot) is markup with no text, not a
+# sentence to label (it was read as plain text and given a role and topics).
+_EMBEDDED_ELEMENTS = frozenset({"img", "picture", "video", "audio", "source", "iframe"})
 _LOOKS_LIKE_HTML = re.compile(
-    r"<!doctype\s+html|</?(?:" + "|".join(sorted(_BLOCK_ELEMENTS | {"br"})) + r")(?:\s[^<>]*)?/?>"
+    r"<!doctype\s+html|</?(?:" + "|".join(sorted(_BLOCK_ELEMENTS | _EMBEDDED_ELEMENTS | {"br"})) + r")(?:\s[^<>]*)?/?>"
     r"|</(?:" + "|".join(_INLINE_ELEMENTS) + r")\s*>",
     re.IGNORECASE,
 )

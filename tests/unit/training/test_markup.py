@@ -11,7 +11,14 @@ import trafilatura
 
 from tests.conftest import LABELS
 from training.classify import split_paragraphs
-from training.markup import MAX_TAGS_FOR_MAIN_TEXT, detect_text_format, html_paragraphs, markdown_blocks
+from training.markup import (
+    MAX_TAGS_FOR_MAIN_TEXT,
+    detect_text_format,
+    has_text,
+    html_paragraphs,
+    markdown_blocks,
+    paragraph_text,
+)
 
 ARTICLE = [
     "US and China agree to resume trade talks",
@@ -270,3 +277,10 @@ def test_a_construct_left_open_at_the_end_is_dropped_in_linear_time() -> None:
         detect_text_format("[" * 200_000 + "[a](" * 50_000)
         detect_text_format("*a " * 70_000 + "\n_" * 100_000)
     assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize("media", ['<img src="x.png">', "<img src=x.png alt='Photo'/>", '<video src="a.mp4"></video>'])
+def test_a_paragraph_that_is_only_embedded_media_has_no_text(media: str) -> None:
+    """A CMS's photo slot sent as a paragraph was read as plain text and given a role and topics."""
+    assert detect_text_format(media) == "html"
+    assert paragraph_text(media) == "" and not has_text(paragraph_text(media))
