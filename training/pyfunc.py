@@ -48,8 +48,9 @@ def input_texts(model_input: Any) -> list[str]:
             "lists as a single row): pass a DataFrame, e.g. pd.DataFrame({'text': paragraphs})",
             error_code=INVALID_PARAMETER_VALUE,
         )
-    # A paragraph's own HTML or Markdown is read as its visible text, as the service reads `paragraphs`.
-    texts = ["" if v is None else paragraph_text(str(v)) for v in values]
+    # A paragraph's own HTML or Markdown is read as its visible text, as the service reads `paragraphs`. A
+    # missing cell (None, NaN, pd.NA) is no text: as str() it was "nan", scored as a headline about the economy.
+    texts = ["" if pd.isna(v) else paragraph_text(str(v)) for v in values]
     refuse_rows_without_text(texts)
     return texts
 

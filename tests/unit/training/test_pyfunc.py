@@ -41,6 +41,10 @@ def test_rows_without_a_letter_or_digit_are_refused_by_number() -> None:
         input_texts([PARAGRAPHS[0], None, "!!!", "<p></p>", "* * *"])
     with pytest.raises(MlflowException, match=r"text: row 0 \("):
         input_texts(pd.DataFrame({"text": [""]}))
+    # Missing cells, however pandas spells them, are missing text (str() made "nan" a paragraph).
+    for missing in (None, float("nan"), pd.NA):
+        with pytest.raises(MlflowException, match=r"text: row 1 \(counted from 0\) has no letter or digit"):
+            input_texts(pd.DataFrame({"text": [PARAGRAPHS[0], missing]}, dtype=object))
 
 
 @pytest.fixture(scope="module")
