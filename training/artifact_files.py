@@ -62,6 +62,12 @@ def _write_atomically(path: Path, content: bytes) -> None:
     tmp.replace(path)  # never a half-written file under the real name
 
 
+# Written by MLflow's own loaders into the model's directory (the store's copy itself, for a local store) when a
+# models:/ URI is loaded: the registered name and version, YAML, never read as code. Left out of the digest, or
+# one `mlflow.pyfunc.load_model("models:/...")` made every later check fail.
+_WRITTEN_BY_MLFLOW_ON_LOAD = frozenset({"registered_model_meta"})
+
+
 def directory_sha256(directory: str | Path) -> str:
     """One digest over every file under ``directory``: the sha256 of its sorted ``<sha256>  <path>`` lines.
 
@@ -74,6 +80,8 @@ def directory_sha256(directory: str | Path) -> str:
     for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
         if path.is_symlink():
             raise ModelIntegrityError(f"{path}: a symbolic link in a model directory")
+        if path.parent == root and path.name in _WRITTEN_BY_MLFLOW_ON_LOAD:
+            continue
         if path.is_file():
             lines.append(f"{sha256_bytes(path.read_bytes())}  {path.relative_to(root).as_posix()}\n")
     return sha256_bytes("".join(lines).encode("utf-8"))

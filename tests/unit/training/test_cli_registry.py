@@ -475,6 +475,9 @@ def test_model_verify_checks_every_logged_file_before_mlflow_imports_them(
     assert len(version.tags["pyfunc_sha256"]) == 64
     assert registry.get_run(version.run_id).data.tags["pyfunc_sha256"] == version.tags["pyfunc_sha256"]
 
+    # MLflow's own loader writes `registered_model_meta` into a local store's copy: not a change to refuse.
+    mlflow.pyfunc.load_model("models:/topicframe@champion")
+    assert list((tmp_path / "mlartifacts").rglob("registered_model_meta"))
     checked = tmp_path / "checked"
     result = runner.invoke(app, ["model", "verify", "models:/topicframe@champion", "--to", str(checked)])
     assert result.exit_code == 0, result.output
