@@ -250,6 +250,31 @@ def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_read
     assert rejected["reject_reason"].iloc[2] == "no letter or digit once its markup is left out"
 
 
+def test_csv_files_with_different_headers_are_read_by_their_own_and_csv_output_is_rfc_4180(
+    spark: SparkSession, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Files whose columns come in another order (or with one more) failed the job with a long Java trace; and
+    the CSV written escaped quotes as \\", which pandas and csv.DictReader misread."""
+    quoted = 'Before, "my boat came back full by noon," said the fisherman.'
+    pd.DataFrame({"id": ["a1", "a2"], "text": [quoted, "Customs officers seized the steel exports."]}).to_csv(
+        tmp_path / "one.csv", index=False
+    )
+    envoys = pd.DataFrame({"text": ["Envoys met in Doha to reopen talks."], "id": ["b1"]})  # columns reversed
+    envoys.to_csv(tmp_path / "two.csv", index=False)
+    pd.DataFrame({"id": ["c1"], "article_id": ["C"], "text": ["Navy ships sailed through the strait."]}).to_csv(
+        tmp_path / "three.csv", index=False
+    )
+    options = BatchOptions(
+        [str(tmp_path / "*.csv")], str(tmp_path / "out"), output_format="csv", model_uri=str(model[0]),
+        model_sha256=model[1], unit="paragraph",
+    )  # fmt: skip
+    report = run_batch(options, spark=spark)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (4, 4, 0)
+    written = pd.concat(pd.read_csv(part) for part in sorted((tmp_path / "out" / "paragraphs").glob("part-*.csv")))
+    assert sorted(written["input_id"]) == ["a1", "a2", "b1", "c1"]
+    assert quoted in written["text"].tolist()  # read back whole by pandas: quotes doubled, not backslashed
+
+
 @pytest.mark.parametrize("name", ["in.csv", "in.parquet"])
 def test_an_input_with_no_rows_is_an_error_and_writes_nothing(
     spark: SparkSession, model: tuple[Path, str], tmp_path: Path, name: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from training.errors import TopicframeError
 
@@ -168,6 +168,41 @@ def _read_parquet(spark: SparkSession, files: list[str], text: str, id_column: s
 
 
 def _read_csv(spark: SparkSession, files: list[str], text: str, id_column: str, article: str | None) -> DataFrame:
+    """Local files are read in groups of one header each (Spark reads a group with one schema: files whose
+    columns came in another order failed the job with a long Java trace); remote files as one group."""
+    from functools import reduce
+
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for file in files:
+        groups.setdefault(_local_csv_header(file), []).append(file)
+    frames = [_read_csv_group(spark, group, text, id_column, article) for group in groups.values()]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def _local_csv_header(file: str) -> tuple[str, ...] | None:
+    """A local CSV file's column names (its first record); None for a remote file, whose header Spark reads."""
+    if has_scheme(file):
+        return None
+    import csv
+
+    with _open_text(file.removeprefix("file://")) as f:
+        return tuple(next(csv.reader(f), []))
+
+
+def _open_text(path: str) -> IO[str]:
+    """A local file as text, read through a .gz or .bz2 suffix as Spark reads it."""
+    import bz2
+    import gzip
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    if suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _read_csv_group(spark: SparkSession, files: list[str], text: str, id_column: str, article: str | None) -> DataFrame:
     from pyspark.sql.types import StringType, StructField, StructType
 
     header = spark.read.option("header", True).csv(files[0]).columns

@@ -214,7 +214,9 @@ def _for_format(df: DataFrame, output_format: str, label_sets: list[str]) -> Dat
 def _write(df: DataFrame, path: str, output_format: str) -> None:
     writer = df.write.mode("errorifexists")
     if output_format == "csv":
-        writer.option("header", True).csv(path)
+        # RFC 4180, as the CSV reader reads it: a quote inside a field is doubled (Spark's default writes \",
+        # which pandas and csv.DictReader misread).
+        writer.option("header", True).option("escape", '"').csv(path)
     elif output_format == "jsonl":
         writer.json(path)
     else:
