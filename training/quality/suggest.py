@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import glob
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,14 @@ def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
     per line, an article split into paragraphs) or any other file (one article: plain text, HTML or Markdown,
     split as the service splits ``text``). Directories and globs are read as their files (`pool_files`)."""
     pool = Pool()
-    for path in pool_files(paths):
+    files = pool_files(paths)
+    # Ids and articles made up for rows without their own are named after the file: by its stem, or, when two
+    # files share one, by its name (pool.csv, pool.jsonl) or its path (p1/x.csv, p2/x.csv), so they stay unique.
+    stems, names = Counter(path.stem for path in files), Counter(path.name for path in files)
+    for path in files:
+        name = path.stem if stems[path.stem] == 1 else path.name if names[path.name] == 1 else path.as_posix()
         try:
-            _read_pool_file(pool, path, text_column)
+            _read_pool_file(pool, path, name, text_column)
         except MarkdownTooDeep as err:
             raise TopicframeError(f"{path}: {err}") from None
     if not pool.texts:
@@ -115,13 +121,13 @@ def read_pool(paths: list[Path], text_column: str = "text") -> Pool:
     return pool
 
 
-def _read_pool_file(pool: Pool, path: Path, text_column: str) -> None:
+def _read_pool_file(pool: Pool, path: Path, name: str, text_column: str) -> None:
     content = _read_text(path)
     if path.suffix.lower() == ".csv":
-        _read_csv(pool, path, content, text_column)
+        _read_csv(pool, path, name, content, text_column)
     elif path.suffix.lower() == ".jsonl":
         for number, record in jsonl_records(content, str(path), text_column):
-            article = str(record.get("article_id") or f"{path.stem}-{number}")
+            article = str(record.get("article_id") or f"{name}-{number}")
             paragraphs = split_paragraphs(record[text_column])
             given = record.get("id")  # the record's own id, echoed as classify echoes it (`-pK` when it splits)
             ids = None
@@ -129,10 +135,10 @@ def _read_pool_file(pool: Pool, path: Path, text_column: str) -> None:
                 ids = [str(given)] if len(paragraphs) == 1 else [f"{given}-p{k + 1}" for k in range(len(paragraphs))]
             pool.add_article(article, paragraphs, f"{path}:{number}", ids)
     else:
-        pool.add_article(path.stem, split_paragraphs(content), str(path))
+        pool.add_article(name, split_paragraphs(content), str(path))
 
 
-def _read_csv(pool: Pool, path: Path, content: str, text_column: str) -> None:
+def _read_csv(pool: Pool, path: Path, name: str, content: str, text_column: str) -> None:
     reader = csv.DictReader(io.StringIO(content, newline=""))
     columns = reader.fieldnames or []
     if text_column not in columns:
@@ -144,8 +150,8 @@ def _read_csv(pool: Pool, path: Path, content: str, text_column: str) -> None:
         text = paragraph_text(row.get(text_column) or "").strip()
         if not text:
             continue
-        article = row.get("article_id") or f"{path.stem}-{number}"
-        pool.add_article(article, [text], f"{path}:{number}", [row.get("id") or f"{path.stem}-{number}"])
+        article = row.get("article_id") or f"{name}-{number}"
+        pool.add_article(article, [text], f"{path}:{number}", [row.get("id") or f"{name}-{number}"])
 
 
 # ---- strategies -----------------------------------------------------------------------------------
@@ -262,6 +268,7 @@ def suggest(
         raise TopicframeError("the model has no multi-label set to measure uncertainty on")
     thresholds = {name: np.array(list(bundle.thresholds(name).values())) for name in sets}
     candidates = scored.content if scored.content.any() else np.ones(len(pool.texts), dtype=bool)
+    candidates = candidates & new_texts(pool.texts, labelled_texts or [])
     X = bundle.transform(pool.texts)
     clusters = labelled_clusters = None
     if strategy in ("diversity", "mixed"):
@@ -284,6 +291,18 @@ def suggest(
         clusters=clusters,
         labelled_clusters=labelled_clusters,
     )
+
+
+def new_texts(texts: list[str], labelled: list[str]) -> np.ndarray:
+    """Rows worth proposing: a text's first occurrence in the pool, and not a text already labelled. Boilerplate
+    repeats across articles, and a pool often overlaps the corpus: each was proposed as often as it appeared."""
+    seen = set(labelled)
+    keep = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
+        if text not in seen:
+            keep[i] = True
+            seen.add(text)
+    return keep
 
 
 def suggestion_records(pool: Pool, choices: list[Choice], label_sets: list[str], strategy: str) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.conftest import LABELS, write_csv
 from training.cli import app
 from training.errors import TopicframeError
-from training.quality.suggest import choose, read_pool, total_uncertainty
+from training.quality.suggest import choose, new_texts, read_pool, total_uncertainty
 
 runner = CliRunner()
 TOPIC_LABELS = {"topic": ["trade", "security"]}
@@ -42,7 +42,9 @@ def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
     assert pool.texts == texts
     # A JSONL record's own id is echoed, as classify echoes it (it was replaced by the file's line).
     assert pool.ids[:2] == ["x1", "x3"] and pool.ids[5:8] == ["j7", "8-p1", "8-p2"]
-    assert pool.article_ids == ["A", "B", *["pool-1"] * 3, "pool-3", "pool-4", "pool-4", "story", "story"]
+    # pool.csv and pool.jsonl share a stem: made-up names use the whole file name, so they cannot collide.
+    jsonl = ["pool.jsonl-1"] * 3 + ["pool.jsonl-3"] + ["pool.jsonl-4"] * 2
+    assert pool.article_ids == ["A", "B", *jsonl, "story", "story"]
     assert pool.sources[1] == f"{tmp_path / 'pool.csv'}:4"
 
 
@@ -92,6 +94,21 @@ def strategy_inputs() -> dict:
         "candidates": np.ones(12, dtype=bool),
         "clusters": np.repeat([0, 1], 6),
     }
+
+
+def test_pool_files_sharing_a_name_get_ids_unique_across_the_pool(tmp_path: Path) -> None:
+    """p1/x.csv and p2/x.csv both made ids x-2, x-3...: the same id for different paragraphs."""
+    for folder, text in (("p1", "Envoys met in Doha."), ("p2", "Navy ships sailed through the strait.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.csv").write_text(f"text\n{text}\n", encoding="utf-8")
+    pool = read_pool([tmp_path / "p1" / "x.csv", tmp_path / "p2" / "x.csv"])
+    assert len(set(pool.ids)) == 2 and pool.ids[0] == f"{(tmp_path / 'p1' / 'x.csv').as_posix()}-2"
+
+
+def test_labelled_and_repeated_texts_are_not_proposed() -> None:
+    """A pool overlapping the corpus proposed labelled rows; boilerplate in two articles was proposed twice."""
+    keep = new_texts(["Read more.", "Tariffs rose.", "Read more.", "Envoys met."], labelled=["Envoys met."])
+    assert keep.tolist() == [True, True, False, False]
 
 
 def test_total_uncertainty_is_one_at_each_threshold_and_zero_at_the_ends() -> None:
