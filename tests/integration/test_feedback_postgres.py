@@ -121,9 +121,9 @@ def test_migrations_are_applied_once_and_worker_processes_can_race_them(database
     assert [process.returncode for process in processes] == [0, 0], errors
     store = open_store(database_url)  # and once more: nothing to do
     with store.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
         columns = {column["name"] for column in sa.inspect(connection).get_columns("feedback")}
-    assert {"id", "content_hash", "created_at", "text", "labels", "role", "note"} <= columns
+    assert {"id", "content_hash", "created_at", "text", "labels", "role", "note", "last_sent_at"} <= columns
     store.close()
 
 

@@ -52,11 +52,16 @@ def label_set_columns(corrections: list[StoredCorrection], labels_dir: Path | No
 
 
 def newest_per_text(corrections: list[StoredCorrection]) -> list[StoredCorrection]:
-    """The newest correction of each text, in the order they were stored."""
+    """The correction of each text the user sent last (one sent again after another counts as the latest), in
+    the order they were last sent. Texts are compared as training reads them, their markup read as text: two
+    corrections of `<p>Talks <b>resumed</b></p>` and `Talks resumed` are of one paragraph."""
+    from training.markup import paragraph_text
+
     newest: dict[str, StoredCorrection] = {}
-    for item in corrections:  # oldest first: a later one replaces an earlier one
-        newest.pop(item.correction.text, None)
-        newest[item.correction.text] = item
+    for item in sorted(corrections, key=lambda c: (c.sent_at, c.id)):  # a later one replaces an earlier one
+        key = paragraph_text(item.correction.text)
+        newest.pop(key, None)
+        newest[key] = item
     return list(newest.values())
 
 

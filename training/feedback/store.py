@@ -59,6 +59,9 @@ feedback_table = sa.Table(
     sa.Column("request_id", sa.String(200)),
     sa.Column("article_id", sa.String(200)),
     sa.Column("note", sa.Text),
+    # When it was last sent: the same correction sent again (after another one of the same text) is the user's
+    # latest word, and the export keeps the latest per text by it (migration 0002; null: created_at).
+    sa.Column("last_sent_at", sa.DateTime(timezone=True)),
 )
 
 
@@ -107,6 +110,12 @@ class StoredCorrection:
     id: int
     created_at: datetime
     correction: Correction
+    last_sent_at: datetime | None = None  # None: never sent again (rows from before migration 0002 too)
+
+    @property
+    def sent_at(self) -> datetime:
+        """When the user last sent this correction."""
+        return self.last_sent_at or self.created_at
 
     def to_dict(self) -> dict[str, Any]:
         """The item shape of GET /v1/feedback."""
@@ -254,9 +263,11 @@ class FeedbackStore:
     def add(self, correction: Correction) -> Stored:
         """Store the correction unless an identical one is stored; either way, return the row's id."""
         digest = correction.content_hash()
+        now = datetime.now(UTC)
         values = {
             "content_hash": digest,
-            "created_at": datetime.now(UTC),
+            "created_at": now,
+            "last_sent_at": now,
             "text": correction.text,
             "labels": correction.labels,
             "role": correction.role,
@@ -274,7 +285,9 @@ class FeedbackStore:
                 return Stored(int(row.id), _as_utc(row.created_at), duplicate=False)
             # The conflicting row is committed (PostgreSQL waits for a concurrent insert of the same hash to
             # commit before it reports the conflict), so this statement, with its own snapshot, sees it.
-            existing = connection.execute(sa.select(*columns).where(feedback_table.c.content_hash == digest)).one()
+            same = feedback_table.c.content_hash == digest
+            connection.execute(sa.update(feedback_table).where(same).values(last_sent_at=now))
+            existing = connection.execute(sa.select(*columns).where(same)).one()
         return Stored(int(existing.id), _as_utc(existing.created_at), duplicate=True)
 
     def list(
@@ -308,6 +321,7 @@ class FeedbackStore:
             yield StoredCorrection(
                 id=int(row.id),
                 created_at=_as_utc(row.created_at),
+                last_sent_at=_as_utc(row.last_sent_at) if row.last_sent_at is not None else None,
                 correction=Correction(
                     text=row.text,
                     labels={name: list(labels) for name, labels in (row.labels or {}).items()},

@@ -138,6 +138,19 @@ def test_every_label_problem_is_reported_at_once(app_client: TestClient) -> None
     }
 
 
+def test_a_paragraph_sent_with_its_markup_is_stored_as_its_text(app_client: TestClient) -> None:
+    """As classify and training read it: `<p>Talks <b>resumed</b></p>` and `Talks resumed` are one paragraph."""
+    html = {**CORRECTION, "text": f"<p>{PARAGRAPH.replace('solar', '<b>solar</b>')}</p>"}
+    marked = app_client.post("/v1/feedback", json=html)
+    assert marked.status_code == 201, marked.text
+    plain = app_client.post("/v1/feedback", json=CORRECTION)
+    assert plain.json() == {**marked.json(), "duplicate": True}
+    (item,) = app_client.get("/v1/feedback", headers=ADMIN).json()["items"]
+    assert item["text"] == PARAGRAPH
+    (empty,) = errors(app_client.post("/v1/feedback", json={**CORRECTION, "text": "<p><img src='a.jpg'></p>"}))
+    assert (empty["loc"], empty["type"]) == (["body", "text"], "no_text")
+
+
 def test_huge_label_lists_are_refused_at_once_and_problems_are_capped(app_client: TestClient) -> None:
     """60,000 unknown labels took 6 s on the event loop (a closest-name lookup each) and a 15 MB answer."""
     started = time.monotonic()

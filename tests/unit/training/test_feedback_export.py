@@ -160,3 +160,52 @@ def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows
     assert with_test.exit_code == 1, with_test.output
     assert with_test.output.count("--prefer-feedback:") == 1 and "1 row(s) overridden" in with_test.output
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_correction_sent_again_is_the_latest_and_markup_is_one_paragraph(
+    store: FeedbackStore, tmp_path: Path
+) -> None:
+    """Sent A, then B, then A again: A is the user's latest word (the export kept B, by id). And a paragraph
+    sent with and without its tags is one paragraph, as training reads it (both were exported, a conflict)."""
+    text = "Customs officers seized the shipment under the forced labour law."
+    a = Correction(text=text, labels={"topic": ["trade", "human_rights"], "frame": ["responsibility"]}, role="body")
+    b = Correction(text=text, labels={"topic": ["trade"], "frame": []}, role="body")
+    first, _, again = store.add(a), store.add(b), store.add(a)
+    assert again.duplicate and again.id == first.id
+    store.add(Correction(text="<p>Talks <b>resumed</b> in Doha</p>", labels={"topic": ["diplomacy"], "frame": []}))
+    store.add(Correction(text="Talks resumed in Doha", labels={"topic": ["security"], "frame": []}))
+    out = tmp_path / "corrections.csv"
+    code, output = export(store.url, out)
+    assert code == 0, output
+    rows = {row["text"]: row for row in read(out)}
+    assert set(rows[text]["topic"].split(";")) == {"trade", "human_rights"} and rows[text]["frame"] == "responsibility"
+    assert [row["topic"] for t, row in rows.items() if "Doha" in t] == ["security"]  # the newer, once
+
+
+def test_a_store_made_before_last_sent_at_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    """Migration 0002 on a database at 0001 with a row: the row is kept, its last send is its creation."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    import training.feedback.store as feedback_store
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(feedback_store.__file__).with_name("migrations")))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            sa.text(
+                "INSERT INTO feedback (content_hash, created_at, text, labels) "
+                "VALUES ('h', '2026-12-01 10:00:00', 'Envoys met in Doha.', '{\"topic\": [\"diplomacy\"]}')"
+            )
+        )
+    engine.dispose()
+    store = open_store(url)
+    (item,) = store.list()
+    assert item.correction.text == "Envoys met in Doha." and item.sent_at == item.created_at
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
