@@ -180,7 +180,8 @@ def create_app(
     app.include_router(models.router)
     feedback_guard: list[Any] = [Depends(feedback.require_feedback_key)] if settings.feedback_key else []
     app.include_router(feedback.submit_router, dependencies=feedback_guard)  # its own key, TOPICFRAME_FEEDBACK_KEY
-    app.include_router(feedback.router)  # the listing, with the admin key
+    # The listing, with the admin key; without one it answers 404 and is not in the schema, as the admin routes.
+    app.include_router(feedback.router, include_in_schema=bool(settings.admin_key))
     app.include_router(pages.router)
     app.include_router(health.router)
     if settings.admin_key:  # no admin key, no admin routes at all
