@@ -58,9 +58,12 @@ def verify_logged_model(uri: str, destination: Path | None = None, client: Mlflo
             "train it again, or use only its checked bundle (`topicframe classify`, the service, `topicframe batch`)"
         )
     parent = destination.parent if destination is not None else None
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=".topicframe-verify-"))
+    try:
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=".topicframe-verify-"))
+    except OSError as err:  # named by the path given, not by the temporary one beside it
+        raise TopicframeError(f"{destination}: cannot write there ({err.strerror})") from None
     try:
         local = download_version(client, ref, staging)
         actual = directory_sha256(local)

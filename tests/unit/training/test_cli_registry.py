@@ -502,3 +502,6 @@ def test_model_verify_checks_every_logged_file_before_mlflow_imports_them(
     assert existing.exit_code == 1 and "already exists" in existing.output
     local = runner.invoke(app, ["model", "verify", str(checked)])
     assert local.exit_code == 1 and "not a models:/NAME@ALIAS" in local.output
+    (tmp_path / "a-file").write_text("")
+    nowhere = runner.invoke(app, ["model", "verify", "models:/topicframe/1", "--to", str(tmp_path / "a-file" / "x")])
+    assert nowhere.exit_code == 1 and f"{tmp_path / 'a-file' / 'x'}: cannot write there" in nowhere.output
