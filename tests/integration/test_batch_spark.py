@@ -352,3 +352,8 @@ def test_local_cluster_job_scores_articles_and_rejects_bad_rows(
     reasons = sorted(zip(rejected["source_line"], rejected["reject_reason"], strict=True))
     assert reasons == [(2, "empty text"), (3, "not a JSON object on one line")]
     assert all(str(f).endswith("articles.jsonl") for f in rejected["source_file"])
+    # Every record has every key: a null field (the id of a line that is not JSON) is written as null, not left out.
+    records = [json.loads(line) for f in (out / "rejected").glob("part-*.json") for line in f.read_text().splitlines()]
+    keys = {"input_id", "article_id", "source_file", "source_line", "reject_reason", "text"}
+    assert len(records) == 2 and all(set(record) == keys for record in records)
+    assert any(record["input_id"] is None for record in records)

@@ -218,7 +218,9 @@ def _write(df: DataFrame, path: str, output_format: str) -> None:
         # which pandas and csv.DictReader misread).
         writer.option("header", True).option("escape", '"').csv(path)
     elif output_format == "jsonl":
-        writer.json(path)
+        # Every record has every key (a row without an article id has "article_id": null), as a schema reader
+        # expects; Spark leaves null fields out by default.
+        writer.option("ignoreNullFields", False).json(path)
     else:
         writer.parquet(path)
 
