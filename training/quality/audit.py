@@ -142,6 +142,21 @@ def content_mask(config: RunConfig, data: LabelledData) -> np.ndarray:
     return np.isin([row[0] for row in data.labels[role_set]], config.roles.content)
 
 
+def suggest_no_content_labels_off_content_roles(
+    sets: dict[str, LabelSetAudit], role_set: str, content_roles: list[str]
+) -> None:
+    """The model's own rule: a paragraph whose suggested role is not a content role gets no topic or frame. Each
+    set was decided alone, so a row could be told "headline → promo" and "trade → economy;trade" at once, and
+    taking every suggestion made data that validation refuses."""
+    if role_set not in sets:
+        return
+    off_content = [i for i, roles in enumerate(sets[role_set].suggested) if roles and roles[0] not in content_roles]
+    for name, audit in sets.items():
+        if name != role_set:
+            for i in off_content:
+                audit.suggested[i] = []
+
+
 def find_issues(
     config: RunConfig, codebooks: dict[str, Codebook], data: LabelledData, oof: dict[str, np.ndarray]
 ) -> AuditResult:
@@ -194,6 +209,7 @@ def find_issues(
             rows_labels = data.label_matrix(name, labels)[rows]
             decision.at_least_one = fallback_raises_micro_f1(decision, rows_labels, scores[rows])
         sets[name] = LabelSetAudit(name, audited, flagged, quality, decision.decide(scores), scores)
+    suggest_no_content_labels_off_content_roles(sets, config.roles.label_set, config.roles.content)
     flagged_any = np.any([s.flagged for s in sets.values()], axis=0)
     quality_min = np.min([s.quality for s in sets.values()], axis=0)
     order = np.lexsort((quality_min, ~flagged_any))  # flagged first, then lowest quality first

@@ -12,7 +12,13 @@ from bench.audit_corruption import corrupt, detection_figures
 from tests.conftest import LABELS, subset_articles, write_csv
 from training.cli import app
 from training.config import RunConfig, load_config
-from training.quality.audit import audit_scores, find_issues, load_audit_data
+from training.quality.audit import (
+    LabelSetAudit,
+    audit_scores,
+    find_issues,
+    load_audit_data,
+    suggest_no_content_labels_off_content_roles,
+)
 from training.registry import tracking_client
 
 runner = CliRunner()
@@ -134,3 +140,20 @@ def test_audit_bad_input_is_one_error_line(tmp_path: Path, monkeypatch: pytest.M
         assert message in result.output
         assert "Traceback" not in result.output
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_row_suggested_a_non_content_role_is_suggested_no_topics_or_frames() -> None:
+    """As the model decides: "headline → promo" came with "trade → economy;trade", which validation refuses."""
+
+    def audit(name: str, suggested: list[list[str]]) -> LabelSetAudit:
+        n = len(suggested)
+        return LabelSetAudit(name, np.ones(n, bool), np.zeros(n, bool), np.ones(n), suggested, np.zeros((n, 1)))
+
+    sets = {
+        "role": audit("role", [["promo"], ["headline"], ["body"]]),
+        "topic": audit("topic", [["economy", "trade"], ["trade"], ["diplomacy"]]),
+        "frame": audit("frame", [["conflict"], [], ["cooperation"]]),
+    }
+    suggest_no_content_labels_off_content_roles(sets, "role", ["body", "headline"])
+    assert sets["topic"].suggested == [[], ["trade"], ["diplomacy"]]
+    assert sets["frame"].suggested == [[], [], ["cooperation"]] and sets["role"].suggested[0] == ["promo"]
