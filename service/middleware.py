@@ -15,7 +15,10 @@ or parses it.
 `JsonBodies`: a POST body to the API sent without a content type, or as a form or
 plain text (``curl -d`` sends ``application/x-www-form-urlencoded``), is read as
 the JSON it is, on every route as on /v1/classify (which reads its body itself);
-FastAPI would otherwise say "Input should be a valid dictionary" about it.
+FastAPI would otherwise say "Input should be a valid dictionary" about it. And a
+body that is not UTF-8 is one 422 on every route, naming the byte (FastAPI's own
+routes answered 400 "There was an error parsing the body", or read a UTF-16 BOM
+as another encoding, where /v1/classify answered 422).
 """
 
 from __future__ import annotations
@@ -69,6 +72,21 @@ def _json_response_messages(status: int, body: dict[str, Any]) -> tuple[Message,
         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
     }
     return start, {"type": "http.response.body", "body": payload}
+
+
+def _route_template(scope: Scope) -> str:
+    """The route template ("/v1/classify"), never the raw path: unknown paths must not create new series.
+
+    A request refused before routing (413 by `BodySizeLimit`, a body not UTF-8 by `JsonBodies`) has no route in
+    its scope: its path is kept when it is one of the API's own (the OpenAPI schema's, built once), so a
+    dashboard of /v1/classify sees its 413s (they were "unmatched").
+    """
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path", None) or "unmatched"
+    openapi = getattr(scope.get("app"), "openapi", None)
+    documented = openapi()["paths"] if openapi is not None else {}
+    return scope["path"] if scope["path"] in documented else "unmatched"
 
 
 class RequestObserver:
@@ -135,10 +153,7 @@ class RequestObserver:
             self._record(scope, status, elapsed, request_id, outcome)
 
     def _record(self, scope: Scope, status: int, elapsed: float, request_id: str, outcome: str | None) -> None:
-        route = scope.get("route")
-        # The route template ("/v1/classify"), never the raw path: unknown paths must not create new series.
-        template = getattr(route, "path", None) or "unmatched"
-        self.metrics.observe_request(scope["method"], template, status, elapsed)
+        self.metrics.observe_request(scope["method"], _route_template(scope), status, elapsed)
         fields: dict[str, Any] = {
             "event": "request",
             "method": scope["method"],
@@ -236,9 +251,30 @@ class JsonBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/v1/"):
-            given = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
-            if given in _READ_AS_JSON:
-                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
-        await self.app(scope, receive, send)
+        if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/v1/")):
+            await self.app(scope, receive, send)
+            return
+        given = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
+        if given in _READ_AS_JSON:
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        # The whole body (BodySizeLimit has bounded it), checked as UTF-8 before any route parses it.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: the route sees it as it would
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            item = {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {exc.start})", "type": "json_invalid"}
+            start, error = _json_response_messages(422, {"detail": [item]})
+            await send(start)
+            await send(error)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)

@@ -139,7 +139,6 @@ def describe(ref: ModelRef) -> dict[str, Any]:
     response_model=CompareResponse,
     responses={
         **ERRORS,
-        400: {"model": ErrorResponse, "description": "The body could not be read as JSON (e.g. not UTF-8)"},
         502: {"model": ErrorResponse, "description": "The registry is unreachable, or a version could not be loaded"},
         504: {"model": ErrorResponse, "description": "The model registry did not answer in time"},
     },

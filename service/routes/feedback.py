@@ -250,7 +250,6 @@ def _problems_error(problems: list[tuple[list[str | int], str]], kind: str) -> R
     status_code=201,
     response_model=FeedbackCreated,
     responses={
-        400: {"model": ErrorResponse, "description": "The body could not be read as JSON (e.g. not UTF-8)"},
         401: {"model": ErrorResponse, "description": "TOPICFRAME_FEEDBACK_KEY is set and X-API-Key is missing"},
         403: {"model": ErrorResponse, "description": "X-API-Key is not the feedback key"},
         422: {"model": ErrorResponse, "description": "Unknown label set, label or role, empty or too long text"},

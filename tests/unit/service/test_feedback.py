@@ -276,3 +276,17 @@ def test_the_default_store_is_beside_the_mlflow_store(
     assert not (tmp_path / "tracking" / "feedback.db").exists()  # created by the first correction, not at start-up
     assert client.post("/v1/feedback", json=CORRECTION).status_code == 201
     assert (tmp_path / "tracking" / "feedback.db").is_file()
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/feedback", "/v1/compare"])
+@pytest.mark.parametrize(("raw", "byte"), [(b'{"text": "trade \xff talks"}', 16), (b'\xff\xfe{"text": 1}', 0)])
+def test_a_body_that_is_not_utf8_is_the_same_422_on_every_route(
+    app_client: TestClient, path: str, raw: bytes, byte: int
+) -> None:
+    """FastAPI's own routes answered 400 "There was an error parsing the body" (or read a UTF-16 BOM as UTF-16)
+    where /v1/classify answered 422."""
+    response = app_client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.headers["x-request-id"]
+    assert response.json()["detail"] == [
+        {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {byte})", "type": "json_invalid"}
+    ]

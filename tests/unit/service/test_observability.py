@@ -32,6 +32,9 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     client.post("/v1/classify", json={"text": "one\n\ntwo\n\nthree"})
     client.post("/v1/classify", json={})
     client.get("/no/such/page")
+    too_large = b'{"text": "' + b"a" * 3_000_000 + b'"}'  # refused before routing, by the body limit
+    refused = client.post("/v1/classify", content=too_large, headers={"content-type": "application/json"})
+    assert refused.status_code == 413
     found = samples(client)
 
     def requests(route: str, status: str, method: str = "POST") -> float:
@@ -41,13 +44,14 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     assert requests("/v1/classify", "200") == 2
     assert requests("/v1/classify", "422") == 1
     assert requests("unmatched", "404", "GET") == 1  # raw paths never become label values
+    assert requests("/v1/classify", "413") == 1  # counted under its route (it was "unmatched")
     latency_count = found[
         (
             "topicframe_http_request_duration_seconds_count",
             frozenset({"method": "POST", "route": "/v1/classify"}.items()),
         )
     ]
-    assert latency_count == 3
+    assert latency_count == 4
     assert found[("topicframe_paragraphs_classified_total", frozenset())] == 5
     model_info = [(dict(labels), value) for (name, labels), value in found.items() if name == "topicframe_model_info"]
     # A local directory has no registry version; the integration test checks a real version label.
