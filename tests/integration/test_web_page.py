@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -383,6 +384,37 @@ def test_corrections_carry_the_feedback_key_and_everything_else_the_api_key(open
     expect(card.locator(".failed")).to_contain_text("enter the key under \u201cFeedback key\u201d")
 
 
+def test_results_of_an_edited_text_are_stale_and_cannot_be_corrected(open_page: Any, service: Service) -> None:
+    """Edited while the request ran, the answer showed as current; Ctrl+Enter started a second request whose
+    older answer won; after an edit the editors still sent corrections; a caption's chips were sent and refused."""
+    page = open_page().page
+    page.fill("#article-text", ARTICLE)
+    release: list[Route] = []
+    page.route("**/v1/classify", lambda route: release.append(route))  # held until the text has changed
+    page.click("#classify")
+    expect(page.locator("#status")).to_contain_text("Classifying")
+    page.locator("#article-text").press("Control+Enter")  # a second request is not started
+    expect(page.locator("#status")).to_contain_text("Still classifying")
+    page.fill("#article-text", ARTICLE + "\n\nOne more paragraph about tariffs.")
+    assert len(release) == 1
+    release[0].continue_()
+    page.unroute("**/v1/classify")
+    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
+    expect(page.locator("#status")).to_contain_text("The text has changed since it was classified")
+    assert page.locator("#download-csv").is_disabled() and page.locator("#correct-mode").is_disabled()
+
+    classify_in_page(page, ARTICLE)
+    page.click("#correct-mode")
+    card = page.locator("#paragraphs > li").nth(3)
+    card.locator(".editor select").select_option("caption")  # a caption carries no topics or frames
+    expect(card.locator(".editor .note")).to_contain_text("A caption paragraph carries no topics or frames")
+    assert card.locator('.editor .chip.edit[aria-pressed="true"]').count() == 0
+    assert card.locator(".editor .chip.edit").first.is_disabled()
+    page.locator("#article-text").press("End")
+    page.keyboard.type(" edited")
+    expect(page.locator("#paragraphs .editor")).to_have_count(0)  # no correction of the earlier text
+
+
 def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None:
     page = open_page().page
     page.fill("#article-text", ARTICLE)
@@ -407,6 +439,9 @@ def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None
     assert page.locator("#comparison .only").count() > 0  # the labels only one version gives are marked
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # the metrics table scrolls, not the page
     shot(page, "05-compare")
+    page.select_option("#version-b", "champion")  # the same model as A: said, not "0 paragraphs differ"
+    page.click("#compare")
+    expect(page.locator("#comparison")).to_contain_text(f"A and B are the same model (v{first})")
 
 
 def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:

@@ -5,7 +5,7 @@ import { api, apiKey, feedbackKey, readiness, setApiKey, setFeedbackKey } from "
 import { barChart, heatmap } from "./charts.js";
 import { fillPickers, renderComparison, renderVersions } from "./compare.js";
 import { download, resultsCsv } from "./export.js";
-import { el, renderParagraph } from "./render.js";
+import { el, isContent, renderParagraph } from "./render.js";
 
 const EXPLAIN_TERMS = 5;
 const READY_POLL_MS = 3000;
@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 // What the service told us about the model, and what the page shows now.
 const model = { info: null, thresholds: {}, decisionRule: null, roles: [], contentSets: [], setLabels: {}, loaded: false };
-const view = { result: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0 };
+const view = { result: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false };
 
 function setStatus(message, kind = "") {
   const status = $("status");
@@ -108,7 +108,12 @@ function toggle(index, set, label) {
 }
 
 function setRole(index, role) {
-  view.drafts[index].role = role;
+  const draft = view.drafts[index];
+  draft.role = role;
+  if (!isContent(model, { role })) {
+    for (const set of Object.keys(draft.labels)) draft.labels[set] = []; // what the service accepts for it
+  }
+  rerender(index, "select");
 }
 
 async function send(index) {
@@ -146,6 +151,7 @@ function enableResultActions(on) {
   if (!on && view.correcting) {
     view.correcting = false;
     $("correct-mode").setAttribute("aria-pressed", "false");
+    if (view.result) renderParagraphs(); // the editors go too: a correction of the earlier text must not be sent
   }
 }
 
@@ -165,6 +171,10 @@ function markStale() {
 }
 
 async function classify() {
+  if (view.classifying) {
+    setStatus("Still classifying the text sent before; wait for it, then classify again.", "warn");
+    return; // Ctrl+Enter while a request runs: the button is disabled, and the keys must be too
+  }
   const text = $("article-text").value;
   if (!text.trim()) {
     setStatus("Paste an article or open a file first: there is no text to classify.", "error");
@@ -174,6 +184,7 @@ async function classify() {
   if (!model.loaded && !(await waitUntilReady())) return;
   const button = $("classify");
   button.disabled = true;
+  view.classifying = true;
   setStatus("Classifying…");
   const started = performance.now();
   try {
@@ -190,6 +201,8 @@ async function classify() {
     // HTML and Markdown are read as their blocks' text (the service detects them): say so, since tags are gone.
     const readAs = { html: " (read as HTML)", markdown: " (read as Markdown)" }[data.text_format] || "";
     setStatus(`${data.paragraphs.length} paragraphs${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    // Edited while the request ran: these results are for the text that was sent, and say so.
+    if ($("article-text").value !== text) markStale();
     view.renders += 1;
     document.body.dataset.rendered = String(view.renders); // tests and measurements wait for this: results shown
   } catch (error) {
@@ -202,6 +215,7 @@ async function classify() {
     }
   } finally {
     button.disabled = false;
+    view.classifying = false;
   }
 }
 
@@ -259,6 +273,7 @@ function wire() {
     const file = event.target.files[0];
     if (!file) return;
     $("article-text").value = await file.text();
+    event.target.value = ""; // the same file opened again (after an edit) must fire another change
     markStale();
     setStatus(`Opened ${file.name} (${file.size.toLocaleString()} bytes).`);
   });

@@ -63,6 +63,10 @@ function sideCell(head, mine, theirs) {
 export function renderComparison(result) {
   const nameA = `v${result.a.model.version ?? "local"}`, nameB = `v${result.b.model.version ?? "local"}`;
   const total = result.a.paragraphs.length;
+  if (result.a.model.name === result.b.model.name && result.a.model.version === result.b.model.version) {
+    // "current", "champion" and the version itself can all name one model: comparing it with itself says nothing.
+    return [el("p", { class: "compare-summary" }, `A and B are the same model (${nameA}): pick two different versions to compare (a second one is registered by training again).`)];
+  }
   const summary = el("p", { class: "compare-summary" }, `${result.differences.length} of ${total} paragraphs differ between A (${nameA}) and B (${nameB}).`);
   if (!result.differences.length) return [summary];
   const rows = result.differences.map((i) => {

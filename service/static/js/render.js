@@ -124,17 +124,20 @@ function editor(model, paragraph, draft, saved, handlers) {
     for (const role of model.roles) select.append(el("option", { value: role, selected: role === draft.role }, role));
     box.append(el("label", {}, "Role ", select));
   }
+  // A byline, caption, promo or footer carries no topic or frame (the service refuses one that does).
+  const carriesLabels = isContent(model, { role: draft.role });
+  if (!carriesLabels) box.append(el("p", { class: "note" }, `A ${draft.role} paragraph carries no topics or frames.`));
   for (const set of model.contentSets) {
     const group = el("div", { class: "chips", role: "group", "aria-label": `${set} (correction)` }, el("span", { class: "set-name" }, set));
     for (const label of model.setLabels[set] || []) {
       const on = draft.labels[set].includes(label);
-      group.append(el("button", { type: "button", class: "chip edit", "aria-pressed": on ? "true" : "false", "data-set": set, "data-label": label, onclick: () => handlers.toggle(paragraph.index, set, label) }, label));
+      group.append(el("button", { type: "button", class: "chip edit", "aria-pressed": on ? "true" : "false", "data-set": set, "data-label": label, disabled: !carriesLabels, onclick: () => handlers.toggle(paragraph.index, set, label) }, label));
     }
     box.append(group);
   }
   box.append(el("div", { class: "row" }, el("button", { type: "button", class: "primary", "data-action": "send", onclick: () => handlers.send(paragraph.index) }, "Send correction")));
   if (saved?.error) box.append(el("p", { class: "failed", role: "alert" }, `Not saved: ${saved.error}`));
-  else if (saved) box.append(el("p", { class: "saved" }, saved.text));
+  else if (saved) box.append(el("p", { class: "saved", role: "status" }, saved.text));
   return box;
 }
 
