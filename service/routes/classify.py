@@ -125,27 +125,33 @@ def split_text(text: str, given_format: str, settings: Settings) -> tuple[list[s
     return paragraphs, text_format
 
 
-def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
-    """``paragraphs`` as sent, each read as its visible text when it is markup (a CMS's paragraph HTML); 422
-    naming the paragraph when its markup has no text."""
+def visible_text(paragraph: str, text_format: str, loc: list[str | int], no_text: str) -> str:
+    """One paragraph read as its visible text when it is markup (a CMS's paragraph HTML), as training reads it;
+    a 422 at ``loc`` when its Markdown is nested too deep to read, or when no letter or digit is left (``no_text``
+    says so). Classify's ``paragraphs`` and a correction's ``text`` are both read here."""
     from training.markup import MarkdownTooDeep, has_text, paragraph_text
 
-    paragraphs = []
-    for i, paragraph in enumerate(given):
-        try:
-            paragraphs.append(paragraph_text(paragraph, text_format))
-        except MarkdownTooDeep as err:
-            raise ClientError(422, ["body", "paragraphs", i], str(err), "markdown_too_deep") from None
-    for i, paragraph in enumerate(paragraphs):
-        if not has_text(paragraph):
-            raise ClientError(
-                422,
-                ["body", "paragraphs", i],
-                f"paragraph {i} has no letter or digit once read as markup (tags, images and scripts are left out); "
-                "text_format 'plain' classifies it as it is",
-                "no_text",
-            )
-    return paragraphs
+    try:
+        text = paragraph_text(paragraph, text_format)
+    except MarkdownTooDeep as err:
+        raise ClientError(422, loc, str(err), "markdown_too_deep") from None
+    if not has_text(text):
+        raise ClientError(422, loc, no_text, "no_text")
+    return text
+
+
+def read_paragraph_markup(given: list[str], text_format: str) -> list[str]:
+    """``paragraphs`` as sent, each read as its visible text (`visible_text`); 422 naming the paragraph."""
+    return [
+        visible_text(
+            paragraph,
+            text_format,
+            ["body", "paragraphs", i],
+            f"paragraph {i} has no letter or digit once read as markup (tags, images and scripts are left out); "
+            "text_format 'plain' classifies it as it is",
+        )
+        for i, paragraph in enumerate(given)
+    ]
 
 
 def check_paragraph_limits(paragraphs: list[str], field: str, settings: Settings) -> None:

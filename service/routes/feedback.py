@@ -46,6 +46,7 @@ from service.dependencies import (
     require_admin_key,
 )
 from service.errors import ClientError, key_error, limit_error
+from service.routes.classify import visible_text
 from service.schemas import ErrorResponse, NonBlank
 
 if TYPE_CHECKING:
@@ -266,7 +267,6 @@ async def submit_feedback(
     from training.classify import split_on_blank_lines
     from training.feedback.corrections import LabelRules, check_labels
     from training.feedback.store import Correction
-    from training.markup import MarkdownTooDeep, has_text, paragraph_text
 
     if len(body.text) > settings.max_paragraph_chars:
         raise limit_error(
@@ -276,12 +276,7 @@ async def submit_feedback(
         )
     # Stored as training and classify read it: a paragraph's own HTML or Markdown as its visible text, so two
     # corrections of one paragraph (with and without its tags) are one paragraph to the export.
-    try:
-        text = paragraph_text(body.text)
-    except MarkdownTooDeep as err:
-        raise ClientError(422, ["body", "text"], str(err), "markdown_too_deep") from None
-    if not has_text(text):
-        raise ClientError(422, ["body", "text"], "text has no letter or digit once read as markup", "no_text")
+    text = visible_text(body.text, "auto", ["body", "text"], "text has no letter or digit once read as markup")
     paragraphs = split_on_blank_lines(text)
     if len(paragraphs) != 1:
         raise _problems_error(
