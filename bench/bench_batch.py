@@ -124,7 +124,7 @@ with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         chunk = texts[i : i + {CHUNK}]
         scored = bundle.score(chunk, layout=ArticleLayout.alone(len(chunk)))
         for name, scores in scored.scores.items():
-            bundle.decide(name, scores, scored.content)
+            bundle.decide(name, scores, scored.labelled)
         n += len(chunk)
 print(json.dumps({{"paragraphs": n, "version": ref.version,
                    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))

@@ -115,7 +115,7 @@ def figures(bundle: ModelBundle, pasted: Pasted) -> dict[str, float]:
         "headline_recall": float((predicted_roles[pasted.own_headline] == "headline").mean()),
     }
     for name in LABEL_SETS:
-        decided = [set(labels) for labels in bundle.decide(name, scored.scores[name], scored.content)]
+        decided = [set(labels) for labels in bundle.decide(name, scored.scores[name], scored.labelled)]
         out[f"chrome_lines_with_{name}"] = int(sum(bool(d) for d, c in zip(decided, chrome, strict=True) if c))
         out[f"{name}_micro_f1"] = float(
             micro_f1(article_counts(decided, pasted.labels[name], pasted.article_ids).sum(0))

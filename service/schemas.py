@@ -132,6 +132,17 @@ class ParagraphResult(BaseModel):
         examples=["body"],
     )
     role_score: float | None = Field(None, description="The role model's probability for that role")
+    known_words: float = Field(
+        description="The share of the paragraph's words in the model's vocabulary (1.0 for one of fewer than 20 "
+        "word characters: too short to tell)",
+        examples=[0.96],
+    )
+    read: bool = Field(
+        description="Whether the model knows enough of its words to label it (`decision_rule.min_known_words`). "
+        "A paragraph in another language, or garbled text, is not read: it gets no labels and is left out of the "
+        "summary",
+        examples=[True],
+    )
     labels: dict[str, list[str]] = Field(
         description="Per label set, the labels whose score passed the label's threshold, highest score first",
         examples=[{"topic": ["trade"], "frame": ["economic_consequences"]}],
@@ -171,7 +182,10 @@ class FrameShare(BaseModel):
 class Summary(BaseModel):
     paragraphs: int = Field(description="all paragraphs of the request")
     content_paragraphs: int = Field(
-        description="paragraphs whose role carries labels (body, headline); shares use these"
+        description="paragraphs whose role carries labels (body, headline) and that the model read; shares use these"
+    )
+    unread_paragraphs: int = Field(
+        0, description="body and headline paragraphs the model did not read (too few known words: `read` is false)"
     )
     roles: dict[str, int] | None = Field(None, description="paragraphs per role (absent for a model without roles)")
     label_sets: dict[str, LabelSetSummary]
@@ -243,6 +257,11 @@ class DecisionRule(BaseModel):
         "gets its top-scoring label (chosen at training by out-of-fold micro-F1)",
         examples=[{"topic": True, "frame": False}],
     )
+    min_known_words: float | None = Field(
+        description="a body or headline paragraph of at least 20 word characters with a smaller share of its words "
+        "in the model's vocabulary is not read: no labels, not in the summary (null: every paragraph is read)",
+        examples=[0.5],
+    )
 
 
 class LabelsResponse(BaseModel):
@@ -299,6 +318,8 @@ def example_response() -> dict[str, Any]:
                 "text": "Washington and Beijing agreed to extend the tariff truce...",
                 "role": "body",
                 "role_score": 0.97,
+                "known_words": 0.96,
+                "read": True,
                 "labels": {"topic": ["trade", "diplomacy"], "frame": ["economic_consequences"]},
                 "scores": {"topic": {"trade": 0.91, "diplomacy": 0.64, "security": 0.03}},
                 "explanations": {"topic": {"trade": [{"term": "tariff", "weight": 0.42}]}},
@@ -307,6 +328,7 @@ def example_response() -> dict[str, Any]:
         "summary": {
             "paragraphs": 1,
             "content_paragraphs": 1,
+            "unread_paragraphs": 0,
             "roles": {"body": 1},
             "label_sets": {"topic": {"primary": "trade", "counts": {"trade": {"paragraphs": 1, "share": 1.0}}}},
             "topic_frames": {"trade": {"economic_consequences": {"paragraphs": 1, "of": 1, "share": 1.0}}},

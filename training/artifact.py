@@ -46,7 +46,7 @@ SKOPS_TRUSTED = [
 _VECTORIZER_SKIPPED = ("vocabulary", "dtype", "preprocessor", "tokenizer")
 # The bundle's saved state; anything else in a bundle's __dict__ is refused at save, not silently dropped.
 # Rebuilt from the saved state when first used, never saved (ModelBundle.__getstate__ leaves them out too).
-CACHED_STATE = {"fast_tfidf_", "terms_", "fast_role_tfidf_", "char_wb_analyzer_"}
+CACHED_STATE = {"fast_tfidf_", "terms_", "fast_role_tfidf_", "char_wb_analyzer_", "word_reader_"}
 _STATE = {"config", "codebooks", "codebook_sha256", "multi_label", "label_names", "versions", "data_digest"}
 _STATE |= {"metrics", "created_at", "label_sets_", "role_set", "vectorizer_", "role_vectorizer_"}
 
@@ -330,7 +330,11 @@ def _saved_config(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(thresholds, dict) and "f1_tolerance" not in thresholds:  # tuned at the single best cut-off
         data = {**data, "thresholds": {**thresholds, "f1_tolerance": 0.0}}
     if isinstance(decision, dict) and "at_least_one" not in decision:  # no fallback to the top label
-        data = {**data, "decision": {**decision, "at_least_one": False}}
+        decision = {**decision, "at_least_one": False}
+    if isinstance(decision, dict) and "min_known_words" not in decision:  # every paragraph read
+        decision = {**decision, "min_known_words": 0.0}
+    if decision is not None:
+        data = {**data, "decision": decision}
     return data
 
 

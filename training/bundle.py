@@ -37,6 +37,7 @@ from training.features import (
     ArticleLayout,
     sorted_csr,
 )
+from training.known_words import WordReader
 from training.label_set import LabelSetModel, decision_settings
 from training.role_reading import RoleReading
 from training.scoring import FastTfidf, LinearScorer
@@ -59,8 +60,10 @@ def library_versions() -> dict[str, str]:
 class Scored:
     """What the model says about paragraphs in order, before scores become labels.
 
-    ``roles`` is None for a model trained without a role set. ``content`` marks the
-    paragraphs that may carry labels of the other sets (all of them without roles).
+    ``roles`` is None for a model trained without a role set. ``content`` marks the paragraphs whose role may carry
+    labels of the other sets (all of them without roles); ``known_words`` is each paragraph's share of words in the
+    model's vocabulary and ``read`` whether that is enough to label it (`decision.min_known_words`). The paragraphs
+    that get labels are ``labelled``: content that was read.
     The content features (with context) are built on first use, only explanations need them: `features_of` a
     label set (its own when `context.headline_article` differs per set), ``X`` for every set's default.
     """
@@ -69,7 +72,13 @@ class Scored:
     roles: list[str] | None
     role_scores: np.ndarray | None
     content: np.ndarray
+    known_words: np.ndarray
+    read: np.ndarray
     features: Callable[[str | None], Any] = field(repr=False)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.content & self.read
 
     def features_of(self, label_set: str | None) -> Any:
         return self.features(label_set)
@@ -280,6 +289,8 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
             role_scores = self.role_scores(texts, layout)
             roles = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
             content = np.isin(roles, self.config.roles.content)
+        known_words = self.known_word_shares(texts)
+        read = known_words >= self.config.decision.min_known_words
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
         features = self._features_memo(texts, layout, roles, own)  # built only when asked for
@@ -293,11 +304,19 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
             }
         else:
             scores = {name: model.predict_proba(features(name)) for name, model in models.items()}
-        return Scored(scores, roles, role_scores, content, features)
+        return Scored(scores, roles, role_scores, content, known_words, read, features)
+
+    def known_word_shares(self, texts: list[str]) -> np.ndarray:
+        """Per paragraph, the share of its words in the content vocabulary (`training.known_words`); 1.0 for a short
+        one, and for every one of a model without word features."""
+        if "word_reader_" not in self.__dict__:  # built on first use from the vectorizer; not saved
+            self.word_reader_ = WordReader.of(self.vectorizer_)
+        reader = self.word_reader_
+        return reader.known_shares(texts) if reader is not None else np.ones(len(texts))
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
-        """Labels per row. Rows that are not content (``content[i]`` False) get none: the one rule every
-        consumer of the model shares."""
+        """Labels per row. Rows not to be labelled (``content[i]`` False: `Scored.labelled`, not content or not
+        read) get none: the one rule every consumer of the model shares."""
         decided = self.label_sets_[label_set].decide(scores)
         if content is None or label_set == self.role_set:
             return decided
@@ -319,7 +338,7 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         """Label names per row and label set (the role set gives one role per row); a paragraph whose
         role is not a content role gets no label of the other sets."""
         scored = self.score(texts, label_sets, layout)
-        predicted = {name: self.decide(name, s, scored.content) for name, s in scored.scores.items()}
+        predicted = {name: self.decide(name, s, scored.labelled) for name, s in scored.scores.items()}
         if scored.roles is not None and (label_sets is None or self.role_set in label_sets):
             assert self.role_set is not None
             return {self.role_set: [[role] for role in scored.roles], **predicted}
@@ -337,7 +356,7 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         """
         scored = self.score([text])
         if labels is None:
-            labels = {name: self.decide(name, s, scored.content)[0] for name, s in scored.scores.items()}
+            labels = {name: self.decide(name, s, scored.labelled)[0] for name, s in scored.scores.items()}
         return self.explain_row({name: scored.features_of(name).tocsr()[0] for name in labels}, k, labels, text)
 
     def __getstate__(self) -> dict[str, Any]:

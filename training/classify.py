@@ -17,6 +17,7 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
+from training.known_words import MIN_WORD_CHARACTERS
 from training.markup import has_text, html_paragraphs, markdown_blocks, resolve_text_format
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
@@ -112,7 +113,7 @@ DECISION_RULE_TEXT = (
     "label's own threshold (tuned on out-of-fold scores: the middle of the cut-offs near the label's best F1; "
     "the margin is score minus threshold), then only labels scoring at least {relative} of the paragraph's top "
     "score are kept, at most {max_labels} per set, highest score first; {at_least_one}. In a single-label set the "
-    "label with the top score wins."
+    "label with the top score wins. {unread}"
 )
 
 
@@ -130,6 +131,7 @@ def decision_rule(bundle: ModelBundle) -> dict[str, Any]:
         "content_roles": list(bundle.config.roles.content) if bundle.role_set is not None else [],
         "linked_headlines": bundle.reads_linked_headlines,
         "at_least_one": {name: bundle.at_least_one(name) for name in bundle.label_sets if bundle.multi_label[name]},
+        "min_known_words": decision.min_known_words or None,
     }
 
 
@@ -153,6 +155,13 @@ def describe_decision_rule(bundle: ModelBundle) -> str:
             if (fallback := [name for name, on in rule["at_least_one"].items() if on])
             else "a paragraph none of whose labels passes gets none"
         ),
+        unread=(
+            f"A content paragraph of at least {MIN_WORD_CHARACTERS} word characters fewer than "
+            f"{rule['min_known_words']:.0%} of whose words are in the model's vocabulary is not read (another "
+            "language, garbled text): it gets no labels and is left out of the summary."
+            if rule["min_known_words"]
+            else "Every paragraph is read, whatever share of its words the model knows."
+        ),
     )
 
 
@@ -175,7 +184,8 @@ def classify(
     layout = ArticleLayout.single_article(len(paragraphs)) if article else ArticleLayout.alone(len(paragraphs))
     scored = bundle.score(paragraphs, label_sets, layout)
     scores = scored.scores
-    decided = {name: bundle.decide(name, s, scored.content) for name, s in scores.items()}
+    decided = {name: bundle.decide(name, s, scored.labelled) for name, s in scores.items()}
+    known_words, read = np.round(scored.known_words, 4).tolist(), scored.read.tolist()
     # The full feature matrices are built only for explanations (one per headline weight of the article block).
     X = {name: scored.features_of(name).tocsr() for name in label_sets} if explain else None
     # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.
@@ -194,6 +204,7 @@ def classify(
         item: dict[str, Any] = {"index": i, "text": text}
         if roles is not None and role_scores is not None:
             item["role"], item["role_score"] = roles[i], role_scores[i]
+        item["known_words"], item["read"] = known_words[i], read[i]
         item["labels"] = {name: decided[name][i] for name in label_sets}
         if include_scores:
             item["scores"] = {
@@ -213,10 +224,11 @@ def classify(
                 for name, per_label in explained.items()
             }
         results.append(item)
-    content = scored.content
+    content = scored.labelled
     counted = {name: [row for row, keep in zip(rows, content, strict=True) if keep] for name, rows in decided.items()}
     summary = summarize(bundle, counted, {name: s[content] for name, s in scores.items()})
     summary["paragraphs"], summary["content_paragraphs"] = len(paragraphs), int(content.sum())
+    summary["unread_paragraphs"] = int((scored.content & ~scored.read).sum())
     if roles is not None:
         summary["roles"] = dict(Counter(roles))
     return {"paragraphs": results, "summary": summary}

@@ -161,7 +161,14 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
     if output_format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(
-            [*(["id"] if has_ids else []), "index", *(["role", "role_score"] if has_roles else []), *label_sets, "text"]
+            [
+                *(["id"] if has_ids else []),
+                "index",
+                *(["role", "role_score"] if has_roles else []),
+                "read",
+                *label_sets,
+                "text",
+            ]
         )
         for p in paragraphs:
             writer.writerow(
@@ -169,6 +176,7 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
                     *([p.get("id", "")] if has_ids else []),
                     p["index"],
                     *([p.get("role", ""), p.get("role_score", "")] if has_roles else []),
+                    str(p.get("read", "")).lower(),
                     *(";".join(p["labels"][name]) for name in label_sets),
                     p["text"],
                 ]
@@ -182,7 +190,9 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
         table.add_column(column, overflow="fold")
     for p in paragraphs:
         text = p["text"] if len(p["text"]) <= 90 else p["text"][:89] + "…"
-        labelled = [", ".join(p["labels"][name]) or "-" for name in label_sets]
+        # A paragraph the model did not read (another language) says so rather than "-", which reads as "no label".
+        unlabelled = "not read" if p.get("read") is False else "-"
+        labelled = [", ".join(p["labels"][name]) or unlabelled for name in label_sets]
         role = [f"{p['role']} {p['role_score']:.2f}"] if has_roles else []
         table.add_row(*(Text(cell) for cell in (str(p.get("id", p["index"])), *role, *labelled, text)))
     console.print(table)

@@ -77,17 +77,20 @@ def input_layout(model_input: Any, n: int) -> ArticleLayout:
 
 
 def prediction_frame(bundle: ModelBundle, texts: list[str], layout: ArticleLayout | None = None) -> pd.DataFrame:
-    """One row per paragraph: ``role`` and ``role_score`` (models with roles), then ``<set>_labels``
-    (';'-joined; empty for non-content roles) and ``<set>_score_<label>`` columns."""
+    """One row per paragraph: ``role`` and ``role_score`` (models with roles), ``read`` (whether the model knows
+    enough of its words to label it), then ``<set>_labels`` (';'-joined; empty for non-content roles and paragraphs
+    not read) and ``<set>_score_<label>`` columns."""
     scored = bundle.score(texts, layout=layout if layout is not None else ArticleLayout.alone(len(texts)))
     names: list[str] = []
     arrays: list[np.ndarray] = []
     if scored.roles is not None and scored.role_scores is not None:
         names += ["role", "role_score"]
         arrays += [_strings(scored.roles), scored.role_scores.max(axis=1)]
+    names.append("read")
+    arrays.append(np.asarray(scored.read, dtype=bool))
     for name, scores in scored.scores.items():
         names.append(f"{name}_labels")
-        arrays.append(_strings([";".join(labels) for labels in bundle.decide(name, scores, scored.content)]))
+        arrays.append(_strings([";".join(labels) for labels in bundle.decide(name, scores, scored.labelled)]))
         names += [f"{name}_score_{label}" for label in bundle.label_names[name]]
         arrays += list(np.ascontiguousarray(scores.T))  # one contiguous row of the transpose per label
     return frame_from_arrays(names, arrays, len(texts))

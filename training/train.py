@@ -242,7 +242,7 @@ def content_rows(bundle: ModelBundle, data: LabelledData) -> np.ndarray:
 def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
     scored = bundle.score(data.texts, layout=article_layout(data))
     scores = dict(scored.scores)
-    predicted = {name: bundle.decide(name, s, scored.content) for name, s in scores.items()}
+    predicted = {name: bundle.decide(name, s, scored.labelled) for name, s in scores.items()}
     if scored.roles is not None and bundle.role_set is not None:
         assert scored.role_scores is not None
         scores[bundle.role_set] = scored.role_scores

@@ -230,6 +230,8 @@ def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_read
         ("4", "a", '<p><img src="a.jpg"></p>'),
         ("5", "a", "> " * 21 + "**quoted too deep to read**"),
         ("6", "", "<p>* * *</p>"),  # once read, no letter or digit: refused, as the service and pyfunc refuse it
+        # Scored, but not read (too few words the model knows): no labels, as the service gives it.
+        ("7", "a", "<p>Die Regierung will die Zölle auf Stahl erhöhen, teilte das Ministerium am Montag mit.</p>"),
     ]
     source = tmp_path / "in.csv"
     pd.DataFrame(rows, columns=["id", "article_id", "text"]).to_csv(source, index=False)
@@ -237,13 +239,20 @@ def test_paragraph_rows_with_markup_are_scored_as_their_text_as_the_service_read
         [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
     )
     report = run_batch(options, spark=spark)
-    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (6, 3, 3)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (7, 4, 3)
     out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id")
     assert out.loc["1", "text"] == "Customs officers at the port seized solar panels & cells."
     assert out.loc["3", "text"] == "Navy ships sailed through the strait."
     assert out.loc["2", "text"] == "Beijing called the seizure a violation of trade rules."
-    served = classify(bundle, [out.loc["1", "text"], out.loc["2", "text"]])["paragraphs"]
-    assert [list(out.loc[i, "topic"]) for i in ("1", "2")] == [p["labels"]["topic"] for p in served]
+    served = classify(bundle, [out.loc[i, "text"] for i in ("1", "2", "7")])
+    assert [list(out.loc[i, "topic"]) for i in ("1", "2", "7")] == [p["labels"]["topic"] for p in served["paragraphs"]]
+    assert out.loc[["1", "2", "7"], "read"].tolist() == [p["read"] for p in served["paragraphs"]] == [True, True, False]
+    article = read_output(tmp_path / "out" / "articles").set_index("article_id").loc["a"]
+    summary = served["summary"]
+    assert (article["content_paragraphs"], article["unread_paragraphs"]) == (
+        summary["content_paragraphs"],
+        summary["unread_paragraphs"],
+    )
     rejected = read_output(tmp_path / "out" / "rejected").sort_values("input_id")
     assert rejected["input_id"].tolist() == ["4", "5", "6"] and "markup" in rejected["reject_reason"].iloc[0]
     assert "Markdown nested more than 20 levels deep" in rejected["reject_reason"].iloc[1]

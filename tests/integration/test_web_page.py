@@ -305,6 +305,26 @@ def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: A
     assert page.evaluate("window.__layoutShift") <= 0.01
 
 
+def test_a_paragraph_in_another_language_reads_as_not_read(open_page: Any, service: Service) -> None:
+    """No chips and a note saying how few of its words the model knows; the summary counts it apart."""
+    german = (
+        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
+        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
+    )
+    text = ARTICLE.rstrip() + "\n\n" + german
+    page = open_page().page
+    classify_in_page(page, text)
+    expected = api_result(service, text)["paragraphs"][-1]
+    assert expected["read"] is False and expected["role"] in ("body", "headline")
+    card = page.locator("#paragraphs > li").last
+    assert card.get_attribute("data-read") == "false" and "muted" in (card.get_attribute("class") or "").split()
+    expect(card.locator("header .unread")).to_contain_text(
+        f"knows {round(expected['known_words'] * 100)}% of its words"
+    )
+    expect(card.locator(".chip")).to_have_count(0)
+    expect(page.locator("#summary .facts")).to_contain_text("1 not read")
+
+
 def test_phone_width_is_readable(open_page: Any) -> None:
     page = open_page(390, 844).page
     classify_in_page(page, ARTICLE)

@@ -181,12 +181,17 @@ def scoring_input(df: DataFrame, unit: str, grouped: bool) -> DataFrame:
 
 
 def article_summary(paragraphs: DataFrame, bundle: ModelBundle, label_sets: list[str]) -> DataFrame:
-    """Per article: paragraphs, content paragraphs, and each label's share of the content paragraphs
-    (the service's ``summary.label_sets.<set>.counts.<label>.share``)."""
+    """Per article: paragraphs, content paragraphs the model read and those it did not, and each label's share of
+    the content paragraphs read (the service's ``summary.label_sets.<set>.counts.<label>.share``)."""
     from pyspark.sql import functions as F
 
-    content = F.col("content").cast("int")
-    aggregates = [F.count(F.lit(1)).alias("paragraphs"), F.sum(content).alias("content_paragraphs")]
+    content = (F.col("content") & F.col("read")).cast("int")
+    unread = (F.col("content") & ~F.col("read")).cast("int")
+    aggregates = [
+        F.count(F.lit(1)).alias("paragraphs"),
+        F.sum(content).alias("content_paragraphs"),
+        F.sum(unread).alias("unread_paragraphs"),
+    ]
     for name in label_sets:
         for label in bundle.label_names[name]:
             has = F.array_contains(F.col(name), label).cast("int") * content
@@ -199,7 +204,7 @@ def article_summary(paragraphs: DataFrame, bundle: ModelBundle, label_sets: list
         for name in label_sets
         for label in bundle.label_names[name]
     ]
-    return summary.select("article_id", "paragraphs", "content_paragraphs", *shares)
+    return summary.select("article_id", "paragraphs", "content_paragraphs", "unread_paragraphs", *shares)
 
 
 def _for_format(df: DataFrame, output_format: str, label_sets: list[str]) -> DataFrame:

@@ -70,7 +70,7 @@ def output_fields(task: ScoringTask) -> list[tuple[str, str]]:
     ]
     if task.role_set is not None:
         fields += [("role", "string"), ("role_score", "double")]
-    fields.append(("content", "boolean"))
+    fields += [("content", "boolean"), ("read", "boolean")]
     fields += [(name, "array<string>") for name in task.label_sets]
     for name, labels in zip(task.label_sets, task.labels, strict=True):
         fields += [(f"{name}_score_{label}", "double") for label in labels]
@@ -226,8 +226,9 @@ def _scored_frame(task: ScoringTask, bundle: ModelBundle, pending: _Pending) -> 
         columns["role"] = _objects(scored.roles)
         columns["role_score"] = scored.role_scores.max(axis=1).astype(np.float64)
     columns["content"] = np.asarray(scored.content, dtype=bool)
+    columns["read"] = np.asarray(scored.read, dtype=bool)
     for name in task.label_sets:
-        columns[name] = _objects(bundle.decide(name, scored.scores[name], scored.content))
+        columns[name] = _objects(bundle.decide(name, scored.scores[name], scored.labelled))
     for name, labels in zip(task.label_sets, task.labels, strict=True):
         scores = scored.scores[name]
         for j, label in enumerate(labels):

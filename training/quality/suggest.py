@@ -267,7 +267,7 @@ def suggest(
     if not sets:
         raise TopicframeError("the model has no multi-label set to measure uncertainty on")
     thresholds = {name: np.array(list(bundle.thresholds(name).values())) for name in sets}
-    candidates = scored.content if scored.content.any() else np.ones(len(pool.texts), dtype=bool)
+    candidates = scored.labelled if scored.labelled.any() else np.ones(len(pool.texts), dtype=bool)
     candidates = candidates & new_texts(pool.texts, labelled_texts or [])
     X = bundle.transform(pool.texts)
     clusters = labelled_clusters = None

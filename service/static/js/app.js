@@ -73,7 +73,8 @@ function renderSummary(result) {
   }
   const roles = s.roles ? Object.entries(s.roles).map(([role, n]) => `${n} ${role}`).join(", ") : "no roles";
   const primary = Object.entries(sets).map(([name, set]) => `${name}: ${set.primary ?? "none"}`).join(" · ");
-  parts.push(el("p", { class: "facts" }, `${s.paragraphs} paragraphs, ${s.content_paragraphs} with content (${roles}). Primary ${primary}.`));
+  const unread = s.unread_paragraphs ? `, ${s.unread_paragraphs} not read (too few words the model knows)` : "";
+  parts.push(el("p", { class: "facts" }, `${s.paragraphs} paragraphs, ${s.content_paragraphs} with content${unread} (${roles}). Primary ${primary}.`));
   summary.replaceChildren(...parts);
 }
 

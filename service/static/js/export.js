@@ -7,11 +7,12 @@ function csvField(value) {
 
 export function resultsCsv(result) {
   const sets = Object.keys(result.paragraphs[0]?.labels || {});
-  const header = ["index", "role", "role_score", ...sets, "text"];
+  const header = ["index", "role", "role_score", "read", ...sets, "text"];
   const rows = result.paragraphs.map((p) => [
     p.index,
     p.role ?? "",
     p.role_score === undefined || p.role_score === null ? "" : p.role_score.toFixed(4),
+    p.read === undefined ? "" : String(p.read),
     ...sets.map((set) => (p.labels[set] || []).join(";")),
     p.text,
   ]);

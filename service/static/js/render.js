@@ -149,9 +149,13 @@ export function renderParagraph(model, paragraph, view, handlers) {
   if (paragraph.role) {
     header.append(el("span", { class: `role role-${paragraph.role}`, title: "what the paragraph is on the page" }, `${paragraph.role} ${paragraph.role_score?.toFixed(2) ?? ""}`));
   }
+  // A body paragraph whose words the model mostly does not know (another language) is not labelled either.
+  const read = paragraph.read !== false;
   if (!content) header.append(el("span", {}, "no topics or frames: not body text"));
-  const card = el("li", { class: content ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "" }, header, el("p", { class: "text", dir: "auto" }, ...highlighted(paragraph.text, terms)));
-  if (content) {
+  else if (!read) header.append(el("span", { class: "unread" }, `no topics or frames: the model knows ${Math.round(paragraph.known_words * 100)}% of its words (another language?)`));
+  const labelled = content && read;
+  const card = el("li", { class: labelled ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "", "data-read": String(read) }, header, el("p", { class: "text", dir: "auto" }, ...highlighted(paragraph.text, terms)));
+  if (labelled) {
     for (const set of Object.keys(paragraph.labels)) {
       const group = el("div", { class: "chips", role: "group", "aria-label": set }, el("span", { class: "set-name" }, set));
       for (const [label, given] of shownLabels(paragraph, set)) {

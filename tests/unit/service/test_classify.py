@@ -106,6 +106,41 @@ def test_non_content_roles_get_no_labels_whatever_their_scores(client: TestClien
     assert body["paragraphs"][1]["role"] == "body" and body["paragraphs"][1]["labels"]["topic"]
 
 
+# Written for these tests: a German and a Chinese news paragraph, and an English one full of foreign names.
+GERMAN = (
+    "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am Montag "
+    "in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
+)
+CHINESE = "外交部发言人周三表示，中方愿与有关国家继续就关税问题进行磋商，争取尽早达成协议。"
+FOREIGN_NAMES = (
+    "Nguyen Thi Lan, a deputy in Hanoi, said Vietnam would raise tariffs on steel from Indonesia after talks with "
+    "Retno Marsudi and Prabowo Subianto stalled in Jakarta."
+)
+
+
+def test_a_paragraph_in_another_language_is_not_read_and_not_labelled(client: TestClient, bundle: ModelBundle) -> None:
+    """Its role is still given; no topic or frame (the top-label fallback gave one), and the summary leaves it out."""
+    english = ARTICLE.split("\n\n")[0]
+    body = client.post("/v1/classify", json={"paragraphs": [english, GERMAN, CHINESE, FOREIGN_NAMES]}).json()
+    items = body["paragraphs"]
+    assert [item["read"] for item in items] == [True, False, False, True]
+    assert items[1]["known_words"] < 0.5 and items[2]["known_words"] == 0.0 and items[3]["known_words"] >= 0.5
+    for item in items[1:3]:
+        assert item["role"] in bundle.label_names["role"] and item["labels"] == {"topic": [], "frame": []}
+        assert set(item["scores"]["topic"]) == set(bundle.label_names["topic"])  # the scores stay visible
+    assert items[0]["labels"]["topic"] and items[3]["labels"]["topic"]
+    content = sum(item["role"] in ("body", "headline") for item in items)
+    assert (
+        body["summary"]["unread_paragraphs"]
+        == sum(item["role"] in ("body", "headline") and not item["read"] for item in items)
+        >= 1
+    )
+    assert body["summary"]["content_paragraphs"] == content - body["summary"]["unread_paragraphs"]
+    ClassifyResponse.model_validate(body)
+    rule = client.get("/v1/labels").json()["decision_rule"]
+    assert rule["min_known_words"] == bundle.config.decision.min_known_words == 0.5
+
+
 def test_article_false_scores_each_paragraph_alone(client: TestClient, bundle: ModelBundle) -> None:
     paragraphs = split_paragraphs(ARTICLE)
     together = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()
@@ -267,6 +302,7 @@ def test_labels_route_shows_thresholds_and_the_decision_rule(client: TestClient,
         "content_roles": bundle.config.roles.content,
         "linked_headlines": True,  # the default config's role rule (`roles.linked_headlines`)
         "at_least_one": {name: bundle.at_least_one(name) for name in body["thresholds"]},
+        "min_known_words": 0.5,  # the default config's (`decision.min_known_words`)
     }
 
 

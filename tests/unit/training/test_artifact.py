@@ -205,7 +205,8 @@ def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path:
     its saved config, which lacks the key, is read as off (not as today's default). So is
     `roles.content_rows_only` and `roles.content_vocabulary`: such a model's content sets and vocabulary were
     fitted on every paragraph, and `roles.linked_headlines`: its roles were read without that rule. A headline's
-    article block weighed as every row's (`context.headline_article` missing: None, not today's {topic: 1.2})."""
+    article block weighed as every row's (`context.headline_article` missing: None, not today's {topic: 1.2}), and
+    every paragraph read (`decision.min_known_words` missing: 0)."""
     bundle = tiny_bundle("logreg", **{"roles.content_vocabulary": True})
     bundle.save(tmp_path)
     metadata = json.loads((tmp_path / "model.json").read_text())
@@ -214,6 +215,7 @@ def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path:
     del metadata["config"]["roles"]["content_vocabulary"]
     del metadata["config"]["roles"]["linked_headlines"]
     del metadata["config"]["context"]["headline_article"]
+    del metadata["config"]["decision"]["min_known_words"]
     (tmp_path / "model.json").write_text(json.dumps(metadata))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     files = {name: sha256((tmp_path / name).read_bytes()) for name in manifest["files"]}
@@ -223,6 +225,9 @@ def test_a_model_saved_before_an_option_existed_loads_as_it_was_fitted(tmp_path:
     assert loaded.config.roles.content_vocabulary is False and bundle.config.roles.content_vocabulary is True
     assert loaded.config.roles.linked_headlines is False and bundle.config.roles.linked_headlines is True
     assert loaded.config.context.headline_article is None and bundle.config.context.headline_article == {"topic": 1.2}
+    # Every paragraph read, whatever share of its words the model knows (`decision.min_known_words` missing: 0).
+    assert loaded.config.decision.min_known_words == 0.0 and bundle.config.decision.min_known_words == 0.5
+    assert loaded.score(["外交部发言人周三表示，中方愿与有关国家继续就关税问题进行磋商。"]).read.tolist() == [True]
 
 
 def test_the_top_label_fallback_round_trips_and_older_models_load_without_it(tmp_path: Path) -> None:

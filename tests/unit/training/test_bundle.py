@@ -28,6 +28,7 @@ from training.errors import ConfigError, ModelLoadError
 from training.estimators import FastTfidf, build_classifier, build_vectorizer
 from training.explanations import words_of_ngrams
 from training.features import ArticleLayout
+from training.known_words import WordReader
 from training.label_set import LabelSetModel
 from training.role_features import first_sentence
 from training.scoring import SCORE_ATOL
@@ -673,3 +674,38 @@ def test_role_model_is_also_fitted_on_paragraphs_first_sentences(first_sentences
         np.testing.assert_array_equal(y[in_place_and_alone:], role[[0, 2, 3]])
         expected = bundle.role_features(firsts, ArticleLayout.alone(3)).toarray()
         np.testing.assert_allclose(X[in_place_and_alone:].toarray(), expected)
+
+
+def test_known_words_count_the_word_vectorizers_tokens_and_skip_short_text() -> None:
+    """The share of word tokens (repeats counted, lower-cased as the vectorizer does) in the word vocabulary; a
+    text too short to tell is read; a vectorizer with no word part has no words to know."""
+    word = TfidfVectorizer(ngram_range=(1, 2)).fit(["Tariffs on steel rise", "steel talks in Geneva"])
+    reader = WordReader.of(word)
+    assert reader is not None
+    texts = ["Steel tariffs, steel talks: Zölle auf Stahl", "Zölle!", "外交部发言人周三表示中方愿与有关国家继续"]
+    # Devanagari's vowel signs split its words into short tokens (3 here, 8 characters): its 29 letters count.
+    texts.append("भारत और चीन के बीच व्यापार वार्ता मंगलवार को फिर शुरू हुई।")
+    np.testing.assert_allclose(reader.known_shares(texts), [4 / 7, 1.0, 0.0, 0.0])
+    assert WordReader.of(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(["abc def"])) is None
+
+
+def test_a_content_paragraph_the_model_cannot_read_gets_no_labels_and_keeps_its_role(bundle: ModelBundle) -> None:
+    """`decision.min_known_words`: the rule is the model's, so `predict` (what evaluation, batch and the pyfunc
+    use) applies it; with it at 0 the same paragraph is labelled by the same scores."""
+    german = (
+        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
+        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
+    )
+    texts = [ARTICLE[0], german]
+    layout = ArticleLayout.alone(2)
+    scored = bundle.score(texts, layout=layout)
+    assert scored.read.tolist() == [True, False] and scored.content.all()
+    predicted = bundle.predict(texts, layout=layout)
+    assert predicted["topic"][0] and predicted["topic"][1] == [] and predicted["frame"][1] == []
+    reads_all = copy.deepcopy(bundle)
+    reads_all.config = bundle.config.model_copy(
+        update={"decision": bundle.config.decision.model_copy(update={"min_known_words": 0.0})}
+    )
+    again = reads_all.score(texts, layout=layout)
+    assert again.read.all() and np.array_equal(again.scores["topic"], scored.scores["topic"])
+    assert reads_all.predict(texts, layout=layout)["topic"][1] == bundle.decide("topic", scored.scores["topic"])[1]

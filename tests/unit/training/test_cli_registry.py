@@ -418,8 +418,8 @@ def test_classify_reads_stdin_and_csv_echoes_ids_and_writes_every_format(race: V
     as_csv = runner.invoke(app, ["classify", str(table), "--format", "csv"])
     assert as_csv.exit_code == 0, as_csv.output
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
-        ["id", "index", "topic", "text"],
-        ["x9", "0", "trade", "The exports and the quotas dominated the day."],
+        ["id", "index", "read", "topic", "text"],
+        ["x9", "0", "true", "trade", "The exports and the quotas dominated the day."],
     ]
     piped = runner.invoke(app, ["classify", "-"], input="The envoys and the summit dominated the day.")
     assert json.loads(piped.stdout)["paragraphs"][0]["labels"]["topic"] == ["diplomacy"]  # not a terminal: JSON

@@ -20,6 +20,7 @@ PARAGRAPHS = [
     "Negotiators agreed to cut tariffs on electric vehicles and batteries.",
     "Sign up for the Morning Dispatch, delivered to your inbox at 6am.",
     "Central bank raises interest rates as inflation climbs to a two-year high.",
+    "La banca central subió los tipos de interés porque la inflación alcanzó su nivel más alto en dos años.",
 ]
 
 
@@ -94,6 +95,8 @@ def test_pyfunc_predicts_one_row_per_paragraph(pyfunc_model: Path, bundle: Model
     expected = bundle.predict(PARAGRAPHS, layout=ArticleLayout.alone(len(PARAGRAPHS)))  # rows are unrelated
     assert out["role"].tolist() == [roles[0] for roles in expected["role"]]
     assert out["role"].tolist()[2] == "promo" and out["topic_labels"][2] == "" and out["frame_labels"][2] == ""
+    # The Spanish paragraph is not read (too few words the model knows): no labels, whatever its role.
+    assert out["read"].tolist() == [True, True, True, True, False] and out["topic_labels"][4] == ""
     for name in bundle.content_label_sets:
         assert out[f"{name}_labels"].tolist() == [";".join(labels) for labels in expected[name]]
         assert len({tuple(row) for row in out.filter(like=f"{name}_score_").to_numpy()}) == len(PARAGRAPHS)
@@ -102,19 +105,19 @@ def test_pyfunc_predicts_one_row_per_paragraph(pyfunc_model: Path, bundle: Model
 def test_pyfunc_scores_rows_of_an_article_together(pyfunc_model: Path, bundle: ModelBundle) -> None:
     """With an article_id column, each article's rows are scored as the service scores a request's paragraphs."""
     model = mlflow.pyfunc.load_model(str(pyfunc_model))
-    frame = pd.DataFrame({"text": PARAGRAPHS + PARAGRAPHS[:2], "article_id": ["a"] * 4 + ["b"] * 2})
+    frame = pd.DataFrame({"text": PARAGRAPHS[:4] + PARAGRAPHS[:2], "article_id": ["a"] * 4 + ["b"] * 2})
     out = model.predict(frame)
-    first, second = bundle.predict(PARAGRAPHS), bundle.predict(PARAGRAPHS[:2])
+    first, second = bundle.predict(PARAGRAPHS[:4]), bundle.predict(PARAGRAPHS[:2])
     for name in bundle.content_label_sets:
         assert out[f"{name}_labels"].tolist() == [";".join(x) for x in first[name] + second[name]]
     # The grouping shows in the scores: a row scored with its article's context differs from the row alone.
     alone = model.predict(frame[["text"]])
     assert not np.allclose(out.filter(like="topic_score_").to_numpy(), alone.filter(like="topic_score_").to_numpy())
     # A missing id is a row alone, as in the CLI's CSVs; ids must be strings (MLflow's schema refuses int64).
-    mixed = model.predict(pd.DataFrame({"text": PARAGRAPHS, "article_id": ["a", "a", None, "a"]}))
+    mixed = model.predict(pd.DataFrame({"text": PARAGRAPHS[:4], "article_id": ["a", "a", None, "a"]}))
     assert mixed["role"].tolist()[2] == bundle.predict(PARAGRAPHS[2:3])["role"][0][0]
     with pytest.raises(Exception, match=r"article_id"):
-        model.predict(pd.DataFrame({"text": PARAGRAPHS, "article_id": [1, 1, 2, 2]}))
+        model.predict(pd.DataFrame({"text": PARAGRAPHS[:4], "article_id": [1, 1, 2, 2]}))
 
 
 def test_pyfunc_refuses_a_tampered_bundle(pyfunc_model: Path) -> None:
@@ -134,8 +137,9 @@ def test_one_paragraph_prediction_frame_equals_pandas_own_construction(bundle: M
     scored = bundle.score(PARAGRAPHS[:1], layout=ArticleLayout.alone(1))
     assert scored.role_scores is not None
     expected: dict[str, object] = {"role": scored.roles, "role_score": scored.role_scores.max(axis=1)}
+    expected["read"] = scored.read
     for name, scores in scored.scores.items():
-        expected[f"{name}_labels"] = [";".join(row) for row in bundle.decide(name, scores, scored.content)]
+        expected[f"{name}_labels"] = [";".join(row) for row in bundle.decide(name, scores, scored.labelled)]
         expected.update({f"{name}_score_{label}": scores[:, j] for j, label in enumerate(bundle.label_names[name])})
     slow = pd.DataFrame(expected)
     assert fast.columns.tolist() == slow.columns.tolist() and fast.index.equals(slow.index)
