@@ -12,8 +12,11 @@ layout must not shift when results arrive.
 
 from __future__ import annotations
 
+import codecs
 import copy
+import csv
 import dataclasses
+import io
 import json
 import re
 import sys
@@ -323,6 +326,23 @@ def test_a_paragraph_in_another_language_reads_as_not_read(open_page: Any, servi
     )
     expect(card.locator(".chip")).to_have_count(0)
     expect(page.locator("#summary .facts")).to_contain_text("1 not read")
+
+
+def test_the_csv_download_numbers_paragraphs_as_shown_and_cannot_run_formulas(open_page: Any, service: Service) -> None:
+    """¶1 is paragraph 1; a paragraph starting with '=' is text to a spreadsheet, not a formula; a BOM for Excel."""
+    text = '=HYPERLINK("http://example.invalid","click") Tariffs on steel rose again.\n\n' + ARTICLE
+    page = open_page().page
+    classify_in_page(page, text)
+    expected = api_result(service, text)["paragraphs"]
+    with page.expect_download() as caught:
+        page.click("#download-csv")
+    raw = Path(caught.value.path()).read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows[0][:4] == ["paragraph", "role", "role_score", "read"] and rows[0][-1] == "text"
+    assert [row[0] for row in rows[1:]] == [str(p["index"] + 1) for p in expected]
+    assert rows[1][-1] == "'" + expected[0]["text"] and rows[2][-1] == expected[1]["text"]
+    assert [row[3] for row in rows[1:]] == [str(p["read"]).lower() for p in expected]
 
 
 def test_phone_width_is_readable(open_page: Any) -> None:
