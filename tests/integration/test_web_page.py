@@ -465,6 +465,13 @@ def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None
     assert rows.nth(0).get_attribute("data-version") == second  # newest first
     expect(rows.nth(1)).to_contain_text("champion")
     expect(rows.nth(1)).to_contain_text("serving")
+    # The headline metrics lead, and the caption and every metric column are in view at 1280 px (they were cut).
+    metrics = page.locator("#versions th[data-metric]").evaluate_all("ths => ths.map(th => th.dataset.metric)")
+    assert metrics[:3] == ["topic.micro_f1", "frame.micro_f1", "role.accuracy"]
+    panel = page.locator("#versions").bounding_box()
+    assert panel is not None
+    for box in [page.locator("#versions caption").bounding_box(), page.locator("#versions th").last.bounding_box()]:
+        assert box is not None and panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1
     page.select_option("#version-a", "champion")
     page.select_option("#version-b", second)
     page.click("#compare")

@@ -8,13 +8,24 @@ export function versionName(version) {
   return `v${version.version}${version.aliases.length ? ` (${version.aliases.join(", ")})` : ""}`;
 }
 
+// The figures analysts compare first lead (the CLI's `topicframe compare` ranks by the first); the rest follow.
+const HEADLINE_METRICS = ["topic.micro_f1", "frame.micro_f1", "role.accuracy"];
+
+function metricOrder(a, b) {
+  const rank = (m) => (HEADLINE_METRICS.includes(m) ? HEADLINE_METRICS.indexOf(m) : HEADLINE_METRICS.length);
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
 export function renderVersions(listing) {
-  const metricNames = [...new Set(listing.versions.flatMap((v) => Object.keys(v.metrics)))].sort();
-  const head = el("tr", {}, el("th", { scope: "col" }, "version"), el("th", { scope: "col" }, "registered"), ...metricNames.map((m) => el("th", { scope: "col" }, m)));
+  const metricNames = [...new Set(listing.versions.flatMap((v) => Object.keys(v.metrics)))].sort(metricOrder);
+  // A name may wrap after its set ("topic." / "micro_f1"), so six metrics fit beside each other at 1280 px.
+  const metricHead = (m) => el("th", { scope: "col", "data-metric": m }, m.replace(".", ".\u200b"));
+  // When it was registered goes under the version's name: a column of its own pushed the metrics out of view.
+  const head = el("tr", {}, el("th", { scope: "col" }, "version, registered"), ...metricNames.map(metricHead));
   const rows = listing.versions.map((v) =>
     el("tr", { "data-version": v.version ?? "" },
-      el("td", {}, versionName(v), v.serving ? " · serving" : ""),
-      el("td", {}, (v.created_at || "").replace("T", " ").replace("+00:00", " UTC")),
+      el("td", {}, versionName(v), v.serving ? " · serving" : "",
+        el("small", { class: "registered" }, (v.created_at || "").replace("T", " ").replace(/:\d\d(\.\d+)?\+00:00$/, " UTC"))),
       ...metricNames.map((m) => el("td", { class: "num" }, v.metrics[m] === undefined ? "–" : v.metrics[m].toFixed(3)))),
   );
   return el("table", {}, el("caption", { class: "placeholder" }, `${listing.name}: ${listing.registry ? "registered versions, newest first (test metrics)" : "served from a local directory, no registry"}`), el("thead", {}, head), el("tbody", {}, ...rows));
