@@ -54,7 +54,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("topicframe.service")
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL's text cannot hold NUL: refused here, by field, rather than failing in the database (a 500).
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (U+0000), which the feedback store cannot hold")
+    return value
+
+
+Storable = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[Storable, Field(min_length=1, max_length=200)]
 # A codebook has a dozen labels and a model three sets: far larger lists are refused by the schema, in one error,
 # before any label is looked up (60,000 unknown labels took 6 s on the event loop and a 15 MB answer).
 MAX_LABEL_SETS = 20
@@ -74,7 +83,7 @@ class FeedbackModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     name: Name = Field(description="registered model name the user saw, e.g. topicframe")
-    version: str | None = Field(None, max_length=64, description="its version (null for a local model)")
+    version: Storable | None = Field(None, max_length=64, description="its version (null for a local model)")
 
 
 class FeedbackRequest(BaseModel):
@@ -95,7 +104,9 @@ class FeedbackRequest(BaseModel):
         },
     )
 
-    text: NonBlank = Field(description="one paragraph (no blank lines), at most TOPICFRAME_MAX_PARAGRAPH_CHARS")
+    text: Annotated[NonBlank, AfterValidator(_no_nul)] = Field(
+        description="one paragraph (no blank lines), at most TOPICFRAME_MAX_PARAGRAPH_CHARS"
+    )
     labels: dict[Name, Annotated[list[Name], Field(max_length=MAX_LABELS_PER_SET)]] = Field(
         max_length=MAX_LABEL_SETS,
         description="per label set (GET /v1/labels), the right labels; every content set, [] for none",
@@ -104,7 +115,7 @@ class FeedbackRequest(BaseModel):
     model: FeedbackModel | None = Field(None, description="the model whose answer is being corrected")
     request_id: Name | None = Field(None, description="X-Request-ID of the classification being corrected")
     article_id: Name | None = Field(None, description="the article the paragraph belongs to")
-    note: str | None = Field(None, max_length=2000, description="free text for the people reviewing corrections")
+    note: Storable | None = Field(None, max_length=2000, description="free text for the people reviewing corrections")
 
 
 class FeedbackCreated(BaseModel):

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ URL_VARIABLE = "TOPICFRAME_FEEDBACK_URL"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers queue on SQLite's single write lock instead of failing at once
 MIGRATION_LOCK_KEY = 0x746F706963  # PostgreSQL advisory lock: workers starting together migrate in turn
+DEFAULT_ROLE = "body"  # what a correction without a role is (the API's documented default)
 # Alembic keeps the running migration in module-level state (alembic.context, alembic.op): one at a time per process.
 _migrating = threading.Lock()
 
@@ -83,11 +85,13 @@ class Correction:
     note: str | None = None
 
     def content_hash(self) -> str:
-        """sha256 over every field: the same submission twice has the same hash (label order aside)."""
+        """sha256 over every field: the same submission twice has the same hash (label order aside; the text's
+        Unicode normal form aside, as an editor may send é as one character or two; a role left out is the
+        default, body)."""
         canonical = {
-            "text": self.text,
+            "text": unicodedata.normalize("NFC", self.text),
             "labels": {name: sorted(labels) for name, labels in sorted(self.labels.items())},
-            "role": self.role,
+            "role": self.role or DEFAULT_ROLE,
             "model": [self.model_name, self.model_version],
             "request_id": self.request_id,
             "article_id": self.article_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ def test_a_correction_is_stored_once_and_listed_with_every_field(app_client: Tes
     )
     assert again.status_code == 201
     assert again.json() == {**body, "duplicate": True}  # same labels in another order: the same correction
+    # The role left out is the default, body: the same correction.
+    without_role = {key: value for key, value in CORRECTION.items() if key != "role"}
+    assert app_client.post("/v1/feedback", json=without_role).json() == {**body, "duplicate": True}
     other = app_client.post("/v1/feedback", json={**CORRECTION, "note": "second look"})
     assert other.json()["id"] != body["id"] and other.json()["duplicate"] is False
 
@@ -75,6 +79,12 @@ def test_a_correction_is_stored_once_and_listed_with_every_field(app_client: Tes
     }
     # Durable: the rows are in the database file, read by a store of its own.
     assert open_store(feedback_url).count() == 2
+    # The same text in another Unicode normal form (é as one character, then as e + U+0301): the same correction.
+    accented = {**CORRECTION, "text": "Côte d'Ivoire's café exporters face the new tariff."}
+    composed = app_client.post("/v1/feedback", json=accented).json()
+    decomposed = {**accented, "text": unicodedata.normalize("NFD", accented["text"])}
+    assert decomposed["text"] != accented["text"] and composed["duplicate"] is False
+    assert app_client.post("/v1/feedback", json=decomposed).json() == {**composed, "duplicate": True}
 
 
 def test_listing_filters_by_time_and_limits(app_client: TestClient) -> None:
@@ -189,6 +199,11 @@ def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) ->
         ({**CORRECTION, "labels": {"topic": "trade", "frame": []}}, ["body", "labels", "topic"], "list_type"),
         ({**CORRECTION, "colour": "red"}, ["body", "colour"], "extra_forbidden"),
         ({k: v for k, v in CORRECTION.items() if k != "labels"}, ["body", "labels"], "missing"),
+        # NUL cannot be stored in PostgreSQL's text (it was a 500 there): refused in every text field.
+        ({**CORRECTION, "text": "Tariffs\x00 rose."}, ["body", "text"], "value_error"),
+        ({**CORRECTION, "note": "a\x00b"}, ["body", "note"], "value_error"),
+        ({**CORRECTION, "labels": {"topic\x00": []}}, ["body", "labels", "topic\x00", "[key]"], "value_error"),
+        ({**CORRECTION, "model": {"name": "tf", "version": "3\x00"}}, ["body", "model", "version"], "value_error"),
     ],
 )
 def test_bad_bodies_are_422_naming_the_field(app_client: TestClient, body: Any, loc: list[Any], kind: str) -> None:
