@@ -254,6 +254,20 @@ class JsonBodies:
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/v1/")):
             await self.app(scope, receive, send)
             return
+        encoding = (_header(scope, b"content-encoding") or b"identity").strip().lower()
+        if encoding not in (b"identity", b""):
+            # A gzip body read as JSON was a 422 "not valid UTF-8": the body is fine, its encoding is not served.
+            named = encoding.decode("latin-1")
+            item = {
+                "loc": ["header", "content-encoding"],
+                "msg": f"a compressed body (Content-Encoding: {named}) is not read: send the JSON uncompressed",
+                "type": "unsupported_media_type",
+            }
+            start, error = _json_response_messages(415, {"detail": [item]})
+            start["headers"].append((b"connection", b"close"))  # the unread body is not drained
+            await send(start)
+            await send(error)
+            return
         given = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
         if given in _READ_AS_JSON:
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]

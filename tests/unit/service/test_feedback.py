@@ -6,6 +6,7 @@ tests/integration/test_feedback_postgres.py.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import unicodedata
@@ -305,3 +306,18 @@ def test_a_body_that_is_not_utf8_is_the_same_422_on_every_route(
     assert response.json()["detail"] == [
         {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {byte})", "type": "json_invalid"}
     ]
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/feedback", "/v1/compare"])
+def test_a_compressed_body_is_a_415_naming_its_encoding(app_client: TestClient, path: str) -> None:
+    """A gzip body was read as JSON and answered 422 "not valid UTF-8 (byte 1)", blaming the JSON."""
+    raw = gzip.compress(b'{"text": "Tariffs on steel rose."}')
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    response = app_client.post(path, content=raw, headers=headers)
+    assert response.status_code == 415 and response.headers["x-request-id"]
+    assert response.json()["detail"][0]["loc"] == ["header", "content-encoding"]
+    assert "Content-Encoding: gzip" in response.json()["detail"][0]["msg"]
+    plain = app_client.post(
+        "/v1/classify", json={"text": "Tariffs on steel rose."}, headers={"content-encoding": "identity"}
+    )
+    assert plain.status_code == 200
