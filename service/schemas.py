@@ -133,14 +133,15 @@ class ParagraphResult(BaseModel):
     )
     role_score: float | None = Field(None, description="The role model's probability for that role")
     known_words: float = Field(
-        description="The share of the paragraph's words in the model's vocabulary (1.0 for one of fewer than 20 "
-        "word characters: too short to tell)",
+        description="The share of the paragraph's distinct lower-case words (names and numbers aside) in the "
+        "model's vocabulary (1.0 for Latin-script text of fewer than 20 word characters or 3 such words: too "
+        "little to tell)",
         examples=[0.96],
     )
     read: bool = Field(
         description="Whether the model knows enough of its words to label it (`decision_rule.min_known_words`). "
         "A paragraph in another language, or garbled text, is not read: it gets no labels and is left out of the "
-        "summary",
+        "summary's shares; its role is the role model's guess",
         examples=[True],
     )
     labels: dict[str, list[str]] = Field(
@@ -154,7 +155,8 @@ class ParagraphResult(BaseModel):
     margins: dict[str, dict[str, float]] | None = Field(
         None,
         description="Multi-label sets only: per label, score minus the label's threshold (>= 0 passed the "
-        "threshold; the caps of the decision rule may still drop it). Present when include_scores is true",
+        "threshold; the caps of the decision rule, the paragraph's role or its not being read may still drop it). "
+        "Present when include_scores is true",
         examples=[{"topic": {"trade": 0.47, "diplomacy": -0.02}}],
     )
     explanations: dict[str, dict[str, list[Term]]] | None = Field(
@@ -185,7 +187,9 @@ class Summary(BaseModel):
         description="paragraphs whose role carries labels (body, headline) and that the model read; shares use these"
     )
     unread_paragraphs: int = Field(
-        0, description="body and headline paragraphs the model did not read (too few known words: `read` is false)"
+        0,
+        description="paragraphs the model did not read (`read` is false: another language, garbled text), whatever "
+        "their role",
     )
     roles: dict[str, int] | None = Field(None, description="paragraphs per role (absent for a model without roles)")
     label_sets: dict[str, LabelSetSummary]
@@ -258,8 +262,8 @@ class DecisionRule(BaseModel):
         examples=[{"topic": True, "frame": False}],
     )
     min_known_words: float | None = Field(
-        description="a body or headline paragraph of at least 20 word characters with a smaller share of its words "
-        "in the model's vocabulary is not read: no labels, not in the summary (null: every paragraph is read)",
+        description="a paragraph with a smaller share of its lower-case words in the model's vocabulary (`known_words`)"
+        " is not read: no labels, not in the summary's shares (null: every paragraph is read)",
         examples=[0.5],
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from training.bundle import ModelBundle
 from training.features import ArticleLayout
-from training.known_words import MIN_WORD_CHARACTERS
+from training.known_words import MIN_LOWER_CASE_WORDS, MIN_WORD_CHARACTERS
 from training.markup import has_text, html_paragraphs, markdown_blocks, resolve_text_format
 from training.role_features import LINKED_HEADLINE_FROM, LINKED_HEADLINE_WORDS
 
@@ -156,9 +156,10 @@ def describe_decision_rule(bundle: ModelBundle) -> str:
             else "a paragraph none of whose labels passes gets none"
         ),
         unread=(
-            f"A content paragraph of at least {MIN_WORD_CHARACTERS} word characters fewer than "
-            f"{rule['min_known_words']:.0%} of whose words are in the model's vocabulary is not read (another "
-            "language, garbled text): it gets no labels and is left out of the summary."
+            f"A paragraph fewer than {rule['min_known_words']:.0%} of whose lower-case words are in the model's "
+            "vocabulary (names and numbers aside) is not read (another language, garbled text): it gets no labels "
+            f"and is left out of the summary's shares (Latin-script text of under {MIN_WORD_CHARACTERS} word "
+            f"characters or {MIN_LOWER_CASE_WORDS} lower-case words is always read)."
             if rule["min_known_words"]
             else "Every paragraph is read, whatever share of its words the model knows."
         ),
@@ -228,7 +229,9 @@ def classify(
     counted = {name: [row for row, keep in zip(rows, content, strict=True) if keep] for name, rows in decided.items()}
     summary = summarize(bundle, counted, {name: s[content] for name, s in scores.items()})
     summary["paragraphs"], summary["content_paragraphs"] = len(paragraphs), int(content.sum())
-    summary["unread_paragraphs"] = int((scored.content & ~scored.read).sum())
+    # Every paragraph not read, whatever its role: the role model's reading of a language it was not trained on
+    # (often "promo" or "caption") is a guess too.
+    summary["unread_paragraphs"] = int((~scored.read).sum())
     if roles is not None:
         summary["roles"] = dict(Counter(roles))
     return {"paragraphs": results, "summary": summary}

@@ -53,10 +53,12 @@ def classify(
 ) -> None:
     """Classify the paragraphs of one article, in page order; ids given in the input are echoed.
 
-    Decision rule: a paragraph whose role is not body or headline gets no topic and no frame; otherwise a
-    label is given when its score reaches that label's own threshold (tuned on out-of-fold scores near
-    its best F1), then at most decision.max_labels labels, each scoring at least decision.relative_to_top
-    of the top one (in sets trained with decision.at_least_one, a paragraph with none gets its top label);
+    Decision rule: a paragraph whose role is not body or headline, or that the model cannot read (fewer than
+    decision.min_known_words of its lower-case words in its vocabulary: another language), gets no topic and
+    no frame; otherwise a label is given when its score reaches that label's own threshold (tuned on
+    out-of-fold scores near its best F1), then at most decision.max_labels labels, each scoring at least
+    decision.relative_to_top of the top one (in sets trained with decision.at_least_one, a paragraph with
+    none gets its top label);
     single-label sets take the top score. GET /v1/labels shows the thresholds.
     """
     from training.classify import classify as classify_paragraphs

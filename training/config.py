@@ -219,13 +219,14 @@ class DecisionConfig(_Strict):
         "out-of-fold micro-F1 ('tuned'), always (true) or never (false)",
     )
     # A paragraph in another language shares few words with an English vocabulary, and its scores are noise: on the
-    # held-out test every body and headline paragraph knows at least half its words (training/known_words.py).
+    # held-out test every body and headline paragraph knows two thirds of its words or more (training/known_words.py).
     min_known_words: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="a content paragraph of at least 20 word characters fewer of whose words than this share are "
-        "in the model's vocabulary is not read: it gets no labels and is left out of the summary (0: off)",
+        description="a paragraph with a smaller share of its lower-case words in the model's vocabulary (names and "
+        "numbers aside; training/known_words.py) is not read: it gets no labels and is left out of the summary's "
+        "shares (0: off)",
     )
 
 

@@ -166,6 +166,7 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
                 "index",
                 *(["role", "role_score"] if has_roles else []),
                 "read",
+                "known_words",
                 *label_sets,
                 "text",
             ]
@@ -177,6 +178,7 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
                     p["index"],
                     *([p.get("role", ""), p.get("role_score", "")] if has_roles else []),
                     str(p.get("read", "")).lower(),
+                    p.get("known_words", ""),
                     *(";".join(p["labels"][name]) for name in label_sets),
                     p["text"],
                 ]

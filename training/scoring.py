@@ -101,7 +101,7 @@ def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
     return ngrams
 
 
-def _stop_words(value: Any) -> frozenset[str] | None:
+def stop_words_of(value: Any) -> frozenset[str] | None:
     if value is None:
         return None
     if value == "english":  # scikit-learn's list: imported only for a model that uses it
@@ -111,22 +111,28 @@ def _stop_words(value: Any) -> frozenset[str] | None:
     return frozenset(value)
 
 
-def build_analyzer(params: Mapping[str, Any]) -> Callable[[str], list[str]]:
-    """Text -> its terms, as ``TfidfVectorizer(**params).build_analyzer()`` gives them for a string."""
+def build_preprocessor(params: Mapping[str, Any]) -> Callable[[str], str]:
+    """Text as the vectorizer sees it before tokenizing: lower-cased and accents stripped, as its settings say."""
     accents = {None: None, "ascii": _strip_accents_ascii, "unicode": _strip_accents_unicode}[params["strip_accents"]]
     lowercase = params["lowercase"]
-    low, high = params["ngram_range"]
 
     def preprocess(text: str) -> str:
         text = text.lower() if lowercase else text
         return accents(text) if accents is not None else text
 
+    return preprocess
+
+
+def build_analyzer(params: Mapping[str, Any]) -> Callable[[str], list[str]]:
+    """Text -> its terms, as ``TfidfVectorizer(**params).build_analyzer()`` gives them for a string."""
+    preprocess = build_preprocessor(params)
+    low, high = params["ngram_range"]
     if params["analyzer"] == "char_wb":
         return lambda text: _char_wb_ngrams(preprocess(text), low, high)
     if params["analyzer"] == "char":
         return lambda text: _char_ngrams(preprocess(text), low, high)
     tokenize = re.compile(params["token_pattern"]).findall
-    stop_words = _stop_words(params["stop_words"])
+    stop_words = stop_words_of(params["stop_words"])
     return lambda text: _word_ngrams(tokenize(preprocess(text)), stop_words, low, high)
 
 

@@ -181,12 +181,12 @@ def scoring_input(df: DataFrame, unit: str, grouped: bool) -> DataFrame:
 
 
 def article_summary(paragraphs: DataFrame, bundle: ModelBundle, label_sets: list[str]) -> DataFrame:
-    """Per article: paragraphs, content paragraphs the model read and those it did not, and each label's share of
-    the content paragraphs read (the service's ``summary.label_sets.<set>.counts.<label>.share``)."""
+    """Per article: paragraphs, content paragraphs the model read, paragraphs it did not read, and each label's
+    share of the content paragraphs read (the service's ``summary.label_sets.<set>.counts.<label>.share``)."""
     from pyspark.sql import functions as F
 
     content = (F.col("content") & F.col("read")).cast("int")
-    unread = (F.col("content") & ~F.col("read")).cast("int")
+    unread = (~F.col("read")).cast("int")  # whatever the role, as the service's summary counts them
     aggregates = [
         F.count(F.lit(1)).alias("paragraphs"),
         F.sum(content).alias("content_paragraphs"),

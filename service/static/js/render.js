@@ -151,8 +151,9 @@ export function renderParagraph(model, paragraph, view, handlers) {
   }
   // A body paragraph whose words the model mostly does not know (another language) is not labelled either.
   const read = paragraph.read !== false;
-  if (!content) header.append(el("span", {}, "no topics or frames: not body text"));
-  else if (!read) header.append(el("span", { class: "unread" }, `no topics or frames: the model knows ${Math.round(paragraph.known_words * 100)}% of its words (another language?)`));
+  // Not read comes first: the role of text in a language the model does not know is a guess too.
+  if (!read) header.append(el("span", { class: "unread" }, `no topics or frames: the model knows ${Math.round(paragraph.known_words * 100)}% of its words (another language?)`));
+  else if (!content) header.append(el("span", {}, "no topics or frames: not body text"));
   const labelled = content && read;
   const card = el("li", { class: labelled ? "para" : "para muted", "data-index": paragraph.index, "data-role": paragraph.role || "", "data-read": String(read) }, header, el("p", { class: "text", dir: "auto" }, ...highlighted(paragraph.text, terms)));
   if (labelled) {

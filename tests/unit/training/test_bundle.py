@@ -676,16 +676,29 @@ def test_role_model_is_also_fitted_on_paragraphs_first_sentences(first_sentences
         np.testing.assert_allclose(X[in_place_and_alone:].toarray(), expected)
 
 
-def test_known_words_count_the_word_vectorizers_tokens_and_skip_short_text() -> None:
-    """The share of word tokens (repeats counted, lower-cased as the vectorizer does) in the word vocabulary; a
-    text too short to tell is read; a vectorizer with no word part has no words to know."""
-    word = TfidfVectorizer(ngram_range=(1, 2)).fit(["Tariffs on steel rise", "steel talks in Geneva"])
+def test_known_words_are_the_lower_case_words_in_the_vocabulary_and_short_latin_text_is_read() -> None:
+    """The share of distinct words starting in lower case (names, numbers and addresses left out) that the word
+    vocabulary holds; Latin-script text too short, or with too few such words, is read; other scripts are judged
+    whatever their length; a vectorizer with no word part has no words to know."""
+    word = TfidfVectorizer(ngram_range=(1, 2)).fit(["Tariffs on steel rise", "steel talks in Geneva", "the talks"])
     reader = WordReader.of(word)
     assert reader is not None
-    texts = ["Steel tariffs, steel talks: Zölle auf Stahl", "Zölle!", "外交部发言人周三表示中方愿与有关国家继续"]
-    # Devanagari's vowel signs split its words into short tokens (3 here, 8 characters): its 29 letters count.
-    texts.append("भारत और चीन के बीच व्यापार वार्ता मंगलवार को फिर शुरू हुई।")
-    np.testing.assert_allclose(reader.known_shares(texts), [4 / 7, 1.0, 0.0, 0.0])
+    cases = {
+        # tariffs, steel, talks, in known; auf not (Steel, Zölle, Stahl and Geneva start with a capital).
+        "Steel tariffs, steel talks: Zölle auf Stahl in Geneva": 4 / 5,
+        # A list of names is judged on its few lower-case words, each once: on, the, talks, and (and unknown).
+        "Mitsotakis, Dendias, Gerapetritis and Hatzidakis on the talks, the talks, the talks": 3 / 4,
+        # German: die, auf, will, erhöhen unknown; nouns left out.
+        "Die Regierung will die Zölle auf Stahl erhöhen, sagte der Minister": 0.0,
+        "Zölle!": 1.0,  # too short to judge
+        "Shipping implications for Geneva": 1.0,  # two lower-case words: too little prose to judge
+        "BRUSSELS AND BEIJING AGREED ON STEEL TARIFFS": 1.0,  # no lower-case word
+        "Contact press@example.org or www.example.org/press, 2025-03-04 12:00": 1.0,  # addresses and numbers
+        "谢谢大家": 0.0,  # another script: judged however short
+        # Devanagari's vowel signs split its words into short tokens: its letters, not their length, count.
+        "भारत और चीन के बीच व्यापार वार्ता मंगलवार को फिर शुरू हुई।": 0.0,
+    }
+    np.testing.assert_allclose(reader.known_shares(list(cases)), list(cases.values()))
     assert WordReader.of(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(["abc def"])) is None
 
 

@@ -418,8 +418,8 @@ def test_classify_reads_stdin_and_csv_echoes_ids_and_writes_every_format(race: V
     as_csv = runner.invoke(app, ["classify", str(table), "--format", "csv"])
     assert as_csv.exit_code == 0, as_csv.output
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
-        ["id", "index", "read", "topic", "text"],
-        ["x9", "0", "true", "trade", "The exports and the quotas dominated the day."],
+        ["id", "index", "read", "known_words", "topic", "text"],
+        ["x9", "0", "true", "1.0", "trade", "The exports and the quotas dominated the day."],
     ]
     piped = runner.invoke(app, ["classify", "-"], input="The envoys and the summit dominated the day.")
     assert json.loads(piped.stdout)["paragraphs"][0]["labels"]["topic"] == ["diplomacy"]  # not a terminal: JSON
@@ -483,7 +483,8 @@ def test_model_verify_checks_every_logged_file_before_mlflow_imports_them(
     assert result.exit_code == 0, result.output
     assert f"every file matches the registry's pyfunc_sha256 {version.tags['pyfunc_sha256']}" in result.output
     pyfunc = mlflow.pyfunc.load_model(str(checked))
-    paragraphs = ["Customs officers seized the dumping shipment.", "Envoys met the minister."]
+    # Words of this toy model's vocabulary: text it has no words for would not be read (`decision.min_known_words`).
+    paragraphs = ["The customs and the dumping dominated the day.", "Envoys met the minister."]
     assert pyfunc.predict(pd.DataFrame({"text": paragraphs}))["topic_labels"].tolist() == ["trade", "diplomacy"]
     # A dict of lists reaches the model as ONE row holding a list (MLflow's reading): refused, not classified.
     with pytest.raises(MlflowException, match=r"text: row 0 holds 2 values, not one paragraph"):
