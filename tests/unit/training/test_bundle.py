@@ -722,3 +722,32 @@ def test_a_content_paragraph_the_model_cannot_read_gets_no_labels_and_keeps_its_
     again = reads_all.score(texts, layout=layout)
     assert again.read.all() and np.array_equal(again.scores["topic"], scored.scores["topic"])
     assert reads_all.predict(texts, layout=layout)["topic"][1] == bundle.decide("topic", scored.scores["topic"])[1]
+
+
+# A tester's sentences (written for topicframe): English heavy with names, read; other languages, not read.
+READ = [
+    "Prime Minister Kyriakos Mitsotakis replaced several ministers on Friday after weeks of criticism over the fires.",
+    "Mitsotakis named Nikos Dendias, Giorgos Gerapetritis, Kostis Hatzidakis and Akis Skertsos to the inner cabinet.",
+    "Opposition leaders Stefanos Kasselakis, Nikos Androulakis and Dimitris Koutsoumbas called the reshuffle cosmetic.",
+    "Mbappé, Griezmann, Dembélé, Tchouaméni and Kanté started for Les Bleus against Nagelsmann's Germany in Lyon.",
+    "BRUSSELS AND BEIJING AGREED ON TUESDAY TO RESTART NEGOTIATIONS OVER STEEL TARIFFS, OFFICIALS SAID.",
+    "By Kyriakos Mitsotakis and Nikos Dendias",
+]
+NOT_READ = [
+    "総理大臣は国会で演説した",
+    "국회에서 총리가 연설했다",
+    "প্রধানমন্ত্রী সংসদে ভাষণ দিয়েছেন",
+    "प्रधानमंत्री ने संसद में भाषण दिया",
+    "Le gouvernement a annoncé des sanctions militaires, des missiles et des troupes à la frontière pour défendre le "
+    "territoire.",
+    "La inflación en Argentina alcanzó el 200 por ciento, según el Instituto Nacional de Estadística y Censos.",
+    "中国商务部发言人表示，双方将在平等互利的基础上继续进行磋商，以解决贸易摩擦。",
+]
+
+
+def test_names_do_not_make_english_unreadable_and_short_sentences_of_other_scripts_are_judged(
+    bundle: ModelBundle,
+) -> None:
+    shares = bundle.known_word_shares(READ + NOT_READ)
+    threshold = bundle.config.decision.min_known_words
+    assert [bool(share >= threshold) for share in shares] == [True] * len(READ) + [False] * len(NOT_READ), shares
