@@ -34,14 +34,16 @@ class ArticleContext:
         roles: list[str] | None,
         own: Any = None,
         label_set: str | None = None,
+        read: np.ndarray | None = None,
     ) -> Any:
         """The paragraphs' TF-IDF (``own``: already computed), plus their neighbours', headline's and article's
-        blocks when context is on; the article block weighted for headline rows as ``label_set`` reads it."""
+        blocks when context is on; the article block weighted for headline rows as ``label_set`` reads it. Rows
+        not ``read`` (`training.known_words`) give no context to the others."""
         X = self.transform(texts) if own is None else own
         context = self.config.context
         if not context.neighbours and not context.headline and not context.article:
             return X
-        content, headline = self._content_and_headlines(layout, roles)
+        content, headline = self._content_and_headlines(layout, roles, read)
         return context_features(
             X.tocsr(),
             layout,
@@ -58,27 +60,39 @@ class ArticleContext:
         """How many of the paragraph's own columns are word n-grams (they come first): the article block's."""
         return word_columns(self.vectorizer_)
 
-    def _content_and_headlines(self, layout: ArticleLayout, roles: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Which rows are content and which are headlines, for the context blocks."""
+    def _content_and_headlines(
+        self, layout: ArticleLayout, roles: list[str] | None, read: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows are content and which are headlines, for the context blocks. A paragraph the model cannot
+        read (another language) is neither: its few known words would stand for its article's topic."""
         if roles is None:  # no role model: every paragraph is content, the first of an article its headline
-            return np.ones(len(layout), dtype=bool), (layout.position == 0) & layout.known
-        return np.isin(roles, self.config.roles.content), np.asarray(roles) == "headline"
+            content, headline = np.ones(len(layout), dtype=bool), (layout.position == 0) & layout.known
+        else:
+            content, headline = np.isin(roles, self.config.roles.content), np.asarray(roles) == "headline"
+        return (content, headline) if read is None else (content & read, headline & read)
 
-    def _context_gathers(self, layout: ArticleLayout, roles: list[str] | None) -> list[tuple[float, list[np.ndarray]]]:
+    def _context_gathers(
+        self, layout: ArticleLayout, roles: list[str] | None, read: np.ndarray | None = None
+    ) -> list[tuple[float, list[np.ndarray]]]:
         """The context blocks as weighted sums of other rows (`LinearScorer.predict_proba_gathered`)."""
         context = self.config.context
-        previous, following, first_headline = neighbour_rows(layout, *self._content_and_headlines(layout, roles))
+        previous, following, first_headline = neighbour_rows(layout, *self._content_and_headlines(layout, roles, read))
         blocks = [(context.neighbours, [previous, following])] if context.neighbours else []
         return blocks + ([(context.headline, [first_headline])] if context.headline else [])
 
     def _article_blocks(
-        self, own: Any, layout: ArticleLayout, roles: list[str] | None, label_sets: list[str]
+        self,
+        own: Any,
+        layout: ArticleLayout,
+        roles: list[str] | None,
+        label_sets: list[str],
+        read: np.ndarray | None = None,
     ) -> dict[str, Callable[[np.ndarray], np.ndarray] | None]:
         """Per label set, the weighted article block's share of the logits as a function of its weights
         (`context.article`, `context.headline_article`; None when off or empty), the last block of the features.
         The per-article sums are built once and only weighted per set."""
         context = self.config.context
-        content, headline = self._content_and_headlines(layout, roles)
+        content, headline = self._content_and_headlines(layout, roles, read)
         in_articles = layout.article[content & layout.known]
         if not context.article or np.bincount(in_articles).max(initial=0) < 2:
             return dict.fromkeys(label_sets)  # off, or no paragraph has another content paragraph in its article
@@ -89,7 +103,7 @@ class ArticleContext:
         }
 
     def _features_memo(
-        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any
+        self, texts: list[str], layout: ArticleLayout, roles: list[str] | None, own: Any, read: np.ndarray | None = None
     ) -> Callable[[str | None], Any]:
         """`content_features` per label set, each matrix built once per distinct headline weight and kept."""
         built: dict[float | None, Any] = {}
@@ -97,7 +111,7 @@ class ArticleContext:
         def features(label_set: str | None) -> Any:
             weight = self.config.context.headline_article_for(label_set)
             if weight not in built:
-                built[weight] = self.content_features(texts, layout, roles, own, label_set)
+                built[weight] = self.content_features(texts, layout, roles, own, label_set, read)
             return built[weight]
 
         return features

@@ -293,11 +293,13 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         read = known_words >= self.config.decision.min_known_words
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
-        features = self._features_memo(texts, layout, roles, own)  # built only when asked for
+        # Context is built from the paragraphs that were read: an untranslated headline gives none.
+        only_read = None if read.all() else read
+        features = self._features_memo(texts, layout, roles, own, only_read)  # built only when asked for
         if all(model.scorer is not None for model in models.values()):
             # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
-            gathers = self._context_gathers(layout, roles)
-            article = self._article_blocks(own, layout, roles, wanted)
+            gathers = self._context_gathers(layout, roles, only_read)
+            article = self._article_blocks(own, layout, roles, wanted, only_read)
             scores = {
                 name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article[name]))  # type: ignore[union-attr]
                 for name, model in models.items()

@@ -751,3 +751,20 @@ def test_names_do_not_make_english_unreadable_and_short_sentences_of_other_scrip
     shares = bundle.known_word_shares(READ + NOT_READ)
     threshold = bundle.config.decision.min_known_words
     assert [bool(share >= threshold) for share in shares] == [True] * len(READ) + [False] * len(NOT_READ), shares
+
+
+def test_a_paragraph_not_read_gives_its_neighbours_no_context(bundle: ModelBundle) -> None:
+    """A German paragraph between two English ones: the first English paragraph's scores are those it gets with
+    the German one left out (its next neighbour is the second English paragraph, not the German one)."""
+    german = (
+        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
+        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
+    )
+    english = [ARTICLE[0], ARTICLE[1]]
+    with_german = bundle.score([english[0], german, english[1]], layout=ArticleLayout.single_article(3))
+    without = bundle.score(english, layout=ArticleLayout.single_article(2))
+    assert with_german.read.tolist() == [True, False, True]
+    assert with_german.roles is not None and without.roles is not None
+    assert [with_german.roles[0], with_german.roles[2]] == without.roles  # the same roles: the same context rules
+    for name in bundle.content_label_sets:
+        np.testing.assert_allclose(with_german.scores[name][[0, 2]], without.scores[name], atol=1e-9)
