@@ -309,8 +309,8 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         return Scored(scores, roles, role_scores, content, known_words, read, features)
 
     def known_word_shares(self, texts: list[str]) -> np.ndarray:
-        """Per paragraph, the share of its words in the content vocabulary (`training.known_words`); 1.0 for a short
-        one, and for every one of a model without word features."""
+        """Per paragraph, the share of its distinct lower-case words in the content vocabulary (`training.known_words`);
+        1.0 for too little Latin-script prose to judge, and for every paragraph of a model without word features."""
         if "word_reader_" not in self.__dict__:  # built on first use from the vectorizer; not saved
             self.word_reader_ = WordReader.of(self.vectorizer_)
         reader = self.word_reader_

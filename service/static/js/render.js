@@ -149,7 +149,7 @@ export function renderParagraph(model, paragraph, view, handlers) {
   if (paragraph.role) {
     header.append(el("span", { class: `role role-${paragraph.role}`, title: "what the paragraph is on the page" }, `${paragraph.role} ${paragraph.role_score?.toFixed(2) ?? ""}`));
   }
-  // A body paragraph whose words the model mostly does not know (another language) is not labelled either.
+  // A paragraph whose words the model mostly does not know (another language) is not labelled either.
   const read = paragraph.read !== false;
   // Not read comes first: the role of text in a language the model does not know is a guess too.
   if (!read) header.append(el("span", { class: "unread" }, `no topics or frames: the model knows ${Math.round(paragraph.known_words * 100)}% of its words (another language?)`));
