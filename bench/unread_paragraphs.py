@@ -61,7 +61,9 @@ def eval_set(bundle: ModelBundle, rows: list[dict[str, str]]) -> dict[str, Any]:
             "not_read_share": round(float((~scored.read[members]).mean()), 4),
             "with_topic_rule_off": sum(topic_before[i] for i in members),
             "with_topic_rule_on": sum(topic_after[i] for i in members),
-            "known_words_min_median_max": [round(float(f(shares)), 3) for f in (np.min, np.median, np.max)],
+            # NaN: not judged (too little Latin-script prose), read.
+            "known_words_min_median_max": [round(float(f(shares)), 3) for f in (np.nanmin, np.nanmedian, np.nanmax)],
+            "not_judged": int(np.isnan(shares).sum()),
         }
     read_anyway = [
         (rows[i]["id"], rows[i]["language"], round(float(scored.known_words[i]), 3))
@@ -98,8 +100,9 @@ def held_out(bundle: ModelBundle, min_known_words: float) -> dict[str, Any]:
         **figures,
         "paragraph_labels_changed": changed,
         "content_paragraphs_not_read": int((scored.content & ~scored.read).sum()),
-        "gold_content_known_words_min": round(float(scored.known_words[gold].min()), 3),
-        "gold_content_known_words_1st_percentile": round(float(np.percentile(scored.known_words[gold], 1)), 3),
+        "gold_content_known_words_min": round(float(np.nanmin(scored.known_words[gold])), 3),
+        "gold_content_known_words_1st_percentile": round(float(np.nanpercentile(scored.known_words[gold], 1)), 3),
+        "gold_content_not_judged": int(np.isnan(scored.known_words[gold]).sum()),
     }
 
 

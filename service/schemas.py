@@ -132,10 +132,10 @@ class ParagraphResult(BaseModel):
         examples=["body"],
     )
     role_score: float | None = Field(None, description="The role model's probability for that role")
-    known_words: float = Field(
+    known_words: float | None = Field(
         description="The share of the paragraph's distinct lower-case words (names and numbers aside) in the "
-        "model's vocabulary (1.0 for Latin-script text of fewer than 20 word characters or 3 such words: too "
-        "little to tell)",
+        "model's vocabulary; null where there is too little to judge (Latin-script text of fewer than 20 word "
+        "characters or 3 such words), which is read",
         examples=[0.96],
     )
     read: bool = Field(

@@ -290,7 +290,7 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
             roles = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
             content = np.isin(roles, self.config.roles.content)
         known_words = self.known_word_shares(texts)
-        read = known_words >= self.config.decision.min_known_words
+        read = ~(known_words < self.config.decision.min_known_words)  # NaN: not judged, read
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
         # Context is built from the paragraphs that were read: an untranslated headline gives none.
@@ -310,11 +310,11 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
 
     def known_word_shares(self, texts: list[str]) -> np.ndarray:
         """Per paragraph, the share of its distinct lower-case words in the content vocabulary (`training.known_words`);
-        1.0 for too little Latin-script prose to judge, and for every paragraph of a model without word features."""
+        NaN (not judged) for too little Latin-script prose, and for every paragraph of a model without word features."""
         if "word_reader_" not in self.__dict__:  # built on first use from the vectorizer; not saved
             self.word_reader_ = WordReader.of(self.vectorizer_)
         reader = self.word_reader_
-        return reader.known_shares(texts) if reader is not None else np.ones(len(texts))
+        return reader.known_shares(texts) if reader is not None else np.full(len(texts), np.nan)
 
     def decide(self, label_set: str, scores: np.ndarray, content: np.ndarray | None = None) -> list[list[str]]:
         """Labels per row. Rows not to be labelled (``content[i]`` False: `Scored.labelled`, not content or not

@@ -186,7 +186,9 @@ def classify(
     scored = bundle.score(paragraphs, label_sets, layout)
     scores = scored.scores
     decided = {name: bundle.decide(name, s, scored.labelled) for name, s in scores.items()}
-    known_words, read = np.round(scored.known_words, 4).tolist(), scored.read.tolist()
+    # None where the share was not judged (too little Latin-script prose): the paragraph is read.
+    known_words = [None if np.isnan(share) else share for share in np.round(scored.known_words, 4).tolist()]
+    read = scored.read.tolist()
     # The full feature matrices are built only for explanations (one per headline weight of the article block).
     X = {name: scored.features_of(name).tocsr() for name in label_sets} if explain else None
     # Rounded in numpy and turned into lists once: per-score Python rounding was most of a large request.

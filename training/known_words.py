@@ -23,8 +23,8 @@ import numpy as np
 from training.scoring import build_preprocessor, reproducible, stop_words_of
 
 # Latin-script text with fewer word characters ("Ditto.", a name) is too short for the share to mean anything: read.
-# Other scripts are exempt from the minimum: a whole Chinese sentence can be twelve characters, and Python counts
-# Devanagari's vowel signs as no word character at all.
+# Text mostly in other scripts is exempt from the minimum: a whole Chinese sentence can be twelve characters, and
+# Python counts Devanagari's vowel signs as no word character at all.
 MIN_WORD_CHARACTERS = 20
 # Nor can Latin-script text with fewer distinct words that start in lower case be judged: two-word headlines such as
 # "Shipping implications" (one word to judge by), bylines and captions of names, lines in capitals.
@@ -32,7 +32,9 @@ MIN_LOWER_CASE_WORDS = 3
 _WORD_CHARACTER = re.compile(r"\w")
 # E-mail and web addresses are no words of any language: left out before the words are counted.
 _ADDRESS = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)
-_BEYOND_LATIN = re.compile(r"[^\W\d_\x00-\u024f]")  # a letter of a script other than Latin (past Latin Extended-B)
+# A letter of a script other than Latin: past Latin Extended-B, IPA and modifier letters (Hawaiʻi), Latin Extended
+# Additional (Vietnamese), the fi/fl ligatures and full-width forms.
+_OTHER_SCRIPT = re.compile(r"[^\W\d_\x00-\u02ff\u1e00-\u1eff\ufb00-\ufb06\uff00-\uffef]")
 
 
 class WordReader:
@@ -66,29 +68,44 @@ class WordReader:
         return None
 
     def known_shares(self, texts: list[str]) -> np.ndarray:
-        """Per text, the share of its distinct words in the vocabulary, over the words that do not start with a
-        capital letter; 1.0 for Latin-script text of fewer than `MIN_WORD_CHARACTERS` word characters or
-        `MIN_LOWER_CASE_WORDS` such words (other scripts: over all its words, whatever its length)."""
-        shares = np.ones(len(texts))
+        """Per text, the share of its distinct words in the vocabulary: in Latin-script text, over the words that
+        start with a lower-case Latin letter; in text mostly of other scripts, over all its words, however short.
+        NaN (not judged: read) for Latin-script text of fewer than `MIN_WORD_CHARACTERS` word characters or
+        `MIN_LOWER_CASE_WORDS` such words."""
+        shares = np.full(len(texts), np.nan)
         preprocess, stop_words, known = self.preprocess, self.stop_words, self.vocabulary.__contains__
         for i, text in enumerate(texts):
             if "@" in text or "://" in text or "www." in text or "WWW." in text:  # the regex only where it can match
                 text = _ADDRESS.sub(" ", text)
             # Tokenized as written, to see capitals; the same tokens as the vectorizer's, which lower-cases first.
             tokens = self.tokenize(text)
-            if sum(map(len, tokens)) < MIN_WORD_CHARACTERS and self._too_short(text):
-                continue
             # Each word once: a foreign function word the vocabulary happens to hold ("des", "la") repeats.
             distinct = set(tokens)
-            lower = {preprocess(token) for token in distinct if token[0].isalpha() and not token[0].isupper()}
-            lower -= stop_words
-            if len(lower) < MIN_LOWER_CASE_WORDS and not _BEYOND_LATIN.search(text):
-                continue  # a headline of two words, a byline, a line in capitals: too little prose to judge
-            counted = lower or {preprocess(token) for token in distinct} - stop_words
+            if _mostly_other_script(text):
+                counted = {preprocess(token) for token in distinct} - stop_words
+            else:
+                if sum(map(len, tokens)) < MIN_WORD_CHARACTERS and _too_short(text):
+                    continue
+                # A name written in its own script inside English ("Xi Jinping (习近平)") is a name too.
+                counted = {
+                    preprocess(token)
+                    for token in distinct
+                    if token[0].islower() and (token.isascii() or not _OTHER_SCRIPT.search(token))
+                } - stop_words
+                if len(counted) < MIN_LOWER_CASE_WORDS:
+                    continue  # a headline of two words, a byline, a line in capitals: too little prose to judge
             # Word characters but no token (the token pattern needs two in a row): nothing the model can read.
             shares[i] = sum(map(known, counted)) / len(counted) if counted else 0.0
         return shares
 
-    @staticmethod
-    def _too_short(text: str) -> bool:
-        return len(_WORD_CHARACTER.findall(text)) < MIN_WORD_CHARACTERS and not _BEYOND_LATIN.search(text)
+
+def _mostly_other_script(text: str) -> bool:
+    """Whether more of the text's letters are of scripts other than Latin than of Latin."""
+    if text.isascii():
+        return False
+    others = len(_OTHER_SCRIPT.findall(text))
+    return others > 0 and 2 * others > sum(character.isalpha() for character in text)
+
+
+def _too_short(text: str) -> bool:
+    return len(_WORD_CHARACTER.findall(text)) < MIN_WORD_CHARACTERS
