@@ -116,7 +116,10 @@ def test_the_project_folder_can_move(project: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(moved)
     bundle, ref = load_model("models:/topicframe@champion", cache_dir=moved / "cache")
-    assert ref.version == "1" and bundle.predict(["Tariffs on steel imports rose again."])["topic"] == [["trade"]]
+    # Words of this toy model's vocabulary: text it has no words for would not be read (`decision.min_known_words`).
+    assert ref.version == "1" and bundle.predict(["The tariffs and the imports dominated the day."])["topic"] == [
+        ["trade"]
+    ]
     # From another folder, the store named by an absolute URI: its relative artifact paths are the store's.
     monkeypatch.chdir(moved.parent)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{moved / 'mlflow.db'}")
@@ -126,7 +129,7 @@ def test_the_project_folder_can_move(project: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     listed = subprocess.run(
         [sys.executable, "-m", "training.cli", "classify", "-", "--format", "csv"],
-        input="Customs officers seized the exports at the border.",
+        input="The customs and the exports dominated the day.",
         capture_output=True,
         text=True,
         cwd=moved,
@@ -134,4 +137,4 @@ def test_the_project_folder_can_move(project: Path, monkeypatch: pytest.MonkeyPa
         timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines()[1].endswith(",trade,Customs officers seized the exports at the border.")
+    assert listed.stdout.splitlines()[1].endswith(",trade,The customs and the exports dominated the day.")
