@@ -17,6 +17,11 @@ from training.train import prepare_data, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "labels"
+# Written for the tests: a German news paragraph, which the model cannot read (`decision.min_known_words`).
+GERMAN_NEWS = (
+    "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am Montag "
+    "in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
+)
 
 
 def keep_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:

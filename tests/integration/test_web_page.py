@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
+from tests.conftest import GERMAN_NEWS
 from training.config import RunConfig
 from training.registry import tracking_client
 from training.train import TrainingResult, evaluate
@@ -310,11 +311,7 @@ def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: A
 
 def test_a_paragraph_in_another_language_reads_as_not_read(open_page: Any, service: Service) -> None:
     """No chips and a note saying how few of its words the model knows; the summary counts it apart."""
-    german = (
-        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
-        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
-    )
-    text = ARTICLE.rstrip() + "\n\n" + german
+    text = ARTICLE.rstrip() + "\n\n" + GERMAN_NEWS
     page = open_page().page
     classify_in_page(page, text)
     expected = api_result(service, text)["paragraphs"][-1]

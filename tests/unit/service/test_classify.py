@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.routes.classify import INLINE_MAX_EXPLAINED_PARAGRAPHS, INLINE_MAX_PARAGRAPHS, run_classifier, runs_inline
 from service.schemas import ClassifyResponse
+from tests.conftest import GERMAN_NEWS
 from training.bundle import ModelBundle
 from training.classify import split_paragraphs
 
@@ -106,11 +107,8 @@ def test_non_content_roles_get_no_labels_whatever_their_scores(client: TestClien
     assert body["paragraphs"][1]["role"] == "body" and body["paragraphs"][1]["labels"]["topic"]
 
 
-# Written for these tests: a German and a Chinese news paragraph, and an English one full of foreign names.
-GERMAN = (
-    "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am Montag "
-    "in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
-)
+# Written for these tests: a Chinese news paragraph, and an English one full of foreign names (German: conftest).
+GERMAN = GERMAN_NEWS
 CHINESE = "外交部发言人周三表示，中方愿与有关国家继续就关税问题进行磋商，争取尽早达成协议。"
 # An English sentence that is mostly names, and a whole Japanese sentence of twelve characters.
 NAMES = "Mitsotakis named Nikos Dendias, Giorgos Gerapetritis, Kostis Hatzidakis and Akis Skertsos to the cabinet."

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
+from tests.conftest import GERMAN_NEWS
 from training.bundle import ModelBundle, load_bundle
 from training.codebook import Codebook, LabelDefinition
 from training.config import ClassifierConfig, load_config
@@ -709,11 +710,7 @@ def test_known_words_are_the_lower_case_words_in_the_vocabulary_and_short_latin_
 def test_a_content_paragraph_the_model_cannot_read_gets_no_labels_and_keeps_its_role(bundle: ModelBundle) -> None:
     """`decision.min_known_words`: the rule is the model's, so `predict` (what evaluation, batch and the pyfunc
     use) applies it; with it at 0 the same paragraph is labelled by the same scores."""
-    german = (
-        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
-        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
-    )
-    texts = [ARTICLE[0], german]
+    texts = [ARTICLE[0], GERMAN_NEWS]
     layout = ArticleLayout.alone(2)
     scored = bundle.score(texts, layout=layout)
     assert scored.read.tolist() == [True, False] and scored.content.all()
@@ -759,12 +756,8 @@ def test_names_do_not_make_english_unreadable_and_short_sentences_of_other_scrip
 def test_a_paragraph_not_read_gives_its_neighbours_no_context(bundle: ModelBundle) -> None:
     """A German paragraph between two English ones: the first English paragraph's scores are those it gets with
     the German one left out (its next neighbour is the second English paragraph, not the German one)."""
-    german = (
-        "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am "
-        "Montag in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
-    )
     english = [ARTICLE[0], ARTICLE[1]]
-    with_german = bundle.score([english[0], german, english[1]], layout=ArticleLayout.single_article(3))
+    with_german = bundle.score([english[0], GERMAN_NEWS, english[1]], layout=ArticleLayout.single_article(3))
     without = bundle.score(english, layout=ArticleLayout.single_article(2))
     assert with_german.read.tolist() == [True, False, True]
     assert with_german.roles is not None and without.roles is not None
