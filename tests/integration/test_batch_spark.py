@@ -309,6 +309,7 @@ def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
     good.write_text("id,text\n1,hello\n")
     (tmp_path / "exists").mkdir()
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "appended.csv").write_bytes(b"id,text\r\n1,hello\r\n2,rows added by another tool\n")
     tampered = tmp_path / "tampered"
     tampered.mkdir()
     shutil.copytree(bundle_dir, tampered, dirs_exist_ok=True)
@@ -317,6 +318,7 @@ def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
         (["--input", str(tmp_path / "nope.csv")], "nope.csv: input not found"),
         (["--input", str(tmp_path / "*.parquet")], "*.parquet: the glob matches no file"),
         (["--input", str(tmp_path / "notes.txt")], "notes.txt: unknown input format '.txt'"),
+        (["--input", str(tmp_path / "appended.csv")], "appended.csv:3: this line ends with LF"),
         (["--input", str(good), "--format", "xml"], "--format xml: unknown output format"),
         (["--input", str(good), "--output", str(tmp_path / "exists")], "output exists; pass --overwrite"),
         (["--input", str(good), "--model", "models:/no-such-model/3"], "registered model 'no-such-model' has no"),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -187,6 +189,54 @@ def _local_csv_header(file: str) -> tuple[str, ...] | None:
 
     with _open_text(file.removeprefix("file://")) as f:
         return tuple(next(csv.reader(f), []))
+
+
+# What matters in a CSV file for its line endings: a quote opens or closes a quoted field (a doubled quote
+# inside one closes and re-opens it), and outside quotes a line break ends a record.
+_QUOTE_OR_BREAK = re.compile(r'"|\r\n|\n|\r')
+_ENDING_NAMES = {"\r\n": "CRLF (\\r\\n)", "\n": "LF (\\n)", "\r": "CR (\\r)"}
+
+
+def check_line_endings(file: str, chunk_chars: int = 1 << 20) -> None:
+    """Refuse a local CSV file whose records do not all end the same way.
+
+    Spark reads a multi-line CSV file with the line ending of its first line: in a file that starts with CRLF
+    and goes on with LF (rows appended by another tool), every LF row ran into the one before it and the pair
+    was rejected as one malformed record; the other way round, each CRLF row kept a carriage return in its last
+    column. Breaks inside quoted fields are text and may differ (a spreadsheet's CRLF rows with LF inside
+    cells are fine).
+    """
+    with _open_text(file.removeprefix("file://")) as f:
+        first: str | None = None
+        for line, ending in _record_breaks(f, chunk_chars):
+            first = first or ending
+            if ending != first:
+                raise BatchInputError(
+                    f"{file}:{line}: this line ends with {_ENDING_NAMES[ending]} but the file's first line ends "
+                    f"with {_ENDING_NAMES[first]}; Spark reads a CSV file with one line ending, so its rows would "
+                    "run together. Convert the file to one line ending (e.g. dos2unix) and run again"
+                )
+
+
+def _record_breaks(f: IO[str], chunk_chars: int) -> Iterator[tuple[int, str]]:
+    """(line number, the break) for each line break outside quoted fields; every break counts as a line.
+    Read in chunks, so a large file costs one pass over its text, not its size in memory."""
+    line, in_quotes, carry = 1, False, ""
+    while True:
+        chunk = f.read(chunk_chars)
+        text, carry = carry + chunk, ""
+        if chunk and text.endswith("\r"):  # a CRLF split between two chunks is one break, not two
+            text, carry = text[:-1], "\r"
+        for match in _QUOTE_OR_BREAK.finditer(text):
+            token = match.group()
+            if token == '"':
+                in_quotes = not in_quotes
+                continue
+            if not in_quotes:
+                yield line, token
+            line += 1
+        if not chunk:
+            return
 
 
 def _open_text(path: str) -> IO[str]:

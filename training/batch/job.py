@@ -74,9 +74,11 @@ def check_options(options: BatchOptions) -> list[str]:
     for pattern in options.inputs:
         if not has_scheme(pattern):
             files += expand_local(pattern)
-    from training.batch.inputs import group_by_format
+    from training.batch.inputs import check_line_endings, group_by_format
 
-    group_by_format(files)  # an unknown extension fails here, before the JVM starts
+    # An unknown extension or a CSV file whose rows end two ways fails here, before the JVM starts.
+    for file in group_by_format(files).get("csv", []):
+        check_line_endings(file)
     if not has_scheme(options.output):
         from pathlib import Path
 
