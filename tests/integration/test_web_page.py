@@ -502,17 +502,28 @@ def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     page.fill("#article-text", "Tariffs " * (MAX_PARAGRAPH_CHARS // 8 + 10))
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("TOPICFRAME_MAX_PARAGRAPH_CHARS")
+    expect(page.locator("#status")).to_contain_text("The results below are for the earlier text.")
     expect(page.locator("#status")).to_have_class("status error")
-    expect(page.locator("#paragraphs > li")).to_have_count(0)  # the earlier article's results are gone
+    # The earlier article's results stay (they were wiped), marked as the earlier text's and not downloadable.
+    shown = page.locator("#paragraphs > li").count()
+    assert shown > 0
+    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
+    for action in ("#download-json", "#download-csv", "#correct-mode"):
+        expect(page.locator(action)).to_be_disabled()
     shot(page, "06-over-limit")
 
     # A 500 with an HTML body, as a failing proxy in front of the service would send (the service itself
-    # answers JSON): the page says what happened instead of going blank.
+    # answers JSON): the page says what happened instead of going blank. Sent for the text the results are
+    # for, the failure leaves them as they were: current, and their actions usable.
+    classify_in_page(page, ARTICLE)
     page.route("**/v1/classify", lambda route: route.fulfill(status=502, body="<html>Bad Gateway</html>"))
-    page.fill("#article-text", ARTICLE)
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("HTTP 502")
+    expect(page.locator("#status")).not_to_contain_text("earlier text")
     assert page.locator("#classify").is_enabled()
+    expect(page.locator("#paragraphs > li")).to_have_count(shown)
+    expect(page.locator("#panel-results")).not_to_have_class(re.compile(r"\bstale\b"))
+    expect(page.locator("#download-json")).to_be_enabled()
 
 
 def test_a_model_that_is_not_ready_shows_its_readyz_state(browser: Browser, service: Service, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 // What the service told us about the model, and what the page shows now.
 const model = { info: null, thresholds: {}, decisionRule: null, roles: [], contentSets: [], setLabels: {}, loaded: false };
-const view = { result: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false };
+const view = { result: null, classifiedText: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false };
 
 function setStatus(message, kind = "") {
   const status = $("status");
@@ -156,14 +156,6 @@ function enableResultActions(on) {
   }
 }
 
-function clearResults() {
-  view.result = null;
-  view.selected = null;
-  $("summary").replaceChildren();
-  $("paragraphs").replaceChildren();
-  enableResultActions(false);
-}
-
 function markStale() {
   if (!view.result || $("panel-results").classList.contains("stale")) return;
   $("panel-results").classList.add("stale");
@@ -191,6 +183,7 @@ async function classify() {
   try {
     const { data, requestId } = await api("/v1/classify", { method: "POST", body: { text, explain: EXPLAIN_TERMS, include_scores: true } });
     view.result = data;
+    view.classifiedText = text;
     view.requestId = requestId;
     view.selected = null;
     startDrafts();
@@ -207,12 +200,15 @@ async function classify() {
     view.renders += 1;
     document.body.dataset.rendered = String(view.renders); // tests and measurements wait for this: results shown
   } catch (error) {
-    clearResults(); // the last article's results would read as this text's
+    // A failed request (a text over a limit, a proxy's 502) keeps the results the analyst had: marked as the
+    // earlier text's when this text differs, so they cannot be read, downloaded or corrected as this one's.
+    const kept = view.result && text !== view.classifiedText ? " The results below are for the earlier text." : "";
+    if (kept) markStale();
     if (error.status === 503) {
       const state = await readiness();
-      setStatus(`The model is not ready (${state.reason}): ${state.message}`, "warn");
+      setStatus(`The model is not ready (${state.reason}): ${state.message}${kept}`, "warn");
     } else {
-      setStatus(`Could not classify: ${error.message}`, "error");
+      setStatus(`Could not classify: ${error.message}${kept}`, "error");
     }
   } finally {
     button.disabled = false;
