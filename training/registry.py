@@ -286,8 +286,15 @@ def fetch_bundle_dir(ref: ModelRef, cache_dir: Path | None = None, client: Mlflo
     return bundle_dir_in(target)
 
 
+def default_cache_dir() -> Path:
+    """Where registry downloads are cached when no directory is given: ``TOPICFRAME_MODEL_CACHE_DIR`` (the
+    service's setting, so the CLI, batch and the service share one cache), else a directory in the temp dir."""
+    configured = os.environ.get("TOPICFRAME_MODEL_CACHE_DIR", "").strip()
+    return Path(configured).expanduser() if configured else Path(tempfile.gettempdir()) / "topicframe-models"
+
+
 def _cached_copy(ref: ModelRef, cache_dir: Path | None) -> Path:
-    cache_root = cache_dir or Path(tempfile.gettempdir()) / "topicframe-models"
+    cache_root = cache_dir or default_cache_dir()
     return cache_root / ref.name / f"{ref.version}-{str(ref.bundle_sha256)[:16]}"
 
 

@@ -427,6 +427,17 @@ def test_classify_reads_stdin_and_csv_echoes_ids_and_writes_every_format(race: V
     assert shown.exit_code == 0 and "x9" in shown.stdout and "Decision rule:" in shown.stdout
 
 
+def test_the_cli_caches_registry_downloads_where_the_service_does(race: Versions, tmp_path: Path) -> None:
+    """TOPICFRAME_MODEL_CACHE_DIR was the service's alone: the CLI (and batch) downloaded to the temp dir."""
+    race.set_champion(race.good)
+    cache = tmp_path / "model-cache"
+    result = runner.invoke(
+        app, ["classify", "-"], input="The tariffs dominated the day.", env={"TOPICFRAME_MODEL_CACHE_DIR": str(cache)}
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(cache.rglob("manifest.json"))) == 1
+
+
 def test_classify_reads_html_and_markdown_files_as_their_paragraphs(race: Versions, tmp_path: Path) -> None:
     race.set_champion(race.good)
     texts = ["The tariffs and the customs dominated the day.", "The troops and the missile dominated the day."]
