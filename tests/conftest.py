@@ -18,6 +18,15 @@ from training.train import prepare_data, train_model
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "labels"
 # Written for the tests: a German news paragraph, which the model cannot read (`decision.min_known_words`).
+# A short article of the Daily Ledger (written for these tests): two body paragraphs and a photo credit.
+LEDGER_ARTICLE = [
+    "Washington and Beijing agreed to extend the tariff truce, with China pledging to buy more soybeans and liquefied "
+    "natural gas from American exporters over the next two years.",
+    "Customs officers detained three shipments of solar panels at the port of Los Angeles under the forced labour "
+    "law, saying the polysilicon inside was traced to camps in Xinjiang.",
+    "Photograph: Kim Lee for the Daily Ledger",
+]
+
 GERMAN_NEWS = (
     "Die Bundesregierung will die Zölle auf Stahl aus Fernost erhöhen, teilte das Wirtschaftsministerium am Montag "
     "in Berlin mit; die Gespräche mit Peking sollen dennoch weitergehen."
