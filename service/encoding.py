@@ -1,4 +1,4 @@
-"""JSON encoding for responses and log lines."""
+"""JSON encoding for responses and log lines, and the one check the service makes on a request body's JSON."""
 
 from __future__ import annotations
 
@@ -19,3 +19,52 @@ def to_json(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value, ensure_ascii=True).encode("ascii")
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object read as its (key, value) pairs, a repeated key kept."""
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    read = dict(pairs)
+    if len(read) != len(pairs):
+        raise _RepeatedKey
+    return read
+
+
+def duplicate_key(text: str) -> list[str | int] | None:
+    """The path to the first key a JSON object in ``text`` names twice (``["labels", "topic"]``), or None.
+
+    Python's JSON reader, like most, keeps the last of two values silently. Text that is not JSON is None here:
+    the route that reads it says what is wrong. Only a body with a repeated key is read a second time, to name it.
+    """
+    try:
+        json.loads(text, object_pairs_hook=_refuse_repeated_keys)
+        return None
+    except _RepeatedKey:
+        return _first_repeated_key(json.loads(text, object_pairs_hook=_Pairs), [])
+    except (ValueError, RecursionError):
+        return None
+
+
+def _first_repeated_key(value: Any, path: list[str | int]) -> list[str | int] | None:
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, _ in value:
+            if key in seen:
+                return [*path, key]
+            seen.add(key)
+        children: list[tuple[str | int, Any]] = [(key, child) for key, child in value]
+    elif isinstance(value, list):
+        children = list(enumerate(value))
+    else:
+        return None
+    for step, child in children:
+        found = _first_repeated_key(child, [*path, step])
+        if found is not None:
+            return found
+    return None

@@ -18,7 +18,8 @@ the JSON it is, on every route as on /v1/classify (which reads its body itself);
 FastAPI would otherwise say "Input should be a valid dictionary" about it. And a
 body that is not UTF-8 is one 422 on every route, naming the byte (FastAPI's own
 routes answered 400 "There was an error parsing the body", or read a UTF-16 BOM
-as another encoding, where /v1/classify answered 422).
+as another encoding, where /v1/classify answered 422). So is a JSON object that names
+a key twice (its path in ``loc``): the route would read one value and drop the other.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.encoding import to_json
+from service.encoding import duplicate_key, to_json
 from service.errors import limit_error
 from service.metrics import Metrics
 from service.server import REQUEST_ID, TIMED_OUT
@@ -246,6 +247,23 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 _READ_AS_JSON = (b"", b"application/x-www-form-urlencoded", b"text/plain")
 
 
+def _unreadable_body(body: bytes) -> dict[str, Any] | None:
+    """The 422 error for a body no route should read, or None: one that is not UTF-8, or a JSON object that
+    names a key twice (the route would read one of the two values and drop the other without a word)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {exc.start})", "type": "json_invalid"}
+    duplicated = duplicate_key(text)
+    if duplicated is None:
+        return None
+    return {
+        "loc": ["body", *duplicated],
+        "msg": f"the key '{duplicated[-1]}' appears more than once in one object: send it once",
+        "type": "json_duplicate_key",
+    }
+
+
 class JsonBodies:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -283,11 +301,9 @@ class JsonBodies:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            item = {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {exc.start})", "type": "json_invalid"}
-            start, error = _json_response_messages(422, {"detail": [item]})
+        refused = _unreadable_body(body)
+        if refused is not None:
+            start, error = _json_response_messages(422, {"detail": [refused]})
             await send(start)
             await send(error)
             return

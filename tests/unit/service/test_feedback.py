@@ -308,6 +308,43 @@ def test_a_body_that_is_not_utf8_is_the_same_422_on_every_route(
     ]
 
 
+@pytest.mark.parametrize(
+    ("path", "raw", "loc"),
+    [
+        ("/v1/classify", '{"text": "Tariffs rose.", "text": "Troops moved."}', ["text"]),
+        (
+            "/v1/classify",
+            '{"paragraphs": [{"text": "a"}, {"text": "b", "role": "x", "role": "y"}]}',
+            ["paragraphs", 1, "role"],
+        ),
+        (
+            "/v1/feedback",
+            '{"text": "Tariffs rose.", "labels": {"topic": ["trade"], "topic": ["economy"]}}',
+            ["labels", "topic"],
+        ),
+        ("/v1/compare", '{"text": "Tariffs rose.", "a": "champion", "a": "1", "b": "1"}', ["a"]),
+    ],
+)
+def test_a_json_object_naming_a_key_twice_is_a_422_with_its_path(
+    app_client: TestClient, path: str, raw: str, loc: list[str | int]
+) -> None:
+    """The last of the two values was read and the other dropped without a word (a correction's topics, say)."""
+    response = app_client.post(path, content=raw.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.headers["x-request-id"]
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body", *loc] and item["type"] == "json_duplicate_key"
+    assert f"the key '{loc[-1]}' appears more than once" in item["msg"]
+
+
+def test_only_a_key_repeated_in_one_object_is_a_repeat() -> None:
+    from service.encoding import duplicate_key
+
+    assert duplicate_key('{"a": {"x": 1}, "b": [{"x": 2}, {"x": 3}]}') is None  # the same key in two objects
+    assert duplicate_key('{"a": {"x": 1}, "b": [{"x": 2}, {"y": 3, "y": 4}]}') == ["b", 1, "y"]
+    assert duplicate_key('{"a": 1, "a": 1}') == ["a"]  # the same value twice is still a repeat
+    assert duplicate_key('{"a": 1,') is None and duplicate_key("[" * 100_000) is None  # left to the route
+
+
 @pytest.mark.parametrize("path", ["/v1/classify", "/v1/feedback", "/v1/compare"])
 def test_a_compressed_body_is_a_415_naming_its_encoding(app_client: TestClient, path: str) -> None:
     """A gzip body was read as JSON and answered 422 "not valid UTF-8 (byte 1)", blaming the JSON."""
