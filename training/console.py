@@ -138,6 +138,8 @@ def print_promotion(result: PromotionResult) -> None:
                 for name, (old, new) in result.per_set.items()
             )
         )
+    if result.caveat:
+        print_warning(result.caveat)
     style = "green" if result.promoted else "yellow"
     console.print(f"{'promoted' if result.promoted else 'not promoted'}: {result.reason}", style=style)
 

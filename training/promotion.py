@@ -53,6 +53,7 @@ class PromotionResult:
     reason: str = ""
     # Every label set's micro-F1 on the same test data: set -> (champion, candidate).
     per_set: dict[str, tuple[float | None, float]] = field(default_factory=dict)
+    caveat: str = ""  # why the comparison may not be on data neither model was trained on
 
 
 def promotion_metric(bundle: ModelBundle) -> str:
@@ -186,6 +187,24 @@ def _test_records(run_id: str | None) -> list[dict[str, str]]:
             return list(csv.DictReader(f))
 
 
+# How a run's test part was chosen (its `split_method` tag) when no training row of another run can be in it: a
+# separate test file, or rows the data itself marks 'test' (which every run on that data holds out).
+_SEPARATE_TEST_DATA = ("test files", "split column")
+
+
+def _test_data_caveat(client: MlflowClient, run_id: str | None, version: str) -> str:
+    """A warning when the candidate was tested on a part of its own training files (no ``--test-data``): the
+    champion, trained on other data, may have been trained on some of those rows, and then scores them as seen."""
+    method = client.get_run(run_id).data.tags.get("split_method", "") if run_id else ""
+    if not method or method in _SEPARATE_TEST_DATA:
+        return ""
+    return (
+        f"version {version} was tested on a part of its own training files ({method}), not on a separate test file: "
+        "the champion may have been trained on some of those rows, so this comparison may not be on unseen data. "
+        "Train with --test-data (e.g. labels/paragraphs_test.csv) to compare on data neither model has seen"
+    )
+
+
 def promote(
     version: str,
     model_name: str = MODEL_NAME,
@@ -226,6 +245,7 @@ def promote(
             records = _test_records(ref.run_id) if records is None else records
             result = compare_models(candidate, champion, records, min_gain, max_regression)
             result.candidate_version, result.champion_version = version, compared_with.version
+            result.caveat = _test_data_caveat(client, ref.run_id, version)
             if not result.promoted and force:
                 result.promoted, result.reason = True, f"forced (--force) although {result.reason}"
             elif not result.promoted:

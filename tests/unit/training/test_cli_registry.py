@@ -365,6 +365,26 @@ def test_promotion_without_a_race_moves_the_alias_only_for_a_better_model(race: 
     assert same.exit_code == 0 and f"version {race.good} is already the champion" in same.output
 
 
+def test_a_candidate_tested_on_part_of_its_own_training_files_is_promoted_with_a_caveat(race: Versions) -> None:
+    """Trained with --data and no --test-data, a version is tested on rows held out from its own files, which the
+    champion may have been trained on: promotion compared the two on them without a word (a tester's loop)."""
+    run_id = race.client.get_model_version("topicframe", race.good).run_id
+    assert race.client.get_run(run_id).data.tags["split_method"] == "test files"
+    race.set_champion(race.medium)
+    on_a_test_file = runner.invoke(app, ["promote", race.good])
+    assert on_a_test_file.exit_code == 0 and "not on a separate test file" not in on_a_test_file.output
+    race.set_champion(race.medium)
+    race.client.set_tag(run_id, "split_method", "grouped by article_id")
+    try:
+        on_own_rows = runner.invoke(app, ["promote", race.good])
+    finally:
+        race.client.set_tag(run_id, "split_method", "test files")
+    assert on_own_rows.exit_code == 0, on_own_rows.output
+    said = " ".join(on_own_rows.output.split())
+    assert f"version {race.good} was tested on a part of its own training files (grouped by article_id)" in said
+    assert "Train with --test-data" in said and champion(race.client) == race.good
+
+
 # --- promotion rules, --force, --rollback -------------------------------------------------------------
 
 
