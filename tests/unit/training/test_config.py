@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import LABELS, write_csv
 from training.codebook import load_codebook
 from training.config import flatten_params, load_config, parse_override
+from training.dataset import DataValidationError
 from training.errors import ConfigError
 from training.train import label_set_codebooks, prepare_data
 
@@ -152,3 +153,23 @@ def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None
     mapped = base | {"data.label_columns": {"tone": "mood"}}
     with pytest.raises(ConfigError, match=r"column 'mood' is mapped to label set 'tone' .* no codebook .*tone.yaml"):
         prepare_data(load_config(None, mapped))
+
+
+def test_a_test_paragraph_also_in_the_training_data_is_a_leak_naming_both_rows(tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "topic.yaml").write_text((LABELS / "topic.yaml").read_text())
+    data = write_csv(tmp_path / "data.csv", discovery_rows({}), ["id", "text", "topic"])
+    test = write_csv(
+        tmp_path / "test.csv",
+        [
+            {"id": "t1", "text": "Envoys met.", "topic": "diplomacy"},
+            {"id": "t2", "text": "Envoys met in Doha.", "topic": "diplomacy"},
+        ],
+    )
+    config = {"data.train": [str(data)], "data.test": [str(test)], "data.labels_dir": str(labels), "cv.folds": 2}
+    with pytest.raises(DataValidationError) as raised:
+        prepare_data(load_config(None, config | {"data.min_positives": 0}))
+    [problem] = raised.value.problems
+    assert (problem.source, problem.line) == (str(test), 3)
+    assert problem.message == f"this test paragraph also appears in the training data ({data}:3)"
