@@ -24,7 +24,14 @@ from fastapi import APIRouter, Request, Response
 from service.dependencies import serving_model
 from service.encoding import to_json
 from service.errors import ClientError
-from service.model_store import REGISTRY_UNREACHABLE, describe_error, explain_failure, in_daemon_thread
+from service.model_store import (
+    ALIAS_NOT_SET,
+    MODEL_NOT_FOUND,
+    REGISTRY_UNREACHABLE,
+    describe_error,
+    explain_failure,
+    in_daemon_thread,
+)
 from service.routes.classify import ERRORS, label_sets_of, run_classifier, text_paragraphs
 from service.routes.models import listing_timeout
 from service.schemas import ClassifyRequest, CompareRequest, CompareResponse, ErrorResponse
@@ -108,7 +115,16 @@ def resolve(choice: str, field: str, served: ServedModel) -> ModelRef:
         failure = explain_failure(exc, uri)
         if failure.reason == REGISTRY_UNREACHABLE:
             raise ClientError(502, ["body", field], failure.message, failure.reason) from None
-        raise ClientError(422, ["body", field], describe_error(exc).split(": ", 1)[-1], "unknown_version") from None
+        # Said without the registry's address: a client needs to know the version is not there, not where the
+        # registry keeps its files (a SQLite path on the server).
+        what = f"version {choice}" if _VERSION.match(choice) else f"alias '{choice}'"
+        if failure.reason in (ALIAS_NOT_SET, MODEL_NOT_FOUND):
+            raise ClientError(
+                422, ["body", field], f"registered model '{name}' has no {what}", "unknown_version"
+            ) from None
+        raise ClientError(
+            502, ["body", field], f"the registry could not say which model {what} is", failure.reason
+        ) from None
     return ModelRef(uri=ref.uri, name=ref.name, version=ref.version, alias=ref.alias, run_id=ref.run_id)
 
 

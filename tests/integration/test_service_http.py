@@ -241,6 +241,15 @@ def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Pa
             f"{base}/v1/compare", json={"text": ARTICLE, "a": registry.first, "b": "current"}, timeout=120
         )
         assert compared.status_code == 200, compared.text
+        for choice, what in (
+            ("99", "version 99"),
+            ("nightly", "alias 'nightly'"),
+        ):  # said without the registry's address
+            missing = httpx.post(f"{base}/v1/compare", json={"text": ARTICLE, "a": choice, "b": "current"}, timeout=60)
+            assert missing.status_code == 422, missing.text
+            assert missing.json()["detail"] == [
+                {"loc": ["body", "a"], "msg": f"registered model '{MODEL}' has no {what}", "type": "unknown_version"}
+            ]
         mapped = Path(f"/proc/{pids[0]}/maps").read_text()  # one worker: `topicframe serve` runs it in-process
         assert "site-packages/numpy/" in mapped  # the file is read right: the worker's own libraries are listed
         assert "/pandas/" not in mapped and "/pyarrow/" not in mapped, "the worker has loaded pandas or pyarrow"
