@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service.dependencies import (
     ADMIN_KEY_HEADER,
@@ -62,8 +62,12 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Storable = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[Storable, Field(min_length=1, max_length=200)]
+# Strings the store can hold. Each length is checked before the NUL check: checked after it, pydantic named the
+# limit in "Value should have at most 200 items after validation", as if the string were a list.
+_NO_NUL = AfterValidator(_no_nul)
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), _NO_NUL]
+Version = Annotated[str, StringConstraints(max_length=64), _NO_NUL]
+Note = Annotated[str, StringConstraints(max_length=2000), _NO_NUL]
 # A codebook has a dozen labels and a model three sets: far larger lists are refused by the schema, in one error,
 # before any label is looked up (60,000 unknown labels took 6 s on the event loop and a 15 MB answer).
 MAX_LABEL_SETS = 20
@@ -83,7 +87,7 @@ class FeedbackModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     name: Name = Field(description="registered model name the user saw, e.g. topicframe")
-    version: Storable | None = Field(None, max_length=64, description="its version (null for a local model)")
+    version: Version | None = Field(None, description="its version (null for a local model)")
 
 
 class FeedbackRequest(BaseModel):
@@ -115,7 +119,7 @@ class FeedbackRequest(BaseModel):
     model: FeedbackModel | None = Field(None, description="the model whose answer is being corrected")
     request_id: Name | None = Field(None, description="X-Request-ID of the classification being corrected")
     article_id: Name | None = Field(None, description="the article the paragraph belongs to")
-    note: Storable | None = Field(None, max_length=2000, description="free text for the people reviewing corrections")
+    note: Note | None = Field(None, description="free text for the people reviewing corrections")
 
 
 class FeedbackCreated(BaseModel):

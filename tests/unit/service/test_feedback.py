@@ -205,6 +205,10 @@ def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) ->
         ({**CORRECTION, "note": "a\x00b"}, ["body", "note"], "value_error"),
         ({**CORRECTION, "labels": {"topic\x00": []}}, ["body", "labels", "topic\x00", "[key]"], "value_error"),
         ({**CORRECTION, "model": {"name": "tf", "version": "3\x00"}}, ["body", "model", "version"], "value_error"),
+        # A limit is said in characters (it read "at most 200 items after validation", as if of a list).
+        ({**CORRECTION, "request_id": "r" * 201}, ["body", "request_id"], "string_too_long"),
+        ({**CORRECTION, "note": "n" * 2001}, ["body", "note"], "string_too_long"),
+        ({**CORRECTION, "model": {"name": "tf", "version": "9" * 65}}, ["body", "model", "version"], "string_too_long"),
     ],
 )
 def test_bad_bodies_are_422_naming_the_field(app_client: TestClient, body: Any, loc: list[Any], kind: str) -> None:
