@@ -111,9 +111,13 @@ class FeedbackRequest(BaseModel):
     text: Annotated[NonBlank, AfterValidator(_no_nul)] = Field(
         description="one paragraph (no blank lines), at most TOPICFRAME_MAX_PARAGRAPH_CHARS"
     )
+    # Optional for a byline, caption, promo or footer, which carry none; a body or headline paragraph left without
+    # it is told which sets are missing (check_labels), as when one set is left out.
     labels: dict[Name, Annotated[list[Name], Field(max_length=MAX_LABELS_PER_SET)]] = Field(
+        default_factory=dict,
         max_length=MAX_LABEL_SETS,
-        description="per label set (GET /v1/labels), the right labels; every content set, [] for none",
+        description="per label set (GET /v1/labels), the right labels: every content set, [] for none; "
+        "may be left out for a paragraph whose role carries no labels (byline, caption, promo, footer)",
     )
     role: Name | None = Field(None, description="what the paragraph is (body, headline, caption...); default body")
     model: FeedbackModel | None = Field(None, description="the model whose answer is being corrected")

@@ -189,6 +189,9 @@ def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) ->
     # One paragraph may hold single newlines, as a classified paragraph can: only a blank line splits one.
     byline = {"text": "By Jane Smith, Staff Reporter\njane.smith@example-ledger.com", "labels": {}, "role": "byline"}
     assert app_client.post("/v1/feedback", json=byline).status_code == 201
+    # Its labels may be left out as well ("send [] or leave the set out", the message for a caption's topics, said).
+    footer = {"text": "(c) 2026 The Daily Ledger. All rights reserved.", "role": "footer"}
+    assert app_client.post("/v1/feedback", json=footer).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -199,7 +202,8 @@ def test_a_caption_correction_needs_no_content_labels(app_client: TestClient) ->
         ({**CORRECTION, "text": "First paragraph.\n\nSecond paragraph."}, ["body", "text"], "too_many_paragraphs"),
         ({**CORRECTION, "labels": {"topic": "trade", "frame": []}}, ["body", "labels", "topic"], "list_type"),
         ({**CORRECTION, "colour": "red"}, ["body", "colour"], "extra_forbidden"),
-        ({k: v for k, v in CORRECTION.items() if k != "labels"}, ["body", "labels"], "missing"),
+        # A body paragraph's sets are needed (a byline's are not: test_a_caption_correction_needs_no_content_labels)
+        ({k: v for k, v in CORRECTION.items() if k != "labels"}, ["body", "labels"], "invalid_label"),
         # NUL cannot be stored in PostgreSQL's text (it was a 500 there): refused in every text field.
         ({**CORRECTION, "text": "Tariffs\x00 rose."}, ["body", "text"], "value_error"),
         ({**CORRECTION, "note": "a\x00b"}, ["body", "note"], "value_error"),
