@@ -250,6 +250,8 @@ def promote(
         return
     if version is None:
         raise TopicframeError("give the VERSION to promote (or --rollback)")
+    if not version.isdigit():
+        raise TopicframeError(f"VERSION is a registered version's number (e.g. 3), not '{version}'")
     rules = run_config.promotion
     result = promote_version(
         version,

@@ -417,6 +417,11 @@ def test_min_gain_force_and_rollback_through_the_cli(race: Versions) -> None:
         rolled = runner.invoke(app, ["promote", "--rollback"])
         assert rolled.exit_code == 0 and f"to v{back_to}" in rolled.output
         assert champion(race.client) == back_to
+    not_a_number = runner.invoke(app, ["promote", "abc"])
+    assert (
+        not_a_number.exit_code == 1
+        and "VERSION is a registered version's number (e.g. 3), not 'abc'" in not_a_number.output
+    )
     nothing = runner.invoke(app, ["promote", "--rollback"])
     assert nothing.exit_code == 1 and "no earlier champion recorded" in nothing.output
     assert champion(race.client) == race.medium
