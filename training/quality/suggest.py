@@ -141,6 +141,8 @@ def _read_pool_file(pool: Pool, path: Path, name: str, text_column: str) -> None
 def _read_csv(pool: Pool, path: Path, name: str, content: str, text_column: str) -> None:
     reader = csv.DictReader(io.StringIO(content, newline=""))
     columns = reader.fieldnames or []
+    if not columns:  # as training and `audit` say it
+        raise TopicframeError(f"{path}: file is empty (expected a header row)")
     if text_column not in columns:
         raise TopicframeError(f"{path}:1: no '{text_column}' column (columns: {', '.join(columns) or 'none'})")
     previous = 1  # a record starts on the line after the previous one ended (quoted fields span lines)

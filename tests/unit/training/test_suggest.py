@@ -68,6 +68,7 @@ def test_a_pool_directory_or_glob_is_read_as_its_files(tmp_path: Path) -> None:
     ("content", "name", "message"),
     [
         ("id,body\n1,Envoys met.\n", "pool.csv", "pool.csv:1: no 'text' column (columns: id, body)"),
+        ("", "empty.csv", "empty.csv: file is empty (expected a header row)"),  # as `audit` and `train` say it
         ("id,text\n1,\n", "pool.csv", "no paragraphs in the pool"),
         ("\n\n", "empty.txt", "no paragraphs in the pool"),
         ('{"body": "x"}\n', "pool.jsonl", "pool.jsonl:1: expected an object with a string field 'text'"),
