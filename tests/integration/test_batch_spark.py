@@ -25,7 +25,7 @@ from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
 from tests.conftest import LABELS
-from training.batch.inputs import BatchInputError
+from training.batch.inputs import NOT_UTF8, BatchInputError
 from training.batch.job import BatchOptions, run_batch
 from training.batch.session import spark_session
 from training.bundle import BUNDLE_FILE, ModelBundle
@@ -282,6 +282,26 @@ def test_csv_files_with_different_headers_are_read_by_their_own_and_csv_output_i
     written = pd.concat(pd.read_csv(part) for part in sorted((tmp_path / "out" / "paragraphs").glob("part-*.csv")))
     assert sorted(written["input_id"]) == ["a1", "a2", "b1", "c1"]
     assert quoted in written["text"].tolist()  # read back whole by pandas: quotes doubled, not backslashed
+
+
+def test_a_row_whose_bytes_are_not_utf8_is_rejected_with_its_line_not_scored_as_damaged_text(
+    spark: SparkSession, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Spark read the bad byte as U+FFFD without a word, and the damaged text was scored."""
+    (tmp_path / "rows.csv").write_bytes(b"id,text\na1,Tariffs on steel rose.\na2,Tariffs \xff rose again.\n")
+    (tmp_path / "rows.jsonl").write_bytes(
+        b'{"id": "j1", "text": "Envoys \xfe met."}\n{"id": "j2", "text": "Envoys met."}\n'
+    )
+    options = BatchOptions(
+        [str(tmp_path / "rows.csv"), str(tmp_path / "rows.jsonl")], str(tmp_path / "out"), model_uri=str(model[0]),
+        model_sha256=model[1], unit="paragraph",
+    )  # fmt: skip
+    report = run_batch(options, spark=spark)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (4, 2, 2)
+    rejected = read_output(tmp_path / "out" / "rejected").sort_values("input_id")
+    assert rejected["input_id"].tolist() == ["a2", "j1"] and rejected["source_line"].tolist() == [3, 1]
+    assert set(rejected["reject_reason"]) == {NOT_UTF8}
+    assert sorted(read_output(tmp_path / "out" / "paragraphs")["input_id"]) == ["a1", "j2"]
 
 
 @pytest.mark.parametrize("name", ["in.csv", "in.parquet"])

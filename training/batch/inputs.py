@@ -126,11 +126,20 @@ def read_inputs(
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
+# Spark decodes a CSV or JSONL file's bytes that are not UTF-8 as U+FFFD without a word; training refuses such a
+# file (file:line), and a batch job rejects the row, so that damaged text is not scored as if it were whole.
+NOT_UTF8 = "text is not valid UTF-8 (a byte that is not UTF-8 was read as U+FFFD, the replacement character)"
+
+
 def _normalised(df: DataFrame, text: str, id_column: str | None, article: str | None, line: str | None) -> DataFrame:
+    """``line`` names the column of a text file's line numbers (CSV, JSONL); Parquet has none, and its strings
+    were never decoded from bytes by Spark."""
     from pyspark.sql import functions as F
 
     source_line = F.col(line).cast("long") if line else F.lit(None).cast("long")
     problem = F.col("_problem") if "_problem" in df.columns else F.lit(None).cast("string")
+    if line:
+        problem = F.coalesce(problem, F.when(F.col(text).contains("\ufffd"), F.lit(NOT_UTF8)))
     return df.select(
         F.col("_source_file"),
         source_line.alias("_source_line"),
