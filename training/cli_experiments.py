@@ -112,6 +112,8 @@ def print_diff(run_a: str, run_b: str, output: Path | None, limit: int) -> None:
         cells = [f"{row.a['f1']:.3f}", f"{row.b['f1']:.3f}", f"{change:+.3f}", *pr, support]
         table.add_row(row.label_set, row.label, *cells, style=style)
     print_wide(table)
+    for caveat in result.caveats:
+        print_warning(caveat)
     if result.note:
         console.print(result.note, style="yellow")
         if output:  # asked for, and not written: say so (it went unmentioned)

@@ -31,6 +31,27 @@ IGNORED_PARAMS = frozenset({"bundle_sha256"})
 _SUMMARY = re.compile(r"^(?P<set>[^.]+)\.(?:micro_f1|macro_f1|accuracy)$")
 
 
+# How a run's test part was chosen (its `split_method` tag) when no training row of another run can be in it:
+# separate test files, or rows the data itself marks 'test' (which every run on that data holds out).
+SEPARATE_TEST_DATA = ("test files", "split column")
+
+
+def held_out_from_own_files(run: Run) -> str | None:
+    """How the run's test part was held out from its own training files (``--data`` without ``--test-data``), or
+    None when it was tested on separate data. Another model, trained on other files, may have been trained on
+    those rows: a comparison of the two on them is not on unseen data (`promote`, `diff`)."""
+    method = run.data.tags.get("split_method", "")
+    return method if method and method not in SEPARATE_TEST_DATA else None
+
+
+def test_data_digest(run: Run) -> str | None:
+    """The digest of the data the run was tested on (its MLflow dataset input in the "testing" context)."""
+    for dataset_input in run.inputs.dataset_inputs if run.inputs else []:
+        if any(tag.key == "mlflow.data.context" and tag.value == "testing" for tag in dataset_input.tags):
+            return str(dataset_input.dataset.digest)
+    return None
+
+
 @dataclass
 class RunSummary:
     run_id: str

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from training.bundle import ModelBundle, load_bundle
-from training.compare import SWEEP_ROLE, resolve_run
+from training.compare import SWEEP_ROLE, held_out_from_own_files, resolve_run, test_data_digest
 from training.errors import ModelLoadError, TopicframeError
 from training.features import ArticleLayout
 from training.registry import existing_store_client, load_model
@@ -57,6 +57,7 @@ class RunDiff:
     paragraphs: list[ChangedParagraph] = field(default_factory=list)
     n_test: int = 0
     note: str = ""  # why paragraphs could not be compared, if they could not
+    caveats: list[str] = field(default_factory=list)  # why the figures may not compare like with like
 
 
 def label_changes(a: Run, b: Run) -> list[LabelChange]:
@@ -160,7 +161,7 @@ def diff_runs(run_a: str, run_b: str) -> RunDiff:
             best = run.data.tags.get("best_run_id")
             instead = f"its best trial is {best[:8]}" if best else "diff one of its trials"
             raise TopicframeError(f"{given}: run {run.info.run_id[:8]} is a sweep's parent run; {instead}")
-    result = RunDiff(a, b, label_changes(a, b))
+    result = RunDiff(a, b, label_changes(a, b), caveats=test_data_caveats(a, b))
     with tempfile.TemporaryDirectory(prefix="topicframe-diff-") as tmp:
         work = Path(tmp)
         records = test_records(client, b, work) or test_records(client, a, work)
@@ -176,6 +177,26 @@ def diff_runs(run_a: str, run_b: str) -> RunDiff:
             result.paragraphs, result.note = changed_paragraphs(bundle_a, bundle_b, records)
             result.n_test = len(records)
     return result
+
+
+def test_data_caveats(a: Run, b: Run) -> list[str]:
+    """What keeps the two runs' figures from comparing like with like: tests on different data, or B's test
+    paragraphs held out from B's own training files, on some of which A may have been trained."""
+    caveats = []
+    digests = test_data_digest(a), test_data_digest(b)
+    if None not in digests and digests[0] != digests[1]:
+        caveats.append(
+            "A and B were tested on different data: their f1 columns are not on the same paragraphs (support is B's), "
+            "and the paragraph changes are B's test data scored by both models"
+        )
+    method = held_out_from_own_files(b)
+    if method is not None:
+        caveats.append(
+            f"B was tested on a part of its own training files ({method}), not on a separate test file: A may have "
+            "been trained on some of those paragraphs, which favours A ('B broke'). Train both with --test-data to "
+            "compare on data neither has seen"
+        )
+    return caveats
 
 
 def write_changes(path: Path, paragraphs: list[ChangedParagraph]) -> None:

@@ -23,6 +23,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from training.bundle import ModelBundle
+from training.compare import held_out_from_own_files
 from training.dataset import LabelledData
 from training.errors import TopicframeError
 from training.registry import (
@@ -187,16 +188,11 @@ def _test_records(run_id: str | None) -> list[dict[str, str]]:
             return list(csv.DictReader(f))
 
 
-# How a run's test part was chosen (its `split_method` tag) when no training row of another run can be in it: a
-# separate test file, or rows the data itself marks 'test' (which every run on that data holds out).
-_SEPARATE_TEST_DATA = ("test files", "split column")
-
-
 def _test_data_caveat(client: MlflowClient, run_id: str | None, version: str) -> str:
     """A warning when the candidate was tested on a part of its own training files (no ``--test-data``): the
     champion, trained on other data, may have been trained on some of those rows, and then scores them as seen."""
-    method = client.get_run(run_id).data.tags.get("split_method", "") if run_id else ""
-    if not method or method in _SEPARATE_TEST_DATA:
+    method = held_out_from_own_files(client.get_run(run_id)) if run_id else None
+    if method is None:
         return ""
     return (
         f"version {version} was tested on a part of its own training files ({method}), not on a separate test file: "

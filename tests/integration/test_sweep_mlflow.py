@@ -170,6 +170,7 @@ def test_diff_shows_per_label_changes_and_changed_paragraphs(
     assert "test metrics: A = t0" in result.stdout and "complement_nb" in result.stdout
     assert "human_rights" in result.stdout and "micro_f1" in result.stdout
     assert "test paragraphs changed labels" in result.stdout
+    assert "tested on different data" not in result.output and "its own training files" not in result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and set(rows[0]) == {"id", "label_set", "gold", "run_a", "run_b", "text"}
     assert all(set(r["run_a"].split(";")) != set(r["run_b"].split(";")) for r in rows)
@@ -189,6 +190,17 @@ def test_diff_shows_per_label_changes_and_changed_paragraphs(
     assert not (tmp_path / "parent.csv").exists()
     light_out = cli("diff", light, best, "--output", str(tmp_path / "light.csv"))
     assert light_out.exit_code == 0 and "light.csv not written: there are no paragraph changes" in light_out.stdout
+
+    # B tested on rows held out from its own files (no --test-data), some of which A was trained on: said, with
+    # the difference in test data (a tester's diff counted "B broke 231" on A's own training rows).
+    own_split = cli("train", "--data", str(tiny_corpus[0]), *COMMON, "--set", "vectorizer.char_ngram_range=null")
+    assert own_split.exit_code == 0, own_split.output
+    split_run = next(line.split()[2] for line in own_split.stdout.splitlines() if line.startswith("MLflow run "))
+    unfair = cli("diff", best[:8], split_run)
+    assert unfair.exit_code == 0, unfair.output
+    said = " ".join(unfair.output.split())
+    assert "A and B were tested on different data" in said
+    assert "B was tested on a part of its own training files (" in said and "Train both with --test-data" in said
 
     missing = cli("diff", "ffffffff", best)
     assert missing.exit_code == 1 and "ffffffff: no run has an id starting so" in missing.output
