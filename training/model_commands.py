@@ -175,9 +175,10 @@ def evaluate(
 ) -> None:
     """Score a registered or local model on a labelled CSV and print the metrics table."""
     from training.codebook import codebook_from_dict
-    from training.dataset import label_sets_in_headers, load_labelled_data
+    from training.dataset import DataValidationError, label_sets_in_headers, load_labelled_data
     from training.registry import champion_uri, load_model
     from training.train import evaluate as evaluate_bundle
+    from training.train import labels_on_non_content_rows
 
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
     codebooks = {name: codebook_from_dict(cb) for name, cb in bundle.codebooks.items()}
@@ -194,6 +195,13 @@ def evaluate(
             also = f"; every row is scored, and the model's own {bundle.role_set} decides which rows get labels"
         print_warning(f"no {', '.join(missing)} column in the data: not evaluated{also}")
     labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0)
+    # Checked and said as training checks and says them for its test data (a caption's topics were scored, and
+    # duplicates dropped in silence).
+    refused = labels_on_non_content_rows(bundle.config, [labelled])
+    if refused:
+        raise DataValidationError(refused)
+    for warning in labelled.warnings:
+        print_warning(str(warning))
     console.print(f"model {ref.name} version {ref.version or '-'}; {len(labelled)} paragraphs")
     print_reports(evaluate_bundle(bundle, labelled).reports, "evaluation")
 

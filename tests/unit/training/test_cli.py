@@ -283,6 +283,15 @@ def test_evaluate_scores_the_label_sets_the_data_has(
     refused = runner.invoke(app, ["evaluate", "--data", str(bad), *model])
     assert refused.exit_code == 1 and "unknown topic label 'trad'" in refused.output
     assert "nothing was scored" in refused.output and "trained" not in refused.output
+    # As training's test data: a caption's topics are refused, duplicates and reused ids said (both were silent).
+    caption = next(i for i, r in enumerate(rows) if r["role"] == "caption")
+    labelled_caption = [dict(r) for r in rows]
+    labelled_caption[caption] |= {"topic": "trade", "frame": "conflict"}
+    refused = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "cap.csv", labelled_caption)), *model])
+    assert refused.exit_code == 1, refused.output
+    assert f"cap.csv:{caption + 2}: error: role 'caption' gets no" in " ".join(refused.output.split())
+    twice = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "twice.csv", [*rows, rows[0]])), *model])
+    assert twice.exit_code == 0 and "dropped 1 exact duplicate row(s)" in twice.output
 
 
 def test_a_label_missing_from_a_folds_training_part_is_not_a_raw_sklearn_warning(tmp_path: Path, store: str) -> None:
