@@ -15,6 +15,7 @@ before any trial runs, so a bad value fails at once with the key named.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from dataclasses import dataclass
@@ -104,11 +105,32 @@ class Sweep:
 
 
 def _explain(exc: ValidationError, origin: str) -> ConfigError:
-    first = exc.errors()[0]
-    # Union members (`list[any]`, `Range`) show up in the location; the user wrote neither.
-    loc = [str(p) for p in first["loc"] if p not in ("list[any]", "Range")]
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    return ConfigError(f"{origin}: {'.'.join(loc) or 'sweep'}: {message}")
+    """Every key's problem on one line. A parameter's value is a list or a range (a union): for a range written
+    wrongly pydantic also says the value is not a list, which would send the user the wrong way."""
+    shown: dict[str, str] = {}
+    errors = exc.errors()
+    for error in errors:
+        key = _key(error)
+        if key in shown:
+            continue
+        if error["type"].endswith("_type"):  # not of one union member: what is wrong with it as the other?
+            error = next((e for e in errors if _key(e).startswith(key) and not e["type"].endswith("_type")), error)
+            key = _key(error)
+        if error["type"] == "extra_forbidden":
+            in_range = any("Range" in str(part) for part in error["loc"])
+            fields = Range.model_fields if in_range else SweepSpec.model_fields
+            close = difflib.get_close_matches(str(error["loc"][-1]), list(fields), n=1, cutoff=0.6)
+            message = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        shown.setdefault(key, f"{key or 'sweep'}: {message}")
+    return ConfigError(f"{origin}: {'; '.join(shown.values())}")
+
+
+def _key(error: Any) -> str:
+    # Union members (`list[any]`, `Range`, `function-after[_bounds(), Range]`) show up in the location; the user
+    # wrote none of them.
+    return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p == "Range")))
 
 
 def _check_keys(spec: SweepSpec, origin: str) -> None:

@@ -83,6 +83,9 @@ def test_random_is_seeded_distinct_and_within_ranges() -> None:
     assert min(t["classifier.C"] for t in trials) < 1 < max(t["classifier.C"] for t in trials)  # log-spread
 
 
+RANDOM = {"method": "random", "trials": 2}
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -93,6 +96,17 @@ def test_random_is_seeded_distinct_and_within_ranges() -> None:
         ),
         ({"parameters": {"experiment": ["a", "b"]}}, "parameters.experiment: cannot be swept"),
         ({"parameters": {"classifier.C": 3}}, "parameters.classifier.C: Input should be a valid list"),
+        # A range written wrongly is said as a range's problem (each read "Input should be a valid list").
+        (RANDOM | {"parameters": {"classifier.C": {"low": 10, "high": 1}}}, "classifier.C: low must be below high"),
+        (RANDOM | {"parameters": {"classifier.C": {"low": 0, "high": 1, "log": True}}}, "a log range needs low > 0"),
+        (
+            RANDOM | {"parameters": {"classifier.C": {"low": 1, "high": 2, "lg": True}}},
+            "parameters.classifier.C.lg: unknown key (did you mean 'log'?)",
+        ),
+        (  # every key's problem at once, not the first alone (in the file's order: safe_dump sorts the keys)
+            {"parameters": {"classifier.C": [1]}, "metrc": "x", "max_paralel": 2},
+            "max_paralel: unknown key (did you mean 'max_parallel'?); metrc: unknown key (did you mean 'metric'?)",
+        ),
         ({"parameters": {"classifier.C": []}}, "parameters.classifier.C: needs at least one value"),
         ({"parameters": {}}, "parameters: Dictionary should have at least 1 item"),
         ({"method": "random", "parameters": {"classifier.C": [1]}}, "trials: required for method: random"),
@@ -197,7 +211,7 @@ def test_cli_sweep_with_a_bad_file_is_one_line_and_exit_1(tmp_path: Path, monkey
     path = write_sweep(tmp_path, parameters={"classifier.C": [1]}, trails=2)
     result = CliRunner().invoke(app, ["sweep", str(path)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"error: {path}: trails: unknown key"
+    assert result.output.strip() == f"error: {path}: trails: unknown key (did you mean 'trials'?)"
     assert not (tmp_path / "mlflow.db").exists()  # nothing was logged
 
 
