@@ -217,11 +217,20 @@ def article_layout(data: LabelledData) -> ArticleLayout:
 
 
 def score_decisions(
-    bundle: ModelBundle, data: LabelledData, scores: dict[str, np.ndarray], predicted: dict[str, list[list[str]]]
+    bundle: ModelBundle,
+    data: LabelledData,
+    scores: dict[str, np.ndarray],
+    predicted: dict[str, list[list[str]]],
+    read_as_content: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per label set: the usual report; the role set adds per-role accuracy, content sets their cardinality."""
+    """Per label set: the usual report; the role set adds per-role accuracy, content sets their cardinality.
+
+    Cardinality is per content paragraph: by the gold roles, or, for data without them, by the roles the model
+    read (``read_as_content``), so that the figure means the same with and without a role column."""
     reports = {}
     gold_content = content_rows(bundle, data)
+    if read_as_content is not None and (bundle.role_set is None or bundle.role_set not in data.labels):
+        gold_content = read_as_content
     for name, labels in bundle.label_names.items():
         if name not in data.labels:
             continue  # data labelled for some of the model's sets only (`topicframe evaluate`)
@@ -250,7 +259,7 @@ def evaluate(bundle: ModelBundle, data: LabelledData) -> Evaluation:
         assert scored.role_scores is not None
         scores[bundle.role_set] = scored.role_scores
         predicted[bundle.role_set] = [[role] for role in scored.roles]
-    return Evaluation(score_decisions(bundle, data, scores, predicted), scores, predicted)
+    return Evaluation(score_decisions(bundle, data, scores, predicted, scored.content), scores, predicted)
 
 
 def tune_decision_rule(bundle: ModelBundle, data: LabelledData, oof: dict[str, np.ndarray]) -> None:

@@ -263,7 +263,7 @@ def test_evaluate_scores_the_label_sets_the_data_has(
 
     def topic_summary(output: str) -> str:
         (line,) = [line for line in output.splitlines() if line.startswith("evaluation — topic:")]
-        return line.split("cardinality")[0]  # cardinality is per content paragraph, which needs gold roles
+        return line
 
     full = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "full.csv", rows)), *model])
     assert full.exit_code == 0, full.output
@@ -274,7 +274,9 @@ def test_evaluate_scores_the_label_sets_the_data_has(
     assert partial.exit_code == 0, partial.output  # refused before: "missing column(s) role"
     assert "no role column in the data: not evaluated" in " ".join(partial.output.split())
     assert "evaluation — role:" not in partial.output
-    assert topic_summary(partial.output) == topic_summary(full.output)  # the same rows, the model's own roles
+    # The same rows, the model's own roles; cardinality per content paragraph, by the roles the model read when
+    # the data has none (it was per row: 1.161 against 1.336 on a tester's file), here the gold ones.
+    assert topic_summary(partial.output) == topic_summary(full.output)
 
     text_only = write_csv(tmp_path / "text.csv", rows, ["id", "text"])
     refused = runner.invoke(app, ["evaluate", "--data", str(text_only), *model])
