@@ -280,26 +280,35 @@ class RunConfig(_Strict):
 
 
 def _first_error(exc: ValidationError) -> tuple[str, Any]:
-    """The dotted key and the error to show. A union (``headline_article``: a weight, or one per set) reports one
-    error per member, named in the location ("constrained-float", "dict[str,...]"), which the user never wrote;
-    of those, the one about the value given is shown, not that it is not of the other member's type."""
-    errors = exc.errors()
+    """The dotted key and the error to show for the first problem (`_first_error_at`)."""
+    return _first_error_at(exc, exc.errors()[0])
 
-    def key(error: Any) -> str:
-        return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or "constrained-" in p)))
 
-    first = errors[0]
-    if first["type"].endswith("_type"):
-        first = next((e for e in errors if key(e).startswith(key(first)) and not e["type"].endswith("_type")), first)
-    return key(first), first
+def _first_error_at(exc: ValidationError, error: Any) -> tuple[str, Any]:
+    """The dotted key and the error to show for ``error``. A union (``headline_article``: a weight, or one per set)
+    reports one error per member, named in the location ("constrained-float", "dict[str,...]"), which the user
+    never wrote; of those, the one about the value given is shown, not that it is not of the other member's type."""
+    if error["type"].endswith("_type"):
+        at = _error_key(error)
+        others = (e for e in exc.errors() if _error_key(e).startswith(at) and not e["type"].endswith("_type"))
+        error = next(others, error)
+    return _error_key(error), error
+
+
+def _error_key(error: Any) -> str:
+    return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or "constrained-" in p)))
 
 
 def _explain(exc: ValidationError, origin: str) -> ConfigError:
-    key, first = _first_error(exc)
-    key = key or "(root)"
-    if first["type"] != "extra_forbidden":
-        return ConfigError(f"{origin}: {key}: {first['msg']}")
-    return ConfigError(f"{origin}: {key}: unknown key{did_you_mean(key)}")
+    """Every key's problem on one line (a file with two misspelt keys said only the first)."""
+    said: dict[str, str] = {}
+    for error in exc.errors():
+        key, shown = _first_error_at(exc, error)
+        key = key or "(root)"
+        if key not in said:
+            unknown = shown["type"] == "extra_forbidden"
+            said[key] = f"{key}: unknown key{did_you_mean(key)}" if unknown else f"{key}: {shown['msg']}"
+    return ConfigError(f"{origin}: {'; '.join(said.values())}")
 
 
 def did_you_mean(key: str) -> str:

@@ -25,6 +25,14 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
     path.write_text("classifier:\n  type: logreg\n  Cee: 2\n")
     with pytest.raises(ConfigError, match=r"run.yaml: classifier.Cee: unknown key"):
         load_config(path)
+    # Every key's problem at once (a file with two misspelt keys said only the first).
+    path.write_text("classifier:\n  Cc: 3\nvectorizr:\n  min_df: 2\ncv:\n  folds: one\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"{path}: classifier.Cc: unknown key (did you mean 'classifier.C'?); cv.folds: Input should be a valid "
+        "integer, unable to parse string as an integer; vectorizr: unknown key (did you mean 'vectorizer'?)"
+    )
 
 
 def test_bad_value_is_named(tmp_path: Path) -> None:
