@@ -6,6 +6,7 @@ importing it (no import cycle). Only typer is imported here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,18 @@ ModelOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")]
+
+
+def _sha256_digest(value: str | None) -> str | None:
+    """A digest is 64 hexadecimal characters: anything else is said to be no digest, not a mismatch against it."""
+    if value is None:
+        return None
+    digest = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise typer.BadParameter(f"{value[:80]!r} is not a sha256 digest (64 hexadecimal characters)")
+    return digest
+
+
 ModelSha256Option = Annotated[
     str | None,
     typer.Option(
@@ -28,6 +41,7 @@ ModelSha256Option = Annotated[
         help="for a model directory: its digest (the registry version's bundle_sha256 tag, or what "
         "`topicframe model convert` printed), which every file is checked against",
         show_default=False,
+        callback=_sha256_digest,
     ),
 ]
 QuietOption = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,22 @@ def test_a_label_missing_from_a_folds_training_part_is_not_a_raw_sklearn_warning
         result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options, "--no-register"])
     assert result.exit_code == 0, result.output
     assert not [(str(w.message), w.filename) for w in caught if "is present in all training examples" in str(w.message)]
+
+
+def test_a_model_digest_that_is_not_one_is_said_to_be_none(bundle_dir: Path) -> None:
+    """`--model-sha256 abc` read as a mismatch against 'abc…' after the model's files were read."""
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(LABELS / "paragraphs_test.csv"),
+            "--model",
+            str(bundle_dir),
+            "--model-sha256",
+            "abc",
+        ],
+    )
+    assert result.exit_code == 2
+    said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # typer's error box, unwrapped
+    assert "'abc' is not a sha256 digest (64 hexadecimal characters)" in said
