@@ -85,6 +85,8 @@ def agreement(
     from training.quality.agreement import compute_agreement, render_agreement, write_json
 
     refuse_existing(json_out, overwrite)
+    if file_a.exists() and file_b.exists() and file_a.resolve() == file_b.resolve():
+        raise TopicframeError(f"{file_a} and {file_b} are the same file: give two annotations of the same paragraphs")
     names = None
     if label_sets is not None:
         names = [name.strip() for name in label_sets.split(",") if name.strip()]

@@ -210,11 +210,13 @@ def test_cli_writes_json(pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert replaced.exit_code == 0, replaced.output
 
 
-@pytest.mark.parametrize("case", ["missing file", "no common rows"])
+@pytest.mark.parametrize("case", ["missing file", "no common rows", "the same file"])
 def test_cli_unusable_input_is_one_line(case: str, pair: tuple[Path, Path], tmp_path: Path) -> None:
     a, b = pair
     if case == "missing file":
         b, expected = tmp_path / "nope.csv", "nope.csv: file not found"
+    elif case == "the same file":  # it agreed with itself (α 1.0), and printed its duplicate ids twice
+        b, expected = a.parent / "." / a.name, "are the same file: give two annotations of the same paragraphs"
     else:
         b = write_csv(tmp_path / "other.csv", [{"id": "99", "text": "Elsewhere.", "topic": ""}])
         expected = "no paragraph is in both files"
