@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from training.errors import ModelIntegrityError
+from training.errors import ModelDownloadError, ModelIntegrityError
 
 if TYPE_CHECKING:
     from training.bundle import ModelBundle
@@ -94,6 +94,8 @@ def explain_failure(exc: BaseException, uri: str) -> LoadFailure:
     """
     if isinstance(exc, ModelIntegrityError):
         return LoadFailure(INTEGRITY_FAILED, describe_error(exc))
+    if isinstance(exc, ModelDownloadError):  # the alias and version exist (MLflow's "does not exist" is a file's)
+        return LoadFailure(LOAD_FAILED, describe_error(exc))
     causes = list(_causes(exc))
     from requests.exceptions import RequestException  # MLflow's HTTP client, already imported by the load
 

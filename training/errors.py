@@ -17,6 +17,11 @@ class ModelLoadError(TopicframeError):
     """A model artifact is missing, tampered with, or built by another library version."""
 
 
+class ModelDownloadError(ModelLoadError):
+    """A registry version whose files could not be downloaded (missing from the artifact store, unreadable): the
+    version and its alias exist, its files do not."""
+
+
 class ModelIntegrityError(ModelLoadError):
     """An artifact that must not be unpickled here: no recorded sha256, a sha256 that differs from the
     one recorded at training, another scikit-learn version, or not a `ModelBundle`. Waiting will not

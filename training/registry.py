@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from training.artifact_files import MANIFEST_FILE, sha256_bytes
 from training.bundle import ModelBundle, load_bundle
 from training.config import DEFAULT_MODEL_NAME, load_config
-from training.errors import ModelIntegrityError, ModelLoadError
+from training.errors import ModelDownloadError, ModelIntegrityError, ModelLoadError
 from training.sqlite_store import sqlite_file
 
 MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source for the name
@@ -225,7 +225,9 @@ def download_version(client: MlflowClient, ref: ModelRef, destination: Path) -> 
             artifact_uri=_download_uri(client, ref), dst_path=str(destination), tracking_uri=client.tracking_uri
         )
     except MlflowException as exc:
-        raise ModelLoadError(f"{ref.uri}: could not download version {ref.version}: {exc.message}") from None
+        # MLflow lists each failed file on its own line after a header ending in ":": one line, all of it.
+        detail = " ".join(str(exc.message).split())[:1000]
+        raise ModelDownloadError(f"{ref.uri}: could not download version {ref.version}: {detail}") from None
     return Path(local)
 
 

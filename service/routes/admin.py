@@ -43,7 +43,11 @@ async def reload_model(store: StoreDep) -> Any:
             "detail": [
                 {
                     "loc": [],
-                    "msg": f"reload failed, the previous model keeps serving: {describe_error(exc)}",
+                    "msg": (
+                        f"reload failed, the previous model keeps serving: {describe_error(exc)}"
+                        if previous
+                        else f"reload failed, and no model is serving yet: {describe_error(exc)}"
+                    ),
                     "type": "reload_failed",
                 }
             ],

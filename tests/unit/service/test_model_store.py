@@ -18,6 +18,7 @@ from service.main import bound_registry_requests
 from service.model_store import (
     ALIAS_NOT_SET,
     INTEGRITY_FAILED,
+    LOAD_FAILED,
     LOADING,
     MODEL_NOT_FOUND,
     REGISTRY_UNREACHABLE,
@@ -107,6 +108,25 @@ def register_directory(client: MlflowClient, name: str, directory: Path, bundle_
     version = client.create_model_version(name, source=str(directory)).version
     client.set_model_version_tag(name, version, "bundle_sha256", bundle_sha256)
     return str(version)
+
+
+def test_a_version_whose_files_are_gone_is_a_load_failure_naming_them_not_a_missing_alias(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alias and the version exist; their artifact directory does not (a store copied without it). It read
+    'alias_not_set', and the message stopped at MLflow's "The following failures occurred ...:"."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    source = tmp_path / "source"
+    shutil.copytree(bundle_dir, source)
+    version = register_directory(client, "svc-gone", source, bundle_sha256)
+    client.set_registered_model_alias("svc-gone", "champion", version)
+    shutil.rmtree(source)
+    failure = failed_load("models:/svc-gone@champion", cache_dir=tmp_path / "cache").unavailable()
+    assert failure.reason == LOAD_FAILED, failure
+    assert "could not download version 1" in failure.message and not failure.message.rstrip().endswith(":")
+    assert "\n" not in failure.message and "No such artifact: 'source'" in failure.message
 
 
 def test_registry_loads_use_one_explicit_client_and_never_mlflows_global_uri(

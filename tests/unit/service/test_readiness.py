@@ -47,6 +47,9 @@ def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
     head = client.head("/readyz")  # a monitor probing with HEAD sees the same status
     assert (head.status_code, head.headers["retry-after"], head.content) == (503, "7", b"")
 
+    still_missing = client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"})
+    assert still_missing.status_code == 502 and still_missing.json()["serving"] is None
+    assert "reload failed, and no model is serving yet" in still_missing.json()["detail"][0]["msg"]  # not "keeps"
     shutil.copytree(bundle_dir, missing)  # the model appears; an admin reload picks it up
     assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"}).status_code == 200
     assert client.get("/readyz").status_code == 200
