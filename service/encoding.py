@@ -36,19 +36,26 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return read
 
 
+class NotJson(ValueError):
+    """A request body that is not JSON; the message says where, as Python's reader does."""
+
+
 def duplicate_key(text: str) -> list[str | int] | None:
     """The path to the first key a JSON object in ``text`` names twice (``["labels", "topic"]``), or None.
 
-    Python's JSON reader, like most, keeps the last of two values silently. Text that is not JSON is None here:
-    the route that reads it says what is wrong. Only a body with a repeated key is read a second time, to name it.
+    Python's JSON reader, like most, keeps the last of two values silently. Only a body with a repeated key is
+    read a second time, to name it. Text that is not JSON raises `NotJson`, with the same message on every route
+    (each route's own reader said it its own way, or answered 400).
     """
     try:
         json.loads(text, object_pairs_hook=_refuse_repeated_keys)
         return None
     except _RepeatedKey:
         return _first_repeated_key(json.loads(text, object_pairs_hook=_Pairs), [])
-    except (ValueError, RecursionError):
-        return None
+    except json.JSONDecodeError as exc:
+        raise NotJson(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise NotJson("nested too deeply to read") from None
 
 
 def _first_repeated_key(value: Any, path: list[str | int]) -> list[str | int] | None:

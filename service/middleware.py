@@ -35,7 +35,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.encoding import duplicate_key, to_json
+from service.encoding import NotJson, duplicate_key, to_json
 from service.errors import limit_error
 from service.metrics import Metrics
 from service.server import REQUEST_ID, TIMED_OUT
@@ -248,13 +248,19 @@ _READ_AS_JSON = (b"", b"application/x-www-form-urlencoded", b"text/plain")
 
 
 def _unreadable_body(body: bytes) -> dict[str, Any] | None:
-    """The 422 error for a body no route should read, or None: one that is not UTF-8, or a JSON object that
-    names a key twice (the route would read one of the two values and drop the other without a word)."""
+    """The 422 error for a body no route should read, or None: one that is not UTF-8, not JSON (said the same on
+    every route), or a JSON object that names a key twice (the route would read one of the two values and drop
+    the other without a word)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {exc.start})", "type": "json_invalid"}
-    duplicated = duplicate_key(text)
+    if not text.strip():  # no body: a route that needs one says so (POST /v1/admin/reload takes none)
+        return None
+    try:
+        duplicated = duplicate_key(text)
+    except NotJson as exc:
+        return {"loc": ["body"], "msg": f"the body is not valid JSON: {exc}", "type": "json_invalid"}
     if duplicated is None:
         return None
     return {

@@ -350,7 +350,25 @@ def test_only_a_key_repeated_in_one_object_is_a_repeat() -> None:
     assert duplicate_key('{"a": {"x": 1}, "b": [{"x": 2}, {"x": 3}]}') is None  # the same key in two objects
     assert duplicate_key('{"a": {"x": 1}, "b": [{"x": 2}, {"y": 3, "y": 4}]}') == ["b", 1, "y"]
     assert duplicate_key('{"a": 1, "a": 1}') == ["a"]  # the same value twice is still a repeat
-    assert duplicate_key('{"a": 1,') is None and duplicate_key("[" * 100_000) is None  # left to the route
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/feedback", "/v1/compare"])
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b'{"text": "Tariffs rose.",', "Expecting property name enclosed in double quotes (line 1, column 26)"),
+        (b"[" * 100_000, "nested too deeply to read"),  # feedback and compare answered 400 "error parsing the body"
+        (b'\xef\xbb\xbf{"text": "Tariffs rose."}', "Unexpected UTF-8 BOM"),  # it read "expected value at line 1"
+    ],
+)
+def test_a_body_that_is_not_json_is_the_same_422_on_every_route(
+    app_client: TestClient, path: str, raw: bytes, said: str
+) -> None:
+    response = app_client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body"] and item["type"] == "json_invalid"
+    assert item["msg"].startswith("the body is not valid JSON: ") and said in item["msg"]
 
 
 @pytest.mark.parametrize("path", ["/v1/classify", "/v1/feedback", "/v1/compare"])
