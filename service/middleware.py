@@ -85,9 +85,20 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is not None:
         return getattr(route, "path", None) or "unmatched"
-    openapi = getattr(scope.get("app"), "openapi", None)
+    app = scope.get("app")
+    openapi = getattr(app, "openapi", None)
     documented = openapi()["paths"] if openapi is not None else {}
-    return scope["path"] if scope["path"] in documented else "unmatched"
+    if scope["path"] in documented:
+        return str(scope["path"])
+    # The app's other routes, which carry no route in their scope: /openapi.json and /docs by their path, the
+    # page's files by their mount's prefix (which routing put in root_path), so that a file is not a series.
+    mounted = str(scope.get("root_path") or "")
+    if mounted and scope["path"].startswith(mounted + "/"):
+        return mounted
+    for other in getattr(app, "routes", []):
+        if scope["path"] == getattr(other, "path", None):
+            return str(scope["path"])
+    return "unmatched"
 
 
 class RequestObserver:

@@ -32,6 +32,8 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     client.post("/v1/classify", json={"text": "one\n\ntwo\n\nthree"})
     client.post("/v1/classify", json={})
     client.get("/no/such/page")
+    for page in ("/openapi.json", "/static/favicon.svg", "/static/style.css"):
+        assert client.get(page).status_code == 200
     too_large = b'{"text": "' + b"a" * 3_000_000 + b'"}'  # refused before routing, by the body limit
     refused = client.post("/v1/classify", content=too_large, headers={"content-type": "application/json"})
     assert refused.status_code == 413
@@ -44,6 +46,8 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     assert requests("/v1/classify", "200") == 2
     assert requests("/v1/classify", "422") == 1
     assert requests("unmatched", "404", "GET") == 1  # raw paths never become label values
+    # The app's own other routes by their path, the page's files by their mount (they were "unmatched").
+    assert requests("/openapi.json", "200", "GET") == 1 and requests("/static", "200", "GET") == 2
     assert requests("/v1/classify", "413") == 1  # counted under its route (it was "unmatched")
     latency_count = found[
         (
