@@ -59,6 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "API key missing (when TOPICFRAME_API_KEY is set)"},
     403: {"model": ErrorResponse, "description": "API key not valid"},
     413: {"model": ErrorResponse, "description": "Body larger than TOPICFRAME_MAX_BODY_BYTES"},
+    415: {"model": ErrorResponse, "description": "A compressed body (Content-Encoding other than identity)"},
     422: {"model": ErrorResponse, "description": "Invalid request: `loc` is the field, `limit` the limit exceeded"},
     503: {"model": ErrorResponse, "description": "No model loaded yet; see Retry-After"},
 }

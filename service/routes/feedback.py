@@ -46,7 +46,7 @@ from service.dependencies import (
     require_admin_key,
 )
 from service.errors import ClientError, key_error, limit_error
-from service.routes.classify import visible_text
+from service.routes.classify import ERRORS, visible_text
 from service.schemas import ErrorResponse, NonBlank
 
 if TYPE_CHECKING:
@@ -272,6 +272,8 @@ def _problems_error(problems: list[tuple[list[str | int], str]], kind: str) -> R
     responses={
         401: {"model": ErrorResponse, "description": "TOPICFRAME_FEEDBACK_KEY is set and X-API-Key is missing"},
         403: {"model": ErrorResponse, "description": "X-API-Key is not the feedback key"},
+        413: ERRORS[413],
+        415: ERRORS[415],
         422: {"model": ErrorResponse, "description": "Unknown label set, label or role, empty or too long text"},
         503: {"model": ErrorResponse, "description": "No model loaded yet, or the feedback store is unavailable"},
     },

@@ -378,6 +378,7 @@ def test_a_compressed_body_is_a_415_naming_its_encoding(app_client: TestClient, 
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     response = app_client.post(path, content=raw, headers=headers)
     assert response.status_code == 415 and response.headers["x-request-id"]
+    assert "415" in app_client.get("/openapi.json").json()["paths"][path]["post"]["responses"]  # documented
     assert response.json()["detail"][0]["loc"] == ["header", "content-encoding"]
     assert "Content-Encoding: gzip" in response.json()["detail"][0]["msg"]
     plain = app_client.post(
