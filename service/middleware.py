@@ -18,8 +18,9 @@ the JSON it is, on every route as on /v1/classify (which reads its body itself);
 FastAPI would otherwise say "Input should be a valid dictionary" about it. And a
 body that is not UTF-8 is one 422 on every route, naming the byte (FastAPI's own
 routes answered 400 "There was an error parsing the body", or read a UTF-16 BOM
-as another encoding, where /v1/classify answered 422). So is a JSON object that names
-a key twice (its path in ``loc``): the route would read one value and drop the other.
+as another encoding, where /v1/classify answered 422). So is a body that is not JSON
+(one message on every route), and a JSON object that names a key twice (its path in
+``loc``): the route would read one value and drop the other.
 """
 
 from __future__ import annotations

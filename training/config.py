@@ -280,30 +280,36 @@ class RunConfig(_Strict):
 
 
 def _first_error(exc: ValidationError) -> tuple[str, Any]:
-    """The dotted key and the error to show for the first problem (`_first_error_at`)."""
-    return _first_error_at(exc, exc.errors()[0])
+    """The dotted key and the error to show for the first problem (`shown_error`)."""
+    return shown_error(exc, exc.errors()[0])
 
 
-def _first_error_at(exc: ValidationError, error: Any) -> tuple[str, Any]:
-    """The dotted key and the error to show for ``error``. A union (``headline_article``: a weight, or one per set)
-    reports one error per member, named in the location ("constrained-float", "dict[str,...]"), which the user
-    never wrote; of those, the one about the value given is shown, not that it is not of the other member's type."""
+def shown_error(exc: ValidationError, error: Any, union_members: tuple[str, ...] = ()) -> tuple[str, Any]:
+    """The dotted key and the error to show for ``error``. A union (``headline_article``: a weight, or one per set;
+    a sweep parameter: a list or a ``Range``) reports one error per member, named in the location
+    ("constrained-float", "dict[str,...]", or one of ``union_members``), which the user never wrote; of those, the
+    one about the value given is shown, not that it is not of the other member's type."""
     if error["type"].endswith("_type"):
-        at = _error_key(error)
-        others = (e for e in exc.errors() if _error_key(e).startswith(at) and not e["type"].endswith("_type"))
+        at = _error_key(error, union_members)
+        others = (
+            e for e in exc.errors() if _error_key(e, union_members).startswith(at) and not e["type"].endswith("_type")
+        )
         error = next(others, error)
-    return _error_key(error), error
+    return _error_key(error, union_members), error
 
 
-def _error_key(error: Any) -> str:
-    return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or "constrained-" in p)))
+def _error_key(error: Any, union_members: tuple[str, ...] = ()) -> str:
+    def written(part: Any) -> bool:
+        return not (isinstance(part, str) and ("[" in part or "constrained-" in part or part in union_members))
+
+    return ".".join(str(part) for part in error["loc"] if written(part))
 
 
 def _explain(exc: ValidationError, origin: str) -> ConfigError:
     """Every key's problem on one line (a file with two misspelt keys said only the first)."""
     said: dict[str, str] = {}
     for error in exc.errors():
-        key, shown = _first_error_at(exc, error)
+        key, shown = shown_error(exc, error)
         key = key or "(root)"
         if key not in said:
             unknown = shown["type"] == "extra_forbidden"

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from training.codebook import codebook_names, load_codebooks
 from training.compare import DEFAULT_METRIC, TIMING_METRICS, describe
-from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping
+from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping, shown_error
 from training.errors import ConfigError
 from training.machine import available_memory_mb, usable_cores
 
@@ -106,31 +106,19 @@ class Sweep:
 
 def _explain(exc: ValidationError, origin: str) -> ConfigError:
     """Every key's problem on one line. A parameter's value is a list or a range (a union): for a range written
-    wrongly pydantic also says the value is not a list, which would send the user the wrong way."""
-    shown: dict[str, str] = {}
-    errors = exc.errors()
-    for error in errors:
-        key = _key(error)
-        if key in shown:
-            continue
-        if error["type"].endswith("_type"):  # not of one union member: what is wrong with it as the other?
-            error = next((e for e in errors if _key(e).startswith(key) and not e["type"].endswith("_type")), error)
-            key = _key(error)
-        if error["type"] == "extra_forbidden":
-            in_range = any("Range" in str(part) for part in error["loc"])
+    wrongly pydantic also says the value is not a list, which would send the user the wrong way (`shown_error`)."""
+    said: dict[str, str] = {}
+    for error in exc.errors():
+        key, shown = shown_error(exc, error, union_members=("Range",))
+        if shown["type"] == "extra_forbidden":
+            in_range = any("Range" in str(part) for part in shown["loc"])
             fields = Range.model_fields if in_range else SweepSpec.model_fields
-            close = difflib.get_close_matches(str(error["loc"][-1]), list(fields), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(str(shown["loc"][-1]), list(fields), n=1, cutoff=0.6)
             message = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
         else:
-            message = error["msg"].removeprefix("Value error, ")
-        shown.setdefault(key, f"{key or 'sweep'}: {message}")
-    return ConfigError(f"{origin}: {'; '.join(shown.values())}")
-
-
-def _key(error: Any) -> str:
-    # Union members (`list[any]`, `Range`, `function-after[_bounds(), Range]`) show up in the location; the user
-    # wrote none of them.
-    return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p == "Range")))
+            message = shown["msg"].removeprefix("Value error, ")
+        said.setdefault(key, f"{key or 'sweep'}: {message}")
+    return ConfigError(f"{origin}: {'; '.join(said.values())}")
 
 
 def _check_keys(spec: SweepSpec, origin: str) -> None:

@@ -108,7 +108,7 @@ class FeedbackRequest(BaseModel):
         },
     )
 
-    text: Annotated[NonBlank, AfterValidator(_no_nul)] = Field(
+    text: Annotated[NonBlank, _NO_NUL] = Field(
         description="one paragraph (no blank lines), at most TOPICFRAME_MAX_PARAGRAPH_CHARS"
     )
     # Optional for a byline, caption, promo or footer, which carry none; a body or headline paragraph left without
