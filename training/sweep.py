@@ -75,6 +75,14 @@ class SweepSpec(_Strict):
         for key, values in self.parameters.items():
             if isinstance(values, list) and not values:
                 raise ValueError(f"parameters.{key}: needs at least one value")
+            if isinstance(values, list):
+                # A value listed twice would run (and log) the same trial twice, or skew a random draw toward it.
+                # (1 and 1.0 are one value; True and 1 are not.)
+                seen: list[tuple[bool, Any]] = []
+                for value in values:
+                    if (isinstance(value, bool), value) in seen:
+                        raise ValueError(f"parameters.{key}: {value!r} is listed twice")
+                    seen.append((isinstance(value, bool), value))
             if isinstance(values, Range) and self.method == "grid":
                 raise ValueError(f"parameters.{key}: a range needs method: random (a grid needs a list)")
         if self.method == "random" and self.trials is None:

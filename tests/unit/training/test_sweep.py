@@ -109,6 +109,14 @@ RANDOM = {"method": "random", "trials": 2}
         ),
         ({"parameters": {"classifier.C": []}}, "parameters.classifier.C: needs at least one value"),
         ({"parameters": {}}, "parameters: Dictionary should have at least 1 item"),
+        (  # ran and logged the same trial twice
+            {"parameters": {"classifier.C": [1, 3, 1.0]}},
+            "parameters.classifier.C: 1.0 is listed twice",
+        ),
+        (
+            {"parameters": {"vectorizer.word_ngram_range": [[1, 2], [1, 1], [1, 2]]}},
+            "parameters.vectorizer.word_ngram_range: [1, 2] is listed twice",
+        ),
         ({"method": "random", "parameters": {"classifier.C": [1]}}, "trials: required for method: random"),
         ({"trials": 3, "parameters": {"classifier.C": [1]}}, "trials: only for method: random"),
         ({"parameters": {"classifier.C": {"low": 1, "high": 2}}}, "a range needs method: random"),
