@@ -189,7 +189,8 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
     from training.classify import describe_decision_rule
 
     model = response["model"]
-    table = Table(title=f"model {model['name']} version {model['version'] or '-'}", title_justify="left")
+    registered = f"version {model['version']}" if model["version"] else "(a directory, not a registered version)"
+    table = Table(title=f"model {model['name']} {registered}", title_justify="left")
     for column in ("id" if has_ids else "#", *(["role"] if has_roles else []), *label_sets, "paragraph"):
         table.add_column(column, overflow="fold")
     for p in paragraphs:

@@ -202,7 +202,7 @@ def evaluate(
         raise DataValidationError(refused)
     for warning in labelled.warnings:
         print_warning(str(warning))
-    console.print(f"model {ref.name} version {ref.version or '-'}; {len(labelled)} paragraphs")
+    console.print(f"{ref.described}; {len(labelled)} paragraphs")
     print_reports(evaluate_bundle(bundle, labelled).reports, "evaluation")
 
 

@@ -133,6 +133,13 @@ class ModelRef:
     bundle_sha256: str | None = None
     pyfunc_sha256: str | None = None  # every file of the logged MLflow model (`training.pyfunc_check`)
 
+    @property
+    def described(self) -> str:
+        """How the CLI names it: a registered version, or the directory it was read from."""
+        if self.version is None:
+            return f"model in {self.uri} (a directory, not a registered version)"
+        return f"model {self.name} version {self.version}" + (f" (@{self.alias})" if self.alias else "")
+
 
 def is_registry_uri(uri: str) -> bool:
     """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (anything else is read as a local directory)."""

@@ -269,6 +269,9 @@ def test_evaluate_scores_the_label_sets_the_data_has(
     full = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "full.csv", rows)), *model])
     assert full.exit_code == 0, full.output
     assert "evaluation — role:" in full.output
+    # A directory's model is named by the directory (was "model <dir name> version -").
+    said = " ".join(full.output.split())
+    assert f"model in {bundle_dir} (a directory, not a registered version);" in said, said[:300]
     without_roles = [{k: v for k, v in r.items() if k != "role"} for r in rows]
     topics_only = write_csv(tmp_path / "topics.csv", without_roles, ["id", "article_id", "text", "topic", "frame"])
     partial = runner.invoke(app, ["evaluate", "--data", str(topics_only), *model])
