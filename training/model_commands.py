@@ -202,6 +202,9 @@ def evaluate(
         raise DataValidationError(refused)
     for warning in labelled.warnings:
         print_warning(str(warning))
+    for name in present:  # a blank column would score every paragraph as having no label, without a word
+        if not any(labelled.labels[name]):
+            print_warning(f"the {name} column has no label on any row: every paragraph is read as having no {name}")
     console.print(f"{ref.described}; {len(labelled)} paragraphs")
     print_reports(evaluate_bundle(bundle, labelled).reports, "evaluation")
 

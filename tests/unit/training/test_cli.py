@@ -298,6 +298,12 @@ def test_evaluate_scores_the_label_sets_the_data_has(
     assert f"cap.csv:{caption + 2}: error: role 'caption' gets no" in " ".join(refused.output.split())
     twice = runner.invoke(app, ["evaluate", "--data", str(write_csv(tmp_path / "twice.csv", [*rows, rows[0]])), *model])
     assert twice.exit_code == 0 and "dropped 1 exact duplicate row(s)" in twice.output
+    # A column present but left blank scored every paragraph as "no frame" without a word.
+    blank = write_csv(tmp_path / "blank.csv", [{**r, "frame": ""} for r in rows])
+    warned = runner.invoke(app, ["evaluate", "--data", str(blank), *model])
+    assert warned.exit_code == 0, warned.output
+    said = " ".join(warned.output.split())
+    assert "the frame column has no label on any row" in said and "the topic column" not in said
 
 
 def test_a_label_missing_from_a_folds_training_part_is_not_a_raw_sklearn_warning(tmp_path: Path, store: str) -> None:
