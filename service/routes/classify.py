@@ -165,10 +165,13 @@ def check_paragraph_limits(paragraphs: list[str], field: str, settings: Settings
         )
     for i, paragraph in enumerate(paragraphs):
         if len(paragraph) > settings.max_paragraph_chars:
+            # `paragraphs[i]` is named by its JSON index; a paragraph of `text` has none, so it is counted as a
+            # reader counts (the web page's ¶ numbers), from 1.
             loc: list[str | int] = ["body", "paragraphs", i] if field == "paragraphs" else ["body", "text"]
+            which = f"paragraph {i}" if field == "paragraphs" else f"paragraph {i + 1} of the text (counting from 1)"
             raise limit_error(
                 loc,
-                f"paragraph {i} has {len(paragraph)} characters; at most {settings.max_paragraph_chars} allowed",
+                f"{which} has {len(paragraph)} characters; at most {settings.max_paragraph_chars} allowed",
                 "max_paragraph_chars",
             )
 

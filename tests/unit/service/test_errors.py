@@ -111,11 +111,14 @@ def test_too_many_paragraphs_names_the_limit(strict_client: TestClient) -> None:
 
 def test_too_long_paragraph_names_the_limit_and_the_paragraph(strict_client: TestClient) -> None:
     assert strict_client.post("/v1/classify", json={"paragraphs": ["x" * 40]}).status_code == 200
-    error = error_of(strict_client.post("/v1/classify", json={"paragraphs": ["ok", "x" * 41]}), 422)
-    assert (error["loc"], error["limit"]) == (["body", "paragraphs", 1], "TOPICFRAME_MAX_PARAGRAPH_CHARS")
     error = error_of(strict_client.post("/v1/classify", json={"text": "ok\n\n" + "x" * 41}), 422)
     assert (error["loc"], error["limit"]) == (["body", "text"], "TOPICFRAME_MAX_PARAGRAPH_CHARS")
-    assert "paragraph 1" in error["msg"]
+    error = error_of(strict_client.post("/v1/classify", json={"paragraphs": ["ok", "x" * 41]}), 422)
+    assert (error["loc"], error["limit"]) == (["body", "paragraphs", 1], "TOPICFRAME_MAX_PARAGRAPH_CHARS")
+    assert "paragraph 1 has" in error["msg"]  # paragraphs[1]
+    error = error_of(strict_client.post("/v1/classify", json={"text": "ok\n\n" + "x" * 41}), 422)
+    # `text` has no index to name: counted from 1, as the web page numbers paragraphs (it said "paragraph 1").
+    assert "paragraph 2 of the text (counting from 1) has 41 characters" in error["msg"]
 
 
 def test_body_over_the_limit_is_413_before_parsing(strict_client: TestClient) -> None:
