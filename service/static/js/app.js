@@ -13,7 +13,12 @@ const $ = (id) => document.getElementById(id);
 
 // What the service told us about the model, and what the page shows now.
 const model = { info: null, thresholds: {}, decisionRule: null, roles: [], contentSets: [], setLabels: {}, loaded: false };
-const view = { result: null, classifiedText: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false };
+const view = { result: null, classifiedText: null, classifiedFormat: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false, retrying: false };
+
+// "1 paragraph", "3 paragraphs".
+const count = (n, noun) => `${n.toLocaleString()} ${noun}${n === 1 ? "" : "s"}`;
+// A server message followed by another sentence needs its full stop.
+const sentence = (text) => (/[.!?)]$/.test(text) ? text : `${text}.`);
 
 function setStatus(message, kind = "") {
   const status = $("status");
@@ -65,7 +70,7 @@ function renderSummary(result) {
   if (sets.topic) parts.push(el("figure", { id: "topic-shares" }, el("figcaption", {}, "Topic shares (of content paragraphs)"), barChart(sets.topic.counts, "Topic shares")));
   if (s.topic_frames && sets.frame) {
     const frames = (model.setLabels.frame || Object.keys(sets.frame.counts)).filter((f) => Object.values(s.topic_frames).some((row) => row[f]));
-    parts.push(el("figure", { id: "topic-frame-heatmap" }, el("figcaption", {}, "Topic × frame (share of the topic's paragraphs)"), heatmap(s.topic_frames, frames, "Topic by frame heatmap")));
+    parts.push(el("figure", { id: "topic-frame-heatmap" }, el("figcaption", {}, "Topic × frame: paragraphs with both (darker: a larger share of the topic's paragraphs)"), heatmap(s.topic_frames, frames, "Topic by frame heatmap")));
   } else {
     for (const [name, set] of Object.entries(sets).filter(([name]) => name !== "topic")) {
       parts.push(el("figure", {}, el("figcaption", {}, `${name} shares`), barChart(set.counts, `${name} shares`)));
@@ -79,14 +84,14 @@ function renderSummary(result) {
 }
 
 function renderParagraphs() {
-  const handlers = { select, toggle, setRole, send };
+  const handlers = { select, toggle, setRole, send, unsent };
   $("paragraphs").replaceChildren(...view.result.paragraphs.map((p) => renderParagraph(model, p, view, handlers)));
 }
 
 function rerender(index, focusSelector) {
   const list = $("paragraphs");
   const old = list.querySelector(`[data-index="${index}"]`);
-  const handlers = { select, toggle, setRole, send };
+  const handlers = { select, toggle, setRole, send, unsent };
   const card = renderParagraph(model, view.result.paragraphs[index], view, handlers);
   old.replaceWith(card);
   if (focusSelector) card.querySelector(focusSelector)?.focus(); // keyboard users stay where they were
@@ -108,39 +113,66 @@ function toggle(index, set, label) {
   rerender(index, `.chip.edit[data-set="${set}"][data-label="${CSS.escape(label)}"]`);
 }
 
+// The role is kept apart from the chips: passing over "byline" with the arrow keys (each step is a change) must
+// not wipe the labels the analyst set; a non-content role only sends none (`sentLabels`).
 function setRole(index, role) {
-  const draft = view.drafts[index];
-  draft.role = role;
-  if (!isContent(model, { role })) {
-    for (const set of Object.keys(draft.labels)) draft.labels[set] = []; // what the service accepts for it
-  }
+  view.drafts[index].role = role;
   rerender(index, "select");
+}
+
+// What a correction says: a byline, caption, promo or footer carries no topic or frame (the service refuses one).
+function sentLabels(draft) {
+  const carries = isContent(model, { role: draft.role });
+  return Object.fromEntries(Object.entries(draft.labels).map(([set, labels]) => [set, carries ? [...labels].sort() : []]));
+}
+
+// A draft as it would be sent: compared with the model's answer and with what was last saved.
+function draftKey(draft) {
+  return JSON.stringify([draft.role, sentLabels(draft)]);
+}
+
+// Corrections made in the editor and not (or no longer) saved: the page asks before they are lost.
+function unsent(index) {
+  return draftKey(view.drafts[index]) !== view.drafts[index].baseline;
+}
+
+function unsentCorrections() {
+  return Object.keys(view.drafts).filter((index) => unsent(index)).length;
 }
 
 async function send(index) {
   const paragraph = view.result.paragraphs[index];
   const draft = view.drafts[index];
-  const body = { text: paragraph.text, labels: draft.labels };
+  const labelsSent = sentLabels(draft);
+  const sentKey = draftKey(draft);
+  const body = { text: paragraph.text, labels: labelsSent };
   if (draft.role) body.role = draft.role;
   if (model.info?.version) body.model = { name: model.info.name, version: model.info.version };
   if (view.requestId) body.request_id = view.requestId;
   try {
     const { data } = await api("/v1/feedback", { method: "POST", body, key: feedbackKey() || apiKey(), keyField: "Feedback key" });
-    const labels = Object.entries(draft.labels).map(([set, l]) => `${set}: ${l.join(", ") || "none"}`).join("; ");
+    const labels = Object.entries(labelsSent).map(([set, l]) => `${set}: ${l.join(", ") || "none"}`).join("; ");
     const what = `${draft.role ? `role ${draft.role}; ` : ""}${labels}`;
-    view.saved[index] = { text: `${data.duplicate ? "Already saved" : "Saved"} as #${data.id} at ${data.created_at}: ${what}` };
+    const when = new Date(data.created_at).toLocaleString();
+    view.saved[index] = { text: `${data.duplicate ? "Already saved" : "Saved"} as #${data.id} at ${when}: ${what}`, key: sentKey, id: data.id };
+    draft.baseline = sentKey; // saved: nothing of it is unsent now
   } catch (error) {
     view.saved[index] = { error: error.message };
   }
   rerender(index, '[data-action="send"]');
 }
 
-function startDrafts() {
+// Drafts start as the model's answer. The same text classified again by the same model keeps them (and what
+// was saved): re-classifying must not undo corrections the analyst has not sent.
+function startDrafts(previous, sameAnswer) {
+  if (sameAnswer && previous) return;
   view.drafts = {};
   view.saved = {};
   for (const p of view.result.paragraphs) {
     const labels = Object.fromEntries(model.contentSets.map((set) => [set, [...(p.labels[set] || [])]]));
-    view.drafts[p.index] = { role: p.role || null, labels };
+    const draft = { role: p.role || null, labels };
+    draft.baseline = draftKey(draft);
+    view.drafts[p.index] = draft;
   }
 }
 
@@ -156,11 +188,30 @@ function enableResultActions(on) {
   }
 }
 
+const STALE = "The text has changed since it was classified: the results below are for the earlier text. Classify again to update them.";
+
+function isStale() {
+  return $("panel-results").classList.contains("stale");
+}
+
 function markStale() {
-  if (!view.result || $("panel-results").classList.contains("stale")) return;
+  if (!view.result || isStale()) return;
   $("panel-results").classList.add("stale");
   enableResultActions(false);
-  setStatus("The text has changed since it was classified: the results below are for the earlier text. Classify again to update them.", "warn");
+  setStatus(STALE, "warn");
+}
+
+// After an edit (or a file opened): stale while the text differs from the text classified, current again when it
+// is the same (an edit undone, the same file opened twice). Drafts are kept either way.
+function textChanged() {
+  if (!view.result) return;
+  if ($("article-text").value !== view.classifiedText || $("text-format").value !== view.classifiedFormat) {
+    markStale();
+  } else if (isStale()) {
+    $("panel-results").classList.remove("stale");
+    enableResultActions(true);
+    setStatus("The text is again the text that was classified: the results below are current.");
+  }
 }
 
 async function classify() {
@@ -181,12 +232,18 @@ async function classify() {
   setStatus("Classifying…");
   const started = performance.now();
   try {
-    const { data, requestId } = await api("/v1/classify", { method: "POST", body: { text, explain: EXPLAIN_TERMS, include_scores: true } });
+    const body = { text, explain: EXPLAIN_TERMS, include_scores: true };
+    if ($("text-format").value !== "auto") body.text_format = $("text-format").value;
+    const { data, requestId } = await api("/v1/classify", { method: "POST", body });
+    const previous = view.result;
+    const sameAnswer = previous && text === view.classifiedText && (body.text_format || "auto") === view.classifiedFormat && JSON.stringify(previous.model) === JSON.stringify(data.model)
+      && JSON.stringify(previous.paragraphs.map((p) => p.text)) === JSON.stringify(data.paragraphs.map((p) => p.text));
     view.result = data;
     view.classifiedText = text;
+    view.classifiedFormat = body.text_format || "auto";
     view.requestId = requestId;
     view.selected = null;
-    startDrafts();
+    startDrafts(previous, sameAnswer);
     renderSummary(data);
     renderParagraphs();
     $("panel-results").classList.remove("stale");
@@ -194,7 +251,10 @@ async function classify() {
     const ms = Math.round(performance.now() - started);
     // HTML and Markdown are read as their blocks' text (the service detects them): say so, since tags are gone.
     const readAs = { html: " (read as HTML)", markdown: " (read as Markdown)" }[data.text_format] || "";
-    setStatus(`${data.paragraphs.length} paragraphs${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    setStatus(`${count(data.paragraphs.length, "paragraph")}${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    // On a narrow screen the results are below the text box: bring them into view.
+    const results = $("panel-results").getBoundingClientRect();
+    if (results.top > window.innerHeight) $("panel-results").scrollIntoView({ block: "start" });
     // Edited while the request ran: these results are for the text that was sent, and say so.
     if ($("article-text").value !== text) markStale();
     view.renders += 1;
@@ -206,14 +266,40 @@ async function classify() {
     if (kept) markStale();
     if (error.status === 503) {
       const state = await readiness();
-      setStatus(`The model is not ready (${state.reason}): ${state.message}${kept}`, "warn");
+      setStatus(`The model is not ready (${state.reason}): ${sentence(state.message)} Classifying again when it is (checking every ${READY_POLL_MS / 1000} s).${kept}`, "warn");
+      model.loaded = false;
+      retryWhenReady(text);
     } else {
-      setStatus(`Could not classify: ${error.message}${kept}`, "error");
+      setStatus(`Could not classify: ${sentence(error.message)}${kept}`, "error");
     }
   } finally {
     button.disabled = false;
     view.classifying = false;
   }
+}
+
+// After a 503 (a model loading or reloading): ask /readyz until it is ready, then classify the same text again —
+// unless the analyst has changed it meanwhile, when the page only says the model is ready.
+function retryWhenReady(text) {
+  if (view.retrying) return;
+  view.retrying = true;
+  const check = async () => {
+    const state = await readiness();
+    if (!state.ready) {
+      setTimeout(check, READY_POLL_MS);
+      return;
+    }
+    view.retrying = false;
+    try {
+      await loadModelInfo();
+    } catch (error) {
+      setStatus(`Could not read the model's details: ${error.message}`, "error");
+      return;
+    }
+    if ($("article-text").value === text && !view.classifying) classify();
+    else setStatus("The model is ready: classify again.");
+  };
+  setTimeout(check, READY_POLL_MS);
 }
 
 async function loadVersions() {
@@ -265,14 +351,22 @@ function wire() {
       classify();
     }
   });
-  $("article-text").addEventListener("input", markStale);
+  $("article-text").addEventListener("input", textChanged);
+  $("text-format").addEventListener("change", textChanged); // read another way, the text may split differently
   $("file-input").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
     $("article-text").value = await file.text();
     event.target.value = ""; // the same file opened again (after an edit) must fire another change
-    markStale();
-    setStatus(`Opened ${file.name} (${file.size.toLocaleString()} bytes).`);
+    textChanged();
+    const opened = `Opened ${file.name} (${count(file.size, "byte")}).`;
+    setStatus(isStale() ? `${opened} ${STALE}` : opened, isStale() ? "warn" : "");
+  });
+  // Corrections not sent are lost with the page: the browser asks first (reload, a link, closing the tab).
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsentCorrections()) return;
+    event.preventDefault();
+    event.returnValue = ""; // older browsers show the prompt only when this is set
   });
   $("api-key").value = apiKey();
   $("api-key").addEventListener("change", (event) => setApiKey(event.target.value.trim()));

@@ -19,7 +19,9 @@ export function barChart(counts, title) {
   const labelWidth = 130, barWidth = 170, row = 20, width = labelWidth + barWidth + 60;
   const height = Math.max(1, entries.length) * row + 6;
   // Drawn at 1 user unit = 1 CSS pixel (shrunk only when the column is narrower), so text stays 11 px.
-  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title });
+  // The figures in words too: an image's name alone told a screen reader nothing of what it shows.
+  const said = entries.length ? entries.map(([label, c]) => `${label} ${pct(c.share)} (${c.paragraphs})`).join(", ") : "no labels";
+  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": `${title}: ${said}` });
   svg.append(svgElement("title", {}, title));
   if (!entries.length) {
     svg.append(svgElement("text", { x: 0, y: 14 }, "no labels in this article"));
@@ -47,7 +49,12 @@ export function heatmap(topicFrames, frames, title) {
   const right = Math.max(40, Math.ceil(longest * Math.cos((50 * Math.PI) / 180)) + 8);
   const width = left + Math.max(1, frames.length) * cell + right;
   const height = top + Math.max(1, topics.length) * cell + 4;
-  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title });
+  const cells = topics.flatMap((topic) => frames.filter((frame) => topicFrames[topic][frame]).map((frame) => {
+    const value = topicFrames[topic][frame];
+    return `${topic} × ${frame}: ${value.paragraphs} of ${value.of}`;
+  }));
+  const said = cells.length ? `paragraphs with both, of the topic's: ${cells.join("; ")}` : "no topic with a frame";
+  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": `${title}: ${said}` });
   svg.append(svgElement("title", {}, title));
   if (!topics.length || !frames.length) {
     svg.append(svgElement("text", { x: 0, y: 14 }, "no topic with a frame in this article"));

@@ -103,12 +103,18 @@ function shownLabels(paragraph, set) {
   return [...byScore.map((l) => [l, true]), ...others.slice(0, 2).map((l) => [l, false])];
 }
 
-function evidence(paragraph, selection) {
+// The selected chip's figures and terms, as text: its tooltip is for a mouse, and a keyboard user selects it.
+function evidence(model, paragraph, selection) {
   if (!selection) return null;
+  const score = paragraph.scores?.[selection.set]?.[selection.label];
+  const threshold = thresholdOf(model, paragraph, selection.set, selection.label);
+  const figures = typeof score === "number"
+    ? `${selection.label}: score ${score.toFixed(2)}${threshold === null ? "" : `, threshold ${threshold.toFixed(2)}`}. `
+    : "";
   const terms = paragraph.explanations?.[selection.set]?.[selection.label];
-  if (!terms) return el("p", { class: "evidence" }, `${selection.label}: not given to this paragraph, so no explanation`);
+  if (!terms) return el("p", { class: "evidence" }, `${figures}Not given to this paragraph, so no explanation.`);
   const words = terms.map((t) => `${t.term} (${t.weight.toFixed(2)})`).join(", ");
-  return el("p", { class: "evidence" }, `Terms behind ${selection.label}: ${words || "none"}`);
+  return el("p", { class: "evidence" }, `${figures}Terms behind ${selection.label}: ${words || "none"}`);
 }
 
 export function isContent(model, paragraph) {
@@ -130,14 +136,18 @@ function editor(model, paragraph, draft, saved, handlers) {
   for (const set of model.contentSets) {
     const group = el("div", { class: "chips", role: "group", "aria-label": `${set} (correction)` }, el("span", { class: "set-name" }, set));
     for (const label of model.setLabels[set] || []) {
-      const on = draft.labels[set].includes(label);
+      // Kept while the role is not content (shown unpressed): choosing body again brings them back.
+      const on = carriesLabels && draft.labels[set].includes(label);
       group.append(el("button", { type: "button", class: "chip edit", "aria-pressed": on ? "true" : "false", "data-set": set, "data-label": label, disabled: !carriesLabels, onclick: () => handlers.toggle(paragraph.index, set, label) }, label));
     }
     box.append(group);
   }
   box.append(el("div", { class: "row" }, el("button", { type: "button", class: "primary", "data-action": "send", onclick: () => handlers.send(paragraph.index) }, "Send correction")));
+  const changed = handlers.unsent(paragraph.index);
   if (saved?.error) box.append(el("p", { class: "failed", role: "alert" }, `Not saved: ${saved.error}`));
+  else if (saved?.id && changed) box.append(el("p", { class: "unsent", role: "status" }, `Changed since it was saved as #${saved.id}: send again to store the change.`));
   else if (saved) box.append(el("p", { class: "saved", role: "status" }, saved.text));
+  else if (changed) box.append(el("p", { class: "unsent", role: "status" }, "Not sent yet."));
   return box;
 }
 
@@ -165,7 +175,7 @@ export function renderParagraph(model, paragraph, view, handlers) {
       }
       card.append(group);
     }
-    card.append(evidence(paragraph, selection) || "");
+    card.append(evidence(model, paragraph, selection) || "");
   }
   if (view.correcting) card.append(editor(model, paragraph, view.drafts[paragraph.index], view.saved[paragraph.index], handlers));
   return card;

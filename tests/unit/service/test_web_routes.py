@@ -1,7 +1,7 @@
 """The web page's routes without a browser: the page and its assets, offline /docs and /redoc, /v1/models
 and /v1/compare on a model served from a local directory, and a registry that cannot be reached.
 
-The browser tests (tests/integration/test_web_page.py) cover the page itself and a real registry.
+The browser tests (tests/integration/web/) cover the page itself and a real registry.
 """
 
 from __future__ import annotations

@@ -1,228 +1,35 @@
-"""The analyst web page in a real browser (Debian's chromium through Playwright) against a real service.
-
-Two versions of the session's test model are registered on the suite's `mlflow server`
-(the second with stricter topic/frame thresholds, so the two disagree on some paragraphs);
-one `python -m service` process serves the champion and one browser is shared by the
-module. Every test records each URL the page requests and aborts any that leaves
-127.0.0.1; none may. Screenshots of each state go to test-output/screenshots/, and the
-measured figures (cold-load bytes, click-to-rendered time for 40 paragraphs, layout
-shift) to test-output/web-measurements.json: reported, not asserted, except that the
-layout must not shift when results arrive.
-"""
+"""The web page's results, downloads, version comparison, error states and measured load (fixtures: conftest)."""
 
 from __future__ import annotations
 
 import codecs
-import copy
 import csv
-import dataclasses
 import io
 import json
 import re
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import numpy as np
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import GERMAN_NEWS
-from training.config import RunConfig
-from training.registry import tracking_client
-from training.train import TrainingResult, evaluate
 
-from .conftest import ROOT, child_env, free_port, running, tail, wait_for_http
-
-pytestmark = pytest.mark.integration
-
-MODEL = "topicframe-web"  # its own registered model: the MLflow server is shared with other test modules
-ADMIN_KEY = "web-admin-key"
-MAX_PARAGRAPH_CHARS = 5_000  # lowered so the "over the limit" message is quick to provoke
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
-MEASUREMENTS = ROOT / "test-output" / "web-measurements.json"
-
-ARTICLE = "\n\n".join(
-    [
-        "Beijing and Washington extend tariff truce as soybean purchases resume",
-        "By Mei Zhang and Tom Hollis",
-        "Washington and Beijing agreed on Tuesday to extend their tariff truce by another ninety days, with China "
-        "pledging to buy more soybeans and liquefied natural gas from American exporters.",
-        "Customs officers detained three shipments of solar panels at the port of Los Angeles under the forced "
-        "labour law, saying the polysilicon inside was traced to camps in Xinjiang.",
-        "Photograph: Kim Lee for the Daily Ledger",
-        "The two governments said negotiators would meet again in Geneva next month to discuss export controls on "
-        "advanced chips, which Beijing calls a threat to its development.",
-    ]
+from ..conftest import child_env, free_port, running, wait_for_http
+from .conftest import (
+    ARTICLE,
+    MAX_PARAGRAPH_CHARS,
+    Service,
+    api_result,
+    classify_in_page,
+    record,
+    shot,
 )
 
-
-def stricter(result: TrainingResult) -> TrainingResult:
-    """The same model with every topic and frame threshold raised: a second version that gives fewer labels."""
-    bundle = copy.deepcopy(result.bundle)
-    for name in bundle.content_label_sets:
-        raised = np.minimum(np.asarray(list(bundle.thresholds(name).values())) + 0.2, 0.97)
-        bundle.set_thresholds(name, raised)
-    test = evaluate(bundle, result.data.test)
-    bundle.metrics = {
-        f"{name}.{key}": float(value)
-        for name, report in test.reports.items()
-        for key, value in report.items()
-        if key != "per_label"
-    }
-    return dataclasses.replace(result, bundle=bundle, test=test)
-
-
-@dataclasses.dataclass
-class Service:
-    base: str
-    tracking_uri: str
-    versions: tuple[str, str]
-
-
-@pytest.fixture(scope="module")
-def web_registry(mlflow_server: str, trained: TrainingResult, default_config: RunConfig) -> tuple[str, str]:
-    """Versions 1 (champion) and 2 (stricter) of MODEL, logged like `topicframe train` logs them."""
-    from training.tracking import log_training_run
-
-    config = default_config.model_copy(update={"model_name": MODEL, "experiment": "it-web"})
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-        first = log_training_run(config, trained).model_version
-        second = log_training_run(config, stricter(trained)).model_version
-    tracking_client(mlflow_server).set_registered_model_alias(MODEL, "champion", first)
-    return first, second
-
-
-@pytest.fixture(scope="module")
-def service(
-    mlflow_server: str, web_registry: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    """`python -m service` on a free loopback port, serving MODEL@champion, with the admin key set."""
-    tmp = tmp_path_factory.mktemp("web-service")
-    port = free_port()
-    log = tmp / "service.log"
-    environment = child_env(
-        MLFLOW_TRACKING_URI=mlflow_server,
-        TOPICFRAME_MODEL_URI=f"models:/{MODEL}@champion",
-        TOPICFRAME_ADMIN_KEY=ADMIN_KEY,
-        TOPICFRAME_MODEL_CACHE_DIR=str(tmp / "model-cache"),
-        TOPICFRAME_MODEL_REFRESH_SECONDS="0",
-        TOPICFRAME_MAX_PARAGRAPH_CHARS=str(MAX_PARAGRAPH_CHARS),
-        TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS="1",  # teardown does not wait for the browser's idle connections
-        TOPICFRAME_FEEDBACK_URL=f"sqlite:///{tmp / 'feedback.db'}",
-    )
-    command = [sys.executable, "-m", "service", "--port", str(port)]
-    # cwd: anything the service writes by default (a feedback store, say) lands in the temp dir, not the repo.
-    with running(command, log, environment, cwd=tmp) as process:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/readyz", timeout=180, process=process, log=log)
-        yield Service(base, mlflow_server, web_registry)
-    assert "Traceback" not in log.read_text(), tail(log)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@dataclasses.dataclass
-class Tab:
-    page: Page
-    context: BrowserContext
-    requested: list[str]
-
-
-@pytest.fixture
-def open_page(browser: Browser, service: Service) -> Iterator[Any]:
-    """``open_page(width, height)``: a fresh browser context on the page; every request is recorded, and any
-    that does not go to the service is aborted (and fails the test at teardown)."""
-    contexts: list[Tab] = []
-
-    def make(width: int = 1280, height: int = 900) -> Tab:
-        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-        requested: list[str] = []
-
-        def check(route: Route) -> None:
-            url = route.request.url
-            requested.append(url)
-            if urlsplit(url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", check)
-        context.add_init_script(LAYOUT_SHIFT_PROBE)
-        page = context.new_page()
-        tab = Tab(page, context, requested)
-        contexts.append(tab)
-        page.goto(service.base + "/")
-        expect(page.locator("#model-badge")).to_contain_text(f"v{service.versions[0]}")
-        return tab
-
-    yield make
-    for tab in contexts:
-        tab.context.close()
-        outside = [url for url in tab.requested if urlsplit(url).hostname != "127.0.0.1"]
-        assert not outside, f"the page requested outside 127.0.0.1: {outside}"
-        assert tab.requested, "no request was recorded: the interception did not run"
-
-
-# Sums layout-shift entries (the Layout Instability API) for the whole life of the page.
-LAYOUT_SHIFT_PROBE = """
-window.__layoutShift = 0;
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__layoutShift += entry.value;
-}).observe({type: "layout-shift", buffered: true});
-"""
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def record(**figures: Any) -> None:
-    """Merge measured figures into test-output/web-measurements.json (reported by hand, not asserted)."""
-    MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
-    known = json.loads(MEASUREMENTS.read_text()) if MEASUREMENTS.is_file() else {}
-    MEASUREMENTS.write_text(json.dumps(known | figures, indent=2) + "\n")
-
-
-def classify_in_page(page: Page, text: str) -> float:
-    """Paste `text`, click Classify, wait for the results; returns milliseconds from the click to rendered."""
-    page.fill("#article-text", text)
-    # The page counts its renders in body[data-rendered]. (Not wait_for_function: its predicate is eval'ed,
-    # which the page's Content-Security-Policy forbids.)
-    renders = int(page.locator("body").get_attribute("data-rendered") or 0)
-    started = time.perf_counter()
-    page.click("#classify")
-    expect(page.locator("body")).to_have_attribute("data-rendered", str(renders + 1), timeout=60_000)
-    return (time.perf_counter() - started) * 1000
-
-
-def api_result(service: Service, text: str) -> dict[str, Any]:
-    response = httpx.post(f"{service.base}/v1/classify", json={"text": text, "explain": 5}, timeout=30)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
+pytestmark = pytest.mark.integration
 
 
 def test_results_show_roles_chips_thresholds_summary_and_highlights(open_page: Any, service: Service) -> None:
@@ -363,95 +170,6 @@ def test_an_article_pasted_as_html_is_read_as_its_paragraphs(open_page: Any) -> 
     assert "<p>" not in page.locator("#paragraphs").inner_text()
 
 
-def test_correct_mode_sends_feedback_and_shows_what_was_saved(open_page: Any, service: Service) -> None:
-    page = open_page().page
-    classify_in_page(page, ARTICLE)
-    page.click("#correct-mode")
-    card = page.locator("#paragraphs > li").nth(3)  # the customs paragraph
-    editor = card.locator(".editor")
-    pressed = editor.locator('.chip.edit[data-set="topic"][aria-pressed="true"]')
-    before = set(pressed.evaluate_all("cs => cs.map(c => c.dataset.label)"))
-    added = next(label for label in ("human_rights", "security", "trade") if label not in before)
-    editor.locator(f'.chip.edit[data-set="topic"][data-label="{added}"]').click()
-    editor.locator("select").select_option("body")
-    editor.locator('[data-action="send"]').click()
-    expect(card.locator(".saved")).to_contain_text("Saved as #")
-    saved_text = card.locator(".saved").inner_text()
-    assert added in saved_text
-    shot(page, "04-correct-mode")
-
-    listed = httpx.get(f"{service.base}/v1/feedback", headers={"X-Admin-Key": ADMIN_KEY}, timeout=10)
-    assert listed.status_code == 200, listed.text
-    text = api_result(service, ARTICLE)["paragraphs"][3]["text"]
-    mine = [item for item in listed.json()["items"] if item["text"] == text]
-    assert mine and set(mine[-1]["labels"]["topic"]) == before | {added}
-    assert mine[-1]["role"] == "body" and mine[-1]["model"]["version"] == service.versions[0]
-    assert f"#{mine[-1]['id']}" in saved_text
-
-
-def test_corrections_carry_the_feedback_key_and_everything_else_the_api_key(open_page: Any) -> None:
-    """A service may guard corrections with a key of their own (TOPICFRAME_FEEDBACK_KEY): with one key field the
-    page could classify or correct, never both. The headers are read as sent (this service checks no key)."""
-    page = open_page().page
-    sent: dict[str, list[str | None]] = {"classify": [], "feedback": []}
-
-    def watch(request: Any) -> None:
-        for route_name, keys in sent.items():
-            if request.method == "POST" and request.url.endswith(f"/v1/{route_name}"):
-                keys.append(request.headers.get("x-api-key"))
-
-    page.on("request", watch)
-    page.locator(".settings summary").click()
-    page.fill("#api-key", "api-secret")
-    page.locator("#api-key").dispatch_event("change")
-    classify_in_page(page, ARTICLE)
-    page.click("#correct-mode")
-    card = page.locator("#paragraphs > li").nth(3)
-    card.locator('.editor [data-action="send"]').click()  # no feedback key given: the API key goes
-    expect(card.locator(".saved")).to_contain_text("as #")
-    page.fill("#feedback-key", "feedback-secret")
-    page.locator("#feedback-key").dispatch_event("change")
-    card.locator('.editor [data-action="send"]').click()
-    expect(card.locator(".saved")).to_contain_text("Already saved")
-    assert sent == {"classify": ["api-secret"], "feedback": ["api-secret", "feedback-secret"]}
-
-    refused = {"detail": [{"loc": ["header", "X-API-Key"], "msg": "the key is not valid", "type": "forbidden"}]}
-    page.route("**/v1/feedback", lambda route: route.fulfill(status=403, json=refused))
-    card.locator('.editor [data-action="send"]').click()
-    expect(card.locator(".failed")).to_contain_text("enter the key under \u201cFeedback key\u201d")
-
-
-def test_results_of_an_edited_text_are_stale_and_cannot_be_corrected(open_page: Any, service: Service) -> None:
-    """Edited while the request ran, the answer showed as current; Ctrl+Enter started a second request whose
-    older answer won; after an edit the editors still sent corrections; a caption's chips were sent and refused."""
-    page = open_page().page
-    page.fill("#article-text", ARTICLE)
-    release: list[Route] = []
-    page.route("**/v1/classify", lambda route: release.append(route))  # held until the text has changed
-    page.click("#classify")
-    expect(page.locator("#status")).to_contain_text("Classifying")
-    page.locator("#article-text").press("Control+Enter")  # a second request is not started
-    expect(page.locator("#status")).to_contain_text("Still classifying")
-    page.fill("#article-text", ARTICLE + "\n\nOne more paragraph about tariffs.")
-    assert len(release) == 1
-    release[0].continue_()
-    page.unroute("**/v1/classify")
-    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
-    expect(page.locator("#status")).to_contain_text("The text has changed since it was classified")
-    assert page.locator("#download-csv").is_disabled() and page.locator("#correct-mode").is_disabled()
-
-    classify_in_page(page, ARTICLE)
-    page.click("#correct-mode")
-    card = page.locator("#paragraphs > li").nth(3)
-    card.locator(".editor select").select_option("caption")  # a caption carries no topics or frames
-    expect(card.locator(".editor .note")).to_contain_text("A caption paragraph carries no topics or frames")
-    assert card.locator('.editor .chip.edit[aria-pressed="true"]').count() == 0
-    assert card.locator(".editor .chip.edit").first.is_disabled()
-    page.locator("#article-text").press("End")
-    page.keyboard.type(" edited")
-    expect(page.locator("#paragraphs .editor")).to_have_count(0)  # no correction of the earlier text
-
-
 def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None:
     page = open_page().page
     page.fill("#article-text", ARTICLE)
@@ -502,6 +220,8 @@ def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     page.fill("#article-text", "Tariffs " * (MAX_PARAGRAPH_CHARS // 8 + 10))
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("TOPICFRAME_MAX_PARAGRAPH_CHARS")
+    # Counted as the page counts (¶1), not from 0 ("paragraph 0" was the page's ¶1).
+    expect(page.locator("#status")).to_contain_text("paragraph 1 of the text (counting from 1)")
     expect(page.locator("#status")).to_contain_text("The results below are for the earlier text.")
     expect(page.locator("#status")).to_have_class("status error")
     # The earlier article's results stay (they were wiped), marked as the earlier text's and not downloadable.
@@ -614,3 +334,34 @@ def test_measure_cold_load_and_a_40_paragraph_article(browser: Browser, service:
         redoc_cold_load_bytes=redoc_bytes,
     )
     assert page_bytes > 0 and all(t > 0 for t in timings)
+
+
+def test_figures_in_words_and_the_text_read_as_chosen(open_page: Any, service: Service) -> None:
+    """A chip's score and threshold were in its tooltip only (a keyboard user saw none); the charts' text
+    alternative was their title alone; the advice "text_format 'plain'" named a control the page did not have."""
+    page = open_page().page
+    classify_in_page(page, ARTICLE)
+    result = api_result(service, ARTICLE)
+    card = page.locator("#paragraphs > li").nth(2)
+    given = result["paragraphs"][2]["labels"]["topic"][0]
+    chip = card.locator(f'.chip:not(.edit)[data-set="topic"][data-label="{given}"]')
+    chip.focus()
+    page.keyboard.press("Enter")
+    score = result["paragraphs"][2]["scores"]["topic"][given]
+    expect(card.locator(".evidence")).to_contain_text(f"{given}: score {score:.2f}, threshold 0.")
+    shares = page.locator("#topic-shares svg").get_attribute("aria-label") or ""
+    assert shares.startswith("Topic shares: ") and "%" in shares, shares
+    cells = page.locator("#topic-frame-heatmap svg").get_attribute("aria-label") or ""
+    assert re.search(r"\w+ × \w+: \d+ of \d+", cells), cells
+
+    sent: list[str | None] = []
+    page.on("request", lambda r: sent.append(r.post_data) if r.url.endswith("/v1/classify") else None)
+    html = "<p>Tariffs rose on <b>steel</b> imports.</p>"
+    page.select_option("#text-format", "plain")
+    classify_in_page(page, html)
+    expect(page.locator("#paragraphs > li").first).to_contain_text("<b>steel</b>")  # read as it is
+    page.select_option("#text-format", "auto")
+    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))  # read another way now
+    classify_in_page(page, html)
+    expect(page.locator("#paragraphs > li").first).not_to_contain_text("<b>")
+    assert [json.loads(body or "{}").get("text_format") for body in sent] == ["plain", None]
