@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from training.promotion import PromotionResult
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 _quiet = False  # set by --quiet: no progress bars (results and errors still print)
 
 
@@ -95,7 +95,7 @@ def working(description: str) -> Iterator[None]:
 def print_wide(table: Table) -> None:
     """Print at the table's natural width: wider than the terminal rather than folding ids and numbers."""
     natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
-    Console(width=max(console.width, natural), soft_wrap=True).print(table)
+    Console(width=max(console.width, natural), soft_wrap=True, emoji=False).print(table)
 
 
 def print_reports(reports: dict[str, dict[str, Any]], title: str) -> None:

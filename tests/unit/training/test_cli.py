@@ -344,3 +344,14 @@ def test_a_model_digest_that_is_not_one_is_said_to_be_none(bundle_dir: Path) -> 
     assert result.exit_code == 2
     said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # typer's error box, unwrapped
     assert "'abc' is not a sha256 digest (64 hexadecimal characters)" in said
+
+
+def test_a_problem_on_line_100_keeps_its_line_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich read ":100:" as an emoji code: "bad.csv💯 error: …" (a tester's file, line 100)."""
+    from training.console import print_error, print_plain, print_warning
+
+    print_error("bad.csv:100: error: role 'promo' gets no topic label")
+    print_warning("bad.csv:100: warning: same text as bad.csv:1234:")
+    print_plain("bad.csv:100: error: x", stderr=True)
+    said = capsys.readouterr().err
+    assert said.count("bad.csv:100:") == 3 and ":1234:" in said and "\N{HUNDRED POINTS SYMBOL}" not in said
