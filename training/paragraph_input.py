@@ -115,6 +115,12 @@ def _record_text(text: str, where: str) -> str:
     return paragraph
 
 
+def csv_problem(exc: Exception) -> str:
+    """The csv module's words for a quote left open, said as a reader would."""
+    said = str(exc)
+    return "a quoted field is not closed before the end of the file" if "unexpected end of data" in said else said
+
+
 def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     import csv
     import io
@@ -122,17 +128,20 @@ def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     from training.dataset import MAX_FIELD_CHARS
 
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
-    reader = csv.DictReader(io.StringIO(content, newline=""))
+    # strict: a quote left open read the rest of the file as one paragraph's text, without a word.
+    reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)
     if reader.fieldnames is None or "text" not in reader.fieldnames:
         raise TopicframeError(f"{name}:1: expected a 'text' column; header has: {', '.join(reader.fieldnames or [])}")
     texts, ids, articles = [], [], set()
+    started = reader.line_num + 1  # the line a record starts on (a quoted field may span lines)
     try:
         for row in reader:
             texts.append(_record_text(row.get("text") or "", f"{name}:{reader.line_num}"))
             ids.append(row.get("id") or "")
             articles.add(row.get("article_id") or "")
+            started = reader.line_num + 1
     except csv.Error as exc:
-        raise TopicframeError(f"{name}:{reader.line_num}: unreadable CSV record ({exc})") from None
+        raise TopicframeError(f"{name}:{started}: unreadable CSV record ({csv_problem(exc)})") from None
     articles.discard("")  # rows without an article_id
     if len(articles) > 1:  # said, not guessed: the rows are still read as the one article asked for
         from training.console import print_warning

@@ -39,7 +39,7 @@ import numpy as np
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
 from training.markup import MarkdownTooDeep, paragraph_text
-from training.paragraph_input import FORMAT_OF_SUFFIX, jsonl_records, read_utf8
+from training.paragraph_input import FORMAT_OF_SUFFIX, csv_problem, jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
 
@@ -139,14 +139,24 @@ def _read_pool_file(pool: Pool, path: Path, name: str, text_column: str) -> None
 
 
 def _read_csv(pool: Pool, path: Path, name: str, content: str, text_column: str) -> None:
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    columns = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)  # a quote left open is an error
+    try:
+        columns = reader.fieldnames or []
+    except csv.Error as exc:
+        raise TopicframeError(f"{path}:1: unreadable CSV header ({csv_problem(exc)})") from None
     if not columns:  # as training and `audit` say it
         raise TopicframeError(f"{path}: file is empty (expected a header row)")
     if text_column not in columns:
         raise TopicframeError(f"{path}:1: no '{text_column}' column (columns: {', '.join(columns) or 'none'})")
     previous = 1  # a record starts on the line after the previous one ended (quoted fields span lines)
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise TopicframeError(f"{path}:{previous + 1}: unreadable CSV record ({csv_problem(exc)})") from None
         number, previous = previous + 1, reader.line_num
         # A row is a paragraph: its own HTML or Markdown is read as its text, as the service reads `paragraphs`.
         text = paragraph_text(row.get(text_column) or "").strip()

@@ -86,3 +86,11 @@ def test_a_pipe_is_read_like_a_file_and_a_directory_is_named(tmp_path: Path) -> 
         read_utf8(tmp_path)
     with pytest.raises(TopicframeError, match=r": file not found$"):
         read_utf8(tmp_path / "missing.txt")
+
+
+def test_a_quote_left_open_is_an_error_at_the_line_its_record_starts(tmp_path: Path) -> None:
+    """It was read as one paragraph holding the rest of the file ("unterminated\\n2,ok\\n"), exit 0."""
+    source = tmp_path / "badq.csv"
+    source.write_text('id,text\n1,Fine.\n2,"unterminated\n3,ok\n')
+    with pytest.raises(TopicframeError, match=r"badq.csv:3: unreadable CSV record \(a quoted field is not closed"):
+        read_paragraphs(source)

@@ -186,3 +186,9 @@ def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sh
     assert bad.exit_code == 1 and "missing.csv: file not found" in bad.output
     wrong = runner.invoke(app, ["suggest", "--pool", str(pool), "--strategy", "best", *model])
     assert wrong.exit_code == 1 and "--strategy best: expected one of uncertainty, diversity" in wrong.output
+
+
+def test_a_pool_csv_with_a_quote_left_open_is_an_error_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "badq.csv").write_text('id,text\n1,Fine.\n2,"unterminated\n3,ok\n')
+    with pytest.raises(TopicframeError, match=r"badq.csv:3: unreadable CSV record \(a quoted field is not closed"):
+        read_pool([tmp_path / "badq.csv"])
