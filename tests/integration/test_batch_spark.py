@@ -9,6 +9,7 @@ first, in the background, so that its JVM start-up overlaps the in-process tests
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -317,6 +318,33 @@ def test_an_input_with_no_rows_is_an_error_and_writes_nothing(
     with pytest.raises(BatchInputError, match=f"{name}: no rows to score"):
         run_batch(options, spark=spark)
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_column_named_that_no_input_has_and_an_unreadable_file_are_one_line(
+    spark: SparkSession, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A misspelt --id-column gave null ids and a misspelt --article-column scored every row alone (both exit 0);
+    a Parquet file that is not one printed a 546-line traceback."""
+    from training.batch.commands import _spark_error
+
+    source = tmp_path / "in.csv"
+    source.write_text("id,article_id,text\n1,a,Tariffs rose.\n2,a,Envoys met.\n")
+    base = BatchOptions([str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1])
+    for given, message in (
+        ({"id_column": "nope"}, "--id-column nope: no input has a column 'nope'"),
+        ({"article_column": "articel_id", "unit": "paragraph"}, "--article-column articel_id: no input has a column"),
+    ):
+        with pytest.raises(BatchInputError, match=message):
+            run_batch(dataclasses.replace(base, **given), spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("this is not a Parquet file\n")
+    with pytest.raises(Exception) as raised:
+        run_batch(dataclasses.replace(base, inputs=[str(broken)]), spark=spark)
+    said = _spark_error(raised.value)
+    assert said is not None and "broken.parquet" in said and "\n" not in said, said
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
 
 
 def test_bad_input_is_one_line_and_exit_1_before_spark_starts(

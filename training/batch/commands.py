@@ -6,23 +6,36 @@ an optional extra, imported only when the command runs).
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import Annotated
 
 import typer
 
-from training.console import cli_errors, console, print_plain
+from training.console import cli_errors, console, print_error, print_plain
 from training.errors import TopicframeError
 
 
 def _spark_error(exc: Exception) -> str | None:
-    """The first line of a PySpark error (an unreadable file, a failed task), else None."""
-    import sys
-
+    """The first line of a PySpark error (an unreadable file, a failed task) or of a Java error raised through
+    py4j (a Parquet file that is not one, an unreachable hdfs:// name node), else None."""
     errors = sys.modules.get("pyspark.errors")
-    if errors is None or not isinstance(exc, errors.PySparkException):
+    protocol = sys.modules.get("py4j.protocol")
+    if protocol is not None and isinstance(exc, protocol.Py4JJavaError):
+        try:
+            said = str(exc.java_exception.toString())
+        except Exception:  # the JVM is gone: py4j's own message
+            said = str(exc)
+    elif errors is not None and isinstance(exc, errors.PySparkException):
+        said = str(exc)
+    else:
         return None
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    lines = [line for line in said.splitlines() if line.strip()]
+    return lines[0][:500] if lines else type(exc).__name__
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -57,10 +70,17 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--unit", help="article: split each row's text into paragraphs; paragraph: one per row")
         ] = "article",
         text_column: Annotated[str, typer.Option("--text-column")] = "text",
-        id_column: Annotated[str, typer.Option("--id-column")] = "id",
+        id_column: Annotated[
+            str | None, typer.Option("--id-column", help="[default: id, when the input has it]", show_default=False)
+        ] = None,
         article_column: Annotated[
-            str, typer.Option("--article-column", help="with --unit paragraph: rows sharing it are one article")
-        ] = "article_id",
+            str | None,
+            typer.Option(
+                "--article-column",
+                help="with --unit paragraph: rows sharing it are one article [default: article_id, when present]",
+                show_default=False,
+            ),
+        ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
     ) -> None:
         """Score CSV/JSONL/Parquet corpora on Spark with the registered model (the service's labels)."""
@@ -80,15 +100,22 @@ def register(app: typer.Typer) -> None:
             article_column=article_column,
             overwrite=overwrite,
         )
+        # SIGTERM stops the job as Ctrl-C does, so the staging directory is removed either way.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             report = run_batch(options, on_status=lambda message: console.print(f"[dim]{message}…[/dim]"))
+        except KeyboardInterrupt:
+            print_error(f"interrupted: nothing was written under {output}")
+            raise typer.Exit(130) from None
         except Exception as exc:
             spark_error = _spark_error(exc)
             if spark_error is None:
                 raise
             raise TopicframeError(f"Spark: {spark_error}") from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         print_plain(
             f"{report.rows_in} rows in, {report.paragraphs_scored} paragraphs scored, {report.rejected} rejected, "
-            f"{report.articles} articles; {report.wall_seconds:.1f} s, {report.paragraphs_per_second:,.0f} paragraphs/s"
+            f"{report.articles} articles; {report.wall_seconds:.1f} s, {report.paragraphs_per_second:,.1f} paragraphs/s"
         )
         print_plain(f"model {report.model['name']} version {report.model['version'] or '-'}; output {report.output}")

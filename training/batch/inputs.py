@@ -215,7 +215,13 @@ def check_line_endings(file: str, chunk_chars: int = 1 << 20) -> None:
     column. Breaks inside quoted fields are text and may differ (a spreadsheet's CRLF rows with LF inside
     cells are fine).
     """
-    with _open_text(file.removeprefix("file://")) as f:
+    with _open_text(_local(file)) as f:
+        start = f.read(4)  # read through .gz/.bz2: UTF-16 or UTF-32 text has NUL bytes among its first four
+    if "\x00" in start:
+        raise BatchInputError(
+            f"{file}: not UTF-8 text (it starts like UTF-16 or UTF-32); save it as UTF-8 and run again"
+        )
+    with _open_text(_local(file)) as f:
         first: str | None = None
         for line, ending in _record_breaks(f, chunk_chars):
             first = first or ending
@@ -246,6 +252,10 @@ def _record_breaks(f: IO[str], chunk_chars: int) -> Iterator[tuple[int, str]]:
             line += 1
         if not chunk:
             return
+
+
+def _local(file: str) -> str:
+    return file.removeprefix("file://")
 
 
 def _open_text(path: str) -> IO[str]:

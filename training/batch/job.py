@@ -10,10 +10,13 @@ result: a job that fails leaves nothing there (and, with ``--overwrite``, the pr
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.batch.inputs import BatchInputError, expand_local, expand_remote, has_scheme, local_output, read_inputs
@@ -43,8 +46,9 @@ class BatchOptions:
     master: str | None = None
     unit: str = "article"
     text_column: str = "text"
-    id_column: str = "id"
-    article_column: str = "article_id"
+    # None: the column of the default name ("id", "article_id") when the input has it; a name given must exist.
+    id_column: str | None = None
+    article_column: str | None = None
     overwrite: bool = False
     progress: bool = True
 
@@ -62,14 +66,25 @@ class BatchReport:
     master: str
 
 
+# What Spark 4 accepts as a master URL (SparkContext's own parse), checked before the JVM starts: a typo there
+# failed as a Java stack trace and "Java gateway process exited".
+_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+, *\d+, *\d+\]|spark://\S+|yarn|k8s://\S+")
+
+
 def check_options(options: BatchOptions) -> list[str]:
     """What can be checked before Spark starts; returns the local input files (remote ones are expanded later)."""
     if options.output_format not in OUTPUT_FORMATS:
-        raise BatchInputError(f"--format {options.output_format}: unknown output format; use one of {OUTPUT_FORMATS}")
+        known = ", ".join(OUTPUT_FORMATS)
+        raise BatchInputError(f"--format {options.output_format}: unknown output format; use one of {known}")
     if options.unit not in UNITS:
-        raise BatchInputError(f"--unit {options.unit}: use one of {UNITS}")
+        raise BatchInputError(f"--unit {options.unit}: use one of {', '.join(UNITS)}")
     if not options.inputs:
         raise BatchInputError("no --input given")
+    if options.master is not None and not _SPARK_MASTER.fullmatch(options.master):
+        raise BatchInputError(
+            f"--master {options.master}: not a Spark master; use local[N], local-cluster[N,C,M], spark://HOST:PORT, "
+            "yarn or k8s://URL"
+        )
     files: list[str] = []
     for pattern in options.inputs:
         if not has_scheme(pattern):
@@ -80,13 +95,18 @@ def check_options(options: BatchOptions) -> list[str]:
     for file in group_by_format(files).get("csv", []):
         check_line_endings(file)
     if not has_scheme(options.output):
-        from pathlib import Path
-
         output = Path(local_output(options.output))
         if output.exists() and not options.overwrite:
             raise BatchInputError(f"{options.output}: output exists; pass --overwrite to replace it")
         if not output.parent.is_dir():
             raise BatchInputError(f"{options.output}: parent directory {output.parent} does not exist")
+        # --overwrite replaces the output name as a whole: an input inside it (or the input itself) would be gone.
+        replaced = output.resolve()
+        for file in files:
+            if Path(file) == replaced or replaced in Path(file).parents:
+                raise BatchInputError(
+                    f"{options.output}: the output would replace input {file}; write the output somewhere else"
+                )
     return files
 
 
@@ -106,7 +126,11 @@ class _Output:
         self.fs = self.final.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
         self.fs.setWriteChecksum(False)  # no hidden .report.json.crc beside the report on a local disk
         parent, name = self.final.getParent(), self.final.getName()
-        self.staging = jvm.org.apache.hadoop.fs.Path(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+        staged_name = f".{name}.tmp-{uuid.uuid4().hex[:12]}"
+        self.staging = jvm.org.apache.hadoop.fs.Path(parent, staged_name)
+        # Known without the JVM: after Ctrl-C or SIGTERM the gateway may be gone when the staging must go.
+        local = None if has_scheme(output) else Path(local_output(output))
+        self.local_staging = None if local is None else local.parent / staged_name
 
     def _staged(self, child: str) -> Any:
         return self.jvm.org.apache.hadoop.fs.Path(self.staging, child)
@@ -144,7 +168,13 @@ class _Output:
             self.fs.delete(old, True)
 
     def discard(self) -> None:
-        self.fs.delete(self.staging, True)
+        try:
+            self.fs.delete(self.staging, True)
+        except Exception:
+            if self.local_staging is None:
+                raise
+        if self.local_staging is not None:  # the JVM's delete may not have run (or the JVM may be gone)
+            shutil.rmtree(self.local_staging, ignore_errors=True)
 
 
 def balance_splits(spark: SparkSession, local_files: list[str]) -> None:
@@ -269,7 +299,17 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
 
     status(f"reading {len(files)} file(s)")
     balance_splits(spark, local_files)
-    df = read_inputs(spark, files, options.text_column, options.id_column, options.article_column)
+    df = read_inputs(
+        spark, files, options.text_column, options.id_column or "id", options.article_column or "article_id"
+    )
+    for given, column, what in (
+        (options.id_column, "_id", "--id-column"),
+        (options.article_column, "_article", "--article-column"),
+    ):
+        # A name given on the command line that no input has read as "no ids" (a misspelt --article-column
+        # scored every row alone). Absent, the column is a constant null, which Spark answers without a scan.
+        if given and df.filter(F.col(column).isNotNull()).limit(1).count() == 0:
+            raise BatchInputError(f"{what} {given}: no input has a column '{given}' (or it is empty in every row)")
     # Paragraph rows that name their article are scored as that article (positions, neighbours).
     has_articles = options.unit == "paragraph" and _has_article_ids(df)
     task = ScoringTask(**{**asdict(task), "grouped": has_articles})

@@ -6,11 +6,14 @@ The Spark reading itself is tested in tests/integration/test_batch_spark.py.
 from __future__ import annotations
 
 import bz2
+import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from training.batch.inputs import BatchInputError, check_line_endings
+from training.batch.job import BatchOptions, check_options
 
 
 @pytest.mark.parametrize(
@@ -63,3 +66,34 @@ def test_a_crlf_split_between_two_chunks_is_one_break_and_compressed_files_are_r
     compressed.write_bytes(bz2.compress(rows + b"a200,Appended\n"))
     with pytest.raises(BatchInputError, match=r"rows\.csv\.bz2:202: this line ends with LF"):
         check_line_endings(str(compressed), chunk_chars=5)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_csv_is_said_to_be_not_utf8(tmp_path: Path, encoding: str) -> None:
+    """It failed as "no text column 'text'; columns: ��i\\0d\\0, \\0t\\0e\\0x\\0t\\0" (NUL bytes on the terminal)."""
+    path = tmp_path / "u16.csv"
+    path.write_text("id,text\na1,Tariffs rose.\n", encoding=encoding)
+    with pytest.raises(BatchInputError, match=r"u16.csv: not UTF-8 text \(it starts like UTF-16 or UTF-32\)"):
+        check_line_endings(str(path))
+    gzipped = tmp_path / "ok.csv.gz"  # a gzip header holds NUL bytes: it is read through, not refused
+    gzipped.write_bytes(gzip.compress(b"id,text\na1,Tariffs rose.\n", mtime=0))
+    check_line_endings(str(gzipped))
+
+
+def test_options_are_checked_before_spark_starts(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.csv").write_text("id,text\na1,Tariffs rose.\n")
+    base = BatchOptions(inputs=[str(corpus)], output=str(tmp_path / "out"))
+    check_options(base)
+    # --overwrite onto the input directory deleted the corpus (a tester's run: exit 0, its three files gone).
+    for output in (corpus, corpus / "a.csv", tmp_path):
+        with pytest.raises(BatchInputError, match=r"the output would replace input .*a.csv; write the output"):
+            check_options(replace(base, output=str(output), overwrite=True))
+    check_options(replace(base, output=str(corpus / "scored")))  # beside the input, inside its directory: fine
+    with pytest.raises(BatchInputError, match=r"--master foo://bar: not a Spark master; use local\[N\]"):
+        check_options(replace(base, master="foo://bar"))
+    for master in ("local", "local[2]", "local[*]", "local-cluster[2,1,1024]", "spark://h:7077", "yarn", "k8s://h"):
+        check_options(replace(base, master=master))
+    with pytest.raises(BatchInputError, match=r"--format xml: unknown output format; use one of parquet, jsonl, csv$"):
+        check_options(replace(base, output_format="xml"))
