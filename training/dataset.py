@@ -143,6 +143,7 @@ def load_labelled_data(
     min_positives: int = 5,
     strict: bool = False,
     prefer_feedback: bool = False,
+    roles: tuple[str, list[str]] | None = None,
 ) -> LabelledData:
     """Read, validate and merge labelled CSV files.
 
@@ -158,7 +159,7 @@ def load_labelled_data(
     files = expand_paths([str(p) for p in paths])
     for path in files:
         found = len(problems)
-        read = read_rows(path, codebooks, columns, separator, encoding, problems)
+        read = read_rows(path, codebooks, columns, separator, encoding, problems, roles)
         if not read and len(problems) == found and len(files) > 1:
             # Beside other files, a warning: an export with no corrections yet is a header only, and the
             # README's loop trains on it. Alone, the error below says it.

@@ -69,8 +69,15 @@ def _decode(path: Path, encoding: str, problems: list[Problem]) -> str:
 
 
 def _parse_labels(
-    cell: str, codebook: Codebook, separator: str, where: tuple[str, int], problems: list[Problem]
+    cell: str,
+    codebook: Codebook,
+    separator: str,
+    where: tuple[str, int],
+    problems: list[Problem],
+    optional: bool = False,
 ) -> tuple[str, ...]:
+    """The cell's labels; a problem for each unknown one, and for a single-label set anything but one label (or,
+    ``optional``, more than one: a byline carries no label of a content set, single-label or not)."""
     names = codebook.label_names
     found: list[str] = []
     for part in cell.split(separator):
@@ -86,7 +93,8 @@ def _parse_labels(
         elif label not in found:
             found.append(label)
     unknown = any(part.strip() and part.strip() not in names for part in cell.split(separator))
-    if not codebook.multi_label and len(found) != 1 and not unknown:  # an unknown label is reported already
+    wrong_count = len(found) > 1 if optional else len(found) != 1
+    if not codebook.multi_label and wrong_count and not unknown:  # an unknown label is reported already
         problems.append(
             Problem(*where, f"'{codebook.name}' is single-label: each row needs exactly one label, got {len(found)}")
         )
@@ -123,9 +131,14 @@ def read_rows(
     separator: str,
     encoding: str,
     problems: list[Problem],
+    roles: tuple[str, list[str]] | None = None,
 ) -> list[dict]:
     """The rows of one file in each article's page order, as dicts (text, labels, id, article_id, split,
-    position, source ``file:line``); every problem found is appended to ``problems`` at its line."""
+    position, source ``file:line``); every problem found is appended to ``problems`` at its line.
+
+    ``roles`` (the role set and its content roles): a row of a non-content role may leave a single-label
+    content set empty, as it leaves a multi-label one (a custom single-label set could not be trained beside
+    roles: an empty cell on a byline was an error, and a label there was one too)."""
     if not path.is_file():
         problems.append(Problem(str(path), None, "file not found"))
         return []
@@ -181,10 +194,20 @@ def read_rows(
             problems.append(
                 Problem(str(path), line, f"split must be 'train' or 'test', got '{cell(columns.split).strip()}'")
             )
-        labels = {
-            name: _parse_labels(cell(columns.label_column(name)), cb, separator, (str(path), line), problems)
-            for name, cb in codebooks.items()
-        }
+        labels: dict[str, tuple[str, ...]] = {}
+        role_set, content = roles if roles and roles[0] in codebooks else (None, [])
+        for name in sorted(codebooks, key=lambda n: n != role_set):  # the role first: it says what is optional
+            not_content = (
+                role_set is not None
+                and name != role_set
+                and labels[role_set][:1] != ()
+                and (labels[role_set][0] not in content)
+            )
+            where = (str(path), line)
+            labels[name] = _parse_labels(
+                cell(columns.label_column(name)), codebooks[name], separator, where, problems, not_content
+            )
+        labels = {name: labels[name] for name in codebooks}  # the codebooks' order, as before
         rows.append(
             {
                 "text": text_value,

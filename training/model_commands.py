@@ -194,7 +194,8 @@ def evaluate(
         if bundle.role_set in missing:
             also = f"; every row is scored, and the model's own {bundle.role_set} decides which rows get labels"
         print_warning(f"no {', '.join(missing)} column in the data: not evaluated{also}")
-    labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0)
+    roles = (bundle.config.roles.label_set, bundle.config.roles.content)
+    labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0, roles=roles)
     # Checked and said as training checks and says them for its test data (a caption's topics were scored, and
     # duplicates dropped in silence).
     refused = labels_on_non_content_rows(bundle.config, [labelled])

@@ -94,6 +94,7 @@ def load_data(
         min_positives=min_positives,
         strict=strict,
         prefer_feedback=prefer_feedback,
+        roles=(config.roles.label_set, config.roles.content),
     )
 
 

@@ -257,3 +257,42 @@ def test_a_paragraph_sent_as_html_or_markdown_is_trained_on_as_its_text(tmp_path
     assert messages(err.value) == [
         f"{path}:5: error: no text once read as HTML or Markdown (only tags, images or scripts)"
     ]
+
+
+def test_a_single_label_content_set_is_left_empty_on_rows_that_carry_no_content(tmp_path: Path) -> None:
+    """A custom single-label set (stance) could not be trained beside roles: an empty cell on a byline was
+    "each row needs exactly one label, got 0", and a label there was "role 'byline' gets no stance label"."""
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "role.yaml").write_text((LABELS / "role.yaml").read_text())
+    (labels / "stance.yaml").write_text(
+        "name: stance\nmulti_label: false\ndescription: How a paragraph judges its subject.\nlabels:\n"
+        "  - {name: neutral, description: Reports without judging.}\n"
+        "  - {name: critical, description: Finds fault.}\n"
+    )
+    codebooks = load_codebooks(labels, ["role", "stance"])
+    roles = ("role", ["body", "headline"])
+    rows = [
+        {"id": "1", "article_id": "a1", "text": "Ports reopen after strike", "role": "headline", "stance": "neutral"},
+        {"id": "2", "article_id": "a1", "text": "By Jane Roe", "role": "byline", "stance": ""},
+        {"id": "3", "article_id": "a1", "text": "The strike cost millions.", "role": "body", "stance": "critical"},
+    ]
+    header = ["id", "article_id", "text", "role", "stance"]
+    data = load_labelled_data(
+        [write_csv(tmp_path / "ok.csv", rows, header=header)], codebooks, min_positives=0, roles=roles
+    )
+    assert data.labels["stance"] == [("neutral",), (), ("critical",)]
+    # A content row still needs its one label, and two are too many anywhere.
+    rows[2]["stance"] = ""
+    rows[1]["stance"] = "neutral;critical"
+    path = write_csv(tmp_path / "bad.csv", rows, header=header)
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0, roles=roles)
+    assert messages(err.value) == [
+        f"{path}:3: error: 'stance' is single-label: each row needs exactly one label, got 2",
+        f"{path}:4: error: 'stance' is single-label: each row needs exactly one label, got 0",
+    ]
+    # Without the roles, every row needs one, as before.
+    rows[1]["stance"], rows[2]["stance"] = "", "critical"
+    with pytest.raises(DataValidationError, match="got 0"):
+        load_labelled_data([write_csv(tmp_path / "ok.csv", rows, header=header)], codebooks, min_positives=0)
