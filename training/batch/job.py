@@ -288,6 +288,7 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         labels=tuple(tuple(bundle.label_names[name]) for name in label_sets),
         role_set=bundle.role_set,
     )
+    owns_session = spark is None
     if spark is None:
         status(f"starting Spark ({options.master or 'spark-submit / local[*]'})")
         spark = spark_session(options.master, progress=options.progress)
@@ -374,10 +375,28 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         )
         output.write_text("report.json", json.dumps(asdict(report), indent=2) + "\n")
         output.commit(options.overwrite)
-    except BaseException:
+    except BaseException as exc:
+        if owns_session and isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C or SIGTERM reaches Python only: Spark's tasks would write on into the staging directory
+            # after it is removed (a tester found a finished articles/ there). The JVM goes first.
+            _stop_jvm(spark)
         output.discard()
         raise
     return report
+
+
+def _stop_jvm(spark: SparkSession) -> None:
+    """Stop the session; when py4j cannot (the interrupted call left the gateway mid-answer), end the JVM
+    process this Python started."""
+    try:
+        spark.stop()
+        return
+    except Exception:
+        pass
+    process = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None)
+    if process is not None:
+        process.kill()
+        process.wait(timeout=60)
 
 
 def _has_article_ids(df: DataFrame) -> bool:
