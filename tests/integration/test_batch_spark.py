@@ -338,6 +338,24 @@ def test_a_column_named_that_no_input_has_and_an_unreadable_file_are_one_line(
             run_batch(dataclasses.replace(base, **given), spark=spark)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
+    # A JSON text that is not a string was scored as its JSON ('["Tariffs rose.","Troops massed."]' a headline).
+    records = tmp_path / "records.jsonl"
+    records.write_text(
+        '{"id": "s", "text": "Tariffs rose."}\n{"id": "a", "text": ["Tariffs rose.", "Troops massed."]}\n'
+        '{"id": "n", "text": 12345}\n{"id": "o", "text": {"a": "b"}}\n'
+    )
+    options = dataclasses.replace(base, inputs=[str(records)], unit="paragraph", output=str(tmp_path / "scored"))
+    report = run_batch(options, spark=spark)
+    assert (report.rows_in, report.paragraphs_scored, report.rejected) == (4, 1, 3)
+    rejected = read_output(tmp_path / "scored" / "rejected").sort_values("input_id")
+    assert rejected["reject_reason"].tolist() == [
+        "text is not a string but a JSON ARRAY<STRING>",
+        "text is not a string but a JSON BIGINT",
+        "text is not a string but a JSON OBJECT<a: STRING>",
+    ]
+    assert read_output(tmp_path / "scored" / "paragraphs")["text"].tolist() == ["Tariffs rose."]
+    shutil.rmtree(tmp_path / "scored")
+
     broken = tmp_path / "broken.parquet"
     broken.write_text("this is not a Parquet file\n")
     with pytest.raises(Exception) as raised:

@@ -128,6 +128,7 @@ def read_inputs(
 
 # Spark decodes a CSV or JSONL file's bytes that are not UTF-8 as U+FFFD without a word; training refuses such a
 # file (file:line), and a batch job rejects the row, so that damaged text is not scored as if it were whole.
+NOT_A_STRING = "text is not a string but a JSON "
 NOT_UTF8 = "text is not valid UTF-8 (a byte that is not UTF-8 was read as U+FFFD, the replacement character)"
 
 
@@ -312,8 +313,11 @@ def _read_jsonl(spark: SparkSession, files: list[str], text: str, id_column: str
     }
     if text not in keys:
         raise _missing_column(text, "text", f"{files[0]} (first 1000 records)", sorted(keys))
-    fields = [text] + [c for c in (id_column, article) if c and c in keys]
-    schema = ", ".join(f"`{name}` STRING" for name in dict.fromkeys(fields)) + ", `_corrupt` STRING"
+    fields = [c for c in (id_column, article) if c and c in keys and c != text]
+    # The text as a VARIANT, so a value that is not a string ([...], {...}, 12345) is rejected, not scored as its
+    # JSON (the service refuses it with a 422); ids and article ids of any kind are read as text.
+    schema = ", ".join([f"`{text}` VARIANT", *(f"`{name}` STRING" for name in dict.fromkeys(fields))])
+    schema += ", `_corrupt` STRING"
     parsed = F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"})
     df = lines.withColumn("_record", parsed)
     df = df.withColumn(
@@ -324,6 +328,10 @@ def _read_jsonl(spark: SparkSession, files: list[str], text: str, id_column: str
         ),
     )
     df = df.select("_source_file", "_order", "_line", "_problem", "_record.*")
+    kind = F.expr(f"schema_of_variant(`{text}`)")  # STRING, VOID (a null), ARRAY<STRING>, BIGINT, OBJECT<...>
+    not_text = F.when(kind.isNotNull() & ~kind.isin("STRING", "VOID"), F.concat(F.lit(NOT_A_STRING), kind))
+    df = df.withColumn("_problem", F.coalesce(F.col("_problem"), not_text))
+    df = df.withColumn(text, F.expr(f"try_variant_get(`{text}`, '$', 'string')"))
     return _normalised(
         df, text, id_column if id_column in keys else None, article if article and article in keys else None, "_line"
     )
