@@ -129,7 +129,10 @@ def read_inputs(
 # Spark decodes a CSV or JSONL file's bytes that are not UTF-8 as U+FFFD without a word; training refuses such a
 # file (file:line), and a batch job rejects the row, so that damaged text is not scored as if it were whole.
 NOT_A_STRING = "text is not a string but a JSON "
-NOT_UTF8 = "text is not valid UTF-8 (a byte that is not UTF-8 was read as U+FFFD, the replacement character)"
+NOT_UTF8 = (
+    "text holds U+FFFD, the replacement character Spark reads a byte that is not UTF-8 as: the file is probably not "
+    "UTF-8 (a U+FFFD typed into the text reads the same)"
+)
 
 
 def _normalised(df: DataFrame, text: str, id_column: str | None, article: str | None, line: str | None) -> DataFrame:
