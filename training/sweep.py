@@ -99,6 +99,11 @@ class Trial:
     config: RunConfig
 
     @property
+    def described(self) -> str:
+        """How errors name it: ``trial 2 (classifier.C=0, cv.folds=5)``."""
+        return f"trial {self.index} (" + ", ".join(f"{k}={describe(v)}" for k, v in self.values.items()) + ")"
+
+    @property
     def name(self) -> str:
         return f"t{self.index:02d}_" + "_".join(f"{k.rsplit('.', 1)[-1]}={describe(v)}" for k, v in self.values.items())
 

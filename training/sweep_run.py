@@ -39,6 +39,7 @@ from training.compare import (
     write_csv,
 )
 from training.errors import TopicframeError
+from training.evaluation import too_few_for_cv
 from training.machine import usable_cores
 from training.promotion import PromotionResult, promote
 from training.registry import use_tracking_store
@@ -66,6 +67,11 @@ def prepare_all(sweep: Sweep, strict: bool = False) -> dict[str, PreparedData]:
         key = data_key(trial.config)
         if key not in prepared:
             prepared[key] = prepare_data(trial.config, strict=strict)
+        # The data is read once, with the first trial's cv.folds: a swept cv.folds is checked here for each trial
+        # (a second trial's 40 folds on 25 articles failed as a logged run after the first had run).
+        too_few = too_few_for_cv(prepared[key].train, trial.config.cv.folds)
+        if too_few:
+            raise TopicframeError(f"{sweep.path}: {trial.described}: {too_few}")
     return prepared
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.conftest import LABELS, ROOT
 from training.cli import app
 from training.config import flatten_params
-from training.errors import ConfigError
+from training.errors import ConfigError, TopicframeError
 from training.sweep import SweepSpec, _check_metric, expand, load_sweep, worker_count
 from training.trial import data_key, run_trial
 
@@ -212,6 +212,21 @@ def test_a_trial_that_cannot_be_fitted_fails_alone(tmp_path: Path, tiny_corpus: 
     sweep = load_sweep(write_sweep(tmp_path, parameters={"vectorizer.min_df": [100_000]}), data)
     outcome = run_trial(sweep.trials[0], prepare_data(sweep.base))
     assert outcome.error and not outcome.metrics and outcome.params["vectorizer.min_df"] == "100000"
+
+
+def test_a_swept_cv_folds_is_checked_for_every_trial_before_any_runs(
+    tmp_path: Path, tiny_corpus: tuple[Path, Path]
+) -> None:
+    """The data is read once, with the first trial's folds: a second trial's folds over the article count failed
+    as a logged run after the first had run (exit 0)."""
+    from training.sweep_run import prepare_all
+
+    data = {"data.train": [str(tiny_corpus[0])], "data.test": [str(tiny_corpus[1])]}
+    sweep = load_sweep(write_sweep(tmp_path, parameters={"cv.folds": [2, 1000]}), data)
+    with pytest.raises(TopicframeError) as raised:
+        prepare_all(sweep)
+    said = str(raised.value)
+    assert said.startswith(f"{sweep.path}: trial 2 (cv.folds=1000): the training part has ") and "at most" in said
 
 
 def test_cli_sweep_with_a_bad_file_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
