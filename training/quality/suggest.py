@@ -127,9 +127,11 @@ def _read_pool_file(pool: Pool, path: Path, name: str, text_column: str) -> None
         _read_csv(pool, path, name, content, text_column)
     elif path.suffix.lower() == ".jsonl":
         for number, record in jsonl_records(content, str(path), text_column):
-            article = str(record.get("article_id") or f"{name}-{number}")
-            paragraphs = split_paragraphs(record[text_column])
             given = record.get("id")  # the record's own id, echoed as classify echoes it (`-pK` when it splits)
+            # The article is the record: its article_id, else its own id (a made-up `new-4` repeated across pools
+            # and rounds read from files of the same name, merging their articles), else the file and line.
+            article = str(record.get("article_id") or (given if given not in (None, "") else f"{name}-{number}"))
+            paragraphs = split_paragraphs(record[text_column])
             ids = None
             if given not in (None, ""):
                 ids = [str(given)] if len(paragraphs) == 1 else [f"{given}-p{k + 1}" for k in range(len(paragraphs))]
@@ -319,6 +321,12 @@ def new_texts(texts: list[str], labelled: list[str]) -> np.ndarray:
 
 def suggestion_records(pool: Pool, choices: list[Choice], label_sets: list[str], strategy: str) -> list[dict[str, str]]:
     """The training CSV's columns (label columns empty, to fill in) plus the reason columns."""
+    # The paragraph's place in its article as the pool has it: rows come in ranking order, and training reads a
+    # file's rows as page order unless a position says otherwise (the role model reads positions).
+    positions, seen = [], Counter[str]()
+    for article in pool.article_ids:
+        seen[article] += 1
+        positions.append(seen[article])
     records = []
     for rank, choice in enumerate(choices, start=1):
         i = choice.index
@@ -326,6 +334,7 @@ def suggestion_records(pool: Pool, choices: list[Choice], label_sets: list[str],
             {
                 "id": pool.ids[i],
                 "article_id": pool.article_ids[i],
+                "position": str(positions[i]),
                 "text": pool.texts[i],
                 **{name: "" for name in label_sets},
                 "rank": str(rank),

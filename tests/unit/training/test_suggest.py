@@ -43,7 +43,8 @@ def test_pool_from_csv_jsonl_and_text(tmp_path: Path) -> None:
     # A JSONL record's own id is echoed, as classify echoes it (it was replaced by the file's line).
     assert pool.ids[:2] == ["x1", "x3"] and pool.ids[5:8] == ["j7", "8-p1", "8-p2"]
     # pool.csv and pool.jsonl share a stem: made-up names use the whole file name, so they cannot collide.
-    jsonl = ["pool.jsonl-1"] * 3 + ["pool.jsonl-3"] + ["pool.jsonl-4"] * 2
+    # A record with its own id is its own article (a made-up one repeated across pools of the same file name).
+    jsonl = ["pool.jsonl-1"] * 3 + ["j7"] + ["8"] * 2
     assert pool.article_ids == ["A", "B", *jsonl, "story", "story"]
     assert pool.sources[1] == f"{tmp_path / 'pool.csv'}:4"
 
@@ -167,7 +168,14 @@ def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sh
     with out.open(newline="", encoding="utf-8") as f:
         suggested = list(csv.DictReader(f))
     assert len(suggested) == 5
-    assert list(suggested[0])[:6] == ["id", "article_id", "text", "role", "topic", "frame"]
+    assert list(suggested[0])[:7] == ["id", "article_id", "position", "text", "role", "topic", "frame"]
+    # Rows come in ranking order: each says where it stands in its article, as the pool has it.
+    page = {
+        row["id"]: k
+        for article in first_two
+        for k, row in enumerate((r for r in rows if r["article_id"] == article), 1)
+    }
+    assert all(int(row["position"]) == page[row["id"]] for row in suggested)
     assert all(row["topic"] == row["frame"] == row["role"] == "" for row in suggested)
     assert all(row["uncertain_set"] in ("topic", "frame") and float(row["margin"]) >= 0 for row in suggested)
     # Only what the model reads as content is proposed: a caption or promo teaches topic and frame nothing.
