@@ -142,7 +142,11 @@ def read_rows(
     if not path.is_file():
         problems.append(Problem(str(path), None, "file not found"))
         return []
+    decoded_with = len(problems)
     text = _decode(path, encoding, problems)
+    # A line with a byte that is not in the encoding is said once, by _decode: its cells read with U+FFFD in them
+    # would add a second, bogus problem ("unknown role label 'footer \ufffd'").
+    undecodable = {p.line for p in problems[decoded_with:]}
     if csv.field_size_limit() < MAX_FIELD_CHARS:
         csv.field_size_limit(MAX_FIELD_CHARS)
     reader = _records(csv.reader(io.StringIO(text, newline="")), path, problems)
@@ -194,6 +198,7 @@ def read_rows(
             problems.append(
                 Problem(str(path), line, f"split must be 'train' or 'test', got '{cell(columns.split).strip()}'")
             )
+        said = problems if not undecodable.intersection(range(line, reader.line_num + 1)) else []
         labels: dict[str, tuple[str, ...]] = {}
         role_set, content = roles if roles and roles[0] in codebooks else (None, [])
         for name in sorted(codebooks, key=lambda n: n != role_set):  # the role first: it says what is optional
@@ -205,7 +210,7 @@ def read_rows(
             )
             where = (str(path), line)
             labels[name] = _parse_labels(
-                cell(columns.label_column(name)), codebooks[name], separator, where, problems, not_content
+                cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content
             )
         labels = {name: labels[name] for name in codebooks}  # the codebooks' order, as before
         rows.append(

@@ -67,6 +67,11 @@ def test_invalid_bytes_name_the_line(tmp_path: Path, codebooks) -> None:
     with pytest.raises(DataValidationError) as err:
         load_labelled_data([path], codebooks, min_positives=0)
     assert any(m.startswith(f"{path}:3: error: byte 0xe8") and "not valid utf-8" in m for m in messages(err.value))
+    # A bad byte in a label cell is said once: not again as "unknown topic label 'trade\ufffd'".
+    path.write_bytes(path.read_bytes().replace(b",trade,", b",trade\xe9,"))
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([path], codebooks, min_positives=0)
+    assert [m.split(": error: ")[0] for m in messages(err.value)] == [f"{path}:2", f"{path}:3"], messages(err.value)
 
 
 def test_malformed_split_value(tmp_path: Path, codebooks) -> None:
