@@ -8,6 +8,7 @@ used) is ``None`` with a note, never NaN.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import os
@@ -27,6 +28,9 @@ from training.paragraph_input import read_utf8
 from training.problems import Problem
 
 SEPARATOR = ";"
+# The role column and the roles that carry topics and frames, as training's defaults name them (RolesConfig).
+ROLE_SET = "role"
+CONTENT_ROLES = ("body", "headline")
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,9 @@ def parse_labels(cell: str, codebook: Codebook) -> tuple[list[str], list[str]]:
     for part in cell.split(SEPARATOR):
         label = part.strip()
         if label and label not in codebook.label_names:
-            errors.append(f"unknown {codebook.name} label '{label}'; row left out of '{codebook.name}'")
+            close = difflib.get_close_matches(label.lower().replace(" ", "_"), codebook.label_names, n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            errors.append(f"unknown {codebook.name} label '{label}'{hint}; row left out of '{codebook.name}'")
         elif label and label not in labels:
             labels.append(label)
     if not codebook.multi_label and not errors and len(labels) != 1:
@@ -257,6 +263,8 @@ def compute_agreement(
                 labels, errors = parse_labels(row.cells[name], codebook)
                 problems += [Problem(annotation.path, row.line, e) for e in errors]
                 parsed[side, row.line] = None if errors else labels
+        if name != ROLE_SET and ROLE_SET in a.header:
+            problems += _labels_on_non_content_rows(name, (a, b), parsed)
         kept = [(parsed[0, ra.line], parsed[1, rb.line]) for ra, rb in pairs]
         kept_a = [x for x, y in kept if x is not None and y is not None]
         kept_b = [y for x, y in kept if x is not None and y is not None]
@@ -270,6 +278,22 @@ def compute_agreement(
         "unmatched": unmatched,
         "problems": [asdict(p) for p in problems],
     }
+
+
+def _labels_on_non_content_rows(
+    name: str, annotations: tuple[Annotation, Annotation], parsed: dict[tuple[int, int], list[str] | None]
+) -> list[Problem]:
+    """The codebook's rule, as training checks it: a byline, caption, promo or footer carries no topic or frame.
+    Said as a warning (the labels are still compared as given): an annotator who labels a caption breaks the
+    rule, and the agreement on it is the agreement of the labels written."""
+    found = []
+    for side, annotation in enumerate(annotations):
+        for row in annotation.rows:
+            role = row.cells.get(ROLE_SET, "").strip()
+            if role and role not in CONTENT_ROLES and parsed[side, row.line]:
+                message = f"role '{role}' gets no {name} label (only {', '.join(CONTENT_ROLES)} paragraphs do)"
+                found.append(Problem(annotation.path, row.line, message, "warning"))
+    return found
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -311,10 +335,16 @@ def render_agreement(result: dict[str, Any], console: Console, warnings: Console
     )
     console.print(
         f"{result['n_rows']['matched']} paragraphs matched by {result['matched_by']}: {sets}; "
-        f"{len(result['unmatched'])} unmatched, {len(result['problems'])} problem(s)",
+        f"{len(result['unmatched'])} unmatched, {_count(result['problems'], 'error')}, "
+        f"{_count(result['problems'], 'warning')}",
         markup=False,
         highlight=False,
     )
+
+
+def _count(problems: list[dict[str, Any]], severity: str) -> str:
+    # Errors leave rows out (and fail the command); warnings do not: counted apart, as the exit code reads them.
+    return f"{sum(p['severity'] == severity for p in problems)} {severity}(s)"
 
 
 def write_json(result: dict[str, Any], path: str | Path) -> None:

@@ -86,7 +86,11 @@ def test_files_matched_by_id_hand_computed(pair: tuple[Path, Path]) -> None:
     assert result["matched_by"] == "id"
     assert result["n_rows"] == {"a": 6, "b": 6, "matched": 6}
     assert list(result["label_sets"]) == ["topic", "frame", "role"]  # header order, every set with a codebook
-    assert result["unmatched"] == [] and result["problems"] == []
+    assert result["unmatched"] == []
+    # B's sixth row is a byline with a topic: compared as written, and said (the codebook gives bylines none).
+    assert [(p["line"], p["severity"], p["message"]) for p in result["problems"]] == [
+        (7, "warning", "role 'byline' gets no topic label (only body, headline paragraphs do)")
+    ]
 
     topic = result["label_sets"]["topic"]
     assert topic["labels"]["trade"]["kappa"] == pytest.approx(1 / 3, abs=1e-9)
@@ -153,7 +157,7 @@ def test_matched_by_text_with_unmatched_rows_and_unknown_label_reported(tmp_path
         {"file": str(b), "line": 5, "key": "Only in B."},
     ]
     assert [(p["source"], p["line"]) for p in result["problems"]] == [(str(b), 4)]
-    assert "unknown topic label 'tarde'" in result["problems"][0]["message"]
+    assert "unknown topic label 'tarde' (did you mean 'trade'?)" in result["problems"][0]["message"]
     topic = result["label_sets"]["topic"]
     assert (topic["n_rows"], topic["n_left_out"]) == (2, 1)  # Beta. is left out, Alpha. and Gamma. agree
     assert topic["alpha_pooled"] == pytest.approx(1.0, abs=1e-9)
@@ -162,6 +166,27 @@ def test_matched_by_text_with_unmatched_rows_and_unknown_label_reported(tmp_path
     assert cli.exit_code == 1, cli.output
     assert "unknown topic label 'tarde'" in cli.output and "3 paragraphs matched by text" in cli.output
     assert cli.output.strip().splitlines()[-1] == "error: 1 error(s) above: agreement was computed without those rows"
+    assert "2 unmatched, 1 error(s), 0 warning(s)" in cli.output  # it said "1 problem(s)" for warnings too
+
+
+def test_a_topic_on_a_caption_is_said_and_warnings_are_counted_apart(tmp_path: Path) -> None:
+    """Training refuses a caption's topic; agreement compared it in silence, and its summary counted a warning
+    (a column in one file only) as a problem while the command exited 0."""
+    rows = [
+        {"id": "1", "text": "Alpha.", "topic": "trade", "role": "body"},
+        {"id": "2", "text": "Photo: AFP", "topic": "", "role": "caption"},
+    ]
+    a = write_csv(tmp_path / "a.csv", rows, ["id", "text", "topic", "frame", "role"])
+    b = write_csv(tmp_path / "b.csv", [rows[0], {**rows[1], "topic": "trade"}], ["id", "text", "topic", "role"])
+    result = compute_agreement(a, b, LABELS)
+    said = [(p["source"], p["line"], p["severity"], p["message"]) for p in result["problems"]]
+    assert said == [
+        (str(a), 1, "warning", f"column 'frame' is not in {b}; not compared"),
+        (str(b), 3, "warning", "role 'caption' gets no topic label (only body, headline paragraphs do)"),
+    ]
+    cli = runner.invoke(app, ["agreement", str(a), str(b), "--labels", str(LABELS)])
+    assert cli.exit_code == 0, cli.output
+    assert "0 unmatched, 0 error(s), 2 warning(s)" in cli.output
 
 
 def test_duplicate_ids_and_changed_text_are_reported(tmp_path: Path) -> None:
