@@ -162,18 +162,35 @@ async function send(index) {
   rerender(index, '[data-action="send"]');
 }
 
-// Drafts start as the model's answer. The same text classified again by the same model keeps them (and what
-// was saved): re-classifying must not undo corrections the analyst has not sent.
-function startDrafts(previous, sameAnswer) {
-  if (sameAnswer && previous) return;
+// Drafts start as the model's answer. Classified again by the same model, a paragraph whose text is unchanged
+// keeps its draft (and what was saved of it): fixing a typo in the footer must not undo the corrections made
+// elsewhere. Returns how many corrections not sent were dropped (their paragraph's text changed or went).
+function startDrafts(previous, sameModel) {
+  const kept = new Map();
+  if (previous && sameModel) {
+    for (const p of previous.paragraphs) {
+      if (!kept.has(p.text) && view.drafts[p.index]) kept.set(p.text, { draft: view.drafts[p.index], saved: view.saved[p.index], unsent: unsent(p.index) });
+    }
+  }
+  const before = Object.keys(view.drafts).filter((index) => unsent(index)).length;
   view.drafts = {};
   view.saved = {};
+  let carried = 0;
   for (const p of view.result.paragraphs) {
+    const old = kept.get(p.text);
+    if (old) {
+      kept.delete(p.text); // a repeated text keeps one draft, at its first place
+      view.drafts[p.index] = old.draft;
+      if (old.saved) view.saved[p.index] = old.saved;
+      if (old.unsent) carried += 1;
+      continue;
+    }
     const labels = Object.fromEntries(model.contentSets.map((set) => [set, [...(p.labels[set] || [])]]));
     const draft = { role: p.role || null, labels };
     draft.baseline = draftKey(draft);
     view.drafts[p.index] = draft;
   }
+  return before - carried;
 }
 
 // Results that no longer match the text box must not be downloaded or corrected as if they did.
@@ -196,9 +213,12 @@ function isStale() {
 
 function markStale() {
   if (!view.result || isStale()) return;
+  view.correctingBeforeStale = view.correcting;
   $("panel-results").classList.add("stale");
   enableResultActions(false);
-  setStatus(STALE, "warn");
+  const waiting = unsentCorrections();
+  const kept = waiting ? ` ${count(waiting, "unsent correction")} ${waiting === 1 ? "is" : "are"} kept for the paragraphs whose text stays the same.` : "";
+  setStatus(STALE + kept, "warn");
 }
 
 // After an edit (or a file opened): stale while the text differs from the text classified, current again when it
@@ -210,6 +230,7 @@ function textChanged() {
   } else if (isStale()) {
     $("panel-results").classList.remove("stale");
     enableResultActions(true);
+    if (view.correctingBeforeStale) $("correct-mode").click(); // back where the analyst was
     setStatus("The text is again the text that was classified: the results below are current.");
   }
 }
@@ -225,7 +246,13 @@ async function classify() {
     $("article-text").focus();
     return;
   }
-  if (!model.loaded && !(await waitUntilReady())) return;
+  if (!model.loaded && !(await readiness()).ready) {
+    // Known to be loading: the click is kept, and sent once the model is ready (it was dropped).
+    setStatus(`The model is not ready yet: classifying when it is (checking every ${READY_POLL_MS / 1000} s).`, "warn");
+    retryWhenReady(text);
+    return;
+  }
+  if (!model.loaded) await loadModelInfo();
   const button = $("classify");
   button.disabled = true;
   view.classifying = true;
@@ -236,14 +263,13 @@ async function classify() {
     if ($("text-format").value !== "auto") body.text_format = $("text-format").value;
     const { data, requestId } = await api("/v1/classify", { method: "POST", body });
     const previous = view.result;
-    const sameAnswer = previous && text === view.classifiedText && (body.text_format || "auto") === view.classifiedFormat && JSON.stringify(previous.model) === JSON.stringify(data.model)
-      && JSON.stringify(previous.paragraphs.map((p) => p.text)) === JSON.stringify(data.paragraphs.map((p) => p.text));
+    const sameModel = previous && JSON.stringify(previous.model) === JSON.stringify(data.model);
     view.result = data;
     view.classifiedText = text;
     view.classifiedFormat = body.text_format || "auto";
     view.requestId = requestId;
     view.selected = null;
-    startDrafts(previous, sameAnswer);
+    const dropped = startDrafts(previous, sameModel);
     renderSummary(data);
     renderParagraphs();
     $("panel-results").classList.remove("stale");
@@ -251,7 +277,8 @@ async function classify() {
     const ms = Math.round(performance.now() - started);
     // HTML and Markdown are read as their blocks' text (the service detects them): say so, since tags are gone.
     const readAs = { html: " (read as HTML)", markdown: " (read as Markdown)" }[data.text_format] || "";
-    setStatus(`${count(data.paragraphs.length, "paragraph")}${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.`);
+    const lost = dropped ? ` ${count(dropped, "unsent correction")} of paragraphs whose text changed (or another model) ${dropped === 1 ? "was" : "were"} dropped.` : "";
+    setStatus(`${count(data.paragraphs.length, "paragraph")}${readAs} classified by ${describeModel(data.model).slice(7)} in ${ms} ms.${lost}`, lost ? "warn" : "");
     // On a narrow screen the results are below the text box: bring them into view.
     const results = $("panel-results").getBoundingClientRect();
     if (results.top > window.innerHeight) $("panel-results").scrollIntoView({ block: "start" });
@@ -266,7 +293,10 @@ async function classify() {
     if (kept) markStale();
     if (error.status === 503) {
       const state = await readiness();
-      setStatus(`The model is not ready (${state.reason}): ${sentence(state.message)} Classifying again when it is (checking every ${READY_POLL_MS / 1000} s).${kept}`, "warn");
+      // /readyz may already say ready (the model finished loading between the two answers, or another worker).
+      const why = state.ready ? "The service answered 503 (a model just loaded or reloading)." : `The model is not ready (${state.reason}): ${sentence(state.message)}`;
+      setStatus(`${why} Classifying again when it is (checking every ${READY_POLL_MS / 1000} s).${kept}`, "warn");
+      $("model-badge").textContent = "model not ready";
       model.loaded = false;
       retryWhenReady(text);
     } else {
@@ -324,7 +354,9 @@ async function compare() {
   button.disabled = true;
   out.replaceChildren(el("p", { class: "placeholder" }, "Classifying with both versions…"));
   try {
-    const { data } = await api("/v1/compare", { method: "POST", body: { text, a: $("version-a").value, b: $("version-b").value } });
+    const body = { text, a: $("version-a").value, b: $("version-b").value };
+    if ($("text-format").value !== "auto") body.text_format = $("text-format").value; // read as Classify reads it
+    const { data } = await api("/v1/compare", { method: "POST", body });
     out.replaceChildren(...renderComparison(data));
   } catch (error) {
     out.replaceChildren(el("p", { class: "status error", role: "alert" }, `Could not compare: ${error.message}`));

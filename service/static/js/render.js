@@ -112,7 +112,11 @@ function evidence(model, paragraph, selection) {
     ? `${selection.label}: score ${score.toFixed(2)}${threshold === null ? "" : `, threshold ${threshold.toFixed(2)}`}. `
     : "";
   const terms = paragraph.explanations?.[selection.set]?.[selection.label];
-  if (!terms) return el("p", { class: "evidence" }, `${figures}Not given to this paragraph, so no explanation.`);
+  if (!terms) {
+    // Why not, in words too: a score over its threshold reads as a contradiction without the rule that capped it.
+    const why = typeof score === "number" ? whyNotGiven(model, paragraph, selection.set, score, threshold) : "not given";
+    return el("p", { class: "evidence" }, `${figures}${why[0].toUpperCase()}${why.slice(1)}. No explanation: only given labels have one.`);
+  }
   const words = terms.map((t) => `${t.term} (${t.weight.toFixed(2)})`).join(", ");
   return el("p", { class: "evidence" }, `${figures}Terms behind ${selection.label}: ${words || "none"}`);
 }

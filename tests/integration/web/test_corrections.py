@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from .conftest import ADMIN_KEY, ARTICLE, Service, api_result, classify_in_page, shot
 
@@ -162,9 +162,10 @@ def test_a_role_passed_over_keeps_the_chips_and_unsent_corrections_are_said(open
     assert dialogs == ["beforeunload"]
 
 
-def test_an_undone_edit_or_the_same_text_again_keeps_the_drafts(open_page: Any) -> None:
+def test_an_undone_edit_or_an_unchanged_paragraph_keeps_its_draft(open_page: Any) -> None:
     """Typing a space and deleting it left the results stale and their drafts gone; classifying the same text
-    again reset every draft; opening a file replaced the "out of date" warning with "Opened …"."""
+    again, or the text with a typo fixed in another paragraph, reset every draft; opening a file replaced the
+    "out of date" warning with "Opened …"."""
     page = open_page().page
     classify_in_page(page, ARTICLE)
     page.click("#correct-mode")
@@ -177,16 +178,28 @@ def test_an_undone_edit_or_the_same_text_again_keeps_the_drafts(open_page: Any) 
     page.keyboard.type(" ")
     expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
     expect(page.locator("#correct-mode")).to_be_disabled()
+    expect(page.locator("#status")).to_contain_text("1 unsent correction is kept for the paragraphs whose text")
     page.keyboard.press("Backspace")
     expect(page.locator("#panel-results")).not_to_have_class(re.compile(r"\bstale\b"))
     expect(page.locator("#status")).to_contain_text("again the text that was classified")
-    page.click("#correct-mode")
+    expect(page.locator("#correct-mode")).to_have_attribute("aria-pressed", "true")  # back where it was
     assert pressed_topics(card) == before | {added}
 
     page.click("#correct-mode")
     classify_in_page(page, ARTICLE)  # the same text, the same model: the draft stays
     page.click("#correct-mode")
     assert pressed_topics(page.locator("#paragraphs > li").nth(2)) == before | {added}
+
+    # A typo fixed in the caption: the other paragraphs' texts are unchanged, and so are their drafts.
+    page.click("#correct-mode")
+    classify_in_page(page, ARTICLE.replace("Photograph: Kim Lee", "Photograph: Kim Lee."))
+    expect(page.locator("#status")).not_to_contain_text("dropped")
+    page.click("#correct-mode")
+    assert pressed_topics(page.locator("#paragraphs > li").nth(2)) == before | {added}
+    # Its own paragraph's text changed: that draft goes, and the page says so.
+    page.click("#correct-mode")
+    classify_in_page(page, ARTICLE.replace("another ninety days", "another 90 days"))
+    expect(page.locator("#status")).to_contain_text("1 unsent correction of paragraphs whose text changed")
 
     other = {"name": "other.txt", "mimeType": "text/plain", "buffer": b"Another article\n\nOn tariffs."}
     page.set_input_files("#file-input", files=[other])
@@ -224,3 +237,41 @@ def test_a_classify_refused_while_the_model_loads_is_sent_again_when_it_is_ready
     assert refused["classify"] == 2 and refused["readyz"] >= 3
     expect(page.locator("#status")).to_contain_text("classified by")
     shot(page, "08-retried-after-503")
+
+    # A 503 while /readyz already says ready (a model just loaded, another worker): said, and retried.
+    page.unroute("**/readyz")
+    refused["classify"] = 0
+    page.click("#classify")
+    expect(page.locator("#status")).to_contain_text("The service answered 503")
+    expect(page.locator("body")).to_have_attribute("data-rendered", str(renders + 2), timeout=20_000)
+    assert "undefined" not in (page.locator("#status").text_content() or "")
+
+
+def test_a_classify_clicked_while_the_page_knows_the_model_is_loading_is_sent_when_ready(
+    browser: Browser, service: Service
+) -> None:
+    """The click was dropped: no request, "The model is ready." and nothing classified."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        asked = {"readyz": 0, "classify": 0}
+        loading = {"detail": [{"loc": [], "msg": "the model is still loading", "reason": "loading"}]}
+
+        def loading_at_first(route: Route) -> None:
+            asked["readyz"] += 1
+            if asked["readyz"] <= 3:
+                route.fulfill(status=503, json=loading)
+            else:
+                route.continue_()
+
+        page.route("**/readyz", loading_at_first)
+        page.on("request", lambda r: asked.__setitem__("classify", asked["classify"] + r.url.endswith("/v1/classify")))
+        page.goto(service.base + "/")
+        expect(page.locator("#model-badge")).to_contain_text("not ready")
+        page.fill("#article-text", ARTICLE)
+        page.click("#classify")
+        expect(page.locator("#status")).to_contain_text("classifying when it is")
+        expect(page.locator("body")).to_have_attribute("data-rendered", "1", timeout=30_000)
+        assert asked["classify"] == 1
+    finally:
+        context.close()

@@ -365,3 +365,11 @@ def test_figures_in_words_and_the_text_read_as_chosen(open_page: Any, service: S
     classify_in_page(page, html)
     expect(page.locator("#paragraphs > li").first).not_to_contain_text("<b>")
     assert [json.loads(body or "{}").get("text_format") for body in sent] == ["plain", None]
+    # Compare reads the text as Classify does (it sent no text_format: another split, other paragraph numbers).
+    compared: list[str | None] = []
+    page.on("request", lambda r: compared.append(r.post_data) if r.url.endswith("/v1/compare") else None)
+    page.select_option("#text-format", "plain")
+    page.click("#tab-compare")
+    page.click("#compare")
+    expect(page.locator("#comparison")).not_to_contain_text("Classifying with both versions", timeout=30_000)
+    assert [json.loads(body or "{}").get("text_format") for body in compared] == ["plain"]
