@@ -86,14 +86,25 @@ def train(
     if config is not None and config.is_file() and _is_sweep_file(config):
         raise TopicframeError(f"{config}: a sweep file (it has 'parameters'); run `topicframe sweep {config}`")
     run_config = load_config(config, overrides)
+    # --data replaces the config's data, its test files too: said with what they were (a tester's config named
+    # test.csv and the run tested on 20% of the new training file instead, without saying why).
+    replaced_test = load_config(config, {}).data.test if data and not test_data else []
     if if_no_champion and _champion_exists(run_config.model_name):
         console.print(f"registry already has {run_config.model_name}@champion; not training")
         return
-    _train_and_log(run_config, strict=strict, register=register, promote=promote, jobs=jobs)
+    _train_and_log(
+        run_config, strict=strict, register=register, promote=promote, jobs=jobs, replaced_test=replaced_test
+    )
 
 
 def _train_and_log(
-    run_config: RunConfig, *, strict: bool, register: bool, promote: bool, jobs: int | None = None
+    run_config: RunConfig,
+    *,
+    strict: bool,
+    register: bool,
+    promote: bool,
+    jobs: int | None = None,
+    replaced_test: list[str] | None = None,
 ) -> None:
     with working("loading scikit-learn and MLflow"):  # seconds on a busy machine: not in silence
         from training.promotion import claim_first_champion, first_champion_reason
@@ -110,9 +121,13 @@ def _train_and_log(
         f"label sets: {', '.join(prepared.codebooks)}"
     )
     if not run_config.data.test and prepared.split_method != "split column":
+        replaced = ""
+        if replaced_test:
+            files = " ".join(replaced_test)
+            replaced = f" (--data replaces the config's data.test too, {files}: pass --test-data {files} to keep it)"
         console.print(
             f"no test data given: the test part is {run_config.data.test_size:.0%} of the given data, "
-            f"held out ({prepared.split_method}); pass --test-data (or data.test) to test on other data"
+            f"held out ({prepared.split_method}); pass --test-data (or data.test) to test on other data{replaced}"
         )
     with progress_bar() as bar:
         steps = run_config.cv.folds + 2  # each fold, the final fit, the evaluation

@@ -20,6 +20,7 @@ import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from training.artifact_files import artifact_size
 from training.config import RunConfig
@@ -155,8 +156,9 @@ def set_runs_view(client: MlflowClient, experiment_id: str, metrics: list[str]) 
     client.set_experiment_tag(experiment_id, RUNS_VIEW_TAG, json.dumps(view))
 
 
-def run_name(config: RunConfig) -> str:
-    """A name that says what differs between runs: classifier, n-grams, regularisation (and NB weighting)."""
+def run_name(config: RunConfig, data_digest: str | None = None) -> str:
+    """A name that says what differs between runs: classifier, n-grams, regularisation (and NB weighting), and
+    the training data (the first characters of its digest: six runs on six data sets had one name)."""
     if config.run_name:
         return config.run_name
     v, c = config.vectorizer, config.classifier
@@ -166,6 +168,8 @@ def run_name(config: RunConfig) -> str:
     parts.append(f"alpha{c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C{c.C:g}")
     if c.type == "logreg" and c.nb_weighting:
         parts.append(f"nb{c.nb_weighting:g}")
+    if data_digest:
+        parts.append(f"data{data_digest[:6]}")
     return "_".join(parts)
 
 
@@ -218,7 +222,8 @@ def log_training_run(
         signature = pyfunc_signature(bundle, example["text"].tolist())
 
         resuming = run_id is not None
-        run = mlflow.start_run(run_id=run_id) if resuming else mlflow.start_run(run_name=run_name(config))
+        name = run_name(config, bundle.data_digest)
+        run = mlflow.start_run(run_id=run_id) if resuming else mlflow.start_run(run_name=name)
         run_id = run.info.run_id
         existing = client.get_run(run_id).data if resuming else None
         try:
@@ -251,6 +256,11 @@ def log_training_run(
             mlflow.log_input(test_ds, context="testing")
             mlflow.log_artifacts(str(workdir / "reports"), "reports")
             mlflow.log_artifacts(str(workdir / "plots"), "plots")
+            # The same plots as keyed images too: MLflow's chart view sets a key's images of several runs side
+            # by side, which plain artifact files are not (its compare view said "No common artifacts").
+            for plot in sorted((workdir / "plots").glob("*.png")):
+                with Image.open(plot) as image:
+                    mlflow.log_image(image.convert("RGB"), key=plot.stem, step=0, synchronous=True)
             mlflow.log_artifacts(str(workdir / "data"), "data")
             model_info = mlflow.pyfunc.log_model(
                 name="model",

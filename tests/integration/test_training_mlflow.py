@@ -92,9 +92,11 @@ def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
         for d in run.inputs.dataset_inputs
     }
     assert contexts == {"training": "train", "testing": "test"}
+    # The name says the data too: six runs on six data sets had one name.
+    assert run.info.run_name.endswith(f"_data{tags['data_digest'][:6]}"), run.info.run_name
 
 
-def test_run_artifacts(first_run) -> None:
+def test_run_artifacts(first_run, tmp_path: Path) -> None:
     client, run, _ = first_run
     listed = {f.path for folder in ("reports", "plots", "data") for f in client.list_artifacts(run.info.run_id, folder)}
     assert {
@@ -106,6 +108,11 @@ def test_run_artifacts(first_run) -> None:
         "plots/frame_confusion.png",
         "data/test.csv",
     } <= listed
+    # Each plot also as a keyed image, which MLflow's chart view sets side by side across runs.
+    images = {f.path for f in client.list_artifacts(run.info.run_id, "images")}
+    assert any("topic_confusion" in path for path in images) and any("frame_pr_curves" in path for path in images)
+    header = client.download_artifacts(run.info.run_id, "reports/misclassified_test.csv", str(tmp_path))
+    assert Path(header).read_text().splitlines()[0].startswith("id,article_id,text,")
 
 
 def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp_path: Path) -> None:

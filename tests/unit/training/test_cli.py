@@ -238,6 +238,9 @@ def test_training_on_paragraphs_without_articles_says_context_is_off_and_logs_it
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *options])
     assert result.exit_code == 0, result.output
     assert f"{data}: warning: no article has two paragraphs" in " ".join(result.output.split())
+    # The config's test file was dropped by --data: said, with how to keep it.
+    said = " ".join(result.output.split())
+    assert "--data replaces the config's data.test too, labels/paragraphs_test.csv: pass --test-data" in said
     client = tracking_client(store)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert {run.data.params[f"context.{block}"] for block in ("neighbours", "headline", "article")} == {"0.0"}
