@@ -12,7 +12,12 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import average_precision_score, multilabel_confusion_matrix, precision_recall_curve
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    multilabel_confusion_matrix,
+    precision_recall_curve,
+)
 
 
 def markdown_report(reports: dict[str, dict[str, Any]], title: str = "Test metrics") -> str:
@@ -42,11 +47,48 @@ def write_reports(directory: Path, reports: dict[str, dict[str, Any]], cv_report
     )
 
 
+def _counts(ax: Any, matrix: np.ndarray, fontsize: float = 10) -> None:
+    """Each cell's count, white on the dark cells (black on dark navy could not be read)."""
+    dark = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(
+            j, i, str(count), ha="center", va="center", color="white" if count > dark else "black", fontsize=fontsize
+        )
+
+
+def _single_label_confusion(path: Path, name: str, labels: list[str], y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    """One K x K matrix: which role a missed headline was read as (six 2 x 2 matrices could not say)."""
+    truth, predicted = y_true.argmax(axis=1), y_pred.argmax(axis=1)
+    given = y_pred.sum(axis=1) > 0  # a row with no prediction counts nowhere (single-label sets always predict)
+    matrix = confusion_matrix(truth[given], predicted[given], labels=list(range(len(labels))))
+    size = 1.6 + 0.6 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    ax.imshow(matrix, cmap="Blues")
+    _counts(ax, matrix, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(f"{name}: confusion matrix (test)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def plot_label_set(
-    directory: Path, name: str, labels: list[str], y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray
+    directory: Path,
+    name: str,
+    labels: list[str],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    scores: np.ndarray,
+    multi_label: bool = True,
 ) -> list[Path]:
-    """One PNG of per-label confusion matrices and one of precision-recall curves."""
+    """One PNG of confusion matrices (per label for a multi-label set, one K x K for a single-label one) and
+    one of precision-recall curves."""
     directory.mkdir(parents=True, exist_ok=True)
+    if not multi_label:
+        _single_label_confusion(directory / f"{name}_confusion.png", name, labels, y_true, y_pred)
+        return [directory / f"{name}_confusion.png", *_pr_curves(directory, name, labels, y_true, scores)]
     cols = min(len(labels), 5)
     rows = int(np.ceil(len(labels) / cols))
     paths = []
@@ -54,8 +96,7 @@ def plot_label_set(
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows), squeeze=False)
     for ax, label, matrix in zip(axes.flat, labels, multilabel_confusion_matrix(y_true, y_pred), strict=False):
         ax.imshow(matrix, cmap="Blues")
-        for (i, j), count in np.ndenumerate(matrix):
-            ax.text(j, i, str(count), ha="center", va="center", color="black")
+        _counts(ax, matrix)
         ax.set_title(label, fontsize=9)
         ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
         ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=7)
@@ -69,7 +110,10 @@ def plot_label_set(
     paths.append(directory / f"{name}_confusion.png")
     fig.savefig(paths[-1], dpi=90)
     plt.close(fig)
+    return [*paths, *_pr_curves(directory, name, labels, y_true, scores)]
 
+
+def _pr_curves(directory: Path, name: str, labels: list[str], y_true: np.ndarray, scores: np.ndarray) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 5))
     # The curves PrecisionRecallDisplay draws, but plotted directly: the display rebuilds the whole legend
     # for every curve it adds, which took a quarter of the plotting time for a 90-label set.
@@ -82,10 +126,10 @@ def plot_label_set(
     ax.set_title(f"{name}: precision-recall (test)")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    paths.append(directory / f"{name}_pr_curves.png")
-    fig.savefig(paths[-1], dpi=90)
+    path = directory / f"{name}_pr_curves.png"
+    fig.savefig(path, dpi=90)
     plt.close(fig)
-    return paths
+    return [path]
 
 
 def write_misclassified(

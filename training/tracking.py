@@ -186,7 +186,8 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
     for name, labels in bundle.label_names.items():
         y_true = result.data.test.label_matrix(name, labels)
         y_pred = indicator(result.test.predicted[name], labels)
-        plots += plot_label_set(workdir / "plots", name, labels, y_true, y_pred, result.test.scores[name])
+        scores = result.test.scores[name]
+        plots += plot_label_set(workdir / "plots", name, labels, y_true, y_pred, scores, bundle.multi_label[name])
     test_records = result.data.test.to_records()
     misclassified = write_misclassified(
         reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets
