@@ -28,6 +28,7 @@ DEFAULT_COMPARE_METRIC = "cv.topic.micro_f1"  # `compare` without --metric (and 
 # Runs logged before the digest moved to its own artifact file carry it as a param (MLflow 3 logs a pyfunc's
 # model_config as run params); it differs for every model without saying how the runs were configured.
 IGNORED_PARAMS = frozenset({"bundle_sha256"})
+TUNED_PREFIX = "tuned."  # `training.train.tuned_params`
 _SUMMARY = re.compile(r"^(?P<set>[^.]+)\.(?:micro_f1|macro_f1|accuracy)$")
 
 
@@ -78,7 +79,9 @@ def rank(runs: list[RunSummary], metric: str) -> list[RunSummary]:
 
 def varying_params(runs: list[RunSummary]) -> list[str]:
     """Param names whose values are not the same in every run (a missing param counts as a value)."""
-    keys = sorted({k for r in runs for k in r.params} - IGNORED_PARAMS)
+    # `tuned.*` are what training decided (thresholds), not how the run was configured: they differ between
+    # almost any two runs and would bury the settings that do.
+    keys = sorted(k for k in {k for r in runs for k in r.params} - IGNORED_PARAMS if not k.startswith(TUNED_PREFIX))
     return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
 
 

@@ -30,7 +30,7 @@ from training.pyfunc_check import PYFUNC_SHA256_TAG, logged_model_sha256
 from training.registry import use_tracking_store
 from training.reports import plot_label_set, write_misclassified, write_reports
 from training.sqlite_store import sqlite_file
-from training.train import TrainingResult, result_metrics, run_params
+from training.train import TrainingResult, result_metrics, run_params, tuned_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PYFUNC_DIGEST_FILE = "bundle_sha256.txt"  # the logged model's digest, read by `training.pyfunc`
@@ -228,7 +228,8 @@ def log_training_run(
         run_id = run.info.run_id
         existing = client.get_run(run_id).data if resuming else None
         try:
-            params = run_params(bundle.config, result.data)  # as fitted: context off without articles
+            # as fitted (context off without articles), and what tuning decided (thresholds, the fallback)
+            params = run_params(bundle.config, result.data) | tuned_params(bundle)
             metrics = result_metrics(result, artifact_size(workdir / "bundle"))
             metrics["test.misclassified_rows"] = float(prepared["misclassified"])
             metrics |= headline_metrics(metrics)

@@ -386,6 +386,19 @@ def run_params(config: RunConfig, data: PreparedData) -> dict[str, str]:
     return params
 
 
+def tuned_params(bundle: ModelBundle) -> dict[str, str]:
+    """What training decided from the out-of-fold scores, beside the config that asked for it: each content
+    label's threshold and, per set, whether the top-label fallback was kept (`decision.at_least_one: tuned`
+    logged only "tuned"; the outcome was in the model's files alone)."""
+    params = {}
+    for name in bundle.content_label_sets:
+        for label, threshold in bundle.thresholds(name).items():
+            params[f"tuned.{name}.threshold.{label}"] = f"{threshold:.4g}"
+        if bundle.multi_label[name]:
+            params[f"tuned.{name}.at_least_one"] = str(bundle.at_least_one(name)).lower()
+    return params
+
+
 def result_metrics(result: TrainingResult, model_size_bytes: int) -> dict[str, float]:
     """Test and out-of-fold (``cv.``) metrics, fit time and model size, under the names runs share."""
     metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")

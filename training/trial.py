@@ -13,7 +13,7 @@ from pathlib import Path
 from training.bundle import BUNDLE_FILE
 from training.config import RunConfig
 from training.sweep import Trial
-from training.train import PreparedData, result_metrics, run_params, train_model
+from training.train import PreparedData, result_metrics, run_params, train_model, tuned_params
 
 
 @dataclass
@@ -40,7 +40,8 @@ def run_trial(trial: Trial, prepared: PreparedData, n_jobs: int | None = None) -
     except Exception as exc:  # a config that cannot be fitted fails its trial, not the sweep
         return TrialOutcome(trial.index, run_params(trial.config, prepared), error=f"{type(exc).__name__}: {exc}")
     tags = {"codebook_sha256": result.bundle.codebook_sha256, "data_digest": result.bundle.data_digest}
-    params = run_params(result.bundle.config, prepared)  # as fitted (`training.bundle.without_context`)
+    # as fitted (`training.bundle.without_context`), and what tuning decided
+    params = run_params(result.bundle.config, prepared) | tuned_params(result.bundle)
     return TrialOutcome(trial.index, params, result_metrics(result, size), tags)
 
 

@@ -69,6 +69,12 @@ def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"
     assert params["cv.folds"] == "2"
+    # What tuning decided is logged too (it was in the model's files only): each threshold and the fallback.
+    assert 0 < float(params["tuned.topic.threshold.trade"]) < 1 and params["tuned.topic.at_least_one"] in (
+        "true",
+        "false",
+    )
+    assert "tuned.role.threshold.body" not in params  # the role set takes its top role: no threshold
     assert int(params["data.n_train"]) >= 1200 and int(params["data.n_test"]) >= 300
     metrics = run.data.metrics
     for key in (

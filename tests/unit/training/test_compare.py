@@ -22,7 +22,12 @@ def test_rank_is_best_first_drops_runs_without_the_metric_and_keeps_ties_in_orde
 
 
 def test_only_params_that_differ_are_shown_and_digests_never() -> None:
-    runs = [run("a", "1", 0.5), run("b", "3", 0.7, **{"vectorizer.min_df": "2"})]
+    # What tuning decided differs between almost any two runs: an outcome, not a setting, so not a column.
+    tuned = {"tuned.topic.threshold.trade": "0.41"}
+    runs = [
+        run("a", "1", 0.5, **tuned),
+        run("b", "3", 0.7, **{"vectorizer.min_df": "2", "tuned.topic.threshold.trade": "0.38"}),
+    ]
     assert varying_params(runs) == ["classifier.C", "vectorizer.min_df"]  # a missing param differs too
     assert varying_params(runs[:1]) == []
 
