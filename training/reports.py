@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -18,6 +18,12 @@ from sklearn.metrics import (
     multilabel_confusion_matrix,
     precision_recall_curve,
 )
+
+NOTE_TAG = "mlflow.note.content"  # the run's Description in the MLflow UI
+
+if TYPE_CHECKING:
+    from training.config import RunConfig
+    from training.train import TrainingResult
 
 
 def markdown_report(reports: dict[str, dict[str, Any]], title: str = "Test metrics") -> str:
@@ -152,3 +158,45 @@ def write_misclassified(
                 row += [";".join(sorted(gold[n])), ";".join(predicted[n][i])]
             writer.writerow(row)
     return count
+
+
+def misclassified_rows(result: TrainingResult) -> int:
+    """Test rows whose predicted labels differ from the gold ones in any set (what `write_misclassified` writes)."""
+    test, predicted = result.data.test, result.test.predicted
+    return sum(
+        any(set(test.labels[name][i]) != set(predicted[name][i]) for name in predicted) for i in range(len(test))
+    )
+
+
+def run_description(config: RunConfig, result: TrainingResult) -> str:
+    """The run's description in the MLflow UI (markdown): what was trained and its headline scores."""
+    v, c, d = config.vectorizer, config.classifier, config.data
+    features = f"word {v.word_ngram_range[0]}-{v.word_ngram_range[1]}-grams"
+    if v.char_ngram_range:
+        features += f" + char {v.char_ngram_range[0]}-{v.char_ngram_range[1]}-grams"
+    regularisation = f"alpha={c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C={c.C:g}"
+    if c.type == "logreg" and c.nb_weighting:
+        regularisation += f", nb_weighting={c.nb_weighting:g}"
+    scores = ", ".join(
+        f"{name} {report['micro_f1']:.3f} (cv {result.cv_reports[name]['micro_f1']:.3f})"
+        for name, report in result.test.reports.items()
+    )
+    return (
+        f"**{c.type}** ({regularisation}, class_weight={c.class_weight}) on {features}; "
+        f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}, "
+        f"article {config.context.article:g}{_headline_article(config.context.headline_article)}; "
+        f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
+        f"relative_to_top={config.decision.relative_to_top:g}, at_least_one={config.decision.at_least_one}.\n\n"
+        f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "
+        f"({result.data.split_method}) from {', '.join(d.train)}.\n\n"
+        f"Test micro-F1: {scores}."
+    )
+
+
+def _headline_article(weight: float | dict[str, float] | None) -> str:
+    """The article block's weight for headlines in the run description, when it has its own."""
+    if weight is None:
+        return ""
+    if isinstance(weight, dict):
+        return " (headlines: " + ", ".join(f"{name} {w:g}" for name, w in weight.items()) + ")"
+    return f" (headlines {weight:g})"

@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt
 import mlflow
+import pandas as pd
 import yaml
 from matplotlib.ticker import MaxNLocator
 from mlflow.tracking import MlflowClient
@@ -44,7 +45,15 @@ from training.machine import usable_cores
 from training.promotion import PromotionResult, promote
 from training.registry import use_tracking_store
 from training.sweep import Sweep, Trial, worker_count
-from training.tracking import LoggedRun, ensure_experiment, git_commit, headline_metrics, log_training_run
+from training.tracking import (
+    LoggedRun,
+    data_frames,
+    ensure_experiment,
+    git_commit,
+    headline_metrics,
+    log_data_inputs,
+    log_training_run,
+)
 from training.train import PreparedData, prepare_data, result_metrics, train_model
 from training.trial import TrialOutcome, data_key, limit_threads, run_trial
 
@@ -97,10 +106,18 @@ def execute(trials: list[Trial], prepared: dict[str, PreparedData], workers: int
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _log_trial(client: MlflowClient, sweep: Sweep, trial: Trial, outcome: TrialOutcome, commit: str) -> str:
+def _log_trial(
+    client: MlflowClient,
+    sweep: Sweep,
+    trial: Trial,
+    outcome: TrialOutcome,
+    commit: str,
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> str:
     tags = {SWEEP_ROLE: "trial", "sweep.trial": str(trial.index), "sweep.name": sweep.name, "git_commit": commit}
     with mlflow.start_run(run_name=trial.name, nested=True, tags=tags | outcome.tags) as child:
         mlflow.log_params(outcome.params)
+        log_data_inputs(trial.config, *frames)  # the datasets `topicframe train` logs (trials had none)
         mlflow.log_text(yaml.safe_dump(trial.config.model_dump(mode="json"), sort_keys=False), "config.yaml")
         if outcome.error:
             mlflow.set_tag("sweep.error", outcome.error[:5000])
@@ -159,6 +176,7 @@ def run_sweep(
     by_index = {t.index: t for t in sweep.trials}
     summaries: dict[int, RunSummary] = {}
     failed: list[tuple[Trial, str]] = []
+    frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # per data section, made once
     tags = {SWEEP_ROLE: "parent", "sweep.name": sweep.name, "git_commit": commit}
     with mlflow.start_run(run_name=f"sweep-{sweep.name}", tags=tags) as parent:
         mlflow.log_params(
@@ -175,7 +193,10 @@ def run_sweep(
         mlflow.log_text(yaml.safe_dump(sweep.base.model_dump(mode="json"), sort_keys=False), "base_config.yaml")
         for outcome in execute(sweep.trials, prepared, workers):
             trial = by_index[outcome.index]
-            run_id = _log_trial(client, sweep, trial, outcome, commit)
+            key = data_key(trial.config)
+            if key not in frames:
+                frames[key] = data_frames(prepared[key])
+            run_id = _log_trial(client, sweep, trial, outcome, commit, frames[key])
             if outcome.error:
                 failed.append((trial, outcome.error))
             else:

@@ -28,9 +28,9 @@ from training.evaluation import indicator
 from training.pyfunc import pyfunc_signature
 from training.pyfunc_check import PYFUNC_SHA256_TAG, logged_model_sha256
 from training.registry import use_tracking_store
-from training.reports import plot_label_set, write_misclassified, write_reports
+from training.reports import NOTE_TAG, plot_label_set, run_description, write_misclassified, write_reports
 from training.sqlite_store import sqlite_file
-from training.train import TrainingResult, result_metrics, run_params, tuned_params
+from training.train import PreparedData, TrainingResult, result_metrics, run_params, tuned_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PYFUNC_DIGEST_FILE = "bundle_sha256.txt"  # the logged model's digest, read by `training.pyfunc`
@@ -48,7 +48,6 @@ class LoggedRun:
 # model training: this tag (mlflow/server/js: "mlflow.experimentKind") makes it open on the runs table.
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 ARTIFACTS_DIR = "mlartifacts"  # next to ./mlflow.db, as `mlflow server` names its artifact folder
-NOTE_TAG = "mlflow.note.content"  # the run's Description in the MLflow UI
 RUNS_VIEW_KEY = "headline"
 RUNS_VIEW_TAG = f"mlflow.sharedViewState.{RUNS_VIEW_KEY}"
 VIEW_PARAMS = (
@@ -104,29 +103,20 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     return str(experiment_id)
 
 
-def run_description(config: RunConfig, result: TrainingResult) -> str:
-    """The run's description in the MLflow UI (markdown): what was trained and its headline scores."""
-    v, c, d = config.vectorizer, config.classifier, config.data
-    features = f"word {v.word_ngram_range[0]}-{v.word_ngram_range[1]}-grams"
-    if v.char_ngram_range:
-        features += f" + char {v.char_ngram_range[0]}-{v.char_ngram_range[1]}-grams"
-    regularisation = f"alpha={c.alpha:g}" if c.type in ("sgd", "complement_nb") else f"C={c.C:g}"
-    if c.type == "logreg" and c.nb_weighting:
-        regularisation += f", nb_weighting={c.nb_weighting:g}"
-    scores = ", ".join(
-        f"{name} {report['micro_f1']:.3f} (cv {result.cv_reports[name]['micro_f1']:.3f})"
-        for name, report in result.test.reports.items()
-    )
-    return (
-        f"**{c.type}** ({regularisation}, class_weight={c.class_weight}) on {features}; "
-        f"context neighbours {config.context.neighbours:g}, headline {config.context.headline:g}, "
-        f"article {config.context.article:g}{_headline_article(config.context.headline_article)}; "
-        f"{config.cv.folds}-fold CV thresholds; decision max_labels={config.decision.max_labels}, "
-        f"relative_to_top={config.decision.relative_to_top:g}, at_least_one={config.decision.at_least_one}.\n\n"
-        f"Data: {len(result.data.train)} training / {len(result.data.test)} test paragraphs "
-        f"({result.data.split_method}) from {', '.join(d.train)}.\n\n"
-        f"Test micro-F1: {scores}."
-    )
+def data_frames(data: PreparedData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training and test parts as the frames their MLflow datasets are made of."""
+    return _frame(data.train.to_records()), _frame(data.test.to_records())
+
+
+def log_data_inputs(config: RunConfig, train_df: pd.DataFrame, test_df: pd.DataFrame) -> None:
+    """The training and test data as the active run's MLflow datasets (contexts ``training`` and ``testing``)."""
+    test_source = ",".join(config.data.test) or ",".join(config.data.train)
+    with warnings.catch_warnings():  # a local path "can be interpreted in multiple ways": both are local
+        warnings.simplefilter("ignore", UserWarning)
+        train_ds = from_pandas(train_df, source=",".join(config.data.train), name="train")
+        test_ds = from_pandas(test_df, source=test_source, name="test")
+    mlflow.log_input(train_ds, context="training")
+    mlflow.log_input(test_ds, context="testing")
 
 
 def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -249,13 +239,7 @@ def log_training_run(
                     **({NOTE_TAG: run_description(config, result)} if existing is None else {}),
                 }
             )
-            test_source = ",".join(config.data.test) or ",".join(config.data.train)
-            with warnings.catch_warnings():  # a local path "can be interpreted in multiple ways": both are local
-                warnings.simplefilter("ignore", UserWarning)
-                train_ds = from_pandas(train_df, source=",".join(config.data.train), name="train")
-                test_ds = from_pandas(test_df, source=test_source, name="test")
-            mlflow.log_input(train_ds, context="training")
-            mlflow.log_input(test_ds, context="testing")
+            log_data_inputs(config, train_df, test_df)
             mlflow.log_artifacts(str(workdir / "reports"), "reports")
             mlflow.log_artifacts(str(workdir / "plots"), "plots")
             # The same plots as keyed images too: MLflow's chart view sets a key's images of several runs side
@@ -312,12 +296,3 @@ def _pip_requirements() -> list[str]:
         *("markdown-it-py", "trafilatura"),
     )
     return [f"{pkg}=={version(pkg)}" for pkg in packages]
-
-
-def _headline_article(weight: float | dict[str, float] | None) -> str:
-    """The article block's weight for headlines in the run description, when it has its own."""
-    if weight is None:
-        return ""
-    if isinstance(weight, dict):
-        return " (headlines: " + ", ".join(f"{name} {w:g}" for name, w in weight.items()) + ")"
-    return f" (headlines {weight:g})"

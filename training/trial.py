@@ -12,6 +12,7 @@ from pathlib import Path
 
 from training.bundle import BUNDLE_FILE
 from training.config import RunConfig
+from training.reports import NOTE_TAG, misclassified_rows, run_description
 from training.sweep import Trial
 from training.train import PreparedData, result_metrics, run_params, train_model, tuned_params
 
@@ -39,10 +40,18 @@ def run_trial(trial: Trial, prepared: PreparedData, n_jobs: int | None = None) -
             size = (Path(tmp) / BUNDLE_FILE).stat().st_size
     except Exception as exc:  # a config that cannot be fitted fails its trial, not the sweep
         return TrialOutcome(trial.index, run_params(trial.config, prepared), error=f"{type(exc).__name__}: {exc}")
-    tags = {"codebook_sha256": result.bundle.codebook_sha256, "data_digest": result.bundle.data_digest}
+    # What `topicframe train` records too (trials had no description, split_method or fit_threads).
+    tags = {
+        "codebook_sha256": result.bundle.codebook_sha256,
+        "data_digest": result.bundle.data_digest,
+        "split_method": prepared.split_method,
+        "fit_threads": str(result.fit_threads),
+        NOTE_TAG: run_description(trial.config, result),
+    }
     # as fitted (`training.bundle.without_context`), and what tuning decided
     params = run_params(result.bundle.config, prepared) | tuned_params(result.bundle)
-    return TrialOutcome(trial.index, params, result_metrics(result, size), tags)
+    metrics = result_metrics(result, size) | {"test.misclassified_rows": float(misclassified_rows(result))}
+    return TrialOutcome(trial.index, params, metrics, tags)
 
 
 def limit_threads() -> None:

@@ -68,6 +68,11 @@ def test_parent_and_one_child_per_trial_with_params_and_metrics(sweep) -> None:
         for key in ("cv.topic.micro_f1", "cv.frame.macro_f1", "topic.micro_f1", "frame.f1.conflict"):
             assert 0.0 <= metrics[key] <= 1.0, key
         assert metrics["fit_seconds"] > 0 and metrics["model_size_bytes"] > 10_000
+        # What `topicframe train` records too (trials had no datasets, description, split or error count).
+        assert metrics["test.misclassified_rows"] > 0 and "tuned.topic.threshold.trade" in params
+        assert "Test micro-F1" in child.data.tags["mlflow.note.content"] and child.data.tags["split_method"]
+        contexts = {t.value for d in child.inputs.dataset_inputs for t in d.tags if t.key == "mlflow.data.context"}
+        assert contexts == {"training", "testing"}
     assert "MLflow parent run" in stdout and "| classifier.C | vectorizer.min_df |" in stdout
 
 
