@@ -163,8 +163,8 @@ async function send(index) {
 }
 
 // Drafts start as the model's answer. Classified again by the same model, a paragraph whose text is unchanged
-// keeps its draft (and what was saved of it): fixing a typo in the footer must not undo the corrections made
-// elsewhere. Returns how many corrections not sent were dropped (their paragraph's text changed or went).
+// keeps its correction (unsent, or saved, and what was saved of it): fixing a typo in the footer must not undo
+// the corrections made elsewhere. Returns how many corrections not sent were dropped (their paragraph's text changed or went).
 function startDrafts(previous, sameModel) {
   const kept = new Map();
   if (previous && sameModel) {
@@ -178,7 +178,8 @@ function startDrafts(previous, sameModel) {
   let carried = 0;
   for (const p of view.result.paragraphs) {
     const old = kept.get(p.text);
-    if (old) {
+    // Only what the analyst did is carried: an untouched draft follows the new answer (its neighbours changed).
+    if (old && (old.unsent || old.saved)) {
       kept.delete(p.text); // a repeated text keeps one draft, at its first place
       view.drafts[p.index] = old.draft;
       if (old.saved) view.saved[p.index] = old.saved;
@@ -411,6 +412,13 @@ function wire() {
   });
   $("download-json").addEventListener("click", () => download("topicframe-results.json", JSON.stringify(view.result, null, 2), "application/json"));
   $("download-csv").addEventListener("click", () => download("topicframe-results.csv", resultsCsv(view.result), "text/csv"));
+  // Escape clears the selected chip (its highlights and figures), keeping the keyboard on it.
+  $("paragraphs").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !view.selected) return;
+    const { index, set, label } = view.selected;
+    view.selected = null;
+    rerender(index, `.chip:not(.edit)[data-set="${set}"][data-label="${CSS.escape(label)}"]`);
+  });
   $("compare").addEventListener("click", compare);
   for (const tab of ["results", "compare"]) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
   // Arrow keys move between tabs (the WAI-ARIA tabs pattern).

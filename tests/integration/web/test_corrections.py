@@ -115,9 +115,9 @@ def feedback_for(service: Service, text: str) -> list[dict[str, Any]]:
     return [item for item in listed.json()["items"] if item["text"] == text]
 
 
-def test_a_role_passed_over_keeps_the_chips_and_unsent_corrections_are_said(open_page: Any, service: Service) -> None:
-    """Arrow keys on the role list (a change per step) passing over "byline" wiped the paragraph's chips; a
-    "Saved" line stayed after the chips changed again; a reload lost unsent corrections without a word."""
+def a_draft_in_correct_mode(open_page: Any) -> tuple[Page, Any, set[str], str]:
+    """The article classified, correct mode on, and one topic added to its third paragraph (not sent):
+    the page, that paragraph's card, its topics before, and the topic added."""
     page = open_page().page
     classify_in_page(page, ARTICLE)
     page.click("#correct-mode")
@@ -125,6 +125,13 @@ def test_a_role_passed_over_keeps_the_chips_and_unsent_corrections_are_said(open
     before = pressed_topics(card)
     added = next(label for label in ("human_rights", "security", "trade") if label not in before)
     card.locator(f'.editor .chip.edit[data-set="topic"][data-label="{added}"]').click()
+    return page, card, before, added
+
+
+def test_a_role_passed_over_keeps_the_chips_and_unsent_corrections_are_said(open_page: Any, service: Service) -> None:
+    """Arrow keys on the role list (a change per step) passing over "byline" wiped the paragraph's chips; a
+    "Saved" line stayed after the chips changed again; a reload lost unsent corrections without a word."""
+    page, card, before, added = a_draft_in_correct_mode(open_page)
     expect(card.locator(".editor .unsent")).to_have_text("Not sent yet.")
     role = card.locator(".editor select")
     role.focus()
@@ -166,13 +173,7 @@ def test_an_undone_edit_or_an_unchanged_paragraph_keeps_its_draft(open_page: Any
     """Typing a space and deleting it left the results stale and their drafts gone; classifying the same text
     again, or the text with a typo fixed in another paragraph, reset every draft; opening a file replaced the
     "out of date" warning with "Opened …"."""
-    page = open_page().page
-    classify_in_page(page, ARTICLE)
-    page.click("#correct-mode")
-    card = page.locator("#paragraphs > li").nth(2)
-    before = pressed_topics(card)
-    added = next(label for label in ("human_rights", "security", "trade") if label not in before)
-    card.locator(f'.editor .chip.edit[data-set="topic"][data-label="{added}"]').click()
+    page, card, before, added = a_draft_in_correct_mode(open_page)
 
     page.locator("#article-text").press("End")
     page.keyboard.type(" ")

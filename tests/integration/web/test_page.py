@@ -349,6 +349,9 @@ def test_figures_in_words_and_the_text_read_as_chosen(open_page: Any, service: S
     page.keyboard.press("Enter")
     score = result["paragraphs"][2]["scores"]["topic"][given]
     expect(card.locator(".evidence")).to_contain_text(f"{given}: score {score:.2f}, threshold 0.")
+    page.keyboard.press("Escape")  # clears the selection (it did nothing), the keyboard stays on the chip
+    expect(card.locator(".evidence")).to_have_count(0)
+    expect(card.locator(f'.chip:not(.edit)[data-set="topic"][data-label="{given}"]')).to_be_focused()
     shares = page.locator("#topic-shares svg").get_attribute("aria-label") or ""
     assert shares.startswith("Topic shares: ") and "%" in shares, shares
     cells = page.locator("#topic-frame-heatmap svg").get_attribute("aria-label") or ""
