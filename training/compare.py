@@ -23,6 +23,7 @@ DEFAULT_METRIC = "cv.topic.micro_f1"
 # Metrics of cost, not quality, under the names every run logs (train.result_metrics): never a tie-breaker
 # for "same model", always ranked ascending. The one home of these names.
 TIMING_METRICS = ("fit_seconds", "model_size_bytes")
+MISCLASSIFIED_METRIC = "test.misclassified_rows"  # test rows with any label set wrong (`training.train`)
 SWEEP_ROLE = "sweep.role"  # "parent" on a sweep's parent run, "trial" on its children
 DEFAULT_COMPARE_METRIC = "cv.topic.micro_f1"  # `compare` without --metric (and without --sweep)
 # Runs logged before the digest moved to its own artifact file carry it as a param (MLflow 3 logs a pyfunc's

@@ -160,14 +160,6 @@ def write_misclassified(
     return count
 
 
-def misclassified_rows(result: TrainingResult) -> int:
-    """Test rows whose predicted labels differ from the gold ones in any set (what `write_misclassified` writes)."""
-    test, predicted = result.data.test, result.test.predicted
-    return sum(
-        any(set(test.labels[name][i]) != set(predicted[name][i]) for name in predicted) for i in range(len(test))
-    )
-
-
 def run_description(config: RunConfig, result: TrainingResult) -> str:
     """The run's description in the MLflow UI (markdown): what was trained and its headline scores."""
     v, c, d = config.vectorizer, config.classifier, config.data

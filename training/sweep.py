@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.codebook import codebook_names, load_codebooks
-from training.compare import DEFAULT_METRIC, TIMING_METRICS, describe
+from training.compare import DEFAULT_METRIC, MISCLASSIFIED_METRIC, TIMING_METRICS, describe
 from training.config import RunConfig, config_from_mapping, config_keys, did_you_mean, read_mapping, shown_error
 from training.errors import ConfigError
 from training.machine import available_memory_mb, usable_cores
@@ -220,7 +220,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
 
 
 def _check_metric(metric: str, base: RunConfig, origin: str) -> None:
-    if metric in TIMING_METRICS:
+    if metric in TIMING_METRICS or metric == MISCLASSIFIED_METRIC:
         return
     label_set = metric.removeprefix("cv.").split(".", 1)[0]
     if not base.data.label_sets and not Path(base.data.labels_dir).is_dir():  # else "not a metric of label sets []"

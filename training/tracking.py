@@ -179,7 +179,7 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
         scores = result.test.scores[name]
         plots += plot_label_set(workdir / "plots", name, labels, y_true, y_pred, scores, bundle.multi_label[name])
     test_records = result.data.test.to_records()
-    misclassified = write_misclassified(
+    write_misclassified(
         reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets
     )
     data_dir = workdir / "data"
@@ -189,7 +189,7 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
     # Beside the model, for the pyfunc to verify the bundle with: passed as `model_config` MLflow would also log
     # it as a run param, where a digest has no business (the runs table and parallel coordinates pick it up).
     (workdir / PYFUNC_DIGEST_FILE).write_text(bundle_sha256 + "\n", encoding="utf-8")
-    return {"misclassified": misclassified, "bundle_sha256": bundle_sha256, "plots": plots}
+    return {"bundle_sha256": bundle_sha256, "plots": plots}
 
 
 def log_training_run(
@@ -221,7 +221,6 @@ def log_training_run(
             # as fitted (context off without articles), and what tuning decided (thresholds, the fallback)
             params = run_params(bundle.config, result.data) | tuned_params(bundle)
             metrics = result_metrics(result, artifact_size(workdir / "bundle"))
-            metrics["test.misclassified_rows"] = float(prepared["misclassified"])
             metrics |= headline_metrics(metrics)
             if existing is not None:
                 params = {k: v for k, v in params.items() if k not in existing.params}

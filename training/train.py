@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 
 from training.bundle import ModelBundle, without_context
 from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
+from training.compare import MISCLASSIFIED_METRIC
 from training.config import RunConfig, flatten_params
 from training.dataset import ColumnMap, LabelledData, expand_paths, load_labelled_data, read_header
 from training.evaluation import (
@@ -400,6 +401,19 @@ def tuned_params(bundle: ModelBundle) -> dict[str, str]:
 
 
 def result_metrics(result: TrainingResult, model_size_bytes: int) -> dict[str, float]:
-    """Test and out-of-fold (``cv.``) metrics, fit time and model size, under the names runs share."""
+    """Test and out-of-fold (``cv.``) metrics, the count of misclassified test rows, fit time and model size,
+    under the names runs and sweep trials share."""
     metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")
-    return metrics | {"fit_seconds": result.fit_seconds, "model_size_bytes": float(model_size_bytes)}
+    return metrics | {
+        MISCLASSIFIED_METRIC: float(misclassified_rows(result)),
+        "fit_seconds": result.fit_seconds,
+        "model_size_bytes": float(model_size_bytes),
+    }
+
+
+def misclassified_rows(result: TrainingResult) -> int:
+    """Test rows whose predicted labels differ from the gold ones in any set (what `write_misclassified` writes)."""
+    test, predicted = result.data.test, result.test.predicted
+    return sum(
+        any(set(test.labels[name][i]) != set(predicted[name][i]) for name in predicted) for i in range(len(test))
+    )

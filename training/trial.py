@@ -12,7 +12,7 @@ from pathlib import Path
 
 from training.bundle import BUNDLE_FILE
 from training.config import RunConfig
-from training.reports import NOTE_TAG, misclassified_rows, run_description
+from training.reports import NOTE_TAG, run_description
 from training.sweep import Trial
 from training.train import PreparedData, result_metrics, run_params, train_model, tuned_params
 
@@ -50,8 +50,7 @@ def run_trial(trial: Trial, prepared: PreparedData, n_jobs: int | None = None) -
     }
     # as fitted (`training.bundle.without_context`), and what tuning decided
     params = run_params(result.bundle.config, prepared) | tuned_params(result.bundle)
-    metrics = result_metrics(result, size) | {"test.misclassified_rows": float(misclassified_rows(result))}
-    return TrialOutcome(trial.index, params, metrics, tags)
+    return TrialOutcome(trial.index, params, result_metrics(result, size), tags)
 
 
 def limit_threads() -> None:
