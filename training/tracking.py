@@ -179,9 +179,7 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
         scores = result.test.scores[name]
         plots += plot_label_set(workdir / "plots", name, labels, y_true, y_pred, scores, bundle.multi_label[name])
     test_records = result.data.test.to_records()
-    write_misclassified(
-        reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets
-    )
+    write_misclassified(reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets)
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     _frame(test_records).to_csv(data_dir / "test.csv", index=False)
