@@ -5,7 +5,8 @@ import { api, apiKey, feedbackKey, readiness, setApiKey, setFeedbackKey } from "
 import { barChart, heatmap } from "./charts.js";
 import { fillPickers, renderComparison, renderVersions } from "./compare.js";
 import { download, resultsCsv } from "./export.js";
-import { el, isContent, renderParagraph } from "./render.js";
+import { carryDrafts, countUnsent, draftKey, isUnsent, sentLabels } from "./drafts.js";
+import { el, renderParagraph } from "./render.js";
 
 const EXPLAIN_TERMS = 5;
 const READY_POLL_MS = 3000;
@@ -120,31 +121,15 @@ function setRole(index, role) {
   rerender(index, "select");
 }
 
-// What a correction says: a byline, caption, promo or footer carries no topic or frame (the service refuses one).
-function sentLabels(draft) {
-  const carries = isContent(model, { role: draft.role });
-  return Object.fromEntries(Object.entries(draft.labels).map(([set, labels]) => [set, carries ? [...labels].sort() : []]));
-}
-
-// A draft as it would be sent: compared with the model's answer and with what was last saved.
-function draftKey(draft) {
-  return JSON.stringify([draft.role, sentLabels(draft)]);
-}
-
 // Corrections made in the editor and not (or no longer) saved: the page asks before they are lost.
-function unsent(index) {
-  return draftKey(view.drafts[index]) !== view.drafts[index].baseline;
-}
-
-function unsentCorrections() {
-  return Object.keys(view.drafts).filter((index) => unsent(index)).length;
-}
+const unsent = (index) => isUnsent(model, view.drafts[index]);
+const unsentCorrections = () => countUnsent(model, view.drafts);
 
 async function send(index) {
   const paragraph = view.result.paragraphs[index];
   const draft = view.drafts[index];
-  const labelsSent = sentLabels(draft);
-  const sentKey = draftKey(draft);
+  const labelsSent = sentLabels(model, draft);
+  const sentKey = draftKey(model, draft);
   const body = { text: paragraph.text, labels: labelsSent };
   if (draft.role) body.role = draft.role;
   if (model.info?.version) body.model = { name: model.info.name, version: model.info.version };
@@ -162,36 +147,13 @@ async function send(index) {
   rerender(index, '[data-action="send"]');
 }
 
-// Drafts start as the model's answer. Classified again by the same model, a paragraph whose text is unchanged
-// keeps its correction (unsent, or saved, and what was saved of it): fixing a typo in the footer must not undo
-// the corrections made elsewhere. Returns how many corrections not sent were dropped (their paragraph's text changed or went).
+// Drafts start as the model's answer; classified again by the same model, a paragraph whose text is unchanged keeps
+// the correction the analyst made (`carryDrafts`). Returns how many unsent corrections were dropped.
 function startDrafts(previous, sameModel) {
-  const kept = new Map();
-  if (previous && sameModel) {
-    for (const p of previous.paragraphs) {
-      if (!kept.has(p.text) && view.drafts[p.index]) kept.set(p.text, { draft: view.drafts[p.index], saved: view.saved[p.index], unsent: unsent(p.index) });
-    }
-  }
-  const before = Object.keys(view.drafts).filter((index) => unsent(index)).length;
-  view.drafts = {};
-  view.saved = {};
-  let carried = 0;
-  for (const p of view.result.paragraphs) {
-    const old = kept.get(p.text);
-    // Only what the analyst did is carried: an untouched draft follows the new answer (its neighbours changed).
-    if (old && (old.unsent || old.saved)) {
-      kept.delete(p.text); // a repeated text keeps one draft, at its first place
-      view.drafts[p.index] = old.draft;
-      if (old.saved) view.saved[p.index] = old.saved;
-      if (old.unsent) carried += 1;
-      continue;
-    }
-    const labels = Object.fromEntries(model.contentSets.map((set) => [set, [...(p.labels[set] || [])]]));
-    const draft = { role: p.role || null, labels };
-    draft.baseline = draftKey(draft);
-    view.drafts[p.index] = draft;
-  }
-  return before - carried;
+  const carried = carryDrafts(model, previous, view.result, view.drafts, view.saved, sameModel);
+  view.drafts = carried.drafts;
+  view.saved = carried.saved;
+  return carried.dropped;
 }
 
 // Results that no longer match the text box must not be downloaded or corrected as if they did.
