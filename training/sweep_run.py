@@ -44,6 +44,7 @@ from training.evaluation import too_few_for_cv
 from training.machine import usable_cores
 from training.promotion import PromotionResult, promote
 from training.registry import use_tracking_store
+from training.run_record import result_metrics
 from training.sweep import Sweep, Trial, worker_count
 from training.tracking import (
     LoggedRun,
@@ -54,7 +55,7 @@ from training.tracking import (
     log_data_inputs,
     log_training_run,
 )
-from training.train import PreparedData, prepare_data, result_metrics, train_model
+from training.train import PreparedData, prepare_data, train_model
 from training.trial import TrialOutcome, data_key, limit_threads, run_trial
 
 

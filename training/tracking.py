@@ -29,8 +29,9 @@ from training.pyfunc import pyfunc_signature
 from training.pyfunc_check import PYFUNC_SHA256_TAG, logged_model_sha256
 from training.registry import use_tracking_store
 from training.reports import NOTE_TAG, plot_label_set, run_description, write_misclassified, write_reports
+from training.run_record import result_metrics, run_params, tuned_params
 from training.sqlite_store import sqlite_file
-from training.train import PreparedData, TrainingResult, result_metrics, run_params, tuned_params
+from training.train import PreparedData, TrainingResult
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PYFUNC_DIGEST_FILE = "bundle_sha256.txt"  # the logged model's digest, read by `training.pyfunc`

@@ -13,8 +13,9 @@ from pathlib import Path
 from training.bundle import BUNDLE_FILE
 from training.config import RunConfig
 from training.reports import NOTE_TAG, run_description
+from training.run_record import result_metrics, run_params, tuned_params
 from training.sweep import Trial
-from training.train import PreparedData, result_metrics, run_params, train_model, tuned_params
+from training.train import PreparedData, train_model
 
 
 @dataclass
