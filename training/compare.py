@@ -20,16 +20,16 @@ if TYPE_CHECKING:  # no MLflow import at run time: sweep workers import this mod
     from mlflow.tracking import MlflowClient
 
 DEFAULT_METRIC = "cv.topic.micro_f1"
-# Metrics of cost, not quality, under the names every run logs (train.result_metrics): never a tie-breaker
+# Metrics of cost, not quality, under the names every run logs (run_record.result_metrics): never a tie-breaker
 # for "same model", always ranked ascending. The one home of these names.
 TIMING_METRICS = ("fit_seconds", "model_size_bytes")
-MISCLASSIFIED_METRIC = "test.misclassified_rows"  # test rows with any label set wrong (`training.train`)
+MISCLASSIFIED_METRIC = "test.misclassified_rows"  # test rows with any label set wrong (`training.run_record`)
 SWEEP_ROLE = "sweep.role"  # "parent" on a sweep's parent run, "trial" on its children
 DEFAULT_COMPARE_METRIC = "cv.topic.micro_f1"  # `compare` without --metric (and without --sweep)
 # Runs logged before the digest moved to its own artifact file carry it as a param (MLflow 3 logs a pyfunc's
 # model_config as run params); it differs for every model without saying how the runs were configured.
 IGNORED_PARAMS = frozenset({"bundle_sha256"})
-TUNED_PREFIX = "tuned."  # `training.train.tuned_params`
+TUNED_PREFIX = "tuned."  # `training.run_record.tuned_params`
 _SUMMARY = re.compile(r"^(?P<set>[^.]+)\.(?:micro_f1|macro_f1|accuracy)$")
 
 

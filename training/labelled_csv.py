@@ -202,12 +202,8 @@ def read_rows(
         labels: dict[str, tuple[str, ...]] = {}
         role_set, content = roles if roles and roles[0] in codebooks else (None, [])
         for name in sorted(codebooks, key=lambda n: n != role_set):  # the role first: it says what is optional
-            not_content = (
-                role_set is not None
-                and name != role_set
-                and labels[role_set][:1] != ()
-                and (labels[role_set][0] not in content)
-            )
+            role = labels[role_set] if role_set is not None and name != role_set else ()
+            not_content = bool(role) and role[0] not in content
             where = (str(path), line)
             labels[name] = _parse_labels(
                 cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content

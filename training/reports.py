@@ -139,25 +139,25 @@ def _pr_curves(directory: Path, name: str, labels: list[str], y_true: np.ndarray
 
 
 def write_misclassified(
-    path: Path, records: list[dict[str, str]], predicted: dict[str, list[list[str]]], label_sets: list[str]
-) -> int:
-    """CSV of test rows whose predicted labels differ from the gold ones; returns the row count."""
+    path: Path,
+    records: list[dict[str, str]],
+    predicted: dict[str, list[list[str]]],
+    label_sets: list[str],
+    rows: list[int],
+) -> None:
+    """CSV of the test ``rows`` whose predicted labels differ from the gold ones (`run_record.misclassified_rows`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         header = ["id", "article_id", "text"] + [f"{n}_{kind}" for n in label_sets for kind in ("true", "predicted")]
         writer.writerow(header)  # article_id: an error is read in its article (data/test.csv has them all)
-        for i, record in enumerate(records):
-            gold = {n: set(filter(None, record[n].split(";"))) for n in label_sets}
-            if all(gold[n] == set(predicted[n][i]) for n in label_sets):
-                continue
-            count += 1
+        for i in rows:
+            record = records[i]
             row = [record["id"], record.get("article_id", ""), record["text"]]
             for n in label_sets:
-                row += [";".join(sorted(gold[n])), ";".join(predicted[n][i])]
+                gold = sorted(filter(None, record[n].split(";")))
+                row += [";".join(gold), ";".join(predicted[n][i])]
             writer.writerow(row)
-    return count
 
 
 def run_description(config: RunConfig, result: TrainingResult) -> str:

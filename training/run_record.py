@@ -5,7 +5,7 @@ test rows, fit time and size). No MLflow here: trial workers compute these and t
 from __future__ import annotations
 
 from training.bundle import ModelBundle
-from training.compare import MISCLASSIFIED_METRIC
+from training.compare import MISCLASSIFIED_METRIC, TUNED_PREFIX
 from training.config import RunConfig, flatten_params
 from training.evaluation import flat_metrics
 from training.train import PreparedData, TrainingResult
@@ -33,9 +33,9 @@ def tuned_params(bundle: ModelBundle) -> dict[str, str]:
     params = {}
     for name in bundle.content_label_sets:
         for label, threshold in bundle.thresholds(name).items():
-            params[f"tuned.{name}.threshold.{label}"] = f"{threshold:.4g}"
+            params[f"{TUNED_PREFIX}{name}.threshold.{label}"] = f"{threshold:.4g}"
         if bundle.multi_label[name]:
-            params[f"tuned.{name}.at_least_one"] = str(bundle.at_least_one(name)).lower()
+            params[f"{TUNED_PREFIX}{name}.at_least_one"] = str(bundle.at_least_one(name)).lower()
     return params
 
 
@@ -44,15 +44,16 @@ def result_metrics(result: TrainingResult, model_size_bytes: int) -> dict[str, f
     under the names runs and sweep trials share."""
     metrics = flat_metrics(result.test.reports) | flat_metrics(result.cv_reports, prefix="cv.")
     return metrics | {
-        MISCLASSIFIED_METRIC: float(misclassified_rows(result)),
+        MISCLASSIFIED_METRIC: float(len(misclassified_rows(result))),
         "fit_seconds": result.fit_seconds,
         "model_size_bytes": float(model_size_bytes),
     }
 
 
-def misclassified_rows(result: TrainingResult) -> int:
-    """Test rows whose predicted labels differ from the gold ones in any set (what `write_misclassified` writes)."""
+def misclassified_rows(result: TrainingResult) -> list[int]:
+    """The test rows whose predicted labels differ from the gold ones in any set: counted in the metrics and
+    written to ``reports/misclassified_test.csv`` (`training.reports.write_misclassified`)."""
     test, predicted = result.data.test, result.test.predicted
-    return sum(
-        any(set(test.labels[name][i]) != set(predicted[name][i]) for name in predicted) for i in range(len(test))
-    )
+    return [
+        i for i in range(len(test)) if any(set(test.labels[name][i]) != set(predicted[name][i]) for name in predicted)
+    ]

@@ -29,7 +29,7 @@ from training.pyfunc import pyfunc_signature
 from training.pyfunc_check import PYFUNC_SHA256_TAG, logged_model_sha256
 from training.registry import use_tracking_store
 from training.reports import NOTE_TAG, plot_label_set, run_description, write_misclassified, write_reports
-from training.run_record import result_metrics, run_params, tuned_params
+from training.run_record import misclassified_rows, result_metrics, run_params, tuned_params
 from training.sqlite_store import sqlite_file
 from training.train import PreparedData, TrainingResult
 
@@ -180,7 +180,10 @@ def prepare_artifacts(result: TrainingResult, workdir: Path) -> dict[str, Any]:
         scores = result.test.scores[name]
         plots += plot_label_set(workdir / "plots", name, labels, y_true, y_pred, scores, bundle.multi_label[name])
     test_records = result.data.test.to_records()
-    write_misclassified(reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets)
+    wrong = misclassified_rows(result)
+    write_misclassified(
+        reports_dir / "misclassified_test.csv", test_records, result.test.predicted, bundle.label_sets, wrong
+    )
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     _frame(test_records).to_csv(data_dir / "test.csv", index=False)
@@ -206,8 +209,7 @@ def log_training_run(
         workdir = Path(tmp)
         prepared = prepare_artifacts(result, workdir)
         sha = prepared["bundle_sha256"]
-        train_df = _frame(result.data.train.to_records())
-        test_df = _frame(result.data.test.to_records())
+        train_df, test_df = data_frames(result.data)
         example = pd.DataFrame({"text": result.data.test.texts[:3]})
         signature = pyfunc_signature(bundle, example["text"].tolist())
 

@@ -23,14 +23,14 @@ from rich.console import Console
 from rich.table import Table
 
 from training.codebook import Codebook, load_codebooks
+from training.config import RolesConfig
 from training.errors import TopicframeError
 from training.paragraph_input import read_utf8
 from training.problems import Problem
 
 SEPARATOR = ";"
-# The role column and the roles that carry topics and frames, as training's defaults name them (RolesConfig).
-ROLE_SET = "role"
-CONTENT_ROLES = ("body", "headline")
+# The role column and the roles that carry topics and frames: training's defaults (no config is read here).
+ROLE_SET, CONTENT_ROLES = RolesConfig().label_set, tuple(RolesConfig().content)
 
 
 @dataclass(frozen=True)
