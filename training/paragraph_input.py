@@ -121,6 +121,17 @@ def csv_problem(exc: Exception) -> str:
     return "a quoted field is not closed before the end of the file" if "unexpected end of data" in said else said
 
 
+def csv_header(reader: Any, name: str) -> list[str]:
+    """A ``csv.DictReader``'s column names, or a `name:1` error when the header itself cannot be read (a quote
+    left open in it reads the whole file as the header)."""
+    import csv
+
+    try:
+        return list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise TopicframeError(f"{name}:1: unreadable CSV header ({csv_problem(exc)})") from None
+
+
 def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     import csv
     import io
@@ -130,8 +141,9 @@ def _csv_paragraphs(content: str, name: str) -> tuple[list[str], list[str]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
     # strict: a quote left open read the rest of the file as one paragraph's text, without a word.
     reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)
-    if reader.fieldnames is None or "text" not in reader.fieldnames:
-        raise TopicframeError(f"{name}:1: expected a 'text' column; header has: {', '.join(reader.fieldnames or [])}")
+    columns = csv_header(reader, name)
+    if "text" not in columns:
+        raise TopicframeError(f"{name}:1: expected a 'text' column; header has: {', '.join(columns)}")
     texts, ids, articles = [], [], set()
     started = reader.line_num + 1  # the line a record starts on (a quoted field may span lines)
     try:

@@ -39,7 +39,7 @@ import numpy as np
 from training.classify import split_paragraphs
 from training.errors import TopicframeError
 from training.markup import MarkdownTooDeep, paragraph_text
-from training.paragraph_input import FORMAT_OF_SUFFIX, csv_problem, jsonl_records, read_utf8
+from training.paragraph_input import FORMAT_OF_SUFFIX, csv_header, csv_problem, jsonl_records, read_utf8
 
 STRATEGIES = ("uncertainty", "diversity", "mixed", "random")
 
@@ -142,10 +142,7 @@ def _read_pool_file(pool: Pool, path: Path, name: str, text_column: str) -> None
 
 def _read_csv(pool: Pool, path: Path, name: str, content: str, text_column: str) -> None:
     reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)  # a quote left open is an error
-    try:
-        columns = reader.fieldnames or []
-    except csv.Error as exc:
-        raise TopicframeError(f"{path}:1: unreadable CSV header ({csv_problem(exc)})") from None
+    columns = csv_header(reader, str(path))
     if not columns:  # as training and `audit` say it
         raise TopicframeError(f"{path}: file is empty (expected a header row)")
     if text_column not in columns:

@@ -94,3 +94,7 @@ def test_a_quote_left_open_is_an_error_at_the_line_its_record_starts(tmp_path: P
     source.write_text('id,text\n1,Fine.\n2,"unterminated\n3,ok\n')
     with pytest.raises(TopicframeError, match=r"badq.csv:3: unreadable CSV record \(a quoted field is not closed"):
         read_paragraphs(source)
+    # In the header, a quote left open read the whole file as column names: a traceback, exit 1 without a word.
+    source.write_text('id,"text\n1,Fine.\n')
+    with pytest.raises(TopicframeError, match=r"badq.csv:1: unreadable CSV header \(a quoted field is not closed"):
+        read_paragraphs(source)
