@@ -73,6 +73,13 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
             print_warning(f"warning: {warning}")
         console.print(f"registered {result.best_trial.config.model_name} version {logged.model_version}")
         print_promotion(promotion)
+    if result.failed:
+        # Exit 1 so a script running the sweep notices: the ranking (and a registered best) leaves these trials out.
+        first, why = result.failed[0]
+        raise TopicframeError(
+            f"{len(result.failed)} of {len(sweep.trials)} trials failed (trial {first.index}, {first.name}: {why}); "
+            f"the ranking is of the other {len(result.ranked)}, and the parent run's comparison.md lists every failure"
+        )
 
 
 def print_comparison(experiment: str, metric: str | None, top: int, sweep: str | None, markdown: bool) -> None:

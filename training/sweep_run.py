@@ -204,6 +204,7 @@ def run_sweep(
                 summaries[trial.index] = RunSummary(run_id, trial.name, outcome.params, outcome.metrics)
             if on_trial:
                 on_trial(outcome)
+        mlflow.set_tag("sweep.failed_trials", str(len(failed)))  # findable in the UI's runs table
         if not summaries:
             raise TopicframeError(f"every trial failed; trial {failed[0][0].index}: {failed[0][1]}")
         # Ties go to the earlier trial: rank() is stable over trials in expansion order.

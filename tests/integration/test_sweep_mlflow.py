@@ -37,18 +37,26 @@ def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, tiny_cor
             "data": {"train": [str(train)], "test": [str(test)], "labels_dir": str(LABELS)},
             "vectorizer": {"char_ngram_range": None},
         },
-        "parameters": {"classifier.C": [0.3, 10], "vectorizer.min_df": [1, 2]},
+        # min_df 100,000 leaves no terms: those two trials fail at fit time, as a real sweep's trials can.
+        "parameters": {"classifier.C": [0.3, 10], "vectorizer.min_df": [1, 2, 100_000]},
         "max_parallel": 2,
     }
     path.write_text(yaml.safe_dump(spec))
     result = topicframe(mlflow_server, "sweep", str(path), "--register-best", *COMMON)
-    assert result.returncode == 0, result.stderr
+    # Exit 1 after ranking and registering the rest (it was 0: a script never learnt of the failed trials).
+    assert result.returncode == 1, result.stderr
+    said = result.stderr.strip().splitlines()[-1]
+    assert said.startswith("error: 2 of 6 trials failed (trial 3, ") and "the ranking is of the other 4" in said
     # Both URIs: without registry_uri the client would use the process-wide registry URI that earlier tests set.
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    failed = [r for r in trials if r.info.status == "FAILED"]
+    assert len(failed) == 2 and all(r.data.params["vectorizer.min_df"] == "100000" for r in failed)
+    assert all(r.data.tags["sweep.error"] for r in failed) and parent.data.tags["sweep.failed_trials"] == "2"
+    children = [r for r in trials if r not in failed]  # the four that were fitted
     return client, parent, children, result.stdout
 
 
@@ -58,7 +66,7 @@ def test_parent_and_one_child_per_trial_with_params_and_metrics(sweep) -> None:
     assert parent.data.params["sweep.parameters"] == "classifier.C,vectorizer.min_df"
     assert parent.data.params["sweep.workers"] == "2"
     assert len(children) == 4
-    assert sorted(c.data.tags["sweep.trial"] for c in children) == ["1", "2", "3", "4"]
+    assert sorted(c.data.tags["sweep.trial"] for c in children) == ["1", "2", "4", "5"]
     combos = {(c.data.params["classifier.C"], c.data.params["vectorizer.min_df"]) for c in children}
     assert combos == {("0.3", "1"), ("0.3", "2"), ("10.0", "1"), ("10.0", "2")}
     for child in children:
