@@ -376,3 +376,41 @@ def test_figures_in_words_and_the_text_read_as_chosen(open_page: Any, service: S
     page.click("#compare")
     expect(page.locator("#comparison")).not_to_contain_text("Classifying with both versions", timeout=30_000)
     assert [json.loads(body or "{}").get("text_format") for body in compared] == ["plain"]
+
+
+def test_one_tab_stop_per_row_of_chips_and_arrow_keys_along_it(open_page: Any) -> None:
+    """Every chip was its own Tab stop: about 80 dashed "not given" chips on a 20-paragraph article before the next
+    control, and 16 more per paragraph in correct mode."""
+    page = open_page().page
+    classify_in_page(page, ARTICLE)
+    card = page.locator("#paragraphs > li").nth(2)
+    topic, frame = card.locator('.chips[role="toolbar"]').nth(0), card.locator('.chips[role="toolbar"]').nth(1)
+    chips = topic.locator(".chip")
+    assert chips.count() >= 3 and topic.locator('.chip[tabindex="0"]').count() == 1
+    chips.first.focus()
+    page.keyboard.press("ArrowRight")
+    expect(chips.nth(1)).to_be_focused()
+    page.keyboard.press("End")
+    expect(chips.last).to_be_focused()
+    page.keyboard.press("ArrowRight")  # round to the first
+    expect(chips.first).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Tab")  # out of the row, onto the next row's one stop
+    expect(frame.locator(".chip").first).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # back to the chip last used in the row
+    expect(chips.last).to_be_focused()
+    tab_stops = page.locator('#paragraphs .chip:not([tabindex="-1"])').count()
+    assert tab_stops == page.locator("#paragraphs .chips").count()
+
+    page.click("#correct-mode")
+    editor = card.locator(".editor .chips").first
+    assert editor.locator(".chip.edit").count() > 3 and editor.locator('.chip.edit[tabindex="0"]').count() == 1
+    stop = editor.locator('.chip.edit[tabindex="0"]')
+    assert stop.get_attribute("aria-pressed") == "true"  # a label the paragraph has, where one is
+    stop.focus()
+    page.keyboard.press("Home")
+    first = editor.locator(".chip.edit").first
+    expect(first).to_be_focused()
+    page.keyboard.press("Space")  # toggles, re-renders the row, and the keyboard stays on that chip
+    expect(editor.locator(".chip.edit").first).to_be_focused()
+    assert editor.locator('.chip.edit[tabindex="0"]').get_attribute("data-label") == first.get_attribute("data-label")
