@@ -22,20 +22,22 @@ function escapeRegExp(text) {
 
 // The paragraph text with the explanation's own terms marked (context/headline terms come from elsewhere).
 export function highlighted(text, terms) {
-  const own = terms.filter((t) => !CONTEXT_PREFIX.test(t) && t.trim()).sort((a, b) => b.length - a.length);
+  const own = terms.filter((t) => !CONTEXT_PREFIX.test(t) && t.trim());
   if (!own.length) return [document.createTextNode(text)];
-  // Word terms match whole words; a character n-gram (it may start or end inside a word) matches anywhere.
-  const pattern = own.map((t) => (/^\w[\w ]*\w$|^\w$/.test(t) ? `\\b${escapeRegExp(t)}\\b` : escapeRegExp(t)));
-  const regex = new RegExp(pattern.join("|"), "giu");
-  const nodes = [];
-  let last = 0;
-  for (const match of text.matchAll(regex)) {
-    if (!match[0]) continue;
-    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-    nodes.push(el("mark", {}, match[0]));
-    last = match.index + match[0].length;
+  // Every occurrence of every term is marked, overlapping ones merged into one mark. One regex over all the terms
+  // took one term at each place and skipped any term overlapping it ("trade" hid the n-gram "de ta").
+  const marked = new Uint8Array(text.length);
+  for (const term of own) {
+    // Word terms match whole words; a character n-gram (it may start or end inside a word) matches anywhere.
+    const pattern = /^\w[\w ]*\w$|^\w$/.test(term) ? `\\b${escapeRegExp(term)}\\b` : escapeRegExp(term);
+    for (const match of text.matchAll(new RegExp(pattern, "giu"))) marked.fill(1, match.index, match.index + match[0].length);
   }
-  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  const nodes = [];
+  for (let start = 0, end = 0; start < text.length; start = end) {
+    for (end = start + 1; end < text.length && marked[end] === marked[start]; end += 1);
+    const piece = text.slice(start, end);
+    nodes.push(marked[start] ? el("mark", {}, piece) : document.createTextNode(piece));
+  }
   return nodes;
 }
 

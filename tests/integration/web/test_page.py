@@ -414,3 +414,26 @@ def test_one_tab_stop_per_row_of_chips_and_arrow_keys_along_it(open_page: Any) -
     page.keyboard.press("Space")  # toggles, re-renders the row, and the keyboard stays on that chip
     expect(editor.locator(".chip.edit").first).to_be_focused()
     assert editor.locator('.chip.edit[tabindex="0"]').get_attribute("data-label") == first.get_attribute("data-label")
+
+
+def test_overlapping_explanation_terms_are_marked_as_one_span(open_page: Any) -> None:
+    """One regex over all the terms took one term at each place: in "the two governments" the terms "the two" and
+    "two governments" marked "the two" and left "two" of the second unmarked."""
+    page = open_page().page
+    nodes = page.evaluate(
+        """async () => {
+            const { highlighted } = await import("/static/js/render.js");
+            const text = "The two governments met. Two governments, two ways; THE TWO";
+            return highlighted(text, ["the two", "two governments", "ways", "context: two"])
+                .map((node) => [node.nodeName, node.textContent]);
+        }"""
+    )
+    assert nodes == [
+        ["MARK", "The two governments"],
+        ["#text", " met. "],
+        ["MARK", "Two governments"],
+        ["#text", ", two "],
+        ["MARK", "ways"],
+        ["#text", "; "],
+        ["MARK", "THE TWO"],
+    ]
