@@ -278,8 +278,13 @@ def suggest(
     if not sets:
         raise TopicframeError("the model has no multi-label set to measure uncertainty on")
     thresholds = {name: np.array(list(bundle.thresholds(name).values())) for name in sets}
-    candidates = scored.labelled if scored.labelled.any() else np.ones(len(pool.texts), dtype=bool)
-    candidates = candidates & new_texts(pool.texts, labelled_texts or [])
+    content = scored.labelled if scored.labelled.any() else np.ones(len(pool.texts), dtype=bool)
+    candidates = content & new_texts(pool.texts, labelled_texts or [])
+    if not candidates.any():  # only when --labelled holds them all; said, not a traceback
+        raise TopicframeError(
+            f"nothing to propose: every one of the pool's {int(content.sum())} paragraph(s) that the model reads as "
+            "content is already in --labelled"
+        )
     X = bundle.transform(pool.texts)
     clusters = labelled_clusters = None
     if strategy in ("diversity", "mixed"):

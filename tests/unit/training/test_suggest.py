@@ -194,6 +194,11 @@ def test_suggest_command_writes_a_csv_ready_to_label(bundle_dir: Path, bundle_sh
     assert bad.exit_code == 1 and "missing.csv: file not found" in bad.output
     wrong = runner.invoke(app, ["suggest", "--pool", str(pool), "--strategy", "best", *model])
     assert wrong.exit_code == 1 and "--strategy best: expected one of uncertainty, diversity" in wrong.output
+    # A pool the labelled corpus holds whole: said in one line (it was an IndexError traceback after a warning).
+    covered = runner.invoke(app, ["suggest", "--pool", str(pool), "--labelled", str(pool), *model])
+    assert covered.exit_code == 1, covered.output
+    assert covered.output.startswith("error: nothing to propose: every one of the pool's ")
+    assert "that the model reads as content is already in --labelled" in covered.output
 
 
 def test_a_pool_csv_with_a_quote_left_open_is_an_error_at_its_line(tmp_path: Path) -> None:
