@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 import unicodedata
@@ -156,10 +157,14 @@ def parse_url(url: str) -> sa.URL:
     """``url`` parsed, or `FeedbackStoreError` saying what a feedback URL looks like."""
     try:
         return make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        # The URL as given, less anything before an '@': a mistyped URL still holds its password, and this
+        # message goes to the log and to a client's 503.
+        shown = re.sub(r"[^/@]*@", "***@", url)
+        why = f" ({exc})" if isinstance(exc, ValueError) else ""
         raise FeedbackStoreError(
-            f"feedback store URL '{url}' is not a database URL (sqlite:///path/feedback.db or "
-            "postgresql+psycopg://user:password@host/database)"
+            f"feedback store URL '{shown}' is not a database URL{why}: expected sqlite:///path/feedback.db or "
+            "postgresql+psycopg://user:password@host/database"
         ) from None
 
 

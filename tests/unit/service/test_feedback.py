@@ -279,9 +279,18 @@ def test_an_unreachable_store_is_a_503_naming_it_and_classify_keeps_working(
     assert client.post("/v1/classify", json={"text": PARAGRAPH}).status_code == 200
 
 
-def test_a_bad_store_url_is_a_503_saying_what_a_url_looks_like(make_client: Callable[..., TestClient]) -> None:
+def test_a_bad_store_url_is_a_503_saying_what_a_url_looks_like(
+    make_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
     response = make_client(feedback_url="not a url").post("/v1/feedback", json=CORRECTION)
     assert response.status_code == 503 and "postgresql+psycopg://" in response.json()["detail"][0]["msg"]
+    # A mistyped URL (':' missing, or a port that is not a number) was quoted whole, password and all, in the log
+    # and in this 503; the port's ValueError was a bare "invalid literal for int()".
+    for typo in ("postgresql+psycopg//feedback:pw-not-shown@db/feedback", "postgresql+psycopg://u:pw-not-shown@db:x/f"):
+        response = make_client(feedback_url=typo).post("/v1/feedback", json=CORRECTION)
+        said = response.json()["detail"][0]["msg"]
+        assert response.status_code == 503 and "***@db" in said and "is not a database URL" in said
+        assert "pw-not-shown" not in said and "pw-not-shown" not in caplog.text
 
 
 def test_without_a_model_feedback_cannot_be_checked_503(
