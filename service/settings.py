@@ -36,9 +36,12 @@ class ServerSettings(BaseSettings):
         description="largest request head (request line + headers) accepted; a bigger one is refused with 431 "
         "and the connection closed, before it is buffered",
     )
+    # Timeouts are finite and at most a day: `inf` passed `gt=0` and turned every 503's Retry-After into a 500.
     header_timeout_seconds: float = Field(
         10.0,
         gt=0,
+        le=86_400,
+        allow_inf_nan=False,
         description="a request head must arrive whole within this time, from the connection's opening or the "
         "request's first byte; otherwise 408 and the connection is closed (a connection that sends nothing is "
         "closed silently)",
@@ -46,6 +49,8 @@ class ServerSettings(BaseSettings):
     body_timeout_seconds: float = Field(
         30.0,
         gt=0,
+        le=86_400,
+        allow_inf_nan=False,
         description="a request body must arrive whole within this time after its head; otherwise 408 and the "
         "connection is closed (a 2 MB body needs ~70 KB/s)",
     )
@@ -83,7 +88,7 @@ class Settings(ServerSettings):
     feedback_key: SecretStr | None = Field(None, description="when set, POST /v1/feedback needs it in X-API-Key")
     model_cache_dir: Path | None = Field(None, description="where registry downloads are cached (default: a temp dir)")
     model_refresh_seconds: float = Field(
-        30.0, ge=0, description="retry a failed start-up load / follow a moved alias this often; 0 turns it off"
+        30.0, ge=0, le=86_400, allow_inf_nan=False, description="retry a failed start-up load / follow a moved alias this often; 0 turns it off"
     )
     registry_timeout_seconds: int = Field(
         10,

@@ -45,6 +45,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOPICFRAME_MAX_PARAGRAPHS", "0")
     with pytest.raises(ValidationError, match="max_paragraphs"):
         Settings()
+    monkeypatch.delenv("TOPICFRAME_MAX_PARAGRAPHS")
+    # `inf` passed ge=0 and made every "not ready" answer a 500 (Retry-After: int(inf)); 1e300 a 301-digit header.
+    for name in ("MODEL_REFRESH_SECONDS", "HEADER_TIMEOUT_SECONDS", "BODY_TIMEOUT_SECONDS"):
+        for value in ("inf", "1e300"):
+            monkeypatch.setenv(f"TOPICFRAME_{name}", value)
+            with pytest.raises(ValidationError, match=name.lower()):
+                Settings()
+            monkeypatch.delenv(f"TOPICFRAME_{name}")
 
 
 def test_server_limits_have_safe_defaults_and_reach_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
