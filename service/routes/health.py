@@ -12,19 +12,21 @@ from service.schemas import ErrorResponse, Health, Readiness
 router = APIRouter(tags=["operations"])
 
 
-# HEAD too: uptime monitors and some load balancers probe with it (GET's answer, without the body).
-@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
+# HEAD too: uptime monitors and some load balancers probe with it (GET's answer, without the body). One
+# decorator per method: one route with both gave GET and HEAD the same OpenAPI operationId, which client
+# generators refuse (and FastAPI warned "Duplicate Operation ID" at the first /openapi.json).
+@router.get("/healthz", response_model=Health, operation_id="healthz")
+@router.head("/healthz", response_model=Health, operation_id="healthz_head")
 async def healthz() -> dict[str, str]:
     """Liveness: 200 whenever the process can answer, with or without a model."""
     return {"status": "ok"}
 
 
-@router.api_route(
-    "/readyz",
-    methods=["GET", "HEAD"],
-    response_model=Readiness,
-    responses={503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}},
-)
+NOT_READY = {503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}}
+
+
+@router.get("/readyz", response_model=Readiness, responses=NOT_READY, operation_id="readyz")
+@router.head("/readyz", response_model=Readiness, responses=NOT_READY, operation_id="readyz_head")
 async def readyz(model: ServingModel) -> dict[str, Any]:
     """Readiness: 200 with the served model once one is loaded; until then 503 with Retry-After, whose
     `reason` says what is wrong: `loading` (first load still running), `registry_unreachable`,

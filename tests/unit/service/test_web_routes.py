@@ -157,3 +157,15 @@ def test_an_unreachable_registry_is_a_502_naming_it(
     assert compared.status_code == 502
     (item,) = compared.json()["detail"]
     assert item["loc"] == ["body", "b"] and registry in item["msg"]
+
+
+def test_every_openapi_operation_id_is_unique(client: TestClient) -> None:
+    """GET and HEAD of /healthz and /readyz shared one operationId: client generators refuse or rename them."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns "Duplicate Operation ID" while it builds the document
+        paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    ids = [operation["operationId"] for item in paths.values() for operation in item.values()]
+    assert len(ids) == len(set(ids)) and {"healthz", "healthz_head", "readyz", "readyz_head"} <= set(ids)
+    assert client.head("/healthz").status_code == 200 and client.get("/healthz").json() == {"status": "ok"}
