@@ -88,7 +88,11 @@ class Settings(ServerSettings):
     feedback_key: SecretStr | None = Field(None, description="when set, POST /v1/feedback needs it in X-API-Key")
     model_cache_dir: Path | None = Field(None, description="where registry downloads are cached (default: a temp dir)")
     model_refresh_seconds: float = Field(
-        30.0, ge=0, le=86_400, allow_inf_nan=False, description="retry a failed start-up load / follow a moved alias this often; 0 turns it off"
+        30.0,
+        ge=0,
+        le=86_400,
+        allow_inf_nan=False,
+        description="retry a failed start-up load / follow a moved alias this often; 0 turns it off",
     )
     registry_timeout_seconds: int = Field(
         10,
