@@ -75,9 +75,10 @@ def run_sweep_command(file: Path, register: bool, experiment: str | None, strict
         print_promotion(promotion)
     if result.failed:
         # Exit 1 so a script running the sweep notices: the ranking (and a registered best) leaves these trials out.
-        first, why = result.failed[0]
+        failed_trial, why = result.failed[0]
         raise TopicframeError(
-            f"{len(result.failed)} of {len(sweep.trials)} trials failed (trial {first.index}, {first.name}: {why}); "
+            f"{len(result.failed)} of {len(sweep.trials)} trials failed "
+            f"(trial {failed_trial.index}, {failed_trial.name}: {why}); "
             f"the ranking is of the other {len(result.ranked)}, and the parent run's comparison.md lists every failure"
         )
 

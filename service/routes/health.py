@@ -22,7 +22,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-NOT_READY = {503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "No model loaded yet: `reason` says why; see Retry-After"}
+}
 
 
 @router.get("/readyz", response_model=Readiness, responses=NOT_READY, operation_id="readyz")
