@@ -209,6 +209,14 @@ def read_rows(
                 cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content
             )
         labels = {name: labels[name] for name in codebooks}  # the codebooks' order, as before
+        # The model's own rule, said here with every other problem of the file (it was said only once the files
+        # had no other error: a second round of fixes for whoever labels in a spreadsheet).
+        given_role = labels[role_set][0] if role_set is not None and labels[role_set] else None
+        labelled = [name for name in codebooks if name != role_set and labels[name]]
+        if given_role is not None and given_role not in content and labelled:
+            only = ", ".join(sorted(content))
+            message = f"role '{given_role}' gets no {' or '.join(labelled)} label (only {only} paragraphs do)"
+            said.append(Problem(str(path), line, message))
         rows.append(
             {
                 "text": text_value,

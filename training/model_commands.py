@@ -190,10 +190,9 @@ def evaluate(
 ) -> None:
     """Score a registered or local model on a labelled CSV and print the metrics table."""
     from training.codebook import codebook_from_dict
-    from training.dataset import DataValidationError, label_sets_in_headers, load_labelled_data
+    from training.dataset import label_sets_in_headers, load_labelled_data
     from training.registry import champion_uri, load_model
     from training.train import evaluate as evaluate_bundle
-    from training.train import labels_on_non_content_rows
 
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
     codebooks = {name: codebook_from_dict(cb) for name, cb in bundle.codebooks.items()}
@@ -210,12 +209,9 @@ def evaluate(
             also = f"; every row is scored, and the model's own {bundle.role_set} decides which rows get labels"
         print_warning(f"no {', '.join(missing)} column in the data: not evaluated{also}")
     roles = (bundle.config.roles.label_set, bundle.config.roles.content)
-    labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0, roles=roles)
     # Checked and said as training checks and says them for its test data (a caption's topics were scored, and
-    # duplicates dropped in silence).
-    refused = labels_on_non_content_rows(bundle.config, [labelled])
-    if refused:
-        raise DataValidationError(refused)
+    # duplicates dropped in silence): the reader refuses labels on a row of a non-content role.
+    labelled = load_labelled_data(data, {name: codebooks[name] for name in present}, min_positives=0, roles=roles)
     for warning in labelled.warnings:
         print_warning(str(warning))
     for name in present:  # a blank column would score every paragraph as having no label, without a word

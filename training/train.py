@@ -134,9 +134,6 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         raise DataValidationError(problems)
     data, test = loaded
     assert data is not None
-    problems += labels_on_non_content_rows(config, [part for part in loaded if part is not None])
-    if any(p.severity == "error" for p in problems):
-        raise DataValidationError(problems)
     label_names = {name: cb.label_names for name, cb in codebooks.items()}
     if test is not None:
         # A leak is a content paragraph seen in training; a layout line ("###", "3-minute read") may recur.
@@ -187,28 +184,6 @@ def context_warnings(config: RunConfig, train: LabelledData) -> list[Problem]:
         "blocks (context.neighbours, context.headline and context.article are logged as 0)"
     )
     return [Problem(", ".join(config.data.train), None, message, "warning")]
-
-
-def labels_on_non_content_rows(config: RunConfig, parts: list[LabelledData]) -> list[Problem]:
-    """A row whose role is not a content role must carry no label of another set (the model's own rule)."""
-    role_set, content = config.roles.label_set, set(config.roles.content)
-    problems = []
-    for data in parts:
-        if role_set not in data.labels:
-            continue
-        for i, (role,) in enumerate(data.labels[role_set]):
-            labelled = [name for name in data.labels if name != role_set and data.labels[name][i]]
-            if role not in content and labelled:
-                path, line = data.sources[i].rsplit(":", 1)
-                problems.append(
-                    Problem(
-                        path,
-                        int(line),
-                        f"role '{role}' gets no {' or '.join(labelled)} label "
-                        f"(only {', '.join(sorted(content))} paragraphs do)",
-                    )
-                )
-    return problems
 
 
 def article_layout(data: LabelledData) -> ArticleLayout:

@@ -31,7 +31,7 @@ from training.errors import TopicframeError
 from training.evaluation import out_of_fold_scores, too_few_for_cv
 from training.label_set import LabelSetModel, decision_settings
 from training.thresholds import tune_thresholds
-from training.train import fallback_raises_micro_f1, fold_scorer, labels_on_non_content_rows, load_data
+from training.train import fallback_raises_micro_f1, fold_scorer, load_data
 
 SEPARATOR = ";"
 # A row's quality in a multi-label set: its least believed label decision. cleanlab's default (an exponential
@@ -107,11 +107,6 @@ def load_audit_data(config: RunConfig) -> tuple[dict[str, Codebook], LabelledDat
     """Codebooks and the validated rows of ``config.data.train`` (the corpus being audited)."""
     codebooks = load_codebooks(config.data.labels_dir, config.data.label_sets)
     data = load_data(config, config.data.train, codebooks, False, 0, config.data.prefer_feedback)
-    problems = labels_on_non_content_rows(config, [data])
-    if problems:
-        from training.problems import DataValidationError
-
-        raise DataValidationError(problems)
     if len(data) < config.cv.folds * 2:
         raise TopicframeError(
             f"{', '.join(config.data.train)}: {len(data)} labelled row(s); the audit needs at least "

@@ -167,11 +167,16 @@ def test_classify_and_evaluate_refuse_bad_input_cleanly(tmp_path: Path, store: s
 
 
 def test_train_refuses_labels_on_a_non_content_row(tmp_path: Path, store: str) -> None:
-    rows = [{"id": "1", "text": "Photo: tanks roll past. AFP", "topic": "security", "frame": "", "role": "caption"}]
+    rows = [
+        {"id": "1", "text": "Photo: tanks roll past. AFP", "topic": "security", "frame": "", "role": "caption"},
+        {"id": "2", "text": "Tanks rolled past the border post.", "topic": "securty", "frame": "", "role": "body"},
+    ]
     data = write_csv(tmp_path / "mine.csv", rows)
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS)])
     assert result.exit_code == 1
+    # Said together with the file's other problems (it was said only once every other one was fixed).
     assert f"{data}:2: error: role 'caption' gets no topic label (only body, headline paragraphs do)" in result.output
+    assert f"{data}:3: error: unknown topic label 'securty'" in result.output
     assert "Traceback" not in result.output
     assert_no_runs(store, tmp_path)
 

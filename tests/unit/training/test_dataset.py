@@ -295,6 +295,7 @@ def test_a_single_label_content_set_is_left_empty_on_rows_that_carry_no_content(
         load_labelled_data([path], codebooks, min_positives=0, roles=roles)
     assert messages(err.value) == [
         f"{path}:3: error: 'stance' is single-label: each row needs exactly one label, got 2",
+        f"{path}:3: error: role 'byline' gets no stance label (only body, headline paragraphs do)",
         f"{path}:4: error: 'stance' is single-label: each row needs exactly one label, got 0",
     ]
     # Without the roles, every row needs one, as before.
