@@ -162,6 +162,10 @@ class RequestObserver:
                 await send(start)
                 await send(body)
         finally:
+            if scope.get(TIMED_OUT):
+                # The server answered 408 itself. Whatever the app then sent went nowhere: without a model it
+                # answers 503 without raising, and that 503 was logged and counted for a slow client.
+                status, outcome = 408, "body_timeout"
             elapsed = time.perf_counter() - started
             self._record(scope, status, elapsed, request_id, outcome)
 

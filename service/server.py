@@ -222,6 +222,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             extra={
                 "fields": {
                     "event": "request_body_timeout",
+                    "request_id": cast(dict[str, Any], cycle.scope).get(REQUEST_ID),  # the request line's and the 408's
                     "client": self._client(),
                     "method": cycle.scope.get("method"),
                     "path": cycle.scope.get("path"),
