@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -72,6 +73,39 @@ def _first_repeated_key(value: Any, path: list[str | int]) -> list[str | int] | 
         return None
     for step, child in children:
         found = _first_repeated_key(child, [*path, step])
+        if found is not None:
+            return found
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogate(text: str) -> list[str | int] | None:
+    """The path to the first string (or key) of the JSON ``text`` that holds a lone UTF-16 surrogate, or None.
+
+    Only an escape such as ``\\ud800`` can make one (the body was decoded as UTF-8), and a pair of escapes reads as
+    one character: only a body with such an escape is read a second time. Each route's reader said it its own
+    way ("unexpected end of hex escape" on one, `string_unicode` at the field on another)."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return None
+    return _first_surrogate(json.loads(text), [])
+
+
+def _first_surrogate(value: Any, path: list[str | int]) -> list[str | int] | None:
+    if isinstance(value, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
+    children: list[tuple[str | int, Any]]
+    if isinstance(value, dict):
+        if any(_first_surrogate(key, []) is not None for key in value):
+            return path  # the object whose key it is: the key itself cannot be echoed as JSON
+        children = list(value.items())
+    elif isinstance(value, list):
+        children = list(enumerate(value))
+    else:
+        return None
+    for step, child in children:
+        found = _first_surrogate(child, [*path, step])
         if found is not None:
             return found
     return None

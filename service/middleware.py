@@ -36,7 +36,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.encoding import NotJson, duplicate_key, to_json
+from service.encoding import NotJson, duplicate_key, lone_surrogate, to_json
 from service.errors import limit_error
 from service.metrics import Metrics
 from service.server import REQUEST_ID, TIMED_OUT
@@ -263,27 +263,37 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 _READ_AS_JSON = (b"", b"application/x-www-form-urlencoded", b"text/plain")
 
 
-def _unreadable_body(body: bytes) -> dict[str, Any] | None:
-    """The 422 error for a body no route should read, or None: one that is not UTF-8, not JSON (said the same on
-    every route), or a JSON object that names a key twice (the route would read one of the two values and drop
-    the other without a word)."""
+# The POST routes whose body is a JSON object (POST /v1/admin/reload takes none; any other path is a 404 or 405).
+_OBJECT_BODIES = frozenset({"/v1/classify", "/v1/compare", "/v1/feedback"})
+
+
+def _unreadable_body(body: bytes, path: str) -> dict[str, Any] | None:
+    """The 422 error for a body no route should read, or None: one that is not UTF-8, not JSON, empty where the
+    route needs one, or holding a lone surrogate (each said the same on every route), or a JSON object that
+    names a key twice (the route would read one of the two values and drop the other without a word)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {"loc": ["body"], "msg": f"the body is not valid UTF-8 (byte {exc.start})", "type": "json_invalid"}
-    if not text.strip():  # no body: a route that needs one says so (POST /v1/admin/reload takes none)
-        return None
+    if not text.strip():  # "Field required" on two routes, "Invalid JSON: EOF while parsing" on another
+        if path not in _OBJECT_BODIES:
+            return None
+        return {"loc": ["body"], "msg": "the body is empty: send a JSON object", "type": "json_invalid"}
     try:
         duplicated = duplicate_key(text)
     except NotJson as exc:
         return {"loc": ["body"], "msg": f"the body is not valid JSON: {exc}", "type": "json_invalid"}
-    if duplicated is None:
-        return None
-    return {
-        "loc": ["body", *duplicated],
-        "msg": f"the key '{duplicated[-1]}' appears more than once in one object: send it once",
-        "type": "json_duplicate_key",
-    }
+    if duplicated is not None:
+        return {
+            "loc": ["body", *duplicated],
+            "msg": f"the key '{duplicated[-1]}' appears more than once in one object: send it once",
+            "type": "json_duplicate_key",
+        }
+    surrogate = lone_surrogate(text)
+    if surrogate is not None:
+        msg = "holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair), which is not text"
+        return {"loc": ["body", *surrogate], "msg": msg, "type": "string_unicode"}
+    return None
 
 
 class JsonBodies:
@@ -323,7 +333,7 @@ class JsonBodies:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        refused = _unreadable_body(body)
+        refused = _unreadable_body(body, scope["path"])
         if refused is not None:
             start, error = _json_response_messages(422, {"detail": [refused]})
             await send(start)

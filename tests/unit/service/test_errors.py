@@ -78,6 +78,21 @@ def test_malformed_json_is_422(client: TestClient, raw: bytes) -> None:
     assert error["type"] == "json_invalid"
 
 
+@pytest.mark.parametrize("route", ["/v1/classify", "/v1/compare", "/v1/feedback"])
+def test_an_empty_body_or_a_lone_surrogate_is_said_the_same_on_every_route(client: TestClient, route: str) -> None:
+    """An empty body was "Invalid JSON: EOF while parsing" on classify and "Field required" on the others; a lone
+    surrogate escape was "unexpected end of hex escape" on classify and `string_unicode` at the field elsewhere."""
+    json_headers = {"content-type": "application/json"}
+    empty = error_of(client.post(route, content=b"", headers=json_headers), 422)
+    assert empty == {"loc": ["body"], "msg": "the body is empty: send a JSON object", "type": "json_invalid"}
+    raw = b'{"text": "Tariffs rose", "labels": {"topic": ["trade", "x\\ud800y"]}}'
+    lone = error_of(client.post(route, content=raw, headers=json_headers), 422)
+    assert lone["loc"] == ["body", "labels", "topic", 1] and lone["type"] == "string_unicode"
+    assert "lone UTF-16 surrogate" in lone["msg"]
+    pair = b'{"text": "Tariffs rose \\ud83d\\ude00", "paragraphs": 3}'  # a pair is one character: read on
+    assert all(e["type"] != "string_unicode" for e in client.post(route, content=pair).json()["detail"])
+
+
 @pytest.mark.parametrize("body", [[], ["a"], "text", 3, None])
 def test_a_body_that_is_not_an_object_is_422(client: TestClient, body: Any) -> None:
     assert error_of(client.post("/v1/classify", json=body), 422)["loc"] == ["body"]
