@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from training.errors import ModelDownloadError, ModelIntegrityError
+from training.errors import ModelDownloadError, ModelIntegrityError, StoreNotFoundError
 
 if TYPE_CHECKING:
     from training.bundle import ModelBundle
@@ -94,6 +94,8 @@ def explain_failure(exc: BaseException, uri: str) -> LoadFailure:
     """
     if isinstance(exc, ModelIntegrityError):
         return LoadFailure(INTEGRITY_FAILED, describe_error(exc))
+    if isinstance(exc, StoreNotFoundError):  # no store file yet: nothing is registered (`topicframe train` makes it)
+        return LoadFailure(MODEL_NOT_FOUND, describe_error(exc))
     if isinstance(exc, ModelDownloadError):  # the alias and version exist (MLflow's "does not exist" is a file's)
         return LoadFailure(LOAD_FAILED, describe_error(exc))
     causes = list(_causes(exc))
@@ -190,9 +192,11 @@ class ModelStore:
     def registry_client(self) -> Any:
         """The store's MlflowClient (None for a local directory): no process-wide MLflow state is used."""
         if self._client is None and _MODELS_URI.match(self.uri):
-            from training.registry import tracking_client  # MLflow: imported by the first load, not at start-up
+            # MLflow: imported by the first load, not at start-up. An embedded store that does not exist yet is
+            # waited for, not made here (`existing_store_client`): each refresh looks again.
+            from training.registry import existing_store_client
 
-            self._client = tracking_client()
+            self._client = existing_store_client()
         return self._client
 
     def load(self) -> ServedModel:

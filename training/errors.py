@@ -17,6 +17,10 @@ class ModelLoadError(TopicframeError):
     """A model artifact is missing, tampered with, or built by another library version."""
 
 
+class StoreNotFoundError(ModelLoadError):
+    """The embedded (SQLite) MLflow store a command or the service reads does not exist."""
+
+
 class ModelDownloadError(ModelLoadError):
     """A registry version whose files could not be downloaded (missing from the artifact store, unreadable): the
     version and its alias exist, its files do not."""

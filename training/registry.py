@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from training.artifact_files import MANIFEST_FILE, sha256_bytes
 from training.bundle import ModelBundle, load_bundle
 from training.config import DEFAULT_MODEL_NAME, load_config
-from training.errors import ModelDownloadError, ModelIntegrityError, ModelLoadError
+from training.errors import ModelDownloadError, ModelIntegrityError, ModelLoadError, StoreNotFoundError
 from training.sqlite_store import sqlite_file
 
 MODEL_NAME = DEFAULT_MODEL_NAME  # the config's default `model_name`: one source for the name
@@ -87,13 +87,14 @@ def existing_store_client(uri: str | None = None) -> MlflowClient:
     """A client for commands that read a store: an embedded store whose file does not exist is an error.
 
     MLflow creates a missing SQLite file on first use, so a mistyped path read as an empty store and the
-    command said "no champion yet", hiding the typo. Training creates the store (`use_tracking_store`), and
-    the service may start before the first training, so both keep MLflow's behaviour.
+    command said "no champion yet", hiding the typo. Training creates the store (`use_tracking_store`). The
+    service waits for it (it made the file itself, and a service stopped during MLflow's first migration left a
+    half-made store that no later start could read).
     """
     uri = uri or tracking_uri()
     database = sqlite_file(uri)
     if database is not None and not database.is_file():
-        raise ModelLoadError(
+        raise StoreNotFoundError(
             f"{hide_passwords(uri)}: no MLflow store there ({database} does not exist): check MLFLOW_TRACKING_URI, "
             "or run `topicframe train`, which creates it"
         )

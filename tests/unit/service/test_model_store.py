@@ -110,6 +110,31 @@ def register_directory(client: MlflowClient, name: str, directory: Path, bundle_
     return str(version)
 
 
+def test_a_missing_embedded_store_is_waited_for_not_made(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service made ./mlflow.db itself; stopped during MLflow's first migration it left a half-made store that
+    every later start read as 'load_failed: duplicate column name'. Now it waits for `topicframe train` to make it."""
+    database = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
+    store = failed_load("models:/svc-later@champion", cache_dir=tmp_path / "cache")
+    failure = store.unavailable()
+    assert failure.reason == MODEL_NOT_FOUND, failure
+    assert (
+        f"no MLflow store there ({database} does not exist)" in failure.message
+        and "topicframe train" in failure.message
+    )
+    assert not database.exists()
+    # Once training has made the store and registered a champion, the next refresh serves it.
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}", registry_uri=f"sqlite:///{database}")
+    source = tmp_path / "source"
+    shutil.copytree(bundle_dir, source)
+    client.set_registered_model_alias(
+        "svc-later", "champion", register_directory(client, "svc-later", source, bundle_sha256)
+    )
+    assert store.refresh() and store.current is not None and store.current.ref.version == "1"
+
+
 def test_a_version_whose_files_are_gone_is_a_load_failure_naming_them_not_a_missing_alias(
     tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
