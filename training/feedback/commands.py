@@ -78,11 +78,13 @@ def export(
         result = export_corrections(store, out, labels, since_time, overwrite)  # type: ignore[arg-type]
     finally:
         store.close()
+    # The corpus and codebooks beside which the corrections were exported (labels/ in the project folder).
+    corpus, codebooks = labels.as_posix(), "" if labels == Path("labels") else f" --labels {labels.as_posix()}"
     superseded = f" ({result.superseded} older correction(s) of the same text left out)" if result.superseded else ""
     console.print(
         f"wrote {result.rows} correction(s) from {describe_url(database)} to {out}{superseded}; "
-        f"retrain with: topicframe train --data labels/paragraphs.csv --data {out} "
-        "--test-data labels/paragraphs_test.csv --prefer-feedback"
+        f"retrain with: topicframe train --data {corpus}/paragraphs.csv --data {out} "
+        f"--test-data {corpus}/paragraphs_test.csv{codebooks} --prefer-feedback"
     )
 
 

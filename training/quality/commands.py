@@ -19,6 +19,9 @@ AUDIT_EXPERIMENT = "topicframe-audit"
 
 def audit(
     data: Annotated[list[str] | None, typer.Option("--data", help="labelled CSV file or glob (repeatable)")] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="directory of <label_set>.yaml codebooks (default: labels)")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="run config YAML (experiments/*.yaml)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="write the full ranking to this CSV")] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="rows to show in the terminal table")] = 20,
@@ -39,6 +42,8 @@ def audit(
     overrides = dict(parse_override(item) for item in set_ or [])
     if data:
         overrides["data.train"] = data
+    if labels is not None:  # as `train --labels` sets it (it took `--set data.labels_dir=...`, which --help hid)
+        overrides["data.labels_dir"] = str(labels)
     run_config = load_config(config, overrides)
     with progress_bar(counter=True) as bar:
         task = bar.add_task("out-of-fold scores", total=run_config.cv.folds)

@@ -96,8 +96,8 @@ def test_audit_command_writes_ranking_and_logs_a_run(
         "audit",
         "--data",
         str(data),
-        "--set",
-        f"data.labels_dir={LABELS}",
+        "--labels",  # as `train --labels` (it took `--set data.labels_dir=...`)
+        str(LABELS),
         "--set",
         "data.label_sets=[topic,frame]",
     ]

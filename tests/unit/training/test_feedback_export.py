@@ -59,6 +59,9 @@ def test_export_writes_the_newest_correction_of_each_text_in_the_training_format
     code, output = export(store.url, out)
     assert code == 0, output
     assert "wrote 3 correction(s)" in output and "1 older correction(s)" in output
+    # The retraining hint names the codebooks' folder it was given (it said labels/ from anywhere).
+    hint = f"--data {LABELS.as_posix()}/paragraphs.csv --data {out} --test-data {LABELS.as_posix()}/paragraphs_test.csv"
+    assert hint in " ".join(output.split()) and f"--labels {LABELS.as_posix()}" in " ".join(output.split())
     rows = read(out)
     assert list(rows[0]) == ["id", "article_id", "text", "frame", "topic", "role"]  # one column per codebook
     by_text = {row["text"]: row for row in rows}
