@@ -69,9 +69,16 @@ def register(app: typer.Typer) -> None:
         unit: Annotated[
             str, typer.Option("--unit", help="article: split each row's text into paragraphs; paragraph: one per row")
         ] = "article",
-        text_column: Annotated[str, typer.Option("--text-column")] = "text",
+        text_column: Annotated[
+            str, typer.Option("--text-column", help="the column (CSV, Parquet) or field (JSONL) holding the text")
+        ] = "text",
         id_column: Annotated[
-            str | None, typer.Option("--id-column", help="[default: id, when the input has it]", show_default=False)
+            str | None,
+            typer.Option(
+                "--id-column",
+                help="each row's id, echoed in the output [default: id, when the input has it]",
+                show_default=False,
+            ),
         ] = None,
         article_column: Annotated[
             str | None,
