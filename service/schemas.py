@@ -95,6 +95,13 @@ class ClassifyRequest(BaseModel):
         description="Treat the paragraphs as one article in page order: the role model sees their positions and "
         "the label sets their neighbours' context. false scores each paragraph alone (unrelated paragraphs).",
     )
+    role: str | None = Field(
+        None,
+        description='Every paragraph\'s role as you know it, for text already taken from an article ("body"): '
+        "the role model is not run, so a lone sentence it would read as a photo caption is labelled; each "
+        "paragraph's role is this one and its role_score null. A role of GET /v1/labels' role codebook.",
+        examples=["body"],
+    )
 
     @field_validator("paragraphs", "text", "label_sets", mode="before")
     @classmethod

@@ -278,16 +278,25 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
     # ---- prediction -------------------------------------------------------------------------------
 
     def score(
-        self, texts: list[str], label_sets: list[str] | None = None, layout: ArticleLayout | None = None
+        self,
+        texts: list[str],
+        label_sets: list[str] | None = None,
+        layout: ArticleLayout | None = None,
+        roles: list[str] | None = None,
     ) -> Scored:
-        """Roles first, then the content sets with context built around the predicted roles."""
+        """Roles first, then the content sets with context built around them. ``roles``: each paragraph's role as
+        the caller knows it (say every one `body`, for text taken from an article's body): the role model is not
+        run (``role_scores`` is None) and the decision rule follows these roles."""
         layout = self._layout(len(texts), layout)
         wanted = [name for name in (label_sets or self.content_label_sets) if name != self.role_set]
-        roles = role_scores = None
+        role_scores = None
         content = np.ones(len(texts), dtype=bool)
-        if self.role_set is not None:
+        if roles is not None:
+            self.check_roles(roles, len(texts))
+        elif self.role_set is not None:
             role_scores = self.role_scores(texts, layout)
             roles = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
+        if roles is not None:
             content = np.isin(roles, self.config.roles.content)
         known_words = self.known_word_shares(texts)
         read = ~(known_words < self.config.decision.min_known_words)  # NaN: not judged, read
@@ -307,6 +316,16 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         else:
             scores = {name: model.predict_proba(features(name)) for name, model in models.items()}
         return Scored(scores, roles, role_scores, content, known_words, read, features)
+
+    def check_roles(self, roles: list[str], n: int) -> None:
+        """Roles given by a caller: one per paragraph, each a role of this model's codebook (ValueError otherwise)."""
+        if self.role_set is None:
+            raise ValueError("this model was trained without roles: it takes none")
+        if len(roles) != n:
+            raise ValueError(f"{len(roles)} role(s) for {n} paragraph(s)")
+        known = self.label_names[self.role_set]
+        if unknown := sorted(set(roles) - set(known)):
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; the roles are {', '.join(known)}")
 
     def known_word_shares(self, texts: list[str]) -> np.ndarray:
         """Per paragraph, the share of its distinct lower-case words in the content vocabulary (`training.known_words`);

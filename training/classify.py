@@ -173,17 +173,19 @@ def classify(
     explain: int = 0,
     include_scores: bool = True,
     article: bool = True,
+    roles: list[str] | None = None,
 ) -> dict[str, Any]:
     """``{"paragraphs": [...], "summary": {...}}`` for a list of paragraphs.
 
     With ``article`` (the default) the paragraphs are one article in page order: the role model
     sees their positions and the other sets their neighbours. Otherwise each is scored alone.
     ``label_sets`` names content sets (``topic``, ``frame``); the role, when the model has one,
-    is always given as ``role`` and ``role_score``.
+    is always given as ``role`` and ``role_score``. ``roles``: each paragraph's role as the caller knows it
+    (`ModelBundle.score`); the role model is not run and ``role_score`` is None.
     """
     label_sets = [name for name in (label_sets or bundle.content_label_sets) if name != bundle.role_set]
     layout = ArticleLayout.single_article(len(paragraphs)) if article else ArticleLayout.alone(len(paragraphs))
-    scored = bundle.score(paragraphs, label_sets, layout)
+    scored = bundle.score(paragraphs, label_sets, layout, roles)
     scores = scored.scores
     decided = {name: bundle.decide(name, s, scored.labelled) for name, s in scores.items()}
     # None where the share was not judged (too little Latin-script prose): the paragraph is read.
@@ -205,8 +207,8 @@ def classify(
     results = []
     for i, text in enumerate(paragraphs):
         item: dict[str, Any] = {"index": i, "text": text}
-        if roles is not None and role_scores is not None:
-            item["role"], item["role_score"] = roles[i], role_scores[i]
+        if roles is not None:
+            item["role"], item["role_score"] = roles[i], role_scores[i] if role_scores is not None else None
         item["known_words"], item["read"] = known_words[i], read[i]
         item["labels"] = {name: decided[name][i] for name in label_sets}
         if include_scores:

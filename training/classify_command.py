@@ -50,6 +50,15 @@ def classify(
         ),
     ] = None,
     model_sha256: ModelSha256Option = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="every paragraph's role as you know it (body, for text taken from an article's body): the role "
+            "model is not run, so a lone sentence it would read as a caption is labelled",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Classify the paragraphs of one article, in page order; ids given in the input are echoed.
 
@@ -71,7 +80,14 @@ def classify(
         raise TopicframeError(f"--input-format {input_format}: expected one of {', '.join(INPUT_FORMATS)}")
     paragraphs, ids, text_format = read_paragraphs(file, input_format)
     bundle, ref = load_model(model or champion_uri(config), expected_sha256=model_sha256)
-    result = {"text_format": text_format, **classify_paragraphs(bundle, paragraphs, explain=explain)}
+    roles = None
+    if role is not None:
+        try:
+            bundle.check_roles([role], 1)
+        except ValueError as err:
+            raise TopicframeError(f"--role {role}: {err}") from None
+        roles = [role] * len(paragraphs)
+    result = {"text_format": text_format, **classify_paragraphs(bundle, paragraphs, explain=explain, roles=roles)}
     if ids is not None:
         for item, paragraph_id in zip(result["paragraphs"], ids, strict=True):
             item["id"] = paragraph_id

@@ -198,7 +198,9 @@ def write_classification(output_format: str, response: dict[str, Any], bundle: A
         # A paragraph the model did not read (another language) says so rather than "-", which reads as "no label".
         unlabelled = "not read" if p.get("read") is False else "-"
         labelled = [", ".join(p["labels"][name]) or unlabelled for name in label_sets]
-        role = [f"{p['role']} {p['role_score']:.2f}"] if has_roles else []
+        # A role given with --role has no score: it is the caller's, not the role model's.
+        given = p.get("role_score") is None
+        role = [p["role"] if given else f"{p['role']} {p['role_score']:.2f}"] if has_roles else []
         table.add_row(*(Text(cell) for cell in (str(p.get("id", p["index"])), *role, *labelled, text)))
     console.print(table)
     console.print(describe_decision_rule(bundle), style="dim", markup=False, highlight=False)

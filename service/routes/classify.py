@@ -192,6 +192,21 @@ def label_sets_of(body: ClassifyRequest, bundle: ModelBundle) -> list[str]:
     return list(dict.fromkeys(body.label_sets))
 
 
+def role_of(body: ClassifyRequest, bundle: ModelBundle) -> str | None:
+    """The role the client gives every paragraph (`role`), checked against the model's role codebook."""
+    if body.role is None:
+        return None
+    if bundle.role_set is None:
+        raise ClientError(422, ["body", "role"], "this model was trained without roles: leave 'role' out", "no_roles")
+    valid = bundle.label_names[bundle.role_set]
+    if body.role not in valid:
+        from training.feedback.corrections import closest
+
+        msg = f"unknown role '{body.role}' (closest: '{closest(body.role, valid)}'; valid: {', '.join(valid)})"
+        raise ClientError(422, ["body", "role"], msg, "unknown_label")
+    return body.role
+
+
 def run_classifier(
     bundle: ModelBundle,
     paragraphs: list[str],
@@ -200,6 +215,7 @@ def run_classifier(
     include_scores: bool,
     article: bool = True,
     markup_format: str | None = None,
+    role: str | None = None,
 ) -> dict:
     """The response's paragraphs and summary. With ``markup_format``, ``paragraphs`` are as the client sent
     them and are read as text first, here, so that a heavy request reads its markup in the thread pool too."""
@@ -209,7 +225,8 @@ def run_classifier(
     if markup_format is not None:
         paragraphs = read_paragraph_markup(paragraphs, markup_format)
     with sklearn_checks_off():
-        return classify(bundle, paragraphs, label_sets, explain, include_scores, article)
+        roles = [role] * len(paragraphs) if role is not None else None
+        return classify(bundle, paragraphs, label_sets, explain, include_scores, article, roles)
 
 
 @router.post(
@@ -234,13 +251,14 @@ async def classify_paragraphs(request: Request) -> Response:
     else:
         paragraphs, text_format = await text_paragraphs(body, settings)
     label_sets = label_sets_of(body, model.bundle)
+    role = role_of(body, model.bundle)
     if body.explain > settings.max_explain:
         raise limit_error(
             ["body", "explain"], f"explain is {body.explain}; at most {settings.max_explain} allowed", "max_explain"
         )
     request.scope[N_PARAGRAPHS] = len(paragraphs)
     request.scope[MODEL_VERSION] = model.ref.version
-    args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article, markup_format)
+    args = (model.bundle, paragraphs, label_sets, body.explain, body.include_scores, body.article, markup_format, role)
     # Heavy or not is judged on the paragraphs as sent: reading their markup costs by its length too.
     if runs_inline(paragraphs, body.explain):
         result = run_classifier(*args)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -105,6 +106,27 @@ def test_non_content_roles_get_no_labels_whatever_their_scores(client: TestClien
     assert item["labels"] == {"topic": [], "frame": []}
     assert set(item["scores"]["topic"]) == set(bundle.label_names["topic"])
     assert body["paragraphs"][1]["role"] == "body" and body["paragraphs"][1]["labels"]["topic"]
+
+
+def test_a_role_given_by_the_client_replaces_the_role_model(client: TestClient, bundle: ModelBundle) -> None:
+    """A lone sentence the role model reads as a caption got no labels, and a client sending text taken from an
+    article's body had no way to say what it is (the README's own first example came back empty)."""
+    caption = "Customs officers inspect seized solar panels at the port on Tuesday. Photo: AFP/Getty Images"
+    paragraphs = [caption, ARTICLE.split("\n\n")[0]]
+    read = client.post("/v1/classify", json={"paragraphs": paragraphs}).json()
+    given = client.post("/v1/classify", json={"paragraphs": paragraphs, "role": "body"}).json()
+    assert read["paragraphs"][0]["role"] == "caption" and read["paragraphs"][0]["labels"]["topic"] == []
+    assert [(p["role"], p["role_score"]) for p in given["paragraphs"]] == [("body", None), ("body", None)]
+    assert given["summary"]["roles"] == {"body": 2} and given["summary"]["content_paragraphs"] == 2
+    # The same scores (the role model is not run, and both paragraphs stay content for the context blocks), now
+    # decided for a body paragraph: the model object's rule, as the CLI applies it.
+    topic = given["paragraphs"][0]["scores"]["topic"]
+    expected = bundle.decide("topic", np.array([[topic[label] for label in bundle.label_names["topic"]]]))[0]
+    assert given["paragraphs"][0]["labels"]["topic"] == expected and expected
+    unknown = client.post("/v1/classify", json={"paragraphs": paragraphs, "role": "Body text"})
+    assert unknown.status_code == 422
+    error = unknown.json()["detail"][0]
+    assert error["loc"] == ["body", "role"] and "unknown role 'Body text' (closest: 'body'" in error["msg"]
 
 
 # Written for these tests: a Chinese news paragraph, and an English one full of foreign names (German: conftest).

@@ -363,3 +363,29 @@ def test_a_problem_on_line_100_keeps_its_line_number(capsys: pytest.CaptureFixtu
     print_plain("bad.csv:100: error: x", stderr=True)
     said = capsys.readouterr().err
     assert said.count("bad.csv:100:") == 3 and ":1234:" in said and "\N{HUNDRED POINTS SYMBOL}" not in said
+
+
+def test_classify_role_replaces_the_role_model_in_every_output_format(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str
+) -> None:
+    """`--role body` for text taken from an article's body: the README's first example, a lone sentence, came back
+    read as a caption with no labels and no way to say what it was."""
+    import json
+
+    caption = tmp_path / "caption.txt"
+    caption.write_text("Customs officers inspect seized solar panels at the port on Tuesday. Photo: AFP/Getty Images\n")
+    model = ["--model", str(bundle_dir), "--model-sha256", bundle_sha256]
+    read = json.loads(runner.invoke(app, ["classify", str(caption), *model, "--format", "json"]).output)
+    given = runner.invoke(app, ["classify", str(caption), *model, "--format", "json", "--role", "body"])
+    assert given.exit_code == 0, given.output
+    item = json.loads(given.output)["paragraphs"][0]
+    assert read["paragraphs"][0]["role"] == "caption" and not read["paragraphs"][0]["labels"]["topic"]
+    assert (item["role"], item["role_score"]) == ("body", None) and item["labels"]["topic"]
+    for output_format in ("table", "csv", "jsonl"):  # a role without a score was a TypeError in the table
+        shown = runner.invoke(app, ["classify", str(caption), *model, "--format", output_format, "--role", "body"])
+        assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
+    wrong = runner.invoke(app, ["classify", str(caption), *model, "--role", "text"])
+    assert wrong.exit_code == 1
+    assert wrong.output.strip() == (
+        "error: --role text: unknown role(s) text; the roles are body, headline, byline, caption, promo, footer"
+    )
