@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,6 +21,9 @@ def to_json(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value, ensure_ascii=True).encode("ascii")
+
+
+Found = list[str | int] | None  # a path into a JSON value, or nothing found
 
 
 class _Pairs(list[tuple[str, Any]]):
@@ -52,29 +56,34 @@ def duplicate_key(text: str) -> list[str | int] | None:
         json.loads(text, object_pairs_hook=_refuse_repeated_keys)
         return None
     except _RepeatedKey:
-        return _first_repeated_key(json.loads(text, object_pairs_hook=_Pairs), [])
+        return _first_path(json.loads(text, object_pairs_hook=_Pairs), [], _repeated_key)
     except json.JSONDecodeError as exc:
         raise NotJson(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise NotJson("nested too deeply to read") from None
 
 
-def _first_repeated_key(value: Any, path: list[str | int]) -> list[str | int] | None:
+def _first_path(value: Any, path: list[str | int], found_here: Callable[[Any], list[str | int] | None]) -> Found:
+    """Depth first through a JSON value read with `_Pairs` objects: the path to the first value where
+    ``found_here`` finds something, followed by what it returns."""
+    here = found_here(value)
+    if here is not None:
+        return [*path, *here]
+    children = list(value) if isinstance(value, _Pairs) else list(enumerate(value)) if isinstance(value, list) else []
+    for step, child in children:
+        found = _first_path(child, [*path, step], found_here)
+        if found is not None:
+            return found
+    return None
+
+
+def _repeated_key(value: Any) -> Found:
     if isinstance(value, _Pairs):
         seen: set[str] = set()
         for key, _ in value:
             if key in seen:
-                return [*path, key]
+                return [key]
             seen.add(key)
-        children: list[tuple[str | int, Any]] = [(key, child) for key, child in value]
-    elif isinstance(value, list):
-        children = list(enumerate(value))
-    else:
-        return None
-    for step, child in children:
-        found = _first_repeated_key(child, [*path, step])
-        if found is not None:
-            return found
     return None
 
 
@@ -89,23 +98,12 @@ def lone_surrogate(text: str) -> list[str | int] | None:
     way ("unexpected end of hex escape" on one, `string_unicode` at the field on another)."""
     if not _SURROGATE_ESCAPE.search(text):
         return None
-    return _first_surrogate(json.loads(text), [])
+    return _first_path(json.loads(text, object_pairs_hook=_Pairs), [], _surrogate)
 
 
-def _first_surrogate(value: Any, path: list[str | int]) -> list[str | int] | None:
+def _surrogate(value: Any) -> Found:
     if isinstance(value, str):
-        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
-    children: list[tuple[str | int, Any]]
-    if isinstance(value, dict):
-        if any(_first_surrogate(key, []) is not None for key in value):
-            return path  # the object whose key it is: the key itself cannot be echoed as JSON
-        children = list(value.items())
-    elif isinstance(value, list):
-        children = list(enumerate(value))
-    else:
-        return None
-    for step, child in children:
-        found = _first_surrogate(child, [*path, step])
-        if found is not None:
-            return found
+        return [] if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, _Pairs) and any(_surrogate(key) is not None for key, _ in value):
+        return []  # the object whose key it is: the key itself cannot be echoed as JSON
     return None
