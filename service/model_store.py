@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from service.settings import MODELS_URI
 from training.errors import ModelDownloadError, ModelIntegrityError, StoreNotFoundError
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ MODEL_NOT_FOUND = "model_not_found"  # no such registered model / version, or no
 INTEGRITY_FAILED = "integrity_failed"  # sha256 mismatch, no trusted digest, a legacy pickle: waiting won't help
 LOAD_FAILED = "load_failed"  # anything else
 
-_MODELS_URI = re.compile(r"^models:/[^/@]+(?:@(?P<alias>[^/]+)|/\d+)$")
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
@@ -110,7 +110,7 @@ def explain_failure(exc: BaseException, uri: str) -> LoadFailure:
         registry = hide_passwords(tracking_uri())  # public: /readyz shows it to anyone, so never its password
         return LoadFailure(REGISTRY_UNREACHABLE, f"the model registry at {registry} is unreachable: {why}")
     codes = {getattr(e, "error_code", None) for e in causes}
-    match = _MODELS_URI.match(uri)
+    match = MODELS_URI.match(uri)
     if type(exc).__name__ == "AliasNotSetError" or (
         match and match["alias"] and codes & {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
     ):
@@ -191,7 +191,7 @@ class ModelStore:
 
     def registry_client(self) -> Any:
         """The store's MlflowClient (None for a local directory): no process-wide MLflow state is used."""
-        if self._client is None and _MODELS_URI.match(self.uri):
+        if self._client is None and MODELS_URI.match(self.uri):
             # MLflow: imported by the first load, not at start-up. An embedded store that does not exist yet is
             # waited for, not made here (`existing_store_client`): each refresh looks again.
             from training.registry import existing_store_client

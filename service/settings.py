@@ -10,6 +10,7 @@ and scikit-learn are imported (the model loader imports them in the background).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Literal
@@ -129,10 +130,27 @@ class Settings(ServerSettings):
         # `TOPICFRAME_API_KEY=` in a compose file must not become a key that is the empty string.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("model_uri")
+    @classmethod
+    def _servable_uri(cls, value: str) -> str:
+        # Refused at start-up: such a URI was accepted and retried forever, "not ready" (a directory may appear
+        # later, a mounted volume; a URI with a scheme never will be read).
+        if _SCHEME.match(value) and not MODELS_URI.match(value):
+            raise ValueError(
+                "expected models:/NAME@ALIAS or models:/NAME/VERSION (from MLFLOW_TRACKING_URI's registry) "
+                "or a local model directory"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_case_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+# What the service serves: a registered version by alias or number, else a local model directory.
+MODELS_URI = re.compile(r"^models:/[^/@]+(?:@(?P<alias>[^/]+)|/\d+)$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # s3://, http://, file:/, models:/ (not C:/)
 
 
 # Settings whose value must not be echoed in an error: keys, and a database URL with its password.

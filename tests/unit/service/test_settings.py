@@ -53,6 +53,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
             with pytest.raises(ValidationError, match=name.lower()):
                 Settings()
             monkeypatch.delenv(f"TOPICFRAME_{name}")
+    # Accepted, then retried forever as "not ready": a URI with a scheme the service never reads, a malformed one.
+    for uri in ("s3://bucket/model", "models:/topicframe/abc", "models:/topicframe@", "file:///srv/model"):
+        monkeypatch.setenv("TOPICFRAME_MODEL_URI", uri)
+        with pytest.raises(ValidationError, match="expected models:/NAME@ALIAS or models:/NAME/VERSION"):
+            Settings()
+    for uri in ("models:/topicframe/3", "models:/desk@champion", "/srv/models/topicframe", "C:/models/topicframe"):
+        monkeypatch.setenv("TOPICFRAME_MODEL_URI", uri)
+        assert Settings().model_uri == uri  # a directory may be mounted later: waited for, not refused
 
 
 def test_server_limits_have_safe_defaults_and_reach_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
