@@ -16,7 +16,7 @@ The class is read in four files: what a paragraph is (the role model, `training.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -282,49 +282,59 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
         texts: list[str],
         label_sets: list[str] | None = None,
         layout: ArticleLayout | None = None,
-        roles: list[str] | None = None,
+        roles: Sequence[str | None] | None = None,
     ) -> Scored:
         """Roles first, then the content sets with context built around them. ``roles``: each paragraph's role as
-        the caller knows it (say every one `body`, for text taken from an article's body): the role model is not
-        run (``role_scores`` is None) and the decision rule follows these roles."""
+        the caller knows it (say every one `body`, for text taken from an article's body), None where the model
+        should decide. The decision rule follows the given roles; the role model runs only when some paragraph
+        has none (``role_scores`` is None when none was run, and NaN in the rows of the given roles)."""
         layout = self._layout(len(texts), layout)
         wanted = [name for name in (label_sets or self.content_label_sets) if name != self.role_set]
+        given = roles
+        if given is not None:
+            self.check_roles(given, len(texts))
         role_scores = None
-        content = np.ones(len(texts), dtype=bool)
-        if roles is not None:
-            self.check_roles(roles, len(texts))
-        elif self.role_set is not None:
+        page_roles: list[str] | None = None if given is None or None in given else [str(role) for role in given]
+        if page_roles is None and self.role_set is not None:
             role_scores = self.role_scores(texts, layout)
-            roles = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
-        if roles is not None:
-            content = np.isin(roles, self.config.roles.content)
+            decided = [row[0] for row in self.label_sets_[self.role_set].decide(role_scores)]
+            if given is not None:
+                decided = [model if role is None else role for role, model in zip(given, decided, strict=True)]
+                role_scores[[i for i, role in enumerate(given) if role is not None]] = np.nan
+            page_roles = decided
+        content = np.ones(len(texts), dtype=bool)
+        if page_roles is not None:
+            content = np.isin(page_roles, self.config.roles.content)
         known_words = self.known_word_shares(texts)
         read = ~(known_words < self.config.decision.min_known_words)  # NaN: not judged, read
         own = self.transform(texts)
         models = {name: self.label_sets_[name] for name in wanted}
         # Context is built from the paragraphs that were read: an untranslated headline gives none.
         only_read = None if read.all() else read
-        features = self._features_memo(texts, layout, roles, own, only_read)  # built only when asked for
+        features = self._features_memo(texts, layout, page_roles, own, only_read)  # built only when asked for
         if all(model.scorer is not None for model in models.values()):
             # Linear scores of the context blocks, gathered from the paragraphs' own (same values, less work).
-            gathers = self._context_gathers(layout, roles, only_read)
-            article = self._article_blocks(own, layout, roles, wanted, only_read)
+            gathers = self._context_gathers(layout, page_roles, only_read)
+            article = self._article_blocks(own, layout, page_roles, wanted, only_read)
             scores = {
                 name: model.widen(model.scorer.predict_proba_gathered(own, gathers, article[name]))  # type: ignore[union-attr]
                 for name, model in models.items()
             }
         else:
             scores = {name: model.predict_proba(features(name)) for name, model in models.items()}
-        return Scored(scores, roles, role_scores, content, known_words, read, features)
+        return Scored(scores, page_roles, role_scores, content, known_words, read, features)
 
-    def check_roles(self, roles: list[str], n: int) -> None:
-        """Roles given by a caller: one per paragraph, each a role of this model's codebook (ValueError otherwise)."""
-        if self.role_set is None:
-            raise ValueError("this model was trained without roles: it takes none")
+    def check_roles(self, roles: Sequence[str | None], n: int) -> None:
+        """Roles given by a caller: one per paragraph (None: the model decides), each a role of this model's
+        codebook (ValueError otherwise)."""
         if len(roles) != n:
             raise ValueError(f"{len(roles)} role(s) for {n} paragraph(s)")
+        if self.role_set is None:
+            if any(role is not None for role in roles):
+                raise ValueError("this model was trained without roles: it takes none")
+            return
         known = self.label_names[self.role_set]
-        if unknown := sorted(set(roles) - set(known)):
+        if unknown := sorted({role for role in roles if role is not None} - set(known)):
             raise ValueError(f"unknown role(s) {', '.join(unknown)}; the roles are {', '.join(known)}")
 
     def known_word_shares(self, texts: list[str]) -> np.ndarray:

@@ -181,7 +181,7 @@ def classify(
     sees their positions and the other sets their neighbours. Otherwise each is scored alone.
     ``label_sets`` names content sets (``topic``, ``frame``); the role, when the model has one,
     is always given as ``role`` and ``role_score``. ``roles``: each paragraph's role as the caller knows it
-    (`ModelBundle.score`); the role model is not run and ``role_score`` is None.
+    (`ModelBundle.score`; None: the model decides); a given role's ``role_score`` is None.
     """
     label_sets = [name for name in (label_sets or bundle.content_label_sets) if name != bundle.role_set]
     layout = ArticleLayout.single_article(len(paragraphs)) if article else ArticleLayout.alone(len(paragraphs))
@@ -202,8 +202,8 @@ def classify(
         for name in margin_sets
     }
     roles, role_scores = scored.roles, None
-    if scored.role_scores is not None:
-        role_scores = np.round(scored.role_scores.max(axis=1), 4).tolist()
+    if scored.role_scores is not None:  # NaN where the caller gave the role: no score, as with every role given
+        role_scores = [None if np.isnan(s) else s for s in np.round(scored.role_scores.max(axis=1), 4).tolist()]
     results = []
     for i, text in enumerate(paragraphs):
         item: dict[str, Any] = {"index": i, "text": text}

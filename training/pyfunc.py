@@ -8,7 +8,8 @@ for the whole frame) and returns one row per paragraph.
 
 Rows are scored alone unless the frame has an ``article_id`` column: then the rows
 of each article, in frame order, are scored as that article (positions for the role
-model, neighbours for context), as the service scores a request's paragraphs.
+model, neighbours for context), as the service scores a request's paragraphs. A ``role``
+column gives rows the role the caller knows (empty cells: the role model decides).
 """
 
 from __future__ import annotations
@@ -76,16 +77,36 @@ def input_layout(model_input: Any, n: int) -> ArticleLayout:
     return ArticleLayout.alone(n)
 
 
-def prediction_frame(bundle: ModelBundle, texts: list[str], layout: ArticleLayout | None = None) -> pd.DataFrame:
-    """One row per paragraph: ``role`` and ``role_score`` (models with roles), ``read`` (whether the model knows
-    enough of its words to label it), then ``<set>_labels`` (';'-joined; empty for non-content roles and paragraphs
-    not read) and ``<set>_score_<label>`` columns."""
-    scored = bundle.score(texts, layout=layout if layout is not None else ArticleLayout.alone(len(texts)))
+def input_roles(bundle: ModelBundle, model_input: Any, n: int) -> list[str | None] | None:
+    """Each row's role from a ``role`` column, when there is one: the caller's (text known to be body, say);
+    an empty or missing cell leaves it to the role model. None without the column."""
+    if not isinstance(model_input, pd.DataFrame) or "role" not in model_input.columns:
+        return None
+    roles = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in model_input["role"].tolist()]
+    try:
+        bundle.check_roles(roles, n)
+    except ValueError as err:
+        raise MlflowException(f"role: {err}", error_code=INVALID_PARAMETER_VALUE) from None
+    return roles
+
+
+def prediction_frame(
+    bundle: ModelBundle,
+    texts: list[str],
+    layout: ArticleLayout | None = None,
+    roles: list[str | None] | None = None,
+) -> pd.DataFrame:
+    """One row per paragraph: ``role`` and ``role_score`` (models with roles; the score is NaN for a role given in
+    ``roles``), ``read`` (whether the model knows enough of its words to label it), then ``<set>_labels``
+    (';'-joined; empty for non-content roles and paragraphs not read) and ``<set>_score_<label>`` columns."""
+    layout = layout if layout is not None else ArticleLayout.alone(len(texts))
+    scored = bundle.score(texts, layout=layout, roles=roles)
     names: list[str] = []
     arrays: list[np.ndarray] = []
-    if scored.roles is not None and scored.role_scores is not None:
+    if scored.roles is not None and bundle.role_set is not None:
+        given = np.full(len(texts), np.nan)  # every role given: the role model did not run
         names += ["role", "role_score"]
-        arrays += [_strings(scored.roles), scored.role_scores.max(axis=1)]
+        arrays += [_strings(scored.roles), scored.role_scores.max(axis=1) if scored.role_scores is not None else given]
     names.append("read")
     arrays.append(np.asarray(scored.read, dtype=bool))
     for name, scores in scored.scores.items():
@@ -97,12 +118,19 @@ def prediction_frame(bundle: ModelBundle, texts: list[str], layout: ArticleLayou
 
 
 def pyfunc_signature(bundle: ModelBundle, texts: list[str]) -> ModelSignature:
-    """What the logged model takes (``text``, and ``article_id`` when rows belong to articles) and gives.
+    """What the logged model takes (``text``; ``article_id`` when rows belong to articles; ``role`` when the caller
+    knows it) and gives.
 
     The input is declared, not inferred from the example: MLflow drops every column the signature does not
     name, so a ``text``-only signature would silently drop ``article_id`` and score every row alone.
     """
-    inputs = Schema([ColSpec(DataType.string, "text"), ColSpec(DataType.string, "article_id", required=False)])
+    inputs = Schema(
+        [
+            ColSpec(DataType.string, "text"),
+            ColSpec(DataType.string, "article_id", required=False),
+            ColSpec(DataType.string, "role", required=False),
+        ]
+    )
     outputs = infer_signature(pd.DataFrame({"text": texts}), prediction_frame(bundle, texts)).outputs
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -143,5 +171,6 @@ class TopicframePyfunc(PythonModel):
     # so the signature logged with the model (from the input example) is what describes the input.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         texts = input_texts(model_input)
+        roles = input_roles(self.bundle, model_input, len(texts))
         with sklearn_checks_off():
-            return prediction_frame(self.bundle, texts, input_layout(model_input, len(texts)))
+            return prediction_frame(self.bundle, texts, input_layout(model_input, len(texts)), roles)

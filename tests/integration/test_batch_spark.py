@@ -23,6 +23,7 @@ import mlflow.pyfunc
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
 from tests.conftest import LABELS
@@ -32,6 +33,7 @@ from training.batch.session import spark_session
 from training.bundle import BUNDLE_FILE, ModelBundle
 from training.classify import classify, split_paragraphs
 from training.markup import has_text
+from training.pyfunc import pyfunc_signature
 from training.registry import tracking_client
 from training.tracking import PACKAGE_DIR
 
@@ -196,6 +198,47 @@ def test_pyfunc_spark_udf_and_lone_paragraphs_give_the_services_labels(
         assert udf_row["role"] == batch_row["role"] == paragraph["role"]
         for name in sets:
             assert udf_row[f"{name}_labels"] == ";".join(batch_row[name]) == ";".join(paragraph["labels"][name])
+
+
+def test_a_role_given_for_every_paragraph_replaces_the_role_model_as_the_service_does(
+    spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """`--role body` for text known to be body: alone, a sentence describing a scene reads as a caption."""
+    texts = [
+        "Police arrested three protesters outside parliament.",
+        "The Quad leaders met in Tokyo on Tuesday.",
+        "Customs officers seized the steel exports at the border, the trade ministry said.",
+    ]
+    assert {p["role"] for p in classify(bundle, texts, article=False)["paragraphs"]} != {"body"}
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["1", "2", "3"], "text": texts}).to_csv(source, index=False)
+    options = BatchOptions(
+        [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
+    )
+    run_batch(dataclasses.replace(options, role="body"), spark=spark)
+    out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id").loc[["1", "2", "3"]]
+    served = classify(bundle, texts, article=False, roles=["body"] * 3)["paragraphs"]
+    assert out["role"].tolist() == ["body"] * 3 and out["role_score"].isna().all()
+    for name in bundle.content_label_sets:
+        assert [list(labels) for labels in out[name]] == [p["labels"][name] for p in served]
+    assert all(p["labels"]["topic"] for p in served)
+    # The pyfunc way (README): a struct of text and role, the signature `topicframe train` logs.
+    model_dir = tmp_path / "pyfunc"
+    mlflow.pyfunc.save_model(
+        model_dir,
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+        artifacts={"bundle": str(model[0])},
+        model_config={"bundle_sha256": model[1]},
+        signature=pyfunc_signature(bundle, texts),
+    )
+    result_type = "role string, role_score double, topic_labels string"
+    udf = mlflow.pyfunc.spark_udf(spark, str(model_dir), result_type=result_type, env_manager="local")
+    frame = spark.createDataFrame(pd.DataFrame({"text": texts, "role": ["body", "body", None]}))
+    predicted = frame.withColumn("p", udf(F.struct("text", "role"))).select("p.*").toPandas()
+    model_role = classify(bundle, texts[2:], article=False)["paragraphs"][0]
+    assert predicted["role"].tolist() == ["body", "body", model_role["role"]]
+    assert predicted["role_score"].isna().tolist() == [True, True, False]
+    assert predicted["topic_labels"].tolist()[:2] == [";".join(p["labels"]["topic"]) for p in served[:2]]
 
 
 @pytest.mark.parametrize(
@@ -386,6 +429,7 @@ def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
         (["--input", str(tmp_path / "notes.txt")], "notes.txt: unknown input format '.txt'"),
         (["--input", str(tmp_path / "appended.csv")], "appended.csv:3: this line ends with LF"),
         (["--input", str(good), "--format", "xml"], "--format xml: unknown output format"),
+        (["--input", str(good), "--role", "text"], "--role text: unknown role(s) text; the roles are body, headline"),
         (["--input", str(good), "--output", str(tmp_path / "exists")], "output exists; pass --overwrite"),
         (["--input", str(good), "--model", "models:/no-such-model/3"], "registered model 'no-such-model' has no"),
         (["--input", str(good), "--model", str(tampered), "--model-sha256", sha], "sha256 does not match"),

@@ -89,6 +89,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
+        role: Annotated[
+            str | None,
+            typer.Option(
+                "--role",
+                help="every paragraph's role, when you know it (body: text taken from articles' bodies); "
+                "the role model is then not run and role_score is null",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Score CSV/JSONL/Parquet corpora on Spark with the registered model (the service's labels)."""
         from training.batch.job import BatchOptions, run_batch
@@ -106,6 +115,7 @@ def register(app: typer.Typer) -> None:
             id_column=id_column,
             article_column=article_column,
             overwrite=overwrite,
+            role=role,
         )
         # SIGTERM stops the job as Ctrl-C does, so the staging directory is removed either way.
         previous = signal.signal(signal.SIGTERM, _interrupt)

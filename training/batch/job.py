@@ -51,6 +51,7 @@ class BatchOptions:
     article_column: str | None = None
     overwrite: bool = False
     progress: bool = True
+    role: str | None = None  # every paragraph's role, as the caller knows it (the role model is then not run)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,11 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         options.model_uri, expected_sha256=options.model_sha256
     )  # resolves, fetches and verifies before any Spark work
     label_sets = list(bundle.content_label_sets)
+    if options.role is not None:
+        try:
+            bundle.check_roles([options.role], 1)
+        except ValueError as err:
+            raise BatchInputError(f"--role {options.role}: {err}") from None
     task = ScoringTask(
         model_uri=pinned_uri(ref),
         expected_sha256=ref.bundle_sha256,
@@ -287,6 +293,7 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         label_sets=tuple(label_sets),
         labels=tuple(tuple(bundle.label_names[name]) for name in label_sets),
         role_set=bundle.role_set,
+        role=options.role,
     )
     owns_session = spark is None
     if spark is None:

@@ -45,6 +45,7 @@ class ScoringTask:
     label_sets: tuple[str, ...]
     labels: tuple[tuple[str, ...], ...]
     role_set: str | None
+    role: str | None = None  # every paragraph's role as the caller gave it (--role): the role model is not run
 
 
 def model_for(task: ScoringTask) -> ModelBundle:
@@ -213,7 +214,8 @@ def _lines(values: list[Any]) -> np.ndarray:
 def _scored_frame(task: ScoringTask, bundle: ModelBundle, pending: _Pending) -> pd.DataFrame:
     texts = pending.texts
     layout = ArticleLayout.from_article_ids(pending.article_keys)
-    scored = bundle.score(texts, list(task.label_sets), layout)
+    roles = [task.role] * len(texts) if task.role is not None else None
+    scored = bundle.score(texts, list(task.label_sets), layout, roles)
     input_ids, articles, indexes, files, lines, rows_in = (list(column) for column in zip(*pending.meta, strict=True))
     columns: dict[str, np.ndarray] = {
         "input_id": _nullable(input_ids),
@@ -222,9 +224,11 @@ def _scored_frame(task: ScoringTask, bundle: ModelBundle, pending: _Pending) -> 
         "text": _objects(texts),
     }
     if task.role_set is not None:
-        assert scored.roles is not None and scored.role_scores is not None
+        assert scored.roles is not None
         columns["role"] = _objects(scored.roles)
-        columns["role_score"] = scored.role_scores.max(axis=1).astype(np.float64)
+        # A role the caller gave has no score: null, as the service's role_score.
+        best = scored.role_scores.max(axis=1).astype(np.float64) if scored.role_scores is not None else None
+        columns["role_score"] = _objects([None] * len(texts)) if best is None else best
     columns["content"] = np.asarray(scored.content, dtype=bool)
     columns["read"] = np.asarray(scored.read, dtype=bool)
     for name in task.label_sets:

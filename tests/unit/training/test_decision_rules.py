@@ -28,6 +28,30 @@ def test_non_content_rows_get_no_labels_even_above_every_threshold(bundle: Model
         assert decided[1] == [] and decided[0] == decided[2] and len(decided[0]) >= 1
 
 
+def test_roles_given_for_some_paragraphs_replace_the_role_model_there_only(bundle: ModelBundle) -> None:
+    """None leaves a paragraph's role to the model; a given role carries no role score and decides the gate."""
+    article = [
+        "Officials in Manila and Hanoi agreed on Tuesday to set up a coastguard hotline.",
+        "Sign up for the Morning Dispatch, delivered to your inbox at 6am.",
+        "Both sides said the hotline would be tested within a month.",
+        "Photo: Reuters/John Smith",
+    ]
+    layout = ArticleLayout.single_article(len(article))
+    model = bundle.score(article, layout=layout)
+    assert model.roles is not None and model.roles[1] == "promo"
+    given = bundle.score(article, layout=layout, roles=[None, "body", None, "caption"])
+    assert given.roles == [model.roles[0], "body", model.roles[2], "caption"]
+    assert given.role_scores is not None and np.isnan(given.role_scores[[1, 3]]).all()
+    np.testing.assert_array_equal(given.role_scores[[0, 2]], model.role_scores[[0, 2]])  # type: ignore[index]
+    assert given.content.tolist() == [True, True, True, False]
+    every = bundle.score(article, layout=layout, roles=["body"] * 4)
+    assert every.role_scores is None and every.content.all()
+    with pytest.raises(ValueError, match=r"unknown role\(s\) bdy; the roles are body"):
+        bundle.score(article, layout=layout, roles=["bdy", None, None, None])
+    with pytest.raises(ValueError, match=r"3 role\(s\) for 4 paragraph\(s\)"):
+        bundle.score(article, layout=layout, roles=["body"] * 3)
+
+
 def test_a_pasted_excerpt_is_read_paragraph_by_paragraph(bundle: ModelBundle) -> None:
     """Three pasted paragraphs get the roles their texts have alone (their last one is not read as closing
     matter because it comes last); a whole article is still read with positions."""

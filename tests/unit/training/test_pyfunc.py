@@ -120,6 +120,25 @@ def test_pyfunc_scores_rows_of_an_article_together(pyfunc_model: Path, bundle: M
         model.predict(pd.DataFrame({"text": PARAGRAPHS[:4], "article_id": [1, 1, 2, 2]}))
 
 
+def test_a_role_column_gives_rows_the_callers_role_and_empty_cells_the_models(
+    pyfunc_model: Path, bundle: ModelBundle
+) -> None:
+    model = mlflow.pyfunc.load_model(str(pyfunc_model))
+    frame = pd.DataFrame({"text": PARAGRAPHS[:4], "role": ["body", None, "caption", ""]})
+    out = model.predict(frame)
+    alone = ArticleLayout.alone(4)
+    expected = bundle.score(PARAGRAPHS[:4], layout=alone, roles=["body", None, "caption", None])
+    model_roles = bundle.predict(PARAGRAPHS[:4], layout=alone)["role"]
+    assert out["role"].tolist() == ["body", model_roles[1][0], "caption", model_roles[3][0]]
+    assert out["role_score"].isna().tolist() == [True, False, True, False]
+    for name in bundle.content_label_sets:
+        decided = bundle.decide(name, expected.scores[name], expected.labelled)
+        assert out[f"{name}_labels"].tolist() == [";".join(labels) for labels in decided]
+    assert out["topic_labels"][2] == "" and out["topic_labels"][0] != ""  # a caption given gets no labels
+    with pytest.raises(MlflowException, match=r"role: unknown role\(s\) bdy; the roles are body, headline"):
+        model.predict(pd.DataFrame({"text": PARAGRAPHS[:2], "role": ["bdy", "body"]}))
+
+
 def test_pyfunc_refuses_a_tampered_bundle(pyfunc_model: Path) -> None:
     artifact = next(pyfunc_model.rglob("arrays.npz"))
     original = artifact.read_bytes()
