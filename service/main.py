@@ -151,7 +151,7 @@ def create_app(
         gc.freeze()
         release_freed_heap()
 
-    store.on_load, store.on_failure = after_load, metrics.model_load_failed
+    store.on_load, store.on_failure, store.on_alias_check = after_load, metrics.model_load_failed, metrics.alias_checked
     if store.current is not None:
         after_load(store.current, None)
 

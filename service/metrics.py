@@ -58,13 +58,21 @@ class Metrics:
         self.model_info = Gauge(
             "topicframe_model_info",
             "The served model: 1 for the version served now, 0 for versions served before",
-            ["name", "version", "alias", "run_id"],
+            ["name", "version", "alias", "run_id", "bundle_sha256"],
             registry=self.registry,
             multiprocess_mode="liveall",
         )
         self.model_loads = Counter(
             "topicframe_model_loads",
             "Model loads and reloads by result",
+            ["result"],
+            registry=self.registry,
+        )
+        # The background refresh asks the registry where the alias points; a registry that stops answering
+        # shows here (result="failed") while the loaded model keeps serving and /readyz stays 200.
+        self.alias_checks = Counter(
+            "topicframe_model_alias_checks",
+            "Checks of where the served alias points, by result (unchanged, moved, failed)",
             ["result"],
             registry=self.registry,
         )
@@ -82,6 +90,9 @@ class Metrics:
     def model_load_failed(self, error: str) -> None:
         self.model_loads.labels("failed").inc()
 
+    def alias_checked(self, result: str) -> None:
+        self.alias_checks.labels(result).inc()
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         if multiprocess_dir():
@@ -96,6 +107,6 @@ class Metrics:
             multiprocess.mark_process_dead(os.getpid())
 
 
-def _model_labels(model: ServedModel) -> tuple[str, str, str, str]:
+def _model_labels(model: ServedModel) -> tuple[str, str, str, str, str]:
     ref = model.ref
-    return ref.name, ref.version or "", ref.alias or "", ref.run_id or ""
+    return ref.name, ref.version or "", ref.alias or "", ref.run_id or "", ref.bundle_sha256 or ""

@@ -161,6 +161,7 @@ class ModelStore:
         on_load: Callable[[ServedModel, ServedModel | None], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
         expected_sha256: str | None = None,
+        on_alias_check: Callable[[str], None] | None = None,
     ):
         self.uri = uri
         self.cache_dir = cache_dir
@@ -169,6 +170,7 @@ class ModelStore:
         self._client: Any = None  # one MlflowClient for every registry call, made on the first load
         self.on_load = on_load  # e.g. update the model-info metric
         self.on_failure = on_failure
+        self.on_alias_check = on_alias_check  # told "unchanged", "moved" or "failed" after each alias check
         self.current: ServedModel | None = None
         self.last_failure: LoadFailure | None = None
         self.attempted = threading.Event()  # set when the first load attempt has finished, either way
@@ -264,9 +266,9 @@ class ModelStore:
             from training.registry import resolve_model
 
             try:
-                if resolve_model(self.uri, self.registry_client()).version == current.ref.version:
-                    return False
+                moved = resolve_model(self.uri, self.registry_client()).version != current.ref.version
             except Exception as exc:
+                self._alias_checked("failed")
                 failure = explain_failure(exc, self.uri)
                 log.warning(
                     "alias check failed",
@@ -280,8 +282,15 @@ class ModelStore:
                     },
                 )
                 return False
+            self._alias_checked("moved" if moved else "unchanged")
+            if not moved:
+                return False
         try:
             self.load()
         except Exception:
             return False  # already logged; the old model (if any) keeps serving
         return True
+
+    def _alias_checked(self, result: str) -> None:
+        if self.on_alias_check is not None:
+            self.on_alias_check(result)

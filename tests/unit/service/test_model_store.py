@@ -339,3 +339,26 @@ def test_a_cached_copy_that_fails_its_check_is_downloaded_again_not_kept(
     assert not list(cache.rglob(BUNDLE_FILE))
     stored.write_bytes(intact)  # mended: the next load works without anyone touching the cache
     assert load_model("models:/svc-mended/1", cache, client=client)[0].predict(["Envoys met."])
+
+
+def test_each_alias_check_is_reported_unchanged_moved_or_failed(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `topicframe_model_alias_checks` counts: a registry that stops answering shows there while the
+    loaded model keeps serving."""
+    database = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}", registry_uri=f"sqlite:///{database}")
+    for _ in range(2):
+        source = tmp_path / f"source{_}"
+        shutil.copytree(bundle_dir, source)
+        register_directory(client, "svc-checks", source, bundle_sha256)
+    client.set_registered_model_alias("svc-checks", "champion", "1")
+    checks: list[str] = []
+    store = ModelStore("models:/svc-checks@champion", tmp_path / "cache", on_alias_check=checks.append)
+    assert store.refresh() and checks == []  # the first load is a load, not a check
+    assert not store.refresh() and checks == ["unchanged"]
+    client.set_registered_model_alias("svc-checks", "champion", "2")
+    assert store.refresh() and checks == ["unchanged", "moved"] and store.current.ref.version == "2"  # type: ignore[union-attr]
+    client.delete_registered_model_alias("svc-checks", "champion")
+    assert not store.refresh() and checks[-1] == "failed" and store.current.ref.version == "2"  # type: ignore[union-attr]

@@ -59,7 +59,11 @@ def test_metrics_count_requests_latency_paragraphs_and_model_version(client: Tes
     assert found[("topicframe_paragraphs_classified_total", frozenset())] == 5
     model_info = [(dict(labels), value) for (name, labels), value in found.items() if name == "topicframe_model_info"]
     # A local directory has no registry version; the integration test checks a real version label.
-    assert model_info == [({"name": bundle_dir.name, "version": "", "alias": "", "run_id": ""}, 1.0)]
+    digest = client.app.state.store.current.ref.bundle_sha256  # type: ignore[attr-defined]
+    assert len(digest) == 64
+    assert model_info == [
+        ({"name": bundle_dir.name, "version": "", "alias": "", "run_id": "", "bundle_sha256": digest}, 1.0)
+    ]
 
 
 def test_one_json_log_line_per_request_without_text(make_client: Callable[..., TestClient], capsys) -> None:
