@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     # What uvicorn.run does for several workers, plus the exit status: when a worker refused to start,
     # uvicorn stops the other workers and returns normally; say so to whoever started the service.
-    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-    supervisor.run()
+    with tempfile.TemporaryDirectory(prefix="topicframe-reload-") as signals:
+        # An admin reload reaches one worker; this file tells the others (service.main.keep_model_loaded).
+        os.environ.setdefault("TOPICFRAME_RELOAD_SIGNAL_FILE", os.path.join(signals, "reload"))
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         sys.exit(STARTUP_FAILURE)
 

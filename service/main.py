@@ -19,8 +19,10 @@ import contextlib
 import ctypes
 import gc
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +36,7 @@ from service.logs import configure_logging
 from service.metrics import Metrics, multiprocess_dir
 from service.middleware import BodySizeLimit, JsonBodies, RequestObserver
 from service.model_store import ModelStore, ServedModel, in_daemon_thread
+from service.reload_signal import reload_signal
 from service.routes import admin, classify, compare, feedback, health, info, models, pages
 from service.settings import Settings
 from training.errors import ModelIntegrityError
@@ -106,11 +109,21 @@ async def keep_model_loaded(app: FastAPI) -> None:
                 return
         except Exception:
             pass  # logged by the store: up, not ready, retried below
-    if settings.model_refresh_seconds <= 0:
+    signal_file, every = settings.reload_signal_file, settings.model_refresh_seconds
+    if every <= 0 and signal_file is None:
         return
+    # With several workers an admin reload reaches one of them; it replaces the signal file, which every
+    # worker looks at each second (a stat), so all of them check the alias then instead of at their next refresh.
+    tick = every if signal_file is None else min(every, 1.0) if every > 0 else 1.0
+    seen = reload_signal(signal_file)
+    next_refresh = time.monotonic() + every if every > 0 else math.inf
     while True:
-        await asyncio.sleep(settings.model_refresh_seconds)
-        await in_daemon_thread(store.refresh)
+        await asyncio.sleep(tick)
+        signalled = reload_signal(signal_file)
+        if signalled != seen or time.monotonic() >= next_refresh:
+            seen = signalled
+            await in_daemon_thread(store.refresh)
+            next_refresh = time.monotonic() + every if every > 0 else math.inf
 
 
 @contextlib.asynccontextmanager

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.settings import MODELS_URI
 from training.errors import ModelDownloadError, ModelIntegrityError, StoreNotFoundError
+from training.sqlite_store import sqlite_file
 
 if TYPE_CHECKING:
     from training.bundle import ModelBundle
@@ -168,6 +169,7 @@ class ModelStore:
         # The operator's digest for a local model directory (TOPICFRAME_MODEL_SHA256); the registry's otherwise.
         self.expected_sha256 = expected_sha256
         self._client: Any = None  # one MlflowClient for every registry call, made on the first load
+        self._store_identity: tuple[int, int] | None = None  # the embedded store's file (device, inode) then
         self.on_load = on_load  # e.g. update the model-info metric
         self.on_failure = on_failure
         self.on_alias_check = on_alias_check  # told "unchanged", "moved" or "failed" after each alias check
@@ -192,13 +194,33 @@ class ModelStore:
         return LoadFailure(LOADING, f"the model is still loading{running}: {self.uri}")
 
     def registry_client(self) -> Any:
-        """The store's MlflowClient (None for a local directory): no process-wide MLflow state is used."""
-        if self._client is None and MODELS_URI.match(self.uri):
-            # MLflow: imported by the first load, not at start-up. An embedded store that does not exist yet is
-            # waited for, not made here (`existing_store_client`): each refresh looks again.
-            from training.registry import existing_store_client
+        """The store's MlflowClient (None for a local directory): no process-wide MLflow state is used.
 
+        An embedded store is looked at on each call (one stat): a file that is gone raises (the alias check fails
+        and says so; the loaded model keeps serving), and a file replaced since the client was made (restored
+        from a backup, moved into place) is opened again, not read through connections to the old one.
+        """
+        if not MODELS_URI.match(self.uri):
+            return None
+        # MLflow: imported by the first load, not at start-up. An embedded store that does not exist yet is
+        # waited for, not made here (`existing_store_client`): each refresh looks again.
+        from training.registry import existing_store_client, reopen_sqlite_store, tracking_uri
+
+        database = sqlite_file(tracking_uri())
+        identity = _file_identity(database) if database is not None else None
+        if database is not None and identity is None:
+            self._client = None  # gone: existing_store_client says so below
+        elif self._client is not None and identity != self._store_identity:
+            assert database is not None
+            log.warning(
+                "the MLflow store file was replaced: reading the new one",
+                extra={"fields": {"event": "store_replaced", "model_uri": self.uri, "store": str(database)}},
+            )
+            reopen_sqlite_store(database)
+            self._client = None
+        if self._client is None:
             self._client = existing_store_client()
+            self._store_identity = identity
         return self._client
 
     def load(self) -> ServedModel:
@@ -294,3 +316,12 @@ class ModelStore:
     def _alias_checked(self, result: str) -> None:
         if self.on_alias_check is not None:
             self.on_alias_check(result)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, or None when it does not exist."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -123,6 +123,11 @@ class Settings(ServerSettings):
     max_explain: int = Field(20, ge=0, description="the largest `explain` (top terms per label) a request may ask for")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="debug logs request text")
     workers: int = Field(1, ge=1, description="uvicorn worker processes (the container's start command reads it)")
+    reload_signal_file: Path | None = Field(
+        None,
+        description="set by `python -m service` for several workers (a file in a temporary directory it removes on "
+        "exit): an admin reload in one worker replaces it, and every worker checks the alias within a second",
+    )
 
     @field_validator("api_key", "admin_key", "feedback_key", "feedback_url", "model_sha256", mode="before")
     @classmethod

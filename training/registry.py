@@ -101,6 +101,24 @@ def existing_store_client(uri: str | None = None) -> MlflowClient:
     return tracking_client(uri)
 
 
+def reopen_sqlite_store(database: Path) -> None:
+    """Drop the pooled connections MLflow holds to an embedded store's file, so the next query opens the file
+    now at that path.
+
+    MLflow keeps one SQLAlchemy engine per database URI for the life of the process (class-level maps of its
+    SQL stores), and an open SQLite connection keeps reading the file it opened: a store restored from a backup,
+    or replaced with `mv`, was never seen by a running service. `Engine.dispose` replaces the pool; connections
+    in use finish on the old file.
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for store in (RegistryStore, TrackingStore):
+        for engine in list(store._engine_map.values()):
+            if engine.url.database and Path(engine.url.database).resolve() == database:
+                engine.dispose()
+
+
 def _store_of(uri: str) -> MlflowClient:
     """The existing store a ``models:/`` URI is read from; its absence is reported with the URI."""
     try:

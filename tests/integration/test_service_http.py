@@ -173,9 +173,14 @@ def metric_samples(base: str) -> list[tuple[str, dict[str, str], float]]:
     return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
 
 
-def serving_workers(base: str) -> set[str]:
-    """The pids of the workers whose served-model gauge is 1 (multiprocess mode labels samples by pid)."""
-    return {labels["pid"] for name, labels, v in metric_samples(base) if name == "topicframe_model_info" and v == 1.0}
+def serving_workers(base: str, version: str | None = None) -> set[str]:
+    """The pids of the workers whose served-model gauge is 1 (multiprocess mode labels samples by pid), serving
+    ``version`` when given."""
+    return {
+        labels["pid"]
+        for name, labels, v in metric_samples(base)
+        if name == "topicframe_model_info" and v == 1.0 and version in (None, labels["version"])
+    }
 
 
 def test_classify_then_hot_reload_under_traffic(registry: Registry, tmp_path: Path) -> None:
@@ -288,7 +293,7 @@ def test_refuses_to_start_on_an_artifact_whose_digest_does_not_match(
     assert process.returncode == 3  # uvicorn's "failed to start" status, from the supervisor too
 
 
-def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry, tmp_path: Path) -> None:
+def test_two_workers_answer_keep_alive_requests_without_delay_and_both_follow_an_admin_reload(registry: Registry, tmp_path: Path) -> None:
     registry.point_champion_at(registry.second)
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
@@ -322,6 +327,16 @@ def test_two_workers_answer_keep_alive_requests_without_delay(registry: Registry
             and labels.get("status") == "200"
         )
         assert classified == 80  # both workers' requests, whichever worker answered the scrape
+
+        # An admin reload reaches one worker; the other follows within seconds, not at its next refresh (off here).
+        registry.point_champion_at(registry.first)
+        reload = httpx.post(f"{base}/v1/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
+        assert reload.status_code == 200 and reload.json()["model"]["version"] == registry.first, reload.text
+        deadline = time.monotonic() + 60
+        while len(serving_workers(base, registry.first)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(serving_workers(base, registry.first)) == 2
+        assert deadline - time.monotonic() > 30  # seconds on a loaded machine, not a timeout
 
 
 # Hostile and unlucky conditions: raw sockets against a real `python -m service` on 127.0.0.1. These need

@@ -362,3 +362,36 @@ def test_each_alias_check_is_reported_unchanged_moved_or_failed(
     assert store.refresh() and checks == ["unchanged", "moved"] and store.current.ref.version == "2"  # type: ignore[union-attr]
     client.delete_registered_model_alias("svc-checks", "champion")
     assert not store.refresh() and checks[-1] == "failed" and store.current.ref.version == "2"  # type: ignore[union-attr]
+
+
+def test_a_store_file_replaced_or_removed_while_serving_is_seen_at_the_next_check(
+    tmp_path: Path, bundle_dir: Path, bundle_sha256: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A store restored from a backup (or moved into place) was never read: MLflow's pooled connections kept
+    reading the replaced file, and a store moved away went unnoticed."""
+    database = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}", registry_uri=f"sqlite:///{database}")
+    for version in ("1", "2"):
+        shutil.copytree(bundle_dir, tmp_path / f"source{version}")
+        register_directory(client, "svc-restored", tmp_path / f"source{version}", bundle_sha256)
+    client.set_registered_model_alias("svc-restored", "champion", "1")
+    checks: list[str] = []
+    store = ModelStore("models:/svc-restored@champion", tmp_path / "cache", on_alias_check=checks.append)
+    assert store.refresh() and not store.refresh() and checks == ["unchanged"]
+    configure_logging("info")  # its handler now writes where capsys reads
+    backup = tmp_path / "backup.db"
+    shutil.copy(database, backup)
+    backup_client = MlflowClient(tracking_uri=f"sqlite:///{backup}", registry_uri=f"sqlite:///{backup}")
+    backup_client.set_registered_model_alias("svc-restored", "champion", "2")
+    os.replace(backup, database)
+    assert store.refresh() and store.current is not None and store.current.ref.version == "2"
+    away = tmp_path / "away.db"
+    database.rename(away)
+    assert not store.refresh() and checks[-1] == "failed" and store.current.ref.version == "2"
+    logged = {line["event"]: line for line in json_lines(capsys.readouterr().out)}
+    assert logged["store_replaced"]["store"] == str(database)
+    assert logged["alias_check_failed"]["reason"] == MODEL_NOT_FOUND
+    assert "no MLflow store there" in logged["alias_check_failed"]["error"]
+    away.rename(database)
+    assert not store.refresh() and checks[-1] == "unchanged"
