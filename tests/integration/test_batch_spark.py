@@ -215,7 +215,9 @@ def test_a_role_given_for_every_paragraph_replaces_the_role_model_as_the_service
     options = BatchOptions(
         [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
     )
-    run_batch(dataclasses.replace(options, role="body"), spark=spark)
+    run_batch(options, spark=spark)
+    # An earlier result of the command is what --overwrite replaces (it holds nothing else a job does not write).
+    run_batch(dataclasses.replace(options, role="body", overwrite=True), spark=spark)
     out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id").loc[["1", "2", "3"]]
     served = classify(bundle, texts, article=False, roles=["body"] * 3)["paragraphs"]
     assert out["role"].tolist() == ["body"] * 3 and out["role_score"].isna().all()

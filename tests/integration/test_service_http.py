@@ -293,7 +293,9 @@ def test_refuses_to_start_on_an_artifact_whose_digest_does_not_match(
     assert process.returncode == 3  # uvicorn's "failed to start" status, from the supervisor too
 
 
-def test_two_workers_answer_keep_alive_requests_without_delay_and_both_follow_an_admin_reload(registry: Registry, tmp_path: Path) -> None:
+def test_two_workers_answer_keep_alive_requests_without_delay_and_both_follow_an_admin_reload(
+    registry: Registry, tmp_path: Path
+) -> None:
     registry.point_champion_at(registry.second)
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()

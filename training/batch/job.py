@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.batch.inputs import BatchInputError, expand_local, expand_remote, has_scheme, local_output, read_inputs
+from training.batch.output import StagedOutput, refuse_to_replace
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -108,74 +107,14 @@ def check_options(options: BatchOptions) -> list[str]:
                 raise BatchInputError(
                     f"{options.output}: the output would replace input {file}; write the output somewhere else"
                 )
+        if output.exists():
+            refuse_to_replace(options.output, [entry.name for entry in output.iterdir()] if output.is_dir() else None)
     return files
 
 
 def pinned_uri(ref: ModelRef) -> str:
     """The URI executors load: a fixed registry version, so an alias moved mid-job cannot mix two models."""
     return f"models:/{ref.name}/{ref.version}" if ref.version is not None else ref.uri
-
-
-class _Output:
-    """The output name and its hidden staging sibling, through Hadoop's FileSystem (local, HDFS, S3...)."""
-
-    def __init__(self, spark: SparkSession, output: str):
-        jvm = spark.sparkContext._jvm
-        assert jvm is not None
-        self.jvm = jvm
-        self.final = jvm.org.apache.hadoop.fs.Path(local_output(output))
-        self.fs = self.final.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-        self.fs.setWriteChecksum(False)  # no hidden .report.json.crc beside the report on a local disk
-        parent, name = self.final.getParent(), self.final.getName()
-        staged_name = f".{name}.tmp-{uuid.uuid4().hex[:12]}"
-        self.staging = jvm.org.apache.hadoop.fs.Path(parent, staged_name)
-        # Known without the JVM: after Ctrl-C or SIGTERM the gateway may be gone when the staging must go.
-        local = None if has_scheme(output) else Path(local_output(output))
-        self.local_staging = None if local is None else local.parent / staged_name
-
-    def _staged(self, child: str) -> Any:
-        return self.jvm.org.apache.hadoop.fs.Path(self.staging, child)
-
-    def path(self, child: str) -> str:
-        return str(self._staged(child).toString())
-
-    def exists(self) -> bool:
-        return bool(self.fs.exists(self.final))
-
-    def write_text(self, child: str, text: str) -> None:
-        stream = self.fs.create(self._staged(child), True)
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
-
-    def delete(self, child: str) -> None:
-        self.fs.delete(self._staged(child), True)
-
-    def commit(self, overwrite: bool) -> None:
-        """Rename the staging directory onto the output name (moving an old result aside first)."""
-        old = None
-        if self.fs.exists(self.final):
-            if not overwrite:
-                raise BatchInputError(f"{self.final}: output exists; pass --overwrite to replace it")
-            old = self.jvm.org.apache.hadoop.fs.Path(
-                self.final.getParent(), f".{self.final.getName()}.old-{uuid.uuid4().hex[:12]}"
-            )
-            if not self.fs.rename(self.final, old):
-                raise BatchInputError(f"{self.final}: could not move the previous output aside")
-        if not self.fs.rename(self.staging, self.final):
-            raise BatchInputError(f"{self.final}: could not rename {self.staging} onto it")
-        if old is not None:
-            self.fs.delete(old, True)
-
-    def discard(self) -> None:
-        try:
-            self.fs.delete(self.staging, True)
-        except Exception:
-            if self.local_staging is None:
-                raise
-        if self.local_staging is not None:  # the JVM's delete may not have run (or the JVM may be gone)
-            shutil.rmtree(self.local_staging, ignore_errors=True)
 
 
 def balance_splits(spark: SparkSession, local_files: list[str]) -> None:
@@ -301,9 +240,11 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         spark = spark_session(options.master, progress=options.progress)
     master = str(spark.sparkContext.master)
     files = local_files + [f for p in options.inputs if has_scheme(p) for f in expand_remote(spark, p)]
-    output = _Output(spark, options.output)
+    output = StagedOutput(spark, options.output)
     if output.exists() and not options.overwrite:
         raise BatchInputError(f"{options.output}: output exists; pass --overwrite to replace it")
+    if output.exists():  # checked again through Hadoop's FileSystem: hdfs:// and s3a:// outputs too
+        refuse_to_replace(options.output, output.entries())
 
     status(f"reading {len(files)} file(s)")
     balance_splits(spark, local_files)

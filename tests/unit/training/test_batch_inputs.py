@@ -91,6 +91,21 @@ def test_options_are_checked_before_spark_starts(tmp_path: Path) -> None:
         with pytest.raises(BatchInputError, match=r"the output would replace input .*a.csv; write the output"):
             check_options(replace(base, output=str(output), overwrite=True))
     check_options(replace(base, output=str(corpus / "scored")))  # beside the input, inside its directory: fine
+    # --overwrite replaces an earlier result only: onto a model directory, the MLflow store's folder or the
+    # working directory it deleted them (a tester's runs: exit 0, the model gone).
+    earlier = tmp_path / "earlier"
+    (earlier / "paragraphs").mkdir(parents=True)
+    (earlier / "report.json").write_text("{}")
+    check_options(replace(base, output=str(earlier), overwrite=True))
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.json").write_text("{}")
+    (earlier / "thesis.tex").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    for output, found in (("model", "no report.json; it holds model.json"), ("earlier", "it holds thesis.tex")):
+        with pytest.raises(BatchInputError, match=rf"{output}: not an earlier batch output \({found}\); --overwrite"):
+            check_options(replace(base, output=str(tmp_path / output), overwrite=True))
+    with pytest.raises(BatchInputError, match=r"notes.txt: a file, not an earlier batch output"):
+        check_options(replace(base, output=str(tmp_path / "notes.txt"), overwrite=True))
     with pytest.raises(BatchInputError, match=r"--master foo://bar: not a Spark master; use local\[N\]"):
         check_options(replace(base, master="foo://bar"))
     for master in ("local", "local[2]", "local[*]", "local-cluster[2,1,1024]", "spark://h:7077", "yarn", "k8s://h"):
