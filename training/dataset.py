@@ -239,7 +239,10 @@ def load_labelled_data(
                 )
 
     if any(p.severity == "error" for p in problems):
-        raise DataValidationError(problems)
+        texts_read: dict[str, str] = {}
+        for row in rows:
+            texts_read.setdefault(row["text"], row["source"])
+        raise DataValidationError(problems, texts_read)
     return LabelledData(
         texts=[r["text"] for r in kept],
         labels={name: [r["labels"][name] for r in kept] for name in codebooks},

@@ -25,7 +25,10 @@ class Problem:
 
 
 class DataValidationError(TopicframeError):
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], texts_read: dict[str, str] | None = None):
         self.problems = problems
+        # Each text read (to the first row's "file:line"), rows with problems included: what the checks made
+        # across files (a test paragraph seen in training) use, so that they are reported with the rest.
+        self.texts_read = texts_read
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} problem(s) in the labelled data:\n" + "\n".join(map(str, errors)))

@@ -112,11 +112,28 @@ def label_set_codebooks(config: RunConfig) -> dict[str, Codebook]:
     return in_column_order(codebooks, headers[0] if headers else [], d.label_columns, config.roles.label_set)
 
 
+def leaked_test_paragraphs(
+    test: LabelledData, training_rows: dict[str, str], role_set: str | None, content_roles: list[str]
+) -> list[Problem]:
+    """A test content paragraph whose text is also in the training data (``training_rows``: text -> first row);
+    a layout line ("###", "3-minute read") may recur."""
+    return [
+        Problem(
+            test.sources[i].rsplit(":", 1)[0],
+            int(test.sources[i].rsplit(":", 1)[1]),
+            f"this test paragraph also appears in the training data ({training_rows[text]})",
+        )
+        for i, text in enumerate(test.texts)
+        if text in training_rows and (role_set not in test.labels or test.labels[role_set][i][0] in content_roles)
+    ]
+
+
 def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
     """Load codebooks and every data file; raise one error listing all problems."""
     codebooks = label_set_codebooks(config)
     problems: list[Problem] = []
     loaded: list[LabelledData | None] = []
+    training_rows: dict[str, str] | None = None  # each training text's first row, for the leak check
     # Label floors and corrections apply to the training data; the test set is gold, never rewritten.
     train_part = (config.data.train, config.data.min_positives, config.data.prefer_feedback)
     for paths, floor, prefer_feedback in (train_part, (config.data.test, 0, False)):
@@ -130,34 +147,21 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         except DataValidationError as exc:
             problems.extend(exc.problems)
             loaded.append(None)
+            if training_rows is None and len(loaded) == 1:
+                training_rows = exc.texts_read
+        if len(loaded) == 1 and loaded[0] is not None:
+            # Built once (rebuilt per test row it cost 6 s on NYT CAP's 24,750 rows).
+            training_rows = {}
+            for text, source in zip(loaded[0].texts, loaded[0].sources, strict=True):
+                training_rows.setdefault(text, source)
+    data, test = loaded
+    if test is not None and training_rows:  # reported with every other problem, not after they are fixed
+        problems += leaked_test_paragraphs(test, training_rows, config.roles.label_set, config.roles.content)
     if any(p.severity == "error" for p in problems):
         raise DataValidationError(problems)
-    data, test = loaded
     assert data is not None
     label_names = {name: cb.label_names for name, cb in codebooks.items()}
     if test is not None:
-        # A leak is a content paragraph seen in training; a layout line ("###", "3-minute read") may recur.
-        role_set, content_roles = config.roles.label_set, config.roles.content
-        # Built once (rebuilt per test row it cost 6 s on NYT CAP's 24,750 rows): each text's first training row.
-        training_rows: dict[str, str] = {}
-        for text, source in zip(data.texts, data.sources, strict=True):
-            training_rows.setdefault(text, source)
-        leaked = [
-            i
-            for i, text in enumerate(test.texts)
-            if text in training_rows and (role_set not in test.labels or test.labels[role_set][i][0] in content_roles)
-        ]
-        if leaked:
-            raise DataValidationError(
-                [
-                    Problem(
-                        test.sources[i].rsplit(":", 1)[0],
-                        int(test.sources[i].rsplit(":", 1)[1]),
-                        f"this test paragraph also appears in the training data ({training_rows[test.texts[i]]})",
-                    )
-                    for i in leaked
-                ]
-            )
         train, method = data, "test files"
     else:
         held_out = None if any(s is not None for s in data.splits) else cannot_hold_out(data)

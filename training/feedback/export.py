@@ -1,7 +1,8 @@
 """Corrections -> a labelled CSV in the training format, written atomically.
 
 Columns: ``id, article_id, text``, one column per content label set (labels joined
-with ``;``, as in the corpus; training/dataset.py reads them back) and ``role``. Ids
+with ``;``, as in the corpus; training/dataset.py reads them back), ``role`` and
+``sent_article_id``. ``article_id`` is left empty: each correction is its own group. Ids
 are ``feedback-<n>`` (`training.dataset.FEEDBACK_ID_PREFIX`), which is how
 ``topicframe train --prefer-feedback`` recognises them. So that the file passes
 training's validation as it is:
@@ -28,6 +29,7 @@ from training.errors import TopicframeError
 from training.feedback.store import FeedbackStore, StoredCorrection
 
 ROLE_COLUMN = "role"
+SENT_ARTICLE_COLUMN = "sent_article_id"  # the article id sent with the correction; training reads no such column
 DEFAULT_ROLE = "body"
 SEPARATOR = ";"  # the corpus's (DataConfig.separator)
 
@@ -114,12 +116,16 @@ def export_corrections(
     rows = [
         {
             "id": f"{FEEDBACK_ID_PREFIX}{item.id}",
-            "article_id": item.correction.article_id or "",
+            # Each correction is its own group in training: corrections of some paragraphs of one article, in the
+            # order they were sent, are not that article (wrong neighbours and positions), and an id the corpus
+            # uses would have joined them to its article. The id sent stays beside it, for the reader.
+            "article_id": "",
             "text": item.correction.text,
             **{name: SEPARATOR.join(item.correction.labels.get(name, [])) for name in sets},
             ROLE_COLUMN: item.correction.role or DEFAULT_ROLE,
+            SENT_ARTICLE_COLUMN: item.correction.article_id or "",
         }
         for item in kept
     ]
-    write_atomically(out, rows, ["id", "article_id", "text", *sets, ROLE_COLUMN], overwrite)
+    write_atomically(out, rows, ["id", "article_id", "text", *sets, ROLE_COLUMN, SENT_ARTICLE_COLUMN], overwrite)
     return ExportResult(out, len(rows), len(stored) - len(kept), sets)

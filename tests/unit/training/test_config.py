@@ -181,3 +181,13 @@ def test_a_test_paragraph_also_in_the_training_data_is_a_leak_naming_both_rows(t
     [problem] = raised.value.problems
     assert (problem.source, problem.line) == (str(test), 3)
     assert problem.message == f"this test paragraph also appears in the training data ({data}:3)"
+    # Reported with the training data's own problems, not after they are fixed (a tester met it a round later).
+    rows = [*discovery_rows({}), {"id": "p3", "text": "Tariffs rose.", "topic": "diplomacy", "frame": ""}]
+    conflicting = write_csv(tmp_path / "conflicting.csv", rows, ["id", "text", "topic"])
+    config["data.train"] = [str(conflicting)]
+    with pytest.raises(DataValidationError) as raised:
+        prepare_data(load_config(None, config | {"data.min_positives": 0}))
+    assert [p.message for p in raised.value.problems if p.severity == "error"] == [
+        f"same text as {conflicting}:2 but with different labels",
+        f"this test paragraph also appears in the training data ({conflicting}:3)",
+    ]

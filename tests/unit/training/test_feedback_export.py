@@ -63,13 +63,15 @@ def test_export_writes_the_newest_correction_of_each_text_in_the_training_format
     hint = f"--data {LABELS.as_posix()}/paragraphs.csv --data {out} --test-data {LABELS.as_posix()}/paragraphs_test.csv"
     assert hint in " ".join(output.split()) and f"--labels {LABELS.as_posix()}" in " ".join(output.split())
     rows = read(out)
-    assert list(rows[0]) == ["id", "article_id", "text", "frame", "topic", "role"]  # one column per codebook
+    assert list(rows[0]) == ["id", "article_id", "text", "frame", "topic", "role", "sent_article_id"]
     by_text = {row["text"]: row for row in rows}
     assert by_text[corrected["text"]]["topic"] == corrected["topic"]  # the newer of the two
     assert by_text[corrected["text"]]["frame"] == "conflict"
     assert by_text["Photograph: A. Reader"]["role"] == "caption" and by_text["Photograph: A. Reader"]["topic"] == ""
     no_role = by_text["A new paragraph on tariffs."]
-    assert no_role["role"] == "body" and no_role["article_id"] == "Z1"
+    assert no_role["role"] == "body"
+    # Its own group in training (a corpus article "Z1" would have taken it in); the id sent is kept beside it.
+    assert no_role["article_id"] == "" and no_role["sent_article_id"] == "Z1"
     assert all(row["id"].startswith("feedback-") for row in rows)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
