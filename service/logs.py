@@ -32,7 +32,7 @@ def configure_logging(level: str) -> logging.Logger:
     """Send the service's logs (and uvicorn's errors) to stdout as JSON lines; idempotent."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    for name in (LOGGER_NAME, "uvicorn.error"):
+    for name in (LOGGER_NAME, "topicframe.registry", "uvicorn.error"):  # the registry's: a cached copy mended
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.setLevel(level.upper())

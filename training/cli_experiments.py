@@ -165,6 +165,7 @@ def ui_url(base: str, experiment_id: str | None) -> str:
 def run_ui(port: int, experiment: str, timeout: float) -> int:
     """Start `mlflow server` on the tracking store, print the runs table's URL once it answers, wait for it."""
     import os
+    import socket
     import subprocess
     import time
     import urllib.request
@@ -172,6 +173,12 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
     from training.registry import hide_passwords, tracking_uri
     from training.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 
+    # A port another server holds would answer /health below, and the URL printed would be that server's runs.
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise TopicframeError(f"--port {port}: in use ({err.strerror}); give another --port") from None
     uri = tracking_uri()
     client = use_tracking_store()
     found = client.get_experiment_by_name(experiment)

@@ -164,7 +164,7 @@ def _set_champion(
 
 
 def first_champion_reason(version: str) -> str:
-    return f"first model in the registry: version {version} is now {CHAMPION_ALIAS}"
+    return f"no champion yet: version {version} is now {CHAMPION_ALIAS}"
 
 
 def claim_first_champion(version: str, model_name: str = MODEL_NAME) -> bool:

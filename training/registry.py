@@ -15,6 +15,7 @@ commands, whose `mlflow.start_run`/`log_model` only read the process-wide URI.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -396,6 +397,11 @@ def load_model(
             raise
         # A cached copy that fails its check is never used again (it kept a service refusing a store that had
         # been mended): one fresh download, and the check decides; a copy that fails again is not kept either.
+        # Said in the log: a disk that corrupts files should not be mended in silence.
+        logging.getLogger("topicframe.registry").warning(
+            "a cached model copy failed its check: downloading it again",
+            extra={"fields": {"event": "cached_copy_discarded", "model_uri": uri, "error": str(failed)}},
+        )
         _discard_cached_copy(ref, cache_dir)
         try:
             bundle = load_bundle(fetch_bundle_dir(ref, cache_dir, client), expected_sha256=expected)

@@ -200,6 +200,24 @@ def test_pyfunc_spark_udf_and_lone_paragraphs_give_the_services_labels(
             assert udf_row[f"{name}_labels"] == ";".join(batch_row[name]) == ";".join(paragraph["labels"][name])
 
 
+def test_a_blank_article_id_in_jsonl_is_no_article_as_an_empty_csv_cell_is(
+    spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    texts = ["Customs officers seized the steel exports at the border.", "Beijing called the seizure illegal."]
+    source = tmp_path / "in.jsonl"
+    blanks = ["", " "]
+    rows = [{"id": f"e{i}", "article_id": blanks[i], "text": text} for i, text in enumerate(texts)]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    options = BatchOptions(
+        [str(source)], str(tmp_path / "out"), model_uri=str(model[0]), model_sha256=model[1], unit="paragraph"
+    )
+    run_batch(options, spark=spark)
+    out = read_output(tmp_path / "out" / "paragraphs").set_index("input_id").loc[["e0", "e1"]]
+    assert out["article_id"].isna().all() and out["paragraph_index"].tolist() == [0, 0]
+    alone = classify(bundle, texts, article=False)["paragraphs"]
+    assert [list(labels) for labels in out["topic"]] == [p["labels"]["topic"] for p in alone]
+
+
 def test_a_role_given_for_every_paragraph_replaces_the_role_model_as_the_service_does(
     spark: SparkSession, bundle: ModelBundle, model: tuple[Path, str], tmp_path: Path
 ) -> None:

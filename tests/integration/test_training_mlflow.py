@@ -64,7 +64,7 @@ def test_run_has_params_metrics_tags_and_datasets(first_run) -> None:
     _, run, stdout = first_run
     assert "test — topic" in stdout
     version = next(line for line in stdout.splitlines() if "registered topicframe version" in line).split()[-1]
-    assert f"first model in the registry: version {version} is now champion" in stdout
+    assert f"no champion yet: version {version} is now champion" in stdout
     params = run.data.params
     assert params["classifier.type"] == "logreg"
     assert params["vectorizer.word_ngram_range"] == "1,2"

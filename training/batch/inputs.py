@@ -144,12 +144,15 @@ def _normalised(df: DataFrame, text: str, id_column: str | None, article: str | 
     problem = F.col("_problem") if "_problem" in df.columns else F.lit(None).cast("string")
     if line:
         problem = F.coalesce(problem, F.when(F.col(text).contains("\ufffd"), F.lit(NOT_UTF8)))
+    # A blank article id is no article, however the format spells it: CSV reads an empty cell as null, JSONL
+    # keeps "" (which grouped every such row into one article "").
+    article_id = F.col(article).cast("string") if article else F.lit(None).cast("string")
     return df.select(
         F.col("_source_file"),
         source_line.alias("_source_line"),
         F.col("_order"),
         (F.col(id_column).cast("string") if id_column else F.lit(None).cast("string")).alias("_id"),
-        (F.col(article).cast("string") if article else F.lit(None).cast("string")).alias("_article"),
+        F.when(F.trim(article_id) != "", article_id).alias("_article"),
         F.col(text).cast("string").alias("_text"),
         problem.alias("_problem"),
     )

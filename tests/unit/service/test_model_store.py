@@ -309,7 +309,7 @@ def test_each_download_prunes_the_cache_to_the_three_most_recently_used_copies(
 
 
 def test_a_cached_copy_that_fails_its_check_is_downloaded_again_not_kept(
-    tmp_path: Path, bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str
+    tmp_path: Path, bundle: ModelBundle, bundle_dir: Path, bundle_sha256: str, capsys
 ) -> None:
     """A copy that failed its check stayed in the cache and was refused on every load, even after the store was
     mended: a service kept refusing to start until someone deleted the cache by hand."""
@@ -327,9 +327,13 @@ def test_a_cached_copy_that_fails_its_check_is_downloaded_again_not_kept(
     (cached,) = cache.rglob(BUNDLE_FILE)
     intact = cached.read_bytes()
     cached.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))  # the cached copy goes bad: fetched again, loads
+    configure_logging("info")  # its handler now writes where capsys reads
     loaded, _ = load_model("models:/svc-mended/1", cache, client=client)
     assert loaded.predict(["Tariffs rose."]) == bundle.predict(["Tariffs rose."])
     assert next(cache.rglob(BUNDLE_FILE)).read_bytes() == intact
+    # Mended, and said: a disk that corrupts files shows in the log (it was silent).
+    [logged] = [line for line in json_lines(capsys.readouterr().out) if line.get("event") == "cached_copy_discarded"]
+    assert logged["level"] == "warning" and "sha256 does not match" in logged["error"]
 
     stored = source / BUNDLE_FILE  # the store's own copy goes bad: refused, and no bad copy is kept
     stored.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))

@@ -131,6 +131,21 @@ def test_a_port_outside_1_to_65535_is_refused_before_any_server_starts(command: 
     assert (port.min, port.max) == (1, 65535)
 
 
+def test_ui_on_a_port_another_server_holds_is_refused_before_any_server_starts(tmp_path: Path) -> None:
+    """It printed "MLflow UI ready" with the URL of whatever already listened there (another store's runs)."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = runner.invoke(
+            app, ["ui", "--port", str(port)], env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/x.db"}
+        )
+    assert result.exit_code == 1 and f"error: --port {port}: in use" in result.output, result.output
+    assert not (tmp_path / "x.db").exists()  # refused before the store was touched
+
+
 def test_strict_turns_label_floors_into_errors(tmp_path: Path, store: str) -> None:
     data = write_csv(tmp_path / "mine.csv", BAD_ROWS[:1])
     result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), "--strict"])

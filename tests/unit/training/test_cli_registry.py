@@ -126,12 +126,12 @@ def test_first_trained_model_becomes_champion_without_promote(tmp_path: Path, re
     first = runner.invoke(app, ["train", *data])
     assert first.exit_code == 0, first.output
     assert "registered topicframe version 1" in first.output
-    assert "first model in the registry: version 1 is now champion" in first.output
+    assert "no champion yet: version 1 is now champion" in first.output
     assert champion(registry) == "1"
     # The digest --model-sha256 checks a downloaded model against is printed, the registry's own.
     sha = registry.get_model_version("topicframe", "1").tags["bundle_sha256"]
     assert f"bundle_sha256 {sha}" in first.output
-    assert "first model in the registry" in registry.get_model_version("topicframe", "1").tags[PROMOTION_TAG]
+    assert "no champion yet" in registry.get_model_version("topicframe", "1").tags[PROMOTION_TAG]
 
     second = runner.invoke(app, ["train", *data])
     assert second.exit_code == 0, second.output
