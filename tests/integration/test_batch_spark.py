@@ -13,8 +13,10 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -467,6 +469,34 @@ def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
         assert lines[-1].startswith("error: ") and message in lines[-1], (args, result.output)
         assert len([line for line in lines if line.startswith("error")]) == 1
         assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_while_spark_starts_leaves_no_jvm_behind(model: tuple[Path, str], tmp_path: Path) -> None:
+    """Interrupted while PySpark launched the JVM, the command exited 130 and the JVM ran on, orphaned."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Tariff talks resumed.\n")
+    command = [
+        sys.executable, "-m", "training.cli", "batch", "--input", str(source), "--output", str(tmp_path / "out"),
+        "--master", "local[1]", "--model", str(model[0]), "--model-sha256", model[1],
+    ]  # fmt: skip
+    log = tmp_path / "batch.log"
+    with running(command, log, child_env(SPARK_LOCAL_IP="127.0.0.1")) as process:
+        deadline = time.monotonic() + 120
+        while "starting Spark" not in log.read_text() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the JVM is being launched
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 130, log.read_text()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)  # anything left in the command's process group (the JVM)?
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"a process of the job outlived it\n{log.read_text()[-2000:]}")
+    assert "interrupted: nothing was written" in log.read_text() and not (tmp_path / "out").exists()
 
 
 def test_local_cluster_job_scores_articles_and_rejects_bad_rows(

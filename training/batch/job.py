@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -207,7 +209,6 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
     from pyspark.sql import functions as F
 
     from training.batch.scoring import ScoringTask, output_schema, score_batches
-    from training.batch.session import spark_session
     from training.registry import load_model, tracking_uri
 
     status = on_status or (lambda message: None)
@@ -237,7 +238,7 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
     owns_session = spark is None
     if spark is None:
         status(f"starting Spark ({options.master or 'spark-submit / local[*]'})")
-        spark = spark_session(options.master, progress=options.progress)
+        spark = _start_uninterrupted(options)
     master = str(spark.sparkContext.master)
     files = local_files + [f for p in options.inputs if has_scheme(p) for f in expand_remote(spark, p)]
     output = StagedOutput(spark, options.output)
@@ -331,6 +332,32 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
         output.discard()
         raise
     return report
+
+
+def _start_uninterrupted(options: BatchOptions) -> SparkSession:
+    """Start the session with Ctrl-C and SIGTERM held until it is up, then stop it and say interrupted.
+
+    Interrupted while PySpark launched the JVM, Python left with the JVM still running (an orphan holding its
+    ports, found by a tester): there was no session yet to stop.
+    """
+    from training.batch.session import spark_session
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return spark_session(options.master, progress=options.progress)
+    received: list[int] = []
+    held = {
+        signum: signal.signal(signum, lambda number, frame: received.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        spark = spark_session(options.master, progress=options.progress)
+    finally:
+        for signum, previous in held.items():
+            signal.signal(signum, previous)
+    if received:
+        _stop_jvm(spark)
+        raise KeyboardInterrupt
+    return spark
 
 
 def _stop_jvm(spark: SparkSession) -> None:

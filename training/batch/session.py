@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 # One BLAS/OpenMP thread per Python worker: Spark already runs one worker per core, and more threads
 # per worker only fight over the same cores.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# PySpark 4.3 warns on every import under pandas 3 (the lock's), 2-7 times a job. What the job uses of it (Arrow
+# batches through mapInPandas) gives the service's labels for every held-out paragraph (tests/integration/
+# test_batch_spark.py), so the warning is silenced in the driver and in the Python workers.
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+WORKER_ENV["PYTHONWARNINGS"] = f"ignore:{PANDAS_WARNING}:FutureWarning"
 
 
 def is_local(master: str | None) -> bool:
@@ -34,6 +40,7 @@ def prepare_local_environment() -> None:
 
 def spark_session(master: str | None, app_name: str = "topicframe-batch", progress: bool = True) -> SparkSession:
     """A session on ``master`` (``None``: what ``spark-submit`` configured, else ``local[*]``)."""
+    warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
