@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 
@@ -40,6 +41,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's ``--workers`` supervisor, which also stops listening when told to stop.
+
+    Each worker closes its copy of the listening socket as its graceful shutdown starts, but the supervisor kept
+    its own: while workers finished their requests (up to TOPICFRAME_GRACEFUL_SHUTDOWN_SECONDS), new connections
+    were accepted into the kernel's queue, hung, and were reset at the exit (a tester: 34 of 40). Closed here,
+    they are refused at once, as with one worker. The signal is raised again at the end, so the exit status says
+    it (143 for SIGTERM) with any number of workers.
+    """
+
+    stopped_by: int | None = None
+
+    def _stop(self, signum: int) -> None:
+        self.stopped_by = signum
+        for sock in self.sockets:
+            sock.close()
+
+    def handle_term(self) -> None:
+        self._stop(signal.SIGTERM)
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self._stop(signal.SIGINT)
+        super().handle_int()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging("info")  # the supervisor's own lines (workers started, died, refused) as JSON too
@@ -54,10 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="topicframe-reload-") as signals:
         # An admin reload reaches one worker; this file tells the others (service.main.keep_model_loaded).
         os.environ.setdefault("TOPICFRAME_RELOAD_SIGNAL_FILE", os.path.join(signals, "reload"))
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor = Supervisor(config, sockets=[config.bind_socket()])
         supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         sys.exit(STARTUP_FAILURE)
+    if supervisor.stopped_by is not None:  # as uvicorn's single-process server does after its shutdown
+        signal.signal(supervisor.stopped_by, signal.SIG_DFL)
+        signal.raise_signal(supervisor.stopped_by)
 
 
 if __name__ == "__main__":

@@ -348,12 +348,15 @@ HEAD = b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: applicat
 
 
 @contextlib.contextmanager
-def local_service(tmp: Path, ready: bool = True, **env: str) -> Iterator[tuple[str, int, subprocess.Popen, Path]]:
+def local_service(
+    tmp: Path, ready: bool = True, workers: int = 1, **env: str
+) -> Iterator[tuple[str, int, subprocess.Popen, Path]]:
     """`python -m service` on a free port (no background refresh); yields once /healthz (and /readyz) answer."""
     port = free_port()
     log = tmp / f"service-{port}.log"
     environment = child_env(TOPICFRAME_MODEL_REFRESH_SECONDS="0", **env)
-    with running([sys.executable, "-m", "service", "--port", str(port)], log, environment) as process:
+    command = [sys.executable, "-m", "service", "--port", str(port), "--workers", str(workers)]
+    with running(command, log, environment) as process:
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/{'readyz' if ready else 'healthz'}", timeout=120, process=process, log=log)
         yield base, port, process, log
@@ -506,9 +509,13 @@ def test_a_stalled_head_or_body_is_answered_408_and_closed(guarded: tuple[str, i
     assert '"outcome":"body_timeout"' in log.read_text()
 
 
-def test_a_stalled_upload_does_not_hold_up_the_shutdown(bundle_dir: Path, bundle_sha256: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stalled_upload_does_not_hold_up_the_shutdown_and_new_connections_are_refused(
+    bundle_dir: Path, bundle_sha256: str, tmp_path: Path, workers: int
+) -> None:
     with local_service(
         tmp_path,
+        workers=workers,
         TOPICFRAME_MODEL_URI=str(bundle_dir),
         TOPICFRAME_MODEL_SHA256=bundle_sha256,
         TOPICFRAME_BODY_TIMEOUT_SECONDS="60",  # so the graceful shutdown's bound is what ends it
@@ -518,8 +525,14 @@ def test_a_stalled_upload_does_not_hold_up_the_shutdown(bundle_dir: Path, bundle
             sock.sendall(HEAD + b'Content-Length: 1000\r\n\r\n{"paragraphs": ["Tariff')
             time.sleep(0.3)
             process.send_signal(signal.SIGTERM)
+            time.sleep(1)  # the supervisor looks at its signals every 0.5 s
+            # While the stalled request is waited for, a new connection is refused at once (with two workers it
+            # was queued by the supervisor's copy of the socket, hung, and was reset at the exit).
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
             # Before: uvicorn waited for this request for good.
             assert wait_for_exit(process, timeout=15) < 8
+            assert process.returncode == -signal.SIGTERM  # the same with one worker or several
             response = read_response(sock, timeout=5)
         assert response.startswith(b"HTTP/1.1 503 "), response[:200]
         assert json_body(response)["detail"][0]["type"] == "shutting_down"
