@@ -66,6 +66,18 @@ class Supervisor(Multiprocess):
         self._stop(signal.SIGINT)
         super().handle_int()
 
+    def keep_subprocess_alive(self) -> None:
+        """Replace dead workers (uvicorn), and drop a dead worker's live gauges from the shared metrics directory:
+        killed, it could not do so itself, and /metrics showed it serving its old version for good."""
+        before = {process.pid for process in self.processes}
+        super().keep_subprocess_alive()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            for pid in before - {process.pid for process in self.processes}:
+                if pid is not None:
+                    multiprocess.mark_process_dead(pid)
+
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)

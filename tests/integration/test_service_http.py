@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import signal
 import socket
@@ -339,6 +340,14 @@ def test_two_workers_answer_keep_alive_requests_without_delay_and_both_follow_an
             time.sleep(0.2)
         assert len(serving_workers(base, registry.first)) == 2
         assert deadline - time.monotonic() > 30  # seconds on a loaded machine, not a timeout
+
+        # A worker killed outright is replaced; its served-model sample goes with it (it stayed, "serving", for good).
+        killed = min(serving_workers(base))
+        os.kill(int(killed), signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while (killed in serving_workers(base) or len(serving_workers(base)) < 2) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert killed not in serving_workers(base) and len(serving_workers(base)) == 2
 
 
 # Hostile and unlucky conditions: raw sockets against a real `python -m service` on 127.0.0.1. These need
