@@ -53,6 +53,15 @@ def export(
         "labels"
     ),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace --out if it exists")] = False,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--exclude",
+            help="leave out corrections of the paragraphs of this labelled CSV (repeatable; e.g. the test set's, "
+            "which training refuses as a leak)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write the stored corrections as a labelled CSV for `topicframe train --data ... --data OUT`.
 
@@ -62,11 +71,12 @@ def export(
     from training.cli_options import refuse_existing
     from training.console import console
     from training.errors import TopicframeError
-    from training.feedback.export import export_corrections
+    from training.feedback.export import export_corrections, texts_in
     from training.feedback.store import default_feedback_url, describe_url, open_store, sqlite_path
 
     since_time = parse_since(since)
     refuse_existing(out, overwrite)
+    excluded_texts = texts_in(exclude or [])
     database = url or default_feedback_url()
     path = sqlite_path(database)
     if path is not None and not path.is_file():
@@ -75,12 +85,15 @@ def export(
         )
     store = open_store(database)
     try:
-        result = export_corrections(store, out, labels, since_time, overwrite)  # type: ignore[arg-type]
+        result = export_corrections(store, out, labels, since_time, overwrite, excluded_texts)  # type: ignore[arg-type]
     finally:
         store.close()
     # The corpus and codebooks beside which the corrections were exported (labels/ in the project folder).
     corpus, codebooks = labels.as_posix(), "" if labels == Path("labels") else f" --labels {labels.as_posix()}"
     superseded = f" ({result.superseded} older correction(s) of the same text left out)" if result.superseded else ""
+    if exclude:
+        names = ", ".join(path.as_posix() for path in exclude)
+        superseded += f" ({result.excluded} correction(s) of paragraphs in {names} left out: --exclude)"
     console.print(
         f"wrote {result.rows} correction(s) from {describe_url(database)} to {out}{superseded}; "
         f"retrain with: topicframe train --data {corpus}/paragraphs.csv --data {out} "

@@ -40,6 +40,26 @@ class ExportResult:
     rows: int
     superseded: int
     label_sets: list[str]
+    excluded: int = 0  # corrections of a paragraph in an --exclude file (the test set's, say)
+
+
+def texts_in(paths: list[Path]) -> set[str]:
+    """The paragraphs of labelled CSVs (their ``text`` column), read as training reads them: what ``--exclude``
+    leaves out (a correction of a test paragraph is a leak that stops every retraining)."""
+    from training.markup import paragraph_text
+
+    csv.field_size_limit(2**31 - 1)
+    texts: set[str] = set()
+    for path in paths:
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                if "text" not in (reader.fieldnames or []):
+                    raise TopicframeError(f"--exclude {path}: no 'text' column")
+                texts.update(paragraph_text(row["text"] or "") for row in reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise TopicframeError(f"--exclude {path}: cannot read it ({err})") from None
+    return texts
 
 
 def label_set_columns(corrections: list[StoredCorrection], labels_dir: Path | None) -> list[str]:
@@ -102,8 +122,12 @@ def export_corrections(
     labels_dir: Path | None = Path("labels"),
     since: datetime | None = None,
     overwrite: bool = False,
+    exclude: set[str] | None = None,
 ) -> ExportResult:
-    """Write the corrections stored since ``since`` (all by default) to ``out`` as a training CSV."""
+    """Write the corrections stored since ``since`` (all by default) to ``out`` as a training CSV, leaving out
+    those of a paragraph in ``exclude`` (texts as `texts_in` reads them)."""
+    from training.markup import paragraph_text
+
     refuse_existing(out, overwrite)
     if labels_dir is not None and not labels_dir.is_dir():  # its CSV would lack columns training then asks for
         raise TopicframeError(
@@ -111,7 +135,8 @@ def export_corrections(
             "label set, as training needs)"
         )
     stored = list(store.iter_all(since))
-    kept = newest_per_text(stored)
+    newest = newest_per_text(stored)
+    kept = [item for item in newest if paragraph_text(item.correction.text) not in (exclude or set())]
     sets = label_set_columns(kept, labels_dir)
     rows = [
         {
@@ -128,4 +153,4 @@ def export_corrections(
         for item in kept
     ]
     write_atomically(out, rows, ["id", "article_id", "text", *sets, ROLE_COLUMN, SENT_ARTICLE_COLUMN], overwrite)
-    return ExportResult(out, len(rows), len(stored) - len(kept), sets)
+    return ExportResult(out, len(rows), len(stored) - len(newest), sets, len(newest) - len(kept))

@@ -90,6 +90,24 @@ def test_export_refuses_an_existing_file_unless_overwrite(
     assert len(read(out)) == 3
 
 
+def test_export_leaves_out_corrections_of_paragraphs_in_an_excluded_file(
+    store: FeedbackStore, corrected: dict, small_corpus: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A correction of a test paragraph is a leak training refuses; without a way to leave it out of the export,
+    it stopped every retraining (a tester edited the CSV by hand)."""
+    test_like = tmp_path / "test.csv"
+    test_like.write_text(f'id,text,topic\nt1,"<p>{corrected["text"]}</p>",trade\n', encoding="utf-8")
+    out = tmp_path / "corrections.csv"
+    code, output = export(store.url, out, "--exclude", str(test_like))
+    assert code == 0, output
+    assert "1 correction(s) of paragraphs in" in " ".join(output.split())
+    assert sorted(row["text"] for row in read(out)) == ["A new paragraph on tariffs.", "Photograph: A. Reader"]
+    no_text = tmp_path / "ids.csv"
+    no_text.write_text("id\nt1\n")
+    code, output = export(store.url, tmp_path / "x.csv", "--exclude", str(no_text))
+    assert code == 1 and f"--exclude {no_text}: no 'text' column" in output and not (tmp_path / "x.csv").exists()
+
+
 def test_export_since_and_bad_input(store: FeedbackStore, corrected: dict, tmp_path: Path) -> None:
     code, output = export(store.url, tmp_path / "none.csv", "--since", "2999-01-01")
     assert code == 0 and read(tmp_path / "none.csv") == []
