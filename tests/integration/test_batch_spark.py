@@ -269,6 +269,7 @@ def test_a_role_given_for_every_paragraph_replaces_the_role_model_as_the_service
         ("in.csv", "id,body\n1,hello\n", "in.csv: no text column 'text'; columns: id, body"),
         ("in.jsonl", '{"id": 1, "body": "hello"}\n', "no text column 'text'; columns: body, id"),
         ("in.parquet", None, "in.parquet: no text column 'text'; columns: id, body"),
+        ("in.jsonl", "\n\n", "no rows to score"),
     ],
 )
 def test_a_missing_text_column_writes_nothing(

@@ -108,7 +108,9 @@ def group_by_format(files: list[str]) -> dict[str, list[str]]:
 
 
 def _missing_column(column: str, what: str, where: str, available: list[str]) -> BatchInputError:
-    shown = ", ".join(available[:20]) or "(none)"
+    if not available:  # an empty JSONL file (or blank lines only): there is nothing, not a wrong column
+        return BatchInputError(f"{where}: no rows to score (the file is empty or holds blank lines only)")
+    shown = ", ".join(available[:20])
     return BatchInputError(f"{where}: no {what} column '{column}'; columns: {shown}")
 
 

@@ -101,7 +101,8 @@ def check_options(options: BatchOptions) -> list[str]:
         if output.exists() and not options.overwrite:
             raise BatchInputError(f"{options.output}: output exists; pass --overwrite to replace it")
         if not output.parent.is_dir():
-            raise BatchInputError(f"{options.output}: parent directory {output.parent} does not exist")
+            what = "is a file, not a directory" if output.parent.exists() else "does not exist"
+            raise BatchInputError(f"{options.output}: parent directory {output.parent} {what}")
         # --overwrite replaces the output name as a whole: an input inside it (or the input itself) would be gone.
         replaced = output.resolve()
         for file in files:

@@ -106,6 +106,8 @@ def test_options_are_checked_before_spark_starts(tmp_path: Path) -> None:
             check_options(replace(base, output=str(tmp_path / output), overwrite=True))
     with pytest.raises(BatchInputError, match=r"notes.txt: a file, not an earlier batch output"):
         check_options(replace(base, output=str(tmp_path / "notes.txt"), overwrite=True))
+    with pytest.raises(BatchInputError, match=r"parent directory .*notes.txt is a file, not a directory"):
+        check_options(replace(base, output=str(tmp_path / "notes.txt" / "out")))
     with pytest.raises(BatchInputError, match=r"--master foo://bar: not a Spark master; use local\[N\]"):
         check_options(replace(base, master="foo://bar"))
     for master in ("local", "local[2]", "local[*]", "local-cluster[2,1,1024]", "spark://h:7077", "yarn", "k8s://h"):
