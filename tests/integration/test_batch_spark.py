@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import mlflow.pyfunc
@@ -113,6 +114,18 @@ def read_output(directory: Path) -> pd.DataFrame:
     return pd.read_parquet(directory)
 
 
+def saved_pyfunc(model: tuple[Path, str], directory: Path, signature: Any = None) -> Path:
+    """The bundle saved as an MLflow pyfunc, its digest in the model config (and a signature when given)."""
+    mlflow.pyfunc.save_model(
+        directory,
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+        artifacts={"bundle": str(model[0])},
+        model_config={"bundle_sha256": model[1]},
+        signature=signature,
+    )
+    return directory
+
+
 def held_out_articles() -> dict[str, list[dict[str, str]]]:
     """The held-out test file's rows, grouped by article in page order."""
     articles: dict[str, list[dict[str, str]]] = {}
@@ -168,13 +181,7 @@ def test_pyfunc_spark_udf_and_lone_paragraphs_give_the_services_labels(
     # "###" (no letter or digit) is refused by the pyfunc, as by the service: one such row would fail the job.
     texts = [row["text"] for rows in held_out_articles().values() for row in rows if has_text(row["text"])]
     pd.DataFrame({"text": texts}).to_parquet(tmp_path / "texts.parquet")
-    model_dir = tmp_path / "pyfunc"
-    mlflow.pyfunc.save_model(
-        model_dir,
-        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
-        artifacts={"bundle": str(model[0])},
-        model_config={"bundle_sha256": model[1]},
-    )
+    model_dir = saved_pyfunc(model, tmp_path / "pyfunc")
     sets = bundle.content_label_sets
     result_type = ", ".join(["role string"] + [f"{name}_labels string" for name in sets])
     udf = mlflow.pyfunc.spark_udf(spark, str(model_dir), result_type=result_type, env_manager="local")
@@ -245,14 +252,7 @@ def test_a_role_given_for_every_paragraph_replaces_the_role_model_as_the_service
         assert [list(labels) for labels in out[name]] == [p["labels"][name] for p in served]
     assert all(p["labels"]["topic"] for p in served)
     # The pyfunc way (README): a struct of text and role, the signature `topicframe train` logs.
-    model_dir = tmp_path / "pyfunc"
-    mlflow.pyfunc.save_model(
-        model_dir,
-        python_model=str(PACKAGE_DIR / "mlflow_model.py"),
-        artifacts={"bundle": str(model[0])},
-        model_config={"bundle_sha256": model[1]},
-        signature=pyfunc_signature(bundle, texts),
-    )
+    model_dir = saved_pyfunc(model, tmp_path / "pyfunc", pyfunc_signature(bundle, texts))
     result_type = "role string, role_score double, topic_labels string"
     udf = mlflow.pyfunc.spark_udf(spark, str(model_dir), result_type=result_type, env_manager="local")
     frame = spark.createDataFrame(pd.DataFrame({"text": texts, "role": ["body", "body", None]}))
