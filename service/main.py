@@ -110,15 +110,17 @@ async def keep_model_loaded(app: FastAPI) -> None:
         except Exception:
             pass  # logged by the store: up, not ready, retried below
     signal_file, every = settings.reload_signal_file, settings.model_refresh_seconds
-    if every <= 0 and signal_file is None:
+    if signal_file is None:  # one worker: the periodic refresh alone (0: none)
+        while every > 0:
+            await asyncio.sleep(every)
+            await in_daemon_thread(store.refresh)
         return
-    # With several workers an admin reload reaches one of them; it replaces the signal file, which every
-    # worker looks at each second (a stat), so all of them check the alias then instead of at their next refresh.
-    tick = every if signal_file is None else min(every, 1.0) if every > 0 else 1.0
+    # Several workers: an admin reload reaches one of them, which replaces the signal file; every worker looks
+    # at it each second (a stat) and checks the alias when it changed, besides its periodic refresh.
     seen = reload_signal(signal_file)
     next_refresh = time.monotonic() + every if every > 0 else math.inf
     while True:
-        await asyncio.sleep(tick)
+        await asyncio.sleep(min(every, 1.0) if every > 0 else 1.0)
         signalled = reload_signal(signal_file)
         if signalled != seen or time.monotonic() >= next_refresh:
             seen = signalled
