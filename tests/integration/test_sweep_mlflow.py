@@ -109,7 +109,7 @@ def test_register_best_registers_the_best_child_and_promotes_it(sweep) -> None:
     (version,) = client.search_model_versions(f"name = '{MODEL}'")
     assert version.run_id == best
     assert client.get_model_version_by_alias(MODEL, "champion").version == version.version
-    assert "promoted: first model" in stdout
+    assert "promoted: no champion yet" in stdout
     completed = client.get_run(best)
     assert completed.data.tags["registered_version"] == version.version
     assert version.tags["bundle_sha256"] == completed.data.tags["bundle_sha256"]

@@ -46,9 +46,10 @@ class ExportResult:
 def texts_in(paths: list[Path]) -> set[str]:
     """The paragraphs of labelled CSVs (their ``text`` column), read as training reads them: what ``--exclude``
     leaves out (a correction of a test paragraph is a leak that stops every retraining)."""
+    from training.labelled_csv import MAX_FIELD_CHARS
     from training.markup import paragraph_text
 
-    csv.field_size_limit(2**31 - 1)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))  # as training reads its CSVs
     texts: set[str] = set()
     for path in paths:
         try:
