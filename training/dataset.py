@@ -24,7 +24,7 @@ import numpy as np
 from training.codebook import Codebook
 from training.labelled_csv import MAX_FIELD_CHARS as MAX_FIELD_CHARS  # re-exported: part of this module's API
 from training.labelled_csv import ColumnMap, read_header, read_rows
-from training.problems import DataValidationError, Problem
+from training.problems import DataValidationError, Problem, first_row_of_each_text
 
 # Rows exported from the feedback store (`topicframe feedback export`) have ids "feedback-<n>"; with
 # ``prefer_feedback`` their labels win over a corpus row with the same text.
@@ -239,9 +239,7 @@ def load_labelled_data(
                 )
 
     if any(p.severity == "error" for p in problems):
-        texts_read: dict[str, str] = {}
-        for row in rows:
-            texts_read.setdefault(row["text"], row["source"])
+        texts_read = first_row_of_each_text((r["text"] for r in rows), (r["source"] for r in rows))
         raise DataValidationError(problems, texts_read)
     return LabelledData(
         texts=[r["text"] for r in kept],

@@ -6,6 +6,7 @@ too without importing it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,14 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.severity}: {self.message}"
+
+
+def first_row_of_each_text(texts: Iterable[str], sources: Iterable[str]) -> dict[str, str]:
+    """Each text's first row ("file:line"): what the leak check names a training paragraph by."""
+    first: dict[str, str] = {}
+    for text, source in zip(texts, sources, strict=True):
+        first.setdefault(text, source)
+    return first
 
 
 class DataValidationError(TopicframeError):

@@ -33,7 +33,7 @@ from training.evaluation import (
 from training.features import ArticleLayout
 from training.label_set import LabelSetModel
 from training.machine import labels_fitted_in_threads, usable_cores
-from training.problems import DataValidationError, Problem
+from training.problems import DataValidationError, Problem, first_row_of_each_text
 from training.thresholds import tune_thresholds
 
 
@@ -133,7 +133,7 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
     codebooks = label_set_codebooks(config)
     problems: list[Problem] = []
     loaded: list[LabelledData | None] = []
-    training_rows: dict[str, str] | None = None  # each training text's first row, for the leak check
+    texts_read: dict[str, str] = {}  # the training files' texts when they have problems, for the leak check
     # Label floors and corrections apply to the training data; the test set is gold, never rewritten.
     train_part = (config.data.train, config.data.min_positives, config.data.prefer_feedback)
     for paths, floor, prefer_feedback in (train_part, (config.data.test, 0, False)):
@@ -147,14 +147,11 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         except DataValidationError as exc:
             problems.extend(exc.problems)
             loaded.append(None)
-            if training_rows is None and len(loaded) == 1:
-                training_rows = exc.texts_read
-        if len(loaded) == 1 and loaded[0] is not None:
-            # Built once (rebuilt per test row it cost 6 s on NYT CAP's 24,750 rows).
-            training_rows = {}
-            for text, source in zip(loaded[0].texts, loaded[0].sources, strict=True):
-                training_rows.setdefault(text, source)
+            if len(loaded) == 1:
+                texts_read = exc.texts_read or {}
     data, test = loaded
+    # Built once (rebuilt per test row it cost 6 s on NYT CAP's 24,750 rows).
+    training_rows = first_row_of_each_text(data.texts, data.sources) if data is not None else texts_read
     if test is not None and training_rows:  # reported with every other problem, not after they are fixed
         problems += leaked_test_paragraphs(test, training_rows, config.roles.label_set, config.roles.content)
     if any(p.severity == "error" for p in problems):
