@@ -77,6 +77,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        # 1 while this worker's last load failed and an older model (or none) serves: what to alert on.
+        self.load_failing = Gauge(
+            "topicframe_model_last_load_failed",
+            "1 when this worker's last model load failed (the model loaded before it keeps serving), else 0",
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
@@ -86,9 +94,11 @@ class Metrics:
             self.model_info.labels(*_model_labels(previous)).set(0)
         self.model_info.labels(*_model_labels(model)).set(1)
         self.model_loads.labels("ok").inc()
+        self.load_failing.set(0)
 
     def model_load_failed(self, error: str) -> None:
         self.model_loads.labels("failed").inc()
+        self.load_failing.set(1)
 
     def alias_checked(self, result: str) -> None:
         self.alias_checks.labels(result).inc()

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -69,6 +69,7 @@ class LoadFailure:
 
     reason: str
     message: str
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"), compare=False)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -313,9 +313,21 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+class LoadFailureOut(BaseModel):
+    reason: str = Field(examples=["integrity_failed"], description="as in the 503s: `registry_unreachable`, ...")
+    msg: str = Field(description="what went wrong, in words")
+    at: str = Field(examples=["2026-12-07T13:05:00+00:00"], description="when (UTC)")
+
+
 class Readiness(BaseModel):
     status: str = Field(examples=["ready"])
     model: ModelRefOut
+    last_load_failure: LoadFailureOut | None = Field(
+        default=None,
+        description="The last load since this model was loaded failed (an admin reload, or the alias moved to a "
+        "version that does not load): this model keeps serving, and is not the one the alias names. Null once a "
+        "load succeeds.",
+    )
 
 
 def example_response() -> dict[str, Any]:

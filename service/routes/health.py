@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from service.dependencies import MetricsDep, ServingModel
+from service.dependencies import MetricsDep, ServingModel, StoreDep
 from service.schemas import ErrorResponse, Health, Readiness
 
 router = APIRouter(tags=["operations"])
@@ -29,11 +29,15 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 @router.get("/readyz", response_model=Readiness, responses=NOT_READY, operation_id="readyz")
 @router.head("/readyz", response_model=Readiness, responses=NOT_READY, operation_id="readyz_head")
-async def readyz(model: ServingModel) -> dict[str, Any]:
+async def readyz(model: ServingModel, store: StoreDep) -> dict[str, Any]:
     """Readiness: 200 with the served model once one is loaded; until then 503 with Retry-After, whose
     `reason` says what is wrong: `loading` (first load still running), `registry_unreachable`,
-    `alias_not_set`, `model_not_found`, `integrity_failed` or `load_failed` (`msg` has the details)."""
-    return {"status": "ready", "model": model.describe()}
+    `alias_not_set`, `model_not_found`, `integrity_failed` or `load_failed` (`msg` has the details).
+    A later load that failed (the alias moved to a version that does not load) leaves the model serving and
+    this 200, with `last_load_failure` saying what failed: a balancer keeps the worker, a person sees why."""
+    failure = store.last_failure
+    stale = {"reason": failure.reason, "msg": failure.message, "at": failure.at} if failure else None
+    return {"status": "ready", "model": model.describe(), "last_load_failure": stale}
 
 
 @router.get(

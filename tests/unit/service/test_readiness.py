@@ -27,6 +27,34 @@ def test_healthz_and_readyz_with_a_model(client: TestClient) -> None:
         assert (head.status_code, head.content) == (200, b"") and head.headers["x-request-id"]
 
 
+def test_a_reload_that_fails_while_a_model_serves_shows_in_readyz_and_metrics_until_one_succeeds(
+    make_client: Callable[..., TestClient], tmp_path: Path, bundle_dir: Path
+) -> None:
+    """The model keeps serving and /readyz stays 200, but says the last load failed: before, nothing in
+    /readyz or a gauge told that the served model was not the one the operator asked for."""
+    from training.bundle import BUNDLE_FILE
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(bundle_dir, model_dir)
+    client = make_client(model_uri=model_dir, admin_key="adm1n")
+    assert client.get("/readyz").json()["last_load_failure"] is None
+    bundle_file = model_dir / BUNDLE_FILE
+    intact = bundle_file.read_bytes()
+    bundle_file.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))  # one bit off: the digest no longer matches
+    assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"}).status_code == 502
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["model"]["version"] is None  # still the model it had
+    failure = ready.json()["last_load_failure"]
+    assert failure["reason"] == "integrity_failed" and "does not match" in failure["msg"] and failure["at"]
+    assert "topicframe_model_last_load_failed 1.0" in client.get("/metrics").text
+
+    bundle_file.write_bytes(intact)
+    assert client.post("/v1/admin/reload", headers={"X-Admin-Key": "adm1n"}).status_code == 200
+    assert client.get("/readyz").json()["last_load_failure"] is None
+    assert "topicframe_model_last_load_failed 0.0" in client.get("/metrics").text
+
+
 def test_model_that_fails_to_load_leaves_the_service_up_but_not_ready(
     make_client: Callable[..., TestClient], tmp_path: Path, bundle_dir: Path, capsys
 ) -> None:
