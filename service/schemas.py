@@ -390,6 +390,9 @@ class CompareRequest(BaseModel):
     )
     b: str = Field(min_length=1, max_length=100, examples=["3"], description="The other one, in the same forms.")
     label_sets: list[str] | None = Field(None, min_length=1, description="Label sets to compare; default all.")
+    role: str | None = Field(
+        None, examples=["body"], description="Every paragraph's role as you know it, as in /v1/classify, for both."
+    )
 
 
 class CompareSide(BaseModel):

@@ -32,7 +32,7 @@ from service.model_store import (
     explain_failure,
     in_daemon_thread,
 )
-from service.routes.classify import ERRORS, label_sets_of, run_classifier, text_paragraphs
+from service.routes.classify import ERRORS, label_sets_of, role_of, run_classifier, text_paragraphs
 from service.routes.models import listing_timeout
 from service.schemas import ClassifyRequest, CompareRequest, CompareResponse, ErrorResponse
 from service.settings import Settings
@@ -164,7 +164,7 @@ async def compare(body: CompareRequest, request: Request) -> Response:
     paragraphs whose role or labels differ between them."""
     served = await serving_model(request)
     settings: Settings = request.app.state.settings
-    given: dict[str, Any] = {"text": body.text, "text_format": body.text_format}
+    given: dict[str, Any] = {"text": body.text, "text_format": body.text_format, "role": body.role}
     as_classify = ClassifyRequest.model_validate(given | ({"label_sets": body.label_sets} if body.label_sets else {}))
     paragraphs, text_format = await text_paragraphs(as_classify, settings)
     label_sets = label_sets_of(as_classify, served.bundle)
@@ -198,7 +198,10 @@ async def compare(body: CompareRequest, request: Request) -> Response:
                 f"version {ref.version} has no label set {', '.join(missing)}",
                 "unknown_label_set",
             )
-        result = await anyio.to_thread.run_sync(run_classifier, bundle, paragraphs, label_sets, 0, True)
+        role = role_of(as_classify, bundle)  # each version's own role codebook
+        result = await anyio.to_thread.run_sync(
+            functools.partial(run_classifier, bundle, paragraphs, label_sets, 0, True, role=role)
+        )
         sides.append({"model": describe(ref), **result})
     changed = differing(sides[0]["paragraphs"], sides[1]["paragraphs"])
     response = {"text_format": text_format, "a": sides[0], "b": sides[1], "differences": changed}

@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 
 // What the service told us about the model, and what the page shows now.
 const model = { info: null, thresholds: {}, decisionRule: null, roles: [], contentSets: [], setLabels: {}, loaded: false };
-const view = { result: null, classifiedText: null, classifiedFormat: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false, retrying: false };
+const view = { result: null, classifiedText: null, classifiedReading: null, requestId: null, selected: null, correcting: false, drafts: {}, saved: {}, versionsLoaded: false, renders: 0, classifying: false, retrying: false };
 
 // "1 paragraph", "3 paragraphs".
 const count = (n, noun) => `${n.toLocaleString()} ${noun}${n === 1 ? "" : "s"}`;
@@ -40,6 +40,9 @@ async function loadModelInfo() {
   const sets = labels.label_sets || {};
   model.setLabels = Object.fromEntries(Object.entries(sets).map(([name, book]) => [name, book.labels.map((l) => l.name)]));
   model.roles = model.setLabels.role || [];
+  // A model trained before roles has no role to give: the choice would only earn a 422.
+  $("paragraph-role-choice").hidden = !model.roles.includes("body");
+  if ($("paragraph-role-choice").hidden) $("paragraph-role").value = "";
   model.contentSets = Object.keys(sets).filter((name) => name !== "role");
   model.loaded = true;
   $("model-badge").textContent = describeModel(info);
@@ -188,7 +191,7 @@ function markStale() {
 // is the same (an edit undone, the same file opened twice). Drafts are kept either way.
 function textChanged() {
   if (!view.result) return;
-  if ($("article-text").value !== view.classifiedText || $("text-format").value !== view.classifiedFormat) {
+  if (readingOf() !== view.classifiedReading || $("article-text").value !== view.classifiedText) {
     markStale();
   } else if (isStale()) {
     $("panel-results").classList.remove("stale");
@@ -196,6 +199,18 @@ function textChanged() {
     if (view.correctingBeforeStale) $("correct-mode").click(); // back where the analyst was
     setStatus("The text is again the text that was classified: the results below are current.");
   }
+}
+
+// How the text is to be read, as the request says it: its format unless detected, every paragraph's role if given.
+function reading() {
+  const given = {};
+  if ($("text-format").value !== "auto") given.text_format = $("text-format").value;
+  if ($("paragraph-role").value) given.role = $("paragraph-role").value;
+  return given;
+}
+
+function readingOf(body = reading()) {
+  return JSON.stringify([body.text_format || "auto", body.role || null]);
 }
 
 async function classify() {
@@ -222,14 +237,13 @@ async function classify() {
   setStatus("Classifying…");
   const started = performance.now();
   try {
-    const body = { text, explain: EXPLAIN_TERMS, include_scores: true };
-    if ($("text-format").value !== "auto") body.text_format = $("text-format").value;
+    const body = { text, explain: EXPLAIN_TERMS, include_scores: true, ...reading() };
     const { data, requestId } = await api("/v1/classify", { method: "POST", body });
     const previous = view.result;
     const sameModel = previous && JSON.stringify(previous.model) === JSON.stringify(data.model);
     view.result = data;
     view.classifiedText = text;
-    view.classifiedFormat = body.text_format || "auto";
+    view.classifiedReading = readingOf(body);
     view.requestId = requestId;
     view.selected = null;
     const dropped = startDrafts(previous, sameModel);
@@ -317,8 +331,7 @@ async function compare() {
   button.disabled = true;
   out.replaceChildren(el("p", { class: "placeholder" }, "Classifying with both versions…"));
   try {
-    const body = { text, a: $("version-a").value, b: $("version-b").value };
-    if ($("text-format").value !== "auto") body.text_format = $("text-format").value; // read as Classify reads it
+    const body = { text, a: $("version-a").value, b: $("version-b").value, ...reading() }; // as Classify reads it
     const { data } = await api("/v1/compare", { method: "POST", body });
     out.replaceChildren(...renderComparison(data));
   } catch (error) {
@@ -348,6 +361,7 @@ function wire() {
   });
   $("article-text").addEventListener("input", textChanged);
   $("text-format").addEventListener("change", textChanged); // read another way, the text may split differently
+  $("paragraph-role").addEventListener("change", textChanged); // other roles, other labels
   $("file-input").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;

@@ -188,7 +188,10 @@ export function renderParagraph(model, paragraph, view, handlers) {
   const terms = selection ? (paragraph.explanations?.[selection.set]?.[selection.label] || []).map((t) => t.term) : [];
   const header = el("header", {}, el("span", {}, `¶${paragraph.index + 1}`));
   if (paragraph.role) {
-    header.append(el("span", { class: `role role-${paragraph.role}`, title: "what the paragraph is on the page" }, `${paragraph.role} ${paragraph.role_score?.toFixed(2) ?? ""}`));
+    // No role score: the role was given with the request ("Paragraphs are: all body text"), not read.
+    const given = paragraph.role_score == null;
+    const title = given ? "the role given with the request: the role model was not run" : "what the paragraph is on the page";
+    header.append(el("span", { class: `role role-${paragraph.role}`, title }, `${paragraph.role} ${given ? "(given)" : paragraph.role_score.toFixed(2)}`));
   }
   // A paragraph whose words the model mostly does not know (another language) is not labelled either.
   const read = paragraph.read !== false;

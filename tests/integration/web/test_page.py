@@ -378,6 +378,34 @@ def test_figures_in_words_and_the_text_read_as_chosen(open_page: Any, service: S
     assert [json.loads(body or "{}").get("text_format") for body in compared] == ["plain"]
 
 
+def test_paragraphs_given_as_body_text_are_labelled_as_the_api_labels_them(open_page: Any, service: Service) -> None:
+    """The page had no way to say "this is body text" (the API's `role`): a sentence pasted from a body that
+    reads like a caption got no labels, and the analyst could not ask otherwise."""
+    page = open_page().page
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}")) if "/v1/c" in r.url else None)
+    classify_in_page(page, ARTICLE)
+    cards = page.locator("#paragraphs > li")
+    assert page.locator('#paragraphs > li[data-role="byline"]').count() == 1  # the role model read the byline
+    page.select_option("#paragraph-role", "body")
+    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))  # other roles, other labels
+    classify_in_page(page, ARTICLE)
+    expected = httpx.post(f"{service.base}/v1/classify", json={"text": ARTICLE, "role": "body"}, timeout=30).json()
+    expect(page.locator('#paragraphs > li[data-role="body"]')).to_have_count(len(expected["paragraphs"]))
+    expect(cards.nth(1).locator(".role")).to_have_text("body (given)")
+    for paragraph in expected["paragraphs"]:
+        given = cards.nth(paragraph["index"]).locator('.chip:not(.below):not(.edit)[data-set="topic"]')
+        assert given.evaluate_all("chips => chips.map(c => c.dataset.label)") == paragraph["labels"]["topic"]
+    page.select_option("#paragraph-role", "")
+    expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
+    page.select_option("#paragraph-role", "body")  # back to how the results were read: current again
+    expect(page.locator("#panel-results")).not_to_have_class(re.compile(r"\bstale\b"))
+    page.click("#tab-compare")
+    page.click("#compare")  # Compare reads the paragraphs as Classify did
+    expect(page.locator("#comparison")).not_to_contain_text("Classifying with both versions", timeout=30_000)
+    assert [body.get("role") for body in sent] == [None, "body", "body"]
+
+
 def test_one_tab_stop_per_row_of_chips_and_arrow_keys_along_it(open_page: Any) -> None:
     """Every chip was its own Tab stop: about 80 dashed "not given" chips on a 20-paragraph article before the next
     control, and 16 more per paragraph in correct mode."""

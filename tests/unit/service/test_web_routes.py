@@ -97,6 +97,17 @@ def test_compare_on_a_local_model(client: TestClient) -> None:
     feed_item = "".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n"))  # read as HTML, as /v1/classify reads it
     as_html = client.post("/v1/compare", json={"text": feed_item, "a": "current", "b": "current"}).json()
     assert as_html["text_format"] == "html" and len(as_html["a"]["paragraphs"]) == 3
+    # The caller's role, as /v1/classify takes it: the role model is not run on either side.
+    as_body = client.post("/v1/compare", json={"text": ARTICLE, "a": "current", "b": "current", "role": "body"})
+    assert as_body.status_code == 200, as_body.text
+    classified = client.post("/v1/classify", json={"text": ARTICLE, "role": "body", "explain": 0}).json()
+    for side in ("a", "b"):
+        assert [(p["role"], p["role_score"]) for p in as_body.json()[side]["paragraphs"]] == [("body", None)] * 3
+        assert [p["labels"] for p in as_body.json()[side]["paragraphs"]] == [
+            p["labels"] for p in classified["paragraphs"]
+        ]
+    unknown = client.post("/v1/compare", json={"text": ARTICLE, "a": "current", "b": "current", "role": "bodytext"})
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "role"]
 
     other = client.post("/v1/compare", json={"text": ARTICLE, "a": "current", "b": "2"})
     assert other.status_code == 422
