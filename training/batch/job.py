@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -115,6 +116,28 @@ def check_options(options: BatchOptions) -> list[str]:
     return files
 
 
+def check_master_reachable(master: str | None, timeout: float = 5.0) -> None:
+    """A standalone master (``spark://HOST:PORT``, or several for high availability) must answer on its port.
+
+    Spark itself retries an unreachable master for a minute, logs a Java stack trace per try, and then fails
+    with "Cannot call methods on a stopped SparkContext" (a tester's ``--master spark://`` typo). A TCP connect
+    says in a second which address does not answer.
+    """
+    if master is None or not master.startswith("spark://"):
+        return  # local masters need nothing; yarn and k8s are found through their own configuration
+    failures = []
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise BatchInputError(f"--master {master}: {address!r} is not HOST:PORT")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+            return  # one master that answers is enough: it is the one Spark registers with
+        except OSError as err:
+            failures.append(f"{address} ({err.strerror or err})")
+    raise BatchInputError(f"--master {master}: no Spark master answers at {', '.join(failures)}; is it running?")
+
+
 def pinned_uri(ref: ModelRef) -> str:
     """The URI executors load: a fixed registry version, so an alias moved mid-job cannot mix two models."""
     return f"models:/{ref.name}/{ref.version}" if ref.version is not None else ref.uri
@@ -214,6 +237,8 @@ def run_batch(options: BatchOptions, spark: SparkSession | None = None, on_statu
 
     status = on_status or (lambda message: None)
     local_files = check_options(options)
+    if spark is None:
+        check_master_reachable(options.master)
     started = time.perf_counter()
     status(f"loading model {options.model_uri}")
     bundle, ref = load_model(

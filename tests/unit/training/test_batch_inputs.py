@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import socket
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from training.batch.inputs import BatchInputError, check_line_endings
-from training.batch.job import BatchOptions, check_options
+from training.batch.job import BatchOptions, check_master_reachable, check_options
 
 
 @pytest.mark.parametrize(
@@ -114,3 +115,20 @@ def test_options_are_checked_before_spark_starts(tmp_path: Path) -> None:
         check_options(replace(base, master=master))
     with pytest.raises(BatchInputError, match=r"--format xml: unknown output format; use one of parquet, jsonl, csv$"):
         check_options(replace(base, output_format="xml"))
+
+
+def test_a_standalone_master_that_does_not_answer_is_named_before_spark_starts() -> None:
+    """Spark retried it for a minute, printed Java stack traces, then said "Cannot call methods on a stopped
+    SparkContext"."""
+    with socket.socket() as listening, socket.socket() as closed:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: nothing answers on its port
+        up, down = (f"127.0.0.1:{s.getsockname()[1]}" for s in (listening, closed))
+        with pytest.raises(BatchInputError, match=rf"--master spark://{down}: no Spark master answers at {down} \("):
+            check_master_reachable(f"spark://{down}")
+        check_master_reachable(f"spark://{down},{up}")  # high availability: one that answers is enough
+        with pytest.raises(BatchInputError, match=r"'nohost' is not HOST:PORT"):
+            check_master_reachable("spark://nohost")
+    for master in (None, "local[2]", "yarn", "k8s://https://h:6443"):
+        check_master_reachable(master)  # nothing to check before Spark starts
