@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from training.article_context import ArticleContext, sets_by_headline_weight
 from training.artifact import CACHED_STATE, read_artifact, write_artifact
 from training.artifact_files import ARRAYS_FILE
-from training.codebook import Codebook, codebooks_sha256
+from training.codebook import Codebook, codebooks_sha256, unknown_name
 from training.config import ClassifierConfig, ContextConfig, RunConfig
 from training.errors import ConfigError, TrainingDataError
 from training.explanations import ExplainingTerms
@@ -335,7 +335,9 @@ class ModelBundle(RoleReading, ExplainingTerms, ArticleContext):
             return
         known = self.label_names[self.role_set]
         if unknown := sorted({role for role in roles if role is not None} - set(known)):
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; the roles are {', '.join(known)}")
+            if len(unknown) == 1:
+                raise ValueError(unknown_name("role", unknown[0], known))
+            raise ValueError(f"unknown roles {', '.join(map(repr, unknown))} (valid: {', '.join(known)})")
 
     def known_word_shares(self, texts: list[str]) -> np.ndarray:
         """Per paragraph, the share of its distinct lower-case words in the content vocabulary (`training.known_words`);

@@ -7,8 +7,10 @@ examples. Training, evaluation and the service read label names only from here.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,3 +208,21 @@ def in_column_order(
         return (name != first, header.index(column) if column in header else len(header), name)
 
     return {name: codebooks[name] for name in sorted(codebooks, key=position)}
+
+
+def closest_name(name: str, valid: Sequence[str], cutoff: float = 0.5) -> str | None:
+    """The valid name most like ``name`` (case, spaces and hyphens aside; difflib ratio at least ``cutoff``)."""
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    return next(iter(difflib.get_close_matches(key, list(valid), n=1, cutoff=cutoff)), None)
+
+
+def did_you_mean(name: str, valid: Sequence[str]) -> str:
+    """`` (did you mean 'promo'?)`` for a name close to a valid one, else ``""``: for a message about a file."""
+    close = closest_name(name, valid)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def unknown_name(kind: str, name: str, valid: Sequence[str]) -> str:
+    """``unknown role 'bdy' (closest: 'body'; valid: ...)``: always names the closest, for a client to correct."""
+    close = closest_name(name, valid, cutoff=0.0) or next(iter(valid), "")
+    return f"unknown {kind} '{name}' (closest: '{close}'; valid: {', '.join(valid)})"

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.codebook import Codebook
+from training.codebook import Codebook, did_you_mean
 from training.page_order import in_article_order, parse_position
 from training.problems import Problem
 
@@ -85,8 +84,7 @@ def _parse_labels(
         if not label:
             continue
         if label not in names:
-            close = difflib.get_close_matches(label.lower().replace(" ", "_"), names, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(names)})"
+            hint = did_you_mean(label, names) or f" (valid: {', '.join(names)})"
             if len(pieces := re.split(r"\s*[,|/]\s*", label)) > 1 and set(pieces) <= set(names):
                 hint = f" (several labels are separated by '{separator}': {separator.join(pieces)})"
             problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))

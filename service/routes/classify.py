@@ -193,17 +193,14 @@ def label_sets_of(body: ClassifyRequest, bundle: ModelBundle) -> list[str]:
 
 
 def role_of(body: ClassifyRequest, bundle: ModelBundle) -> str | None:
-    """The role the client gives every paragraph (`role`), checked against the model's role codebook."""
-    if body.role is None:
-        return None
-    if bundle.role_set is None:
-        raise ClientError(422, ["body", "role"], "this model was trained without roles: leave 'role' out", "no_roles")
-    valid = bundle.label_names[bundle.role_set]
-    if body.role not in valid:
-        from training.feedback.corrections import closest
-
-        msg = f"unknown role '{body.role}' (closest: '{closest(body.role, valid)}'; valid: {', '.join(valid)})"
-        raise ClientError(422, ["body", "role"], msg, "unknown_label")
+    """The role the client gives every paragraph (`role`), checked by the model against its role codebook."""
+    if body.role is not None:
+        try:
+            bundle.check_roles([body.role], 1)
+        except ValueError as err:
+            raise ClientError(
+                422, ["body", "role"], str(err), "unknown_label" if bundle.role_set is not None else "no_roles"
+            ) from None
     return body.role
 
 

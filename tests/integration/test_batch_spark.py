@@ -452,7 +452,7 @@ def test_bad_input_is_one_line_and_exit_1_before_spark_starts(
         (["--input", str(tmp_path / "notes.txt")], "notes.txt: unknown input format '.txt'"),
         (["--input", str(tmp_path / "appended.csv")], "appended.csv:3: this line ends with LF"),
         (["--input", str(good), "--format", "xml"], "--format xml: unknown output format"),
-        (["--input", str(good), "--role", "text"], "--role text: unknown role(s) text; the roles are body, headline"),
+        (["--input", str(good), "--role", "Body"], "--role Body: unknown role 'Body' (closest: 'body'; valid: body,"),
         (["--input", str(good), "--output", str(tmp_path / "exists")], "output exists; pass --overwrite"),
         (["--input", str(good), "--model", "models:/no-such-model/3"], "registered model 'no-such-model' has no"),
         (["--input", str(good), "--model", str(tampered), "--model-sha256", sha], "sha256 does not match"),

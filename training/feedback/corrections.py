@@ -14,9 +14,10 @@ paragraph whose role is not a content role (a caption, a byline) carries none.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from training.codebook import unknown_name
 
 Loc = list[str | int]
 
@@ -45,16 +46,6 @@ class LabelRules:
         return [name for name in self.label_names if name != self.role_set]
 
 
-def closest(name: str, valid: list[str]) -> str:
-    """The valid name most like ``name`` (difflib ratio), whatever the distance: the message always names one."""
-    key = name.strip().lower().replace(" ", "_").replace("-", "_")
-    return (difflib.get_close_matches(key, valid, n=1, cutoff=0.0) or valid[:1] or [""])[0]
-
-
-def _unknown(kind: str, name: str, valid: list[str]) -> str:
-    return f"unknown {kind} '{name}' (closest: '{closest(name, valid)}'; valid: {', '.join(valid)})"
-
-
 def check_labels(
     labels: dict[str, list[str]], role: str | None, rules: LabelRules
 ) -> tuple[dict[str, list[str]], list[tuple[Loc, str]]]:
@@ -65,7 +56,7 @@ def check_labels(
     if role is not None and rules.role_set is not None:
         roles = rules.label_names[rules.role_set]
         if role not in roles:
-            problems.append((["body", "role"], _unknown(f"{rules.role_set}", role, roles)))
+            problems.append((["body", "role"], unknown_name(f"{rules.role_set}", role, roles)))
             unknown_role = True  # its labels cannot be judged against a role it does not have
     is_content = role is None or rules.role_set is None or role in rules.content_roles
     cleaned: dict[str, list[str]] = {}
@@ -76,13 +67,13 @@ def check_labels(
             )
             continue
         if name not in content_sets:
-            problems.append((["body", "labels", name], _unknown("label set", name, content_sets)))
+            problems.append((["body", "labels", name], unknown_name("label set", name, content_sets)))
             continue
         valid = rules.label_names[name]
         kept: list[str] = []
         for index, label in enumerate(given):
             if label not in valid:
-                problems.append((["body", "labels", name, index], _unknown(f"{name} label", label, valid)))
+                problems.append((["body", "labels", name, index], unknown_name(f"{name} label", label, valid)))
             elif label not in kept:
                 kept.append(label)
         if len(kept) != len(set(given)):

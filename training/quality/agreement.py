@@ -8,7 +8,6 @@ used) is ``None`` with a note, never NaN.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
 import os
@@ -22,7 +21,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from training.codebook import Codebook, load_codebooks
+from training.codebook import Codebook, did_you_mean, load_codebooks
 from training.config import RolesConfig
 from training.errors import TopicframeError
 from training.paragraph_input import read_utf8
@@ -155,8 +154,7 @@ def parse_labels(cell: str, codebook: Codebook) -> tuple[list[str], list[str]]:
     for part in cell.split(SEPARATOR):
         label = part.strip()
         if label and label not in codebook.label_names:
-            close = difflib.get_close_matches(label.lower().replace(" ", "_"), codebook.label_names, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(label, codebook.label_names)
             errors.append(f"unknown {codebook.name} label '{label}'{hint}; row left out of '{codebook.name}'")
         elif label and label not in labels:
             labels.append(label)

@@ -399,8 +399,9 @@ def test_classify_role_replaces_the_role_model_in_every_output_format(
     for output_format in ("table", "csv", "jsonl"):  # a role without a score was a TypeError in the table
         shown = runner.invoke(app, ["classify", str(caption), *model, "--format", output_format, "--role", "body"])
         assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
-    wrong = runner.invoke(app, ["classify", str(caption), *model, "--role", "text"])
+    wrong = runner.invoke(app, ["classify", str(caption), *model, "--role", "Body"])
     assert wrong.exit_code == 1
     assert wrong.output.strip() == (
-        "error: --role text: unknown role(s) text; the roles are body, headline, byline, caption, promo, footer"
+        "error: --role Body: unknown role 'Body' (closest: 'body'; valid: body, headline, byline, caption, promo, "
+        "footer)"
     )

@@ -46,8 +46,10 @@ def test_roles_given_for_some_paragraphs_replace_the_role_model_there_only(bundl
     assert given.content.tolist() == [True, True, True, False]
     every = bundle.score(article, layout=layout, roles=["body"] * 4)
     assert every.role_scores is None and every.content.all()
-    with pytest.raises(ValueError, match=r"unknown role\(s\) bdy; the roles are body"):
+    with pytest.raises(ValueError, match=r"unknown role 'bdy' \(closest: 'body'; valid: body, headline"):
         bundle.score(article, layout=layout, roles=["bdy", None, None, None])
+    with pytest.raises(ValueError, match=r"unknown roles 'bdy', 'tex' \(valid: body, headline"):
+        bundle.score(article, layout=layout, roles=["tex", "bdy", None, None])
     with pytest.raises(ValueError, match=r"3 role\(s\) for 4 paragraph\(s\)"):
         bundle.score(article, layout=layout, roles=["body"] * 3)
 

@@ -135,7 +135,7 @@ def test_a_role_column_gives_rows_the_callers_role_and_empty_cells_the_models(
         decided = bundle.decide(name, expected.scores[name], expected.labelled)
         assert out[f"{name}_labels"].tolist() == [";".join(labels) for labels in decided]
     assert out["topic_labels"][2] == "" and out["topic_labels"][0] != ""  # a caption given gets no labels
-    with pytest.raises(MlflowException, match=r"role: unknown role\(s\) bdy; the roles are body, headline"):
+    with pytest.raises(MlflowException, match=r"role: unknown role 'bdy' \(closest: 'body'; valid: body, headline"):
         model.predict(pd.DataFrame({"text": PARAGRAPHS[:2], "role": ["bdy", "body"]}))
 
 
