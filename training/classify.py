@@ -47,7 +47,7 @@ def split_paragraphs(text: str, text_format: str = "auto") -> list[str]:
     split at its line breaks the same way, within each of its blocks.
 
     A paragraph with no letter or digit (a section break such as ``* * *``, an end mark such as ``###``) is left
-    out, in every format.
+    out, in every format; in plain text such a line inside a paragraph separates two.
     """
     # "* * *", "###" or "—" between sections is typography: inside an article it would be read as a headline.
     return [paragraph for paragraph in _split(text, text_format) if has_text(paragraph)]
@@ -65,7 +65,9 @@ def _split(text: str, text_format: str) -> list[str]:
             paragraph for block in markdown_blocks(normalised, one_per_line=True) for paragraph in _split_lines(block)
         ]
     paragraphs = split_on_blank_lines(text)
-    return paragraphs if len(paragraphs) != 1 else _split_lines(paragraphs[0])
+    if len(paragraphs) == 1:
+        return _split_lines(paragraphs[0])
+    return [part for paragraph in paragraphs for part in _split_at_section_breaks(paragraph)]
 
 
 def _split_lines(paragraph: str) -> list[str]:
@@ -81,6 +83,18 @@ def _split_lines(paragraph: str) -> list[str]:
         else:
             joined.append(line)
     return joined
+
+
+def _split_at_section_breaks(paragraph: str) -> list[str]:
+    """A line with no letter or digit ("* * *", "###", "—") inside a paragraph is a section break between two
+    (a tester's article had one with no blank line around it: the two paragraphs came back as one)."""
+    parts: list[list[str]] = [[]]
+    for line in paragraph.split("\n"):
+        if has_text(line):
+            parts[-1].append(line)
+        elif parts[-1]:
+            parts.append([])
+    return ["\n".join(lines) for lines in parts if lines]
 
 
 def split_on_blank_lines(text: str) -> list[str]:

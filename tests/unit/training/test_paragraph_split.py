@@ -45,6 +45,13 @@ def test_section_breaks_and_end_marks_are_not_paragraphs_in_any_format() -> None
     assert split_paragraphs("".join(f"<p>{p}</p>" for p in body), "html") == kept
     assert split_paragraphs("\n\n".join(body), "markdown") == kept
     assert split_paragraphs("* * *\n\n###") == []
+    # A break on a line of its own inside a blank-line paragraph (it came back as one paragraph holding "* * *").
+    assert split_paragraphs("Headline\n\nEnvoys met on Monday.\n* * *\nTalks resume in June.") == [
+        "Headline",
+        "Envoys met on Monday.",
+        "Talks resume in June.",
+    ]
+    assert split_paragraphs("Title\n\nA correction,\nits second line.") == ["Title", "A correction,\nits second line."]
 
 
 def test_text_without_blank_lines_is_one_paragraph_per_line() -> None:
