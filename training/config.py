@@ -8,13 +8,14 @@ error naming the key.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError
 
@@ -51,6 +52,16 @@ class DataConfig(_Strict):
         "correction's labels instead of being reported as a conflict",
     )
     test_size: float = Field(0.2, gt=0, lt=1, description="held-out share when no test file or split column")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        # An unknown name failed at the first file read, as a traceback (LookupError).
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+        return value
 
     @model_validator(mode="after")
     def _own_data_own_test(self) -> DataConfig:
@@ -313,7 +324,11 @@ def _explain(exc: ValidationError, origin: str) -> ConfigError:
         key = key or "(root)"
         if key not in said:
             unknown = shown["type"] == "extra_forbidden"
-            said[key] = f"{key}: unknown key{did_you_mean(key)}" if unknown else f"{key}: {shown['msg']}"
+            said[key] = (
+                f"{key}: unknown key{did_you_mean(key)}"
+                if unknown
+                else f"{key}: {shown['msg'].removeprefix('Value error, ')}"
+            )
     return ConfigError(f"{origin}: {'; '.join(said.values())}")
 
 

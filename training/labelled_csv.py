@@ -10,11 +10,11 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from training.codebook import Codebook, did_you_mean
 from training.page_order import in_article_order, parse_position
-from training.problems import Problem
+from training.problems import DataValidationError, Problem
 
 SPLIT_VALUES = {"train", "test"}
 # Python's csv module refuses a field over 131,072 characters (a long article pasted into one cell).
@@ -42,11 +42,45 @@ def column_names(header: list[str]) -> list[str]:
     return [h.strip().lstrip("\ufeff") for h in header]
 
 
+# A UTF-16 file starts with a byte-order mark: Excel's "Unicode Text" and some "Save as CSV" exports.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     """The column names of a CSV file's first row ([] when it is empty). Undecodable bytes are replaced:
-    reading the whole file reports them at their line."""
-    with path.open(newline="", encoding=encoding, errors="replace") as handle:
-        return column_names(next(csv.reader(handle), []))
+    reading the whole file reports them at their line. A file in another encoding than ``encoding`` (UTF-16)
+    or separated by another delimiter than a comma is a DataValidationError at ``file:1`` that says so: its
+    header, read as it was, named no column the codebooks need, and the message showed NUL bytes."""
+    head = path.read_bytes()[:65536]
+    if head.startswith(_UTF16_BOMS) and not encoding.lower().replace("-", "").startswith("utf16"):
+        _header_problem(
+            path,
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark, as Excel's 'Unicode "
+            "Text' does); save it as 'CSV UTF-8', or set data.encoding: utf-16",
+        )
+    try:
+        with path.open(newline="", encoding=encoding, errors="replace") as handle:
+            header = column_names(next(csv.reader(handle), []))
+    except UnicodeError as err:  # utf-16 without a byte-order mark refuses to start even with errors="replace"
+        _header_problem(path, f"cannot be read as {encoding}: {err}")
+    if said := _other_delimiter(header):
+        _header_problem(path, said)
+    return header
+
+
+def _other_delimiter(header: list[str]) -> str | None:
+    """What to say of a header that is one column holding another delimiter (a semicolon CSV from a European
+    Excel, a tab-separated export), else None."""
+    if len(header) != 1 or not (delimiter := next((d for d in ";\t|" if d in header[0]), None)):
+        return None
+    shown = {"\t": "tabs"}.get(delimiter, f"'{delimiter}'")
+    return (
+        f"the columns are separated by {shown}, not commas ({header[0][:80]!r}); save the file as comma-separated CSV"
+    )
+
+
+def _header_problem(path: Path, message: str) -> NoReturn:
+    raise DataValidationError([Problem(str(path), 1, message)])
 
 
 def _decode(path: Path, encoding: str, problems: list[Problem]) -> str:
@@ -138,7 +172,8 @@ def read_rows(
     content set empty, as it leaves a multi-label one (a custom single-label set could not be trained beside
     roles: an empty cell on a byline was an error, and a label there was one too)."""
     if not path.is_file():
-        problems.append(Problem(str(path), None, "file not found"))
+        what = "a directory, not a file (for its CSV files: --data 'DIR/*.csv')" if path.is_dir() else "file not found"
+        problems.append(Problem(str(path), None, what))
         return []
     decoded_with = len(problems)
     text = _decode(path, encoding, problems)
@@ -156,9 +191,8 @@ def read_rows(
     required = [columns.text] + [columns.label_column(name) for name in codebooks]
     missing = [c for c in required if c not in header]
     if missing:
-        problems.append(
-            Problem(str(path), 1, f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}")
-        )
+        what = _other_delimiter(header) or f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}"
+        problems.append(Problem(str(path), 1, what))
         return []
     from training.markup import paragraph_text  # imports trafilatura: only when a file is read
 

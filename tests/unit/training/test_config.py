@@ -42,6 +42,9 @@ def test_bad_value_is_named(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ConfigError, match=r"classifier.type"):
         load_config(None, {"classifier.type": "random_forest"})
+    # An encoding Python does not know was a traceback (LookupError) at the first file read.
+    with pytest.raises(ConfigError, match=r"^--set: data.encoding: unknown encoding 'klingon' \(e.g. utf-8"):
+        load_config(None, {"data.encoding": "klingon"})
 
 
 def test_overrides_beat_the_file(tmp_path: Path) -> None:

@@ -302,3 +302,32 @@ def test_a_single_label_content_set_is_left_empty_on_rows_that_carry_no_content(
     rows[1]["stance"], rows[2]["stance"] = "", "critical"
     with pytest.raises(DataValidationError, match="got 0"):
         load_labelled_data([write_csv(tmp_path / "ok.csv", rows, header=header)], codebooks, min_positives=0)
+
+
+def test_a_header_in_another_encoding_or_delimiter_and_a_directory_say_what_they_are(tmp_path: Path, codebooks) -> None:
+    """A tester's Excel exports: UTF-16 was reported as missing columns with NUL bytes in the message, a
+    semicolon file as three missing columns, a directory as "file not found"."""
+    from training.labelled_csv import read_header
+
+    plain = "id,article_id,text,topic,frame\n1,a1,Tariffs rose.,trade,\n"
+    (tmp_path / "utf16.csv").write_text(plain, encoding="utf-16")
+    (tmp_path / "semicolons.csv").write_text(plain.replace(",", ";"), encoding="utf-8")
+    (tmp_path / "tabs.csv").write_text(plain.replace(",", "\t"), encoding="utf-8")
+    (tmp_path / "utf8.csv").write_text(plain, encoding="utf-8")
+    for name, said in (
+        ("utf16.csv", "the file is UTF-16 (it starts with a UTF-16 byte-order mark"),
+        ("semicolons.csv", "the columns are separated by ';', not commas ('id;article_id;text;topic;frame')"),
+        ("tabs.csv", "the columns are separated by tabs, not commas"),
+    ):
+        with pytest.raises(DataValidationError) as err:
+            read_header(tmp_path / name)
+        (message,) = messages(err.value)
+        assert message.startswith(f"{tmp_path / name}:1: error: {said}"), message
+    assert read_header(tmp_path / "utf16.csv", "utf-16")[:2] == ["id", "article_id"]  # as data.encoding says
+    with pytest.raises(DataValidationError, match=r"utf8.csv:1: error: cannot be read as utf-16: UTF-16 stream"):
+        read_header(tmp_path / "utf8.csv", "utf-16")
+    with pytest.raises(DataValidationError) as err:
+        load_labelled_data([tmp_path], codebooks, min_positives=0)
+    assert messages(err.value) == [
+        f"{tmp_path}: error: a directory, not a file (for its CSV files: --data 'DIR/*.csv')"
+    ]
