@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -192,8 +191,7 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
     console.print(f"starting the MLflow UI on {base} for {hide_passwords(uri)} …")
     # Its own process group: `mlflow server` starts uvicorn workers, and stopping this command (Ctrl-C or
     # SIGTERM) must stop all of them, not leave a server holding the port.
-    server = subprocess.Popen(command, start_new_session=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    server = subprocess.Popen(command, start_new_session=True)  # SIGTERM reaches us as Ctrl-C (cli_errors)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -221,7 +219,3 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops `topicframe ui` the way Ctrl-C does, server included

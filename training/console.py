@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -241,15 +243,38 @@ def _silence_stdout() -> None:
         pass
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI timeout, a container being stopped) stops the command as Ctrl-C does, so what it
+    cleans up on Ctrl-C is cleaned up then too: a run being logged is ended and deleted, a batch's staging output
+    removed, the MLflow UI's server stopped. By default SIGTERM ended Python at once: a tester's `train` stopped
+    while logging left a run RUNNING for good, with its metrics and a pending model."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn known failures into one clear line and a non-zero exit code."""
+    """Turn known failures into one clear line and a non-zero exit code; SIGTERM and Ctrl-C into status 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with warnings.catch_warnings():
+            with sigterm_as_interrupt(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=_LABEL_WITHOUT_POSITIVES, category=UserWarning)
                 return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            print_error(f"interrupted: {_NOTHING_DONE.get(command.__name__, 'stopped')}")
+            raise typer.Exit(130) from None
         except TopicframeError as exc:
             data_error = _loaded("training.problems", "DataValidationError")
             if data_error is not None and isinstance(exc, data_error):

@@ -279,6 +279,9 @@ def log_training_run(
                 raise
             mlflow.end_run(status="FAILED")
             client.delete_run(run_id)  # no half-logged runs in the UI
+            if register:  # nor a registered version of a deleted run (stopped between registering and tagging)
+                for stray in client.search_model_versions(f"run_id = '{run_id}'"):
+                    client.delete_model_version(stray.name, stray.version)
             raise
         mlflow.end_run()
     set_runs_view(client, run.info.experiment_id, list(headline_metrics(result_metrics(result, 0))))

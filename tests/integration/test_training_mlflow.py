@@ -282,3 +282,44 @@ def test_no_champion_errors_name_the_fix(mlflow_server: str, tmp_path: Path) -> 
 def test_skips_training_when_a_champion_exists(first_run, mlflow_server: str) -> None:
     result = topicframe(mlflow_server, "train", "--if-no-champion")
     assert result.returncode == 0 and "already has topicframe@champion; not training" in result.stdout
+
+
+def test_sigterm_while_the_run_is_logged_leaves_no_run_and_no_version(
+    tiny_corpus: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """SIGTERM (a CI timeout, a container stopped) ended Python at once: a tester's run stayed RUNNING for good,
+    with its metrics and a pending model. Now it stops as Ctrl-C does: the run is ended and deleted."""
+    import signal
+    import sqlite3
+
+    database = tmp_path / "mlflow.db"
+    command = [sys.executable, "-m", "training.cli", "train", *tiny_data(tiny_corpus), "--labels", str(ROOT / "labels")]
+    command += ["--set", "cv.folds=2"]  # run in tmp_path: the store's artifacts go there
+    environment = child_env(MLFLOW_TRACKING_URI=f"sqlite:///{database}")
+    log = tmp_path / "train.log"
+
+    def runs(status: str) -> int:
+        if not database.is_file():
+            return 0
+        with sqlite3.connect(database) as db:
+            try:
+                return db.execute("select count(*) from runs where status = ?", (status,)).fetchone()[0]
+            except sqlite3.OperationalError:  # the tables are not made yet
+                return 0
+
+    with running(command, log, environment, cwd=tmp_path) as process:
+        deadline = time.monotonic() + 240
+        while runs("RUNNING") == 0 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert runs("RUNNING") == 1, log.read_text()[-2000:]  # the run is open: it is being logged
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    said = log.read_text()
+    assert process.returncode == 130 and "interrupted: nothing was trained or logged" in said, said[-2000:]
+    assert "Traceback" not in said
+    with sqlite3.connect(database) as db:
+        assert db.execute("select status, lifecycle_stage from runs").fetchall() == [("FAILED", "deleted")]
+        assert (
+            db.execute("select count(*) from model_versions where current_stage != 'Deleted_Internal'").fetchone()[0]
+            == 0
+        )

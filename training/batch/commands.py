@@ -6,7 +6,6 @@ an optional extra, imported only when the command runs).
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import Annotated
 
@@ -32,10 +31,6 @@ def _spark_error(exc: Exception) -> str | None:
         return None
     lines = [line for line in said.splitlines() if line.strip()]
     return lines[0][:500] if lines else type(exc).__name__
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -117,8 +112,7 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             role=role,
         )
-        # SIGTERM stops the job as Ctrl-C does, so the staging directory is removed either way.
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        # SIGTERM stops the job as Ctrl-C does (cli_errors), so the staging directory is removed either way.
         try:
             report = run_batch(options, on_status=lambda message: console.print(f"[dim]{message}…[/dim]"))
         except KeyboardInterrupt:
@@ -129,8 +123,6 @@ def register(app: typer.Typer) -> None:
             if spark_error is None:
                 raise
             raise TopicframeError(f"Spark: {spark_error}") from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         print_plain(
             f"{report.rows_in} rows in, {report.paragraphs_scored} paragraphs scored, {report.rejected} rejected, "
             f"{report.articles} articles; {report.wall_seconds:.1f} s, {report.paragraphs_per_second:,.1f} paragraphs/s"
