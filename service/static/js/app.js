@@ -27,6 +27,10 @@ function setStatus(message, kind = "") {
   status.className = `status ${kind}`;
 }
 
+function isSameModel(a, b) {
+  return Boolean(a && b) && a.name === b.name && a.version === b.version && a.run_id === b.run_id;
+}
+
 function describeModel(info) {
   const version = info.version ? `v${info.version}` : "local directory";
   return `model: ${info.name} · ${version}${info.alias ? ` · ${info.alias}` : ""}`;
@@ -82,8 +86,8 @@ function renderSummary(result) {
   }
   const roles = s.roles ? Object.entries(s.roles).map(([role, n]) => `${n} ${role}`).join(", ") : "no roles";
   const primary = Object.entries(sets).map(([name, set]) => `${name}: ${set.primary ?? "none"}`).join(" · ");
-  const unread = s.unread_paragraphs ? `, ${s.unread_paragraphs} not read (too few words the model knows)` : "";
-  parts.push(el("p", { class: "facts" }, `${s.paragraphs} paragraphs, ${s.content_paragraphs} with content${unread} (${roles}). Primary ${primary}.`));
+  const unread = s.unread_paragraphs ? ` ${s.unread_paragraphs} not read: too few words the model knows.` : "";
+  parts.push(el("p", { class: "facts" }, `${s.paragraphs} paragraphs (${roles}), ${s.content_paragraphs} of them labelled.${unread} Primary ${primary}.`));
   summary.replaceChildren(...parts);
 }
 
@@ -171,7 +175,7 @@ function enableResultActions(on) {
   }
 }
 
-const STALE = "The text has changed since it was classified: the results below are for the earlier text. Classify again to update them.";
+const STALE = "The text, or how it is read, has changed since it was classified: the results below are for the earlier reading. Classify again to update them.";
 
 function isStale() {
   return $("panel-results").classList.contains("stale");
@@ -239,6 +243,13 @@ async function classify() {
   try {
     const body = { text, explain: EXPLAIN_TERMS, include_scores: true, ...reading() };
     const { data, requestId } = await api("/v1/classify", { method: "POST", body });
+    // Another model answered (a reload, the alias moved): its thresholds, header and versions, not the old ones'
+    // (a tester's chips drew the old model's ticks beside the new model's labels: "+0.02 — not given").
+    if (!isSameModel(model.info, data.model)) {
+      await loadModelInfo();
+      view.versionsLoaded = false;
+      if (!$("panel-compare").hidden) loadVersions();
+    }
     const previous = view.result;
     const sameModel = previous && JSON.stringify(previous.model) === JSON.stringify(data.model);
     view.result = data;
@@ -353,7 +364,8 @@ function showTab(name) {
 
 function wire() {
   $("classify").addEventListener("click", classify);
-  $("article-text").addEventListener("keydown", (event) => {
+  // Ctrl+Enter classifies from anywhere (after choosing "Read as", on a chip), not only in the text box.
+  document.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       classify();
@@ -366,6 +378,10 @@ function wire() {
     const file = event.target.files[0];
     if (!file) return;
     $("article-text").value = await file.text();
+    // A .txt file is plain text even with a tag in it (a tester's note starting with <img> was read as HTML,
+    // its paragraphs run together); .md and .html are what they say. Other names are detected.
+    const format = { txt: "plain", md: "markdown", markdown: "markdown", html: "html", htm: "html" }[file.name.split(".").pop().toLowerCase()];
+    if (format) $("text-format").value = format;
     event.target.value = ""; // the same file opened again (after an edit) must fire another change
     textChanged();
     const opened = `Opened ${file.name} (${count(file.size, "byte")}).`;

@@ -89,7 +89,7 @@ def test_results_of_an_edited_text_are_stale_and_cannot_be_corrected(open_page: 
     release[0].continue_()
     page.unroute("**/v1/classify")
     expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))
-    expect(page.locator("#status")).to_contain_text("The text has changed since it was classified")
+    expect(page.locator("#status")).to_contain_text("The text, or how it is read, has changed since it was classified")
     assert page.locator("#download-csv").is_disabled() and page.locator("#correct-mode").is_disabled()
 
     classify_in_page(page, ARTICLE)
@@ -205,7 +205,9 @@ def test_an_undone_edit_or_an_unchanged_paragraph_keeps_its_draft(open_page: Any
     other = {"name": "other.txt", "mimeType": "text/plain", "buffer": b"Another article\n\nOn tariffs."}
     page.set_input_files("#file-input", files=[other])
     expect(page.locator("#status")).to_contain_text("Opened other.txt")
-    expect(page.locator("#status")).to_contain_text("the results below are for the earlier text")
+    expect(page.locator("#status")).to_contain_text("the results below are for the earlier reading")
+    # A .txt file is read as plain text, whatever tag it holds (one <img> merged a tester's paragraphs as HTML).
+    assert page.locator("#text-format").input_value() == "plain"
 
 
 def test_a_classify_refused_while_the_model_loads_is_sent_again_when_it_is_ready(open_page: Any) -> None:

@@ -20,8 +20,10 @@ from tests.conftest import GERMAN_NEWS
 
 from ..conftest import child_env, free_port, running, wait_for_http
 from .conftest import (
+    ADMIN_KEY,
     ARTICLE,
     MAX_PARAGRAPH_CHARS,
+    MODEL,
     Service,
     api_result,
     classify_in_page,
@@ -206,6 +208,41 @@ def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None
     expect(page.locator("#comparison")).to_contain_text(f"A and B are the same model (v{first})")
 
 
+def test_a_page_open_while_the_served_model_changes_draws_the_new_models_thresholds(
+    open_page: Any, service: Service
+) -> None:
+    """The page read /v1/labels once: after a reload it drew the old model's ticks beside the new model's labels
+    ("threshold 0.39 (+0.02) — not given"), and its header and versions named the old model."""
+    from training.registry import tracking_client
+
+    page = open_page().page
+    first, second = service.versions
+    page.click("#tab-compare")
+    expect(page.locator("#versions tbody tr").nth(1)).to_contain_text("serving")
+    page.click("#tab-results")
+    client = tracking_client(service.tracking_uri)
+
+    def serve(version: str) -> None:
+        client.set_registered_model_alias(MODEL, "champion", version)
+        reload = httpx.post(f"{service.base}/v1/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
+        assert reload.status_code == 200 and reload.json()["model"]["version"] == version, reload.text
+
+    try:
+        serve(second)
+        classify_in_page(page, ARTICLE)
+        expect(page.locator("#model-badge")).to_contain_text(f"v{second}")
+        thresholds = httpx.get(f"{service.base}/v1/labels", timeout=10).json()["thresholds"]
+        chips = page.locator('#paragraphs .chip:not(.edit)[data-set="topic"]')
+        assert chips.count() > 0
+        for k in range(min(chips.count(), 12)):
+            label = chips.nth(k).get_attribute("data-label") or ""
+            assert f"threshold {thresholds['topic'][label]:.2f}" in (chips.nth(k).get_attribute("title") or "")
+        page.click("#tab-compare")  # the versions table was read again: the new version serves
+        expect(page.locator(f'#versions tbody tr[data-version="{second}"]')).to_contain_text("serving")
+    finally:
+        serve(first)
+
+
 def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     page = open_page().page
     page.click("#classify")
@@ -214,7 +251,7 @@ def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     classify_in_page(page, ARTICLE)
     expect(page.locator("#download-json")).to_be_enabled()
     page.fill("#article-text", ARTICLE + "\n\nOne more paragraph on tariffs.")
-    expect(page.locator("#status")).to_contain_text("the results below are for the earlier text")
+    expect(page.locator("#status")).to_contain_text("the results below are for the earlier reading")
     for action in ("#download-json", "#download-csv", "#correct-mode"):
         expect(page.locator(action)).to_be_disabled()
     page.fill("#article-text", "Tariffs " * (MAX_PARAGRAPH_CHARS // 8 + 10))
@@ -389,7 +426,10 @@ def test_paragraphs_given_as_body_text_are_labelled_as_the_api_labels_them(open_
     assert page.locator('#paragraphs > li[data-role="byline"]').count() == 1  # the role model read the byline
     page.select_option("#paragraph-role", "body")
     expect(page.locator("#panel-results")).to_have_class(re.compile(r"\bstale\b"))  # other roles, other labels
-    classify_in_page(page, ARTICLE)
+    # Ctrl+Enter classifies from the control just used (it worked in the text box only).
+    page.focus("#paragraph-role")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("body")).to_have_attribute("data-rendered", "2", timeout=60_000)
     expected = httpx.post(f"{service.base}/v1/classify", json={"text": ARTICLE, "role": "body"}, timeout=30).json()
     expect(page.locator('#paragraphs > li[data-role="body"]')).to_have_count(len(expected["paragraphs"]))
     expect(cards.nth(1).locator(".role")).to_have_text("body (given)")
