@@ -108,9 +108,11 @@ def _parse_labels(
     where: tuple[str, int],
     problems: list[Problem],
     optional: bool = False,
+    other_sets: dict[str, list[str]] | None = None,
 ) -> tuple[str, ...]:
     """The cell's labels; a problem for each unknown one, and for a single-label set anything but one label (or,
-    ``optional``, more than one: a byline carries no label of a content set, single-label or not)."""
+    ``optional``, more than one: a byline carries no label of a content set, single-label or not).
+    ``other_sets`` (the other codebooks' names): a label of another set is said to be one."""
     names = codebook.label_names
     found: list[str] = []
     for part in cell.split(separator):
@@ -119,6 +121,9 @@ def _parse_labels(
             continue
         if label not in names:
             hint = did_you_mean(label, names) or f" (valid: {', '.join(names)})"
+            # "conflict" in the topic column was "did you mean 'climate'?": a spelling hint for a column mix-up.
+            if owner := next((name for name, other in (other_sets or {}).items() if label in other), None):
+                hint = f" ('{label}' is a {owner} label: is it in the right column?)"
             if len(pieces := re.split(r"\s*[,|/]\s*", label)) > 1 and set(pieces) <= set(names):
                 hint = f" (several labels are separated by '{separator}': {separator.join(pieces)})"
             problems.append(Problem(*where, f"unknown {codebook.name} label '{label}'{hint}"))
@@ -237,8 +242,9 @@ def read_rows(
             role = labels[role_set] if role_set is not None and name != role_set else ()
             not_content = bool(role) and role[0] not in content
             where = (str(path), line)
+            others = {other: codebooks[other].label_names for other in codebooks if other != name}
             labels[name] = _parse_labels(
-                cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content
+                cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content, others
             )
         labels = {name: labels[name] for name in codebooks}  # the codebooks' order, as before
         # The model's own rule, said here with every other problem of the file (it was said only once the files

@@ -49,6 +49,7 @@ def test_every_row_problem_is_reported_with_its_line(tmp_path: Path, codebooks) 
         {"id": "4", "text": "Talks on chips stalled.", "topic": "tecnology", "frame": ""},  # line 5: typo
         {"id": "5", "text": "   ", "topic": "trade", "frame": ""},  # line 6: empty text
         {"id": "6", "text": "Tariffs on steel rose again.", "topic": "economy", "frame": "conflict"},  # line 7
+        {"id": "7", "text": "Envoys traded accusations.", "topic": "conflict", "frame": ""},  # line 8: wrong column
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
     with pytest.raises(DataValidationError) as err:
@@ -57,7 +58,12 @@ def test_every_row_problem_is_reported_with_its_line(tmp_path: Path, codebooks) 
     assert f"{path}:5: error: unknown topic label 'tecnology' (did you mean 'technology'?)" in got
     assert f"{path}:6: error: empty text" in got
     assert f"{path}:7: error: same text as {path}:2 but with different labels" in got
-    assert len(got) == 3
+    # Not "did you mean 'climate'?": a label of the other set, in the wrong column.
+    assert (
+        f"{path}:8: error: unknown topic label 'conflict' ('conflict' is a frame label: is it in the right column?)"
+        in got
+    )
+    assert len(got) == 4
 
 
 def test_invalid_bytes_name_the_line(tmp_path: Path, codebooks) -> None:
