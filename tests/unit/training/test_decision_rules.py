@@ -43,7 +43,8 @@ def test_roles_given_for_some_paragraphs_replace_the_role_model_there_only(bundl
     assert given.roles == [model.roles[0], "body", model.roles[2], "caption"]
     assert given.role_scores is not None and np.isnan(given.role_scores[[1, 3]]).all()
     np.testing.assert_array_equal(given.role_scores[[0, 2]], model.role_scores[[0, 2]])  # type: ignore[index]
-    assert given.content.tolist() == [True, True, True, False]
+    # Where no role is given the model's reading decides, as without roles; a given body is content, a caption not.
+    assert given.content.tolist() == [model.content[0], True, model.content[2], False]
     every = bundle.score(article, layout=layout, roles=["body"] * 4)
     assert every.role_scores is None and every.content.all()
     with pytest.raises(ValueError, match=r"unknown role 'bdy' \(closest: 'body'; valid: body, headline"):
