@@ -51,7 +51,8 @@ def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     reading the whole file reports them at their line. A file in another encoding than ``encoding`` (UTF-16)
     or separated by another delimiter than a comma is a DataValidationError at ``file:1`` that says so: its
     header, read as it was, named no column the codebooks need, and the message showed NUL bytes."""
-    head = path.read_bytes()[:65536]
+    with path.open("rb") as raw:
+        head = raw.read(2)  # the byte-order mark only: the whole file is read once, later
     if head.startswith(_UTF16_BOMS) and not encoding.lower().replace("-", "").startswith("utf16"):
         _header_problem(
             path,
@@ -202,6 +203,10 @@ def read_rows(
     from training.markup import paragraph_text  # imports trafilatura: only when a file is read
 
     col = {name: header.index(name) for name in header}
+    # Per label set, the other sets' names: a label of another set in its column is said to be one.
+    other_sets = {
+        name: {other: codebooks[other].label_names for other in codebooks if other != name} for name in codebooks
+    }
     rows: list[dict] = []
     read_as_markup: list[int] = []  # lines whose text was HTML or Markdown
     start = reader.line_num + 1
@@ -242,9 +247,8 @@ def read_rows(
             role = labels[role_set] if role_set is not None and name != role_set else ()
             not_content = bool(role) and role[0] not in content
             where = (str(path), line)
-            others = {other: codebooks[other].label_names for other in codebooks if other != name}
             labels[name] = _parse_labels(
-                cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content, others
+                cell(columns.label_column(name)), codebooks[name], separator, where, said, not_content, other_sets[name]
             )
         labels = {name: labels[name] for name in codebooks}  # the codebooks' order, as before
         # The model's own rule, said here with every other problem of the file (it was said only once the files
