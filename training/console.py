@@ -243,8 +243,23 @@ def _silence_stdout() -> None:
         pass
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _interrupt_in(owner: int) -> Callable[[int, Any], None]:
+    """A SIGTERM handler that raises KeyboardInterrupt in process ``owner`` only.
+
+    A forked copy of the process inherits the handler: cleanlab's multiprocessing pool (`audit`) forks its
+    workers and stops them with SIGTERM. There SIGTERM must end the process as it does by default. Raised in a
+    worker forked a moment before, the KeyboardInterrupt escaped multiprocessing's start-up code and the worker
+    ran on as a second copy of its caller: in CI, a second pytest session that failed the audit test and held
+    the job until its 90-minute timeout."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise KeyboardInterrupt
+
+    return handler
 
 
 @contextmanager
@@ -256,7 +271,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
     try:
         yield
     finally:
