@@ -142,31 +142,14 @@ def load_codebooks(labels_dir: str | Path, label_sets: list[str] | None = None) 
     return {name: load_codebook(labels_dir / f"{name}.yaml") for name in label_sets}
 
 
-def match_codebooks_to_columns(
-    codebooks: dict[str, Codebook], header: list[str], source: str, label_columns: dict[str, str], labels_dir: str
-) -> None:
-    """Every discovered codebook needs its column in ``header``, and every mapped label column its codebook.
-
-    Used when the config does not list ``data.label_sets``: a codebook added to the labels directory is
-    trained, and a mismatch between the codebooks and a CSV's columns is an error naming both, rather
-    than a set silently left out.
-    """
-    if not header:
-        raise ConfigError(f"{source}: file is empty (expected a header row)")
-    missing = [
-        f"{codebook.source or name}: codebook '{name}' has no column '{label_columns.get(name, name)}'"
-        for name, codebook in codebooks.items()
-        if label_columns.get(name, name) not in header
-    ]
-    if missing:  # every one at once: a file without topic and role said only role
-        raise ConfigError(
-            f"{'; '.join(missing)} in {source} (header: {', '.join(header)}); add the "
-            f"column{'s' if len(missing) > 1 else ''}, or list the sets to train in data.label_sets"
-        )
+def check_label_columns(codebooks: dict[str, Codebook], label_columns: dict[str, str], labels_dir: str) -> None:
+    """Every mapped label column (data.label_columns) needs its codebook: a mapping to a set that has none is
+    a configuration mistake, said before any file is read. (A codebook whose column a file lacks is said by
+    `training.labelled_csv` at that file's line 1, with every other problem of every file.)"""
     for name, column in label_columns.items():
         if name not in codebooks:
             raise ConfigError(
-                f"{source}: column '{column}' is mapped to label set '{name}' (data.label_columns), "
+                f"column '{column}' is mapped to label set '{name}' (data.label_columns), "
                 f"which has no codebook {Path(labels_dir) / (name + '.yaml')}"
             )
 

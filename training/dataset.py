@@ -157,9 +157,11 @@ def load_labelled_data(
     problems: list[Problem] = []
     rows: list[dict] = []
     files = expand_paths([str(p) for p in paths])
+    unread = 0  # files not read at all (missing, empty, wrong columns or encoding): no label floors then
     for path in files:
         found = len(problems)
         read = read_rows(path, codebooks, columns, separator, encoding, problems, roles)
+        unread += not read and any(p.severity == "error" for p in problems[found:])
         if not read and len(problems) == found and len(files) > 1:
             # Beside other files, a warning: an export with no corrections yet is a header only, and the
             # README's loop trains on it. Alone, the error below says it.
@@ -222,9 +224,10 @@ def load_labelled_data(
     if not kept and not any(p.severity == "error" for p in problems):
         where = ", ".join(str(p) for p in paths)
         problems.append(Problem(where, None, "no labelled rows (a header only, or blank lines)"))
-    # Label floors are judged on the training part only; with no rows read they would only repeat the error.
+    # Label floors are judged on the training part only, and only once every file was read: counted without
+    # a file that could not be read, they said "0 positive rows" for labels that file holds.
     train_rows = [r for r in kept if r["split"] != "test"]
-    for name, codebook in codebooks.items() if kept else ():
+    for name, codebook in codebooks.items() if kept and not unread else ():
         counts = Counter(label for r in train_rows for label in r["labels"][name])
         for label in codebook.label_names:
             if counts[label] < min_positives:

@@ -51,14 +51,8 @@ def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     reading the whole file reports them at their line. A file in another encoding than ``encoding`` (UTF-16)
     or separated by another delimiter than a comma is a DataValidationError at ``file:1`` that says so: its
     header, read as it was, named no column the codebooks need, and the message showed NUL bytes."""
-    with path.open("rb") as raw:
-        head = raw.read(2)  # the byte-order mark only: the whole file is read once, later
-    if head.startswith(_UTF16_BOMS) and not encoding.lower().replace("-", "").startswith("utf16"):
-        _header_problem(
-            path,
-            "the file is UTF-16 (it starts with a UTF-16 byte-order mark, as Excel's 'Unicode "
-            "Text' does); save it as 'CSV UTF-8', or set data.encoding: utf-16",
-        )
+    if said := _utf16_not_declared(path, encoding):
+        _header_problem(path, said)
     try:
         with path.open(newline="", encoding=encoding, errors="replace") as handle:
             header = column_names(next(csv.reader(handle), []))
@@ -67,6 +61,19 @@ def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     if said := _other_delimiter(header):
         _header_problem(path, said)
     return header
+
+
+def _utf16_not_declared(path: Path, encoding: str) -> str | None:
+    """What to say of a UTF-16 file read as another encoding, else None. Read as UTF-8 its only invalid bytes
+    are the byte-order mark: its header became column names with NUL bytes in them."""
+    with path.open("rb") as raw:
+        head = raw.read(2)  # the byte-order mark only: the whole file is read once, later
+    if head.startswith(_UTF16_BOMS) and not encoding.lower().replace("-", "").startswith("utf16"):
+        return (
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark, as Excel's 'Unicode "
+            "Text' does); save it as 'CSV UTF-8', or set data.encoding: utf-16"
+        )
+    return None
 
 
 def _other_delimiter(header: list[str]) -> str | None:
@@ -78,6 +85,15 @@ def _other_delimiter(header: list[str]) -> str | None:
     return (
         f"the columns are separated by {shown}, not commas ({header[0][:80]!r}); save the file as comma-separated CSV"
     )
+
+
+def _missing_columns(missing: list[str], header: list[str], sources: dict[str, str]) -> str:
+    """Which columns a file lacks; a label set's column names its codebook (``sources``: column -> codebook
+    file): with data.label_sets unset, every codebook in the labels directory is trained, and one added there
+    needs its column in every file."""
+    named = [f"{column} (codebook {sources[column]})" if column in sources else column for column in missing]
+    fix = "add the column(s), or list the sets to train in data.label_sets" if set(missing) & set(sources) else ""
+    return "; ".join(filter(None, [f"missing column(s) {', '.join(named)}", f"header has: {', '.join(header)}", fix]))
 
 
 def _header_problem(path: Path, message: str) -> NoReturn:
@@ -181,6 +197,9 @@ def read_rows(
         what = "a directory, not a file (for its CSV files: --data 'DIR/*.csv')" if path.is_dir() else "file not found"
         problems.append(Problem(str(path), None, what))
         return []
+    if utf16 := _utf16_not_declared(path, encoding):
+        problems.append(Problem(str(path), 1, utf16))
+        return []
     decoded_with = len(problems)
     text = _decode(path, encoding, problems)
     # A line with a byte that is not in the encoding is said once, by _decode: its cells read with U+FFFD in them
@@ -197,8 +216,8 @@ def read_rows(
     required = [columns.text] + [columns.label_column(name) for name in codebooks]
     missing = [c for c in required if c not in header]
     if missing:
-        what = _other_delimiter(header) or f"missing column(s) {', '.join(missing)}; header has: {', '.join(header)}"
-        problems.append(Problem(str(path), 1, what))
+        sources = {columns.label_column(name): book.source for name, book in codebooks.items() if book.source}
+        problems.append(Problem(str(path), 1, _other_delimiter(header) or _missing_columns(missing, header, sources)))
         return []
     from training.markup import paragraph_text  # imports trafilatura: only when a file is read
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
 
 from training.bundle import ModelBundle, without_context
-from training.codebook import Codebook, in_column_order, load_codebooks, match_codebooks_to_columns
+from training.codebook import Codebook, check_label_columns, in_column_order, load_codebooks
 from training.config import RunConfig
 from training.dataset import ColumnMap, LabelledData, expand_paths, load_labelled_data, read_header
 from training.evaluation import (
@@ -104,12 +105,21 @@ def label_set_codebooks(config: RunConfig) -> dict[str, Codebook]:
     codebooks = load_codebooks(d.labels_dir, d.label_sets)
     if d.label_sets is not None:
         return codebooks
-    headers = []
-    for path in expand_paths(d.train + d.test):
-        if path.is_file():  # a missing file is reported with the other data problems
-            headers.append(read_header(path, d.encoding))
-            match_codebooks_to_columns(codebooks, headers[-1], str(path), d.label_columns, d.labels_dir)
-    return in_column_order(codebooks, headers[0] if headers else [], d.label_columns, config.roles.label_set)
+    check_label_columns(codebooks, d.label_columns, d.labels_dir)
+    header = next(filter(None, (_header_if_readable(path, d.encoding) for path in expand_paths(d.train + d.test))), [])
+    return in_column_order(codebooks, header, d.label_columns, config.roles.label_set)
+
+
+def _header_if_readable(path: Path, encoding: str) -> list[str]:
+    """A file's column names, or [] for a file that is missing, empty, UTF-16 or semicolon-separated: such a
+    file is said at its line 1 with every other file's problems (it stopped the reading here, and the other
+    files' row problems were found only once it was fixed)."""
+    if not path.is_file():
+        return []
+    try:
+        return read_header(path, encoding)
+    except DataValidationError:
+        return []
 
 
 def leaked_test_paragraphs(

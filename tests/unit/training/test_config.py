@@ -150,20 +150,58 @@ def test_discovered_codebooks_must_match_the_csv_columns(tmp_path: Path) -> None
     (labels / "tone.yaml").write_text(
         "name: tone\nmulti_label: false\nlabels:\n  - {name: calm, description: c}\n  - {name: angry, description: a}\n"
     )
-    with pytest.raises(ConfigError, match=r"tone.yaml: codebook 'tone' has no column 'tone' in .*data.csv"):
+    with pytest.raises(
+        DataValidationError, match=rf"{data}:1: error: missing column\(s\) tone \(codebook .*tone.yaml\)"
+    ):
         prepare_data(load_config(None, base))
     (labels / "mood.yaml").write_text((labels / "tone.yaml").read_text().replace("name: tone", "name: mood"))
-    with pytest.raises(ConfigError, match=r"'mood' has no column 'mood'; .*codebook 'tone' .* add the columns"):
+    with pytest.raises(DataValidationError) as err:
         prepare_data(load_config(None, base))  # every missing column at once
+    (message,) = [str(p) for p in err.value.problems]
+    assert "tone (codebook" in message and "mood (codebook" in message, message
+    assert message.endswith(
+        "header has: id, text, topic, frame; add the column(s), or list the sets to train in data.label_sets"
+    )
     (labels / "mood.yaml").unlink()
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(ConfigError, match=r"empty.csv: file is empty \(expected a header row\)"):
+    with pytest.raises(DataValidationError, match=r"empty.csv:1: error: file is empty \(expected a header row\)"):
         prepare_data(load_config(None, base | {"data.train": [str(empty)]}))
     (labels / "tone.yaml").unlink()
     mapped = base | {"data.label_columns": {"tone": "mood"}}
     with pytest.raises(ConfigError, match=r"column 'mood' is mapped to label set 'tone' .* no codebook .*tone.yaml"):
         prepare_data(load_config(None, mapped))
+
+
+def test_a_file_that_cannot_be_read_is_said_with_every_other_files_row_problems(tmp_path: Path) -> None:
+    """A tester's semicolon export stopped the reading: the other file's row problems were found only once it
+    was fixed, a second round of fixes. Label floors are not judged on what could be read (they said '0
+    positive rows' for labels the unread file holds)."""
+    good_rows = discovery_rows({})
+    good_rows[1]["topic"] = "trad"
+    rows_with_a_typo = write_csv(tmp_path / "rows.csv", good_rows, ["id", "text", "topic", "frame"])
+    plain = "id,text,topic,frame\n1,Tariffs rose.,trade,\n"
+    (tmp_path / "semicolons.csv").write_text(plain.replace(",", ";"))
+    (tmp_path / "utf16.csv").write_text(plain, encoding="utf-16")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "no_frame.csv").write_text(plain.replace(",frame", "").replace("trade,", "trade"))
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for name in ("topic", "frame"):
+        (labels / f"{name}.yaml").write_text((LABELS / f"{name}.yaml").read_text())
+    for unreadable, said in (
+        ("semicolons.csv", "the columns are separated by ';'"),
+        ("utf16.csv", "the file is UTF-16"),
+        ("empty.csv", "file is empty (expected a header row)"),
+        ("no_frame.csv", "missing column(s) frame (codebook"),
+    ):
+        files = [str(tmp_path / unreadable), str(rows_with_a_typo)]  # the unreadable file first: it stopped all
+        config = load_config(None, {"data.train": files, "data.labels_dir": str(labels), "cv.folds": 2})
+        with pytest.raises(DataValidationError) as err:
+            prepare_data(config)
+        said_lines = [str(p) for p in err.value.problems]
+        assert said_lines[0].startswith(f"{tmp_path / unreadable}:1: error: {said}"), said_lines
+        assert said_lines[1:] == [f"{rows_with_a_typo}:3: error: unknown topic label 'trad' (did you mean 'trade'?)"]
 
 
 def test_a_test_paragraph_also_in_the_training_data_is_a_leak_naming_both_rows(tmp_path: Path) -> None:

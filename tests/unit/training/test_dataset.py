@@ -40,7 +40,10 @@ def test_missing_column_names_file_and_header(tmp_path: Path, codebooks) -> None
     path = write_csv(tmp_path / "bad.csv", GOOD, header=["id", "text", "topic"])
     with pytest.raises(DataValidationError) as err:
         load_labelled_data([path], codebooks, min_positives=0)
-    assert messages(err.value) == [f"{path}:1: error: missing column(s) frame; header has: id, text, topic"]
+    assert messages(err.value) == [
+        f"{path}:1: error: missing column(s) frame (codebook {LABELS / 'frame.yaml'}); header has: id, text, topic; "
+        "add the column(s), or list the sets to train in data.label_sets"
+    ]
 
 
 def test_every_row_problem_is_reported_with_its_line(tmp_path: Path, codebooks) -> None:
