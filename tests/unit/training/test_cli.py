@@ -104,6 +104,21 @@ def test_data_too_small_to_split_is_refused_by_name_not_by_a_traceback(
     assert_no_runs(store, tmp_path)
 
 
+def test_data_too_small_to_split_is_said_with_the_warnings_that_explain_it(tmp_path: Path, store: str) -> None:
+    """A tester's second article was a copy of the first row: the duplicate was dropped, and only "in one
+    article" was said, not why."""
+    copy = {**ONE_ARTICLE[0], "id": "3", "article_id": "a1"}
+    data = write_csv(
+        tmp_path / "small.csv", [*ONE_ARTICLE, copy], header=["id", "article_id", "text", "topic", "frame"]
+    )
+    labels = ["--set", "data.label_sets=[topic,frame]", "--set", "data.min_positives=0"]
+    result = runner.invoke(app, ["train", "--data", str(data), "--labels", str(LABELS), *labels])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"{data}: warning: dropped 1 exact duplicate row(s)" in said
+    assert f"{data}: error: 2 row(s) in one article" in said
+
+
 def test_a_single_label_set_with_one_label_in_its_rows_is_refused_by_name(tmp_path: Path, store: str) -> None:
     """A user who fills the role column with 'body' everywhere got scikit-learn's "This solver needs samples of
     at least 2 classes" traceback from the role model's fit."""
