@@ -7,9 +7,13 @@ never shows a half-logged run.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
@@ -147,6 +152,26 @@ def set_runs_view(client: MlflowClient, experiment_id: str, metrics: list[str]) 
     client.set_experiment_tag(experiment_id, RUNS_VIEW_TAG, json.dumps(view))
 
 
+# What `mlflow.register_model` prints to stderr: "Successfully registered model 'topicframe'." or "Registered
+# model 'topicframe' already exists. Creating a new version of this model...", then "Created version '2' of
+# model 'topicframe'." Beside train's own "registered topicframe version 2" line, testers read them as warnings.
+_REGISTER_CHATTER = re.compile(
+    r"(Successfully registered model |Registered model .* already exists\. |Created version ')"
+)
+
+
+def register_version(model_uri: str, name: str) -> ModelVersion:
+    """`mlflow.register_model`, without its progress lines on stderr (anything else it prints is passed on)."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return mlflow.register_model(model_uri, name)
+    finally:
+        for line in said.getvalue().splitlines():
+            if not _REGISTER_CHATTER.match(line):
+                print(line, file=sys.stderr)
+
+
 def run_name(config: RunConfig, data_digest: str | None = None) -> str:
     """A name that says what differs between runs: classifier, n-grams, regularisation (and NB weighting), and
     the training data (the first characters of its digest: six runs on six data sets had one name)."""
@@ -263,7 +288,7 @@ def log_training_run(
             mlflow.set_tag(PYFUNC_SHA256_TAG, pyfunc_sha)
             version = ""
             if register:
-                mv = mlflow.register_model(model_info.model_uri, config.model_name)
+                mv = register_version(model_info.model_uri, config.model_name)
                 version = str(mv.version)
                 for key, value in {
                     "bundle_sha256": sha,
