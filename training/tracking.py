@@ -8,6 +8,7 @@ never shows a half-logged run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import re
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,7 +300,8 @@ def log_training_run(
                 }.items():
                     client.set_model_version_tag(config.model_name, version, key, value)
                 mlflow.set_tag("registered_version", version)
-        except BaseException:
+        except BaseException as stopped:
+            _release_interrupted_write(stopped)
             if resuming:  # the trial itself is complete and stays FINISHED; a retry adds what is missing
                 mlflow.end_run()
                 raise
@@ -311,6 +314,23 @@ def log_training_run(
         mlflow.end_run()
     set_runs_view(client, run.info.experiment_id, list(headline_metrics(result_metrics(result, 0))))
     return LoggedRun(run_id, run.info.experiment_id, version, sha)
+
+
+def _release_interrupted_write(stopped: BaseException) -> None:
+    """Let go of the store connection a Ctrl-C or SIGTERM stopped in the middle of a write.
+
+    An interrupted SQLite write keeps its transaction, and with it the database's write lock, for as long as its
+    cursor lives, and the traceback's frames hold the cursor: ending and deleting the run then failed with
+    "database is locked" (1 of 5 runs of the SIGTERM integration test here; `tests/unit/training/test_tracking_locks.py`
+    shows the mechanism). The frames' locals are cleared (the traceback itself is kept) and the cycles collected.
+    """
+    seen: set[int] = set()
+    exc: BaseException | None = stopped
+    while exc is not None and id(exc) not in seen:  # the chain: an interrupt raised while handling another error
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__context__
+    gc.collect()
 
 
 def _pip_requirements() -> list[str]:
