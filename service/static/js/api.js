@@ -31,15 +31,26 @@ export function setFeedbackKey(value) {
   else sessionStorage.removeItem(FEEDBACK_KEY_STORAGE);
 }
 
+// The API's names for what the page calls by its own words: a reader of the page never typed
+// "header.X-API-Key" or "text_format" (a tester was told "text_format 'plain' classifies it as it is").
+const PAGE_FIELDS = { text: "Article", text_format: "Read as", role: "Paragraphs are" };
+const PAGE_PHRASES = [
+  [/\btext_format '(\w+)'/g, (_, value) => `Read as \u201c${value === "plain" ? "plain text" : value}\u201d`],
+  [/\btext_format\b/g, "Read as"],
+];
+
+function describeItem(item, keyField) {
+  const where = (item.loc || []).filter((part) => part !== "body").join(".");
+  const name = /^header\./i.test(where) ? keyField : (PAGE_FIELDS[where] ?? where);
+  const msg = PAGE_PHRASES.reduce((said, [pattern, words]) => said.replace(pattern, words), String(item.msg));
+  return name ? `${name}: ${msg}` : msg;
+}
+
 // The service's errors are {"detail": [{"loc": [...], "msg": ...}]}; "body" in loc is noise for a reader.
-export function describeError(status, body, text) {
+// `keyField`: the page's field for the key a refusing header names.
+export function describeError(status, body, text, keyField = "API key") {
   if (body && Array.isArray(body.detail) && body.detail.length) {
-    return body.detail
-      .map((item) => {
-        const where = (item.loc || []).filter((part) => part !== "body").join(".");
-        return where ? `${where}: ${item.msg}` : item.msg;
-      })
-      .join("; ");
+    return body.detail.map((item) => describeItem(item, keyField)).join("; ");
   }
   if (body && typeof body.detail === "string") return body.detail;
   if (status === 413) return "the article is larger than the service accepts (TOPICFRAME_MAX_BODY_BYTES)";
@@ -67,7 +78,7 @@ export async function api(path, { method = "GET", body, headers = {}, key = apiK
     data = null; // an HTML error page from a proxy, say: described from its status and text below
   }
   if (!response.ok) {
-    let message = describeError(response.status, data, text);
+    let message = describeError(response.status, data, text, keyField);
     if (response.status === 401 || response.status === 403) message += ` (enter the key under \u201c${keyField}\u201d)`;
     if (response.status >= 500 && requestId) message += ` (request ${requestId})`;
     throw new ApiError(message, response.status, data, requestId);

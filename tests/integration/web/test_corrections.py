@@ -71,6 +71,7 @@ def test_corrections_carry_the_feedback_key_and_everything_else_the_api_key(open
     page.route("**/v1/feedback", lambda route: route.fulfill(status=403, json=refused))
     card.locator('.editor [data-action="send"]').click()
     expect(card.locator(".failed")).to_contain_text("enter the key under \u201cFeedback key\u201d")
+    expect(card.locator(".failed")).to_contain_text("Feedback key: the key is not valid")  # not "header.X-API-Key"
 
 
 def test_results_of_an_edited_text_are_stale_and_cannot_be_corrected(open_page: Any, service: Service) -> None:

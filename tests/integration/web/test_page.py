@@ -247,6 +247,12 @@ def test_bad_input_and_server_trouble_read_as_messages(open_page: Any) -> None:
     page = open_page().page
     page.click("#classify")
     expect(page.locator("#status")).to_contain_text("there is no text to classify")
+    # The API's field names are said in the page's words (a tester was told "text_format 'plain' ...").
+    page.fill("#article-text", '<p><img src="chart.png"></p>')
+    page.click("#classify")
+    expect(page.locator("#status")).to_contain_text("Article: read as html, the text has no paragraph to classify")
+    expect(page.locator("#status")).to_contain_text("Read as \u201cplain text\u201d classifies it as it is")
+    expect(page.locator("#status")).not_to_contain_text("text_format")
     # Results of an earlier text are marked as such once the text changes, and cannot be downloaded or corrected.
     classify_in_page(page, ARTICLE)
     expect(page.locator("#download-json")).to_be_enabled()
