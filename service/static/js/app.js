@@ -3,7 +3,7 @@
 
 import { api, apiKey, feedbackKey, readiness, setApiKey, setFeedbackKey } from "./api.js";
 import { barChart, heatmap } from "./charts.js";
-import { fillPickers, renderComparison, renderVersions } from "./compare.js";
+import { fillPickers, renderComparison, renderVersions, showScrollHint } from "./compare.js";
 import { download, resultsCsv } from "./export.js";
 import { carryDrafts, countUnsent, draftKey, isUnsent, sentLabels } from "./drafts.js";
 import { el, renderParagraph } from "./render.js";
@@ -324,6 +324,7 @@ async function loadVersions() {
   try {
     const { data } = await api("/v1/models");
     $("versions").replaceChildren(renderVersions(data));
+    showScrollHint($("versions"));
     fillPickers(data, $("version-a"), $("version-b"));
     view.versionsLoaded = true;
   } catch (error) {
@@ -360,10 +361,12 @@ function showTab(name) {
     $(`panel-${tab}`).hidden = !on;
   }
   if (name === "compare" && !view.versionsLoaded) loadVersions();
+  if (name === "compare") showScrollHint($("versions"));
 }
 
 function wire() {
   $("classify").addEventListener("click", classify);
+  window.addEventListener("resize", () => showScrollHint($("versions")));
   // Ctrl+Enter classifies from anywhere (after choosing "Read as", on a chip), not only in the text box.
   document.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {

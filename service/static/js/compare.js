@@ -28,7 +28,17 @@ export function renderVersions(listing) {
         el("small", { class: "registered" }, (v.created_at || "").replace("T", " ").replace(/:\d\d(\.\d+)?\+00:00$/, " UTC"))),
       ...metricNames.map((m) => el("td", { class: "num" }, v.metrics[m] === undefined ? "–" : v.metrics[m].toFixed(3)))),
   );
-  return el("table", {}, el("caption", { class: "placeholder" }, `${listing.name}: ${listing.registry ? "registered versions, newest first (test metrics)" : "served from a local directory, no registry"}`), el("thead", {}, head), el("tbody", {}, ...rows));
+  const caption = el("caption", { class: "placeholder" },
+    `${listing.name}: ${listing.registry ? "registered versions, newest first (test metrics)" : "served from a local directory, no registry"}`,
+    el("span", { class: "scroll-hint", hidden: true }, " \u2014 scroll sideways for every metric \u2192"));
+  return el("table", {}, caption, el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+// On a phone the metrics table is wider than the screen and scrolls: say so (a tester saw 4 of 8 columns and
+// no sign of the others). Checked whenever the table is drawn or shown, and when the window changes size.
+export function showScrollHint(container) {
+  const hint = container.querySelector(".scroll-hint");
+  if (hint) hint.hidden = container.scrollWidth <= container.clientWidth;
 }
 
 // Options: "current" (whatever is served), then every alias, then every version.

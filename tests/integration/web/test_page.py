@@ -202,6 +202,11 @@ def test_compare_versions_side_by_side(open_page: Any, service: Service) -> None
     assert shown == expected["differences"]
     assert page.locator("#comparison .only").count() > 0  # the labels only one version gives are marked
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # the metrics table scrolls, not the page
+    expect(page.locator("#versions .scroll-hint")).to_be_hidden()  # every column is in view at 1280 px
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: 4 of 8 columns, and no sign of the others
+    expect(page.locator("#versions .scroll-hint")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
     shot(page, "05-compare")
     page.select_option("#version-b", "champion")  # the same model as A: said, not "0 paragraphs differ"
     page.click("#compare")
