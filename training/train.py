@@ -168,20 +168,24 @@ def prepare_data(config: RunConfig, strict: bool = False) -> PreparedData:
         raise DataValidationError(problems)
     assert data is not None
     label_names = {name: cb.label_names for name, cb in codebooks.items()}
+
+    def too_small(message: str) -> DataValidationError:
+        # Said with the data's warnings: a dropped duplicate row is often why there are too few rows or articles.
+        return DataValidationError([*problems, Problem(", ".join(config.data.train), None, message)])
+
     if test is not None:
         train, method = data, "test files"
     else:
         held_out = None if any(s is not None for s in data.splits) else cannot_hold_out(data)
         if held_out:
-            raise DataValidationError([*problems, Problem(", ".join(config.data.train), None, held_out)])
+            raise too_small(held_out)
         train_rows, test_rows, method = split_train_test(data, label_names, config.data.test_size, config.seed)
         train, test = data.subset(train_rows), data.subset(test_rows)
         if not len(test):  # only a split column can leave it empty
-            message = "the split column marks no row 'test': nothing to score the model on (or give --test-data)"
-            raise DataValidationError([*problems, Problem(", ".join(config.data.train), None, message)])
+            raise too_small("the split column marks no row 'test': nothing to score the model on (or give --test-data)")
     too_few = too_few_for_cv(train, config.cv.folds)
-    if too_few:  # said with the data's warnings (a dropped duplicate is often why there are too few rows)
-        raise DataValidationError([*problems, Problem(", ".join(config.data.train), None, too_few)])
+    if too_few:
+        raise too_small(too_few)
     return PreparedData(codebooks, train, test, method, problems + context_warnings(config, train))
 
 
