@@ -29,7 +29,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
-from tests.conftest import LABELS
+from tests.conftest import LABELS, keep_mlflow_uris
 from training.batch.inputs import NOT_UTF8, BatchInputError
 from training.batch.job import BatchOptions, run_batch
 from training.batch.session import spark_session
@@ -61,23 +61,22 @@ def registry(model: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) 
     bundle_dir, sha = model
     root = tmp_path_factory.mktemp("batch-registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PACKAGE_DIR / "mlflow_model.py"),
-            artifacts={"bundle": str(bundle_dir)},
-            model_config={"bundle_sha256": sha},
-        )
-    version = mlflow.register_model(info.model_uri, CLUSTER_MODEL).version
-    tracking_client(uri).set_model_version_tag(CLUSTER_MODEL, str(version), "bundle_sha256", sha)
-    yield uri
-    if previous is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = previous
+    # MLflow's process-wide URIs and their environment variables are put back afterwards: a later test in this
+    # process that loads `models:/...` from its own server would otherwise ask this store (and fail to find it).
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        keep_mlflow_uris(monkeypatch)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PACKAGE_DIR / "mlflow_model.py"),
+                artifacts={"bundle": str(bundle_dir)},
+                model_config={"bundle_sha256": sha},
+            )
+        version = mlflow.register_model(info.model_uri, CLUSTER_MODEL).version
+        tracking_client(uri).set_model_version_tag(CLUSTER_MODEL, str(version), "bundle_sha256", sha)
+        yield uri
 
 
 ARTICLES = [

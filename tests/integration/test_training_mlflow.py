@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import httpx
+import mlflow
 import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, keep_mlflow_uris
 from training.features import ArticleLayout
 from training.pyfunc_check import verify_logged_model
 from training.registry import load_model, tracking_client
@@ -123,47 +124,51 @@ def test_run_artifacts(first_run, tmp_path: Path) -> None:
     assert Path(header).read_text().splitlines()[0].startswith("id,article_id,text,")
 
 
-def test_registered_version_alias_and_loading(first_run, mlflow_server: str, tmp_path: Path) -> None:
+def test_registered_version_alias_and_loading(
+    first_run, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, run, _ = first_run
     champion = client.get_model_version_by_alias("topicframe", "champion")
     assert champion.run_id == run.info.run_id
     assert champion.tags["bundle_sha256"] == run.data.tags["bundle_sha256"]
 
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
-    try:
-        bundle, ref = load_model("models:/topicframe@champion", cache_dir=tmp_path)
-        assert ref.version == champion.version and ref.run_id == run.info.run_id
-        paragraphs = [
-            "The two foreign ministers met in Jakarta and agreed to reopen consulates.",
-            "Follow our correspondents on the Daily Ledger app.",
-            "Drones struck a fuel depot near the front line overnight.",
-        ]
-        assert len(bundle.predict(paragraphs)["topic"]) == 3
-        # MLflow downloads a models:/ URI to a new temp dir it never removes: give it one of ours.
-        (tmp_path / "pyfunc").mkdir()
-        pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion", dst_path=str(tmp_path / "pyfunc"))
-        out = pyfunc.predict(pd.DataFrame({"text": paragraphs}))
-        assert len(out) == 3
-        # One-column rows are unrelated paragraphs to the pyfunc (no article_id column): each is scored alone.
-        alone = bundle.predict(paragraphs, layout=ArticleLayout.alone(len(paragraphs)))
-        assert out["topic_labels"].tolist() == [";".join(x) for x in alone["topic"]]
-        assert out["role"].tolist()[1] == "promo" and out["topic_labels"][1] == ""
-        # The logged signature names article_id (MLflow drops columns it does not name): rows of one article
-        # are scored together, with positions and neighbours, as the service scores a request.
-        # Roles given (the signature's role column), so that two paragraphs are content whatever the suite's small
-        # model reads them as: context comes from content paragraphs only (with the corpus grown by W14 it read
-        # the drone strike as a caption, which left the article nothing to add).
-        roles = ["body", "promo", "body"]
-        together = pyfunc.predict(pd.DataFrame({"text": paragraphs, "article_id": ["a"] * 3, "role": roles}))
-        lone = pyfunc.predict(pd.DataFrame({"text": paragraphs, "role": roles}))
-        grouped, alone_scores = (frame.filter(like="topic_score_").to_numpy() for frame in (together, lone))
-        assert np.allclose(grouped, bundle.score(paragraphs, roles=roles).scores["topic"])
-        assert not np.allclose(grouped, alone_scores)
-        # Through the server's artifact proxy too, the logged files are what the registry's digest says.
-        checked = verify_logged_model("models:/topicframe@champion", tmp_path / "checked")
-        assert checked.pyfunc_sha256 == champion.tags["pyfunc_sha256"] and (tmp_path / "checked" / "MLmodel").is_file()
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
+    # This server for the whole test, as MLflow's process-wide URIs too (they win over the environment variable);
+    # all put back afterwards.
+    keep_mlflow_uris(monkeypatch)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_registry_uri(mlflow_server)
+    bundle, ref = load_model("models:/topicframe@champion", cache_dir=tmp_path)
+    assert ref.version == champion.version and ref.run_id == run.info.run_id
+    paragraphs = [
+        "The two foreign ministers met in Jakarta and agreed to reopen consulates.",
+        "Follow our correspondents on the Daily Ledger app.",
+        "Drones struck a fuel depot near the front line overnight.",
+    ]
+    assert len(bundle.predict(paragraphs)["topic"]) == 3
+    # MLflow downloads a models:/ URI to a new temp dir it never removes: give it one of ours.
+    (tmp_path / "pyfunc").mkdir()
+    pyfunc = mlflow.pyfunc.load_model("models:/topicframe@champion", dst_path=str(tmp_path / "pyfunc"))
+    out = pyfunc.predict(pd.DataFrame({"text": paragraphs}))
+    assert len(out) == 3
+    # One-column rows are unrelated paragraphs to the pyfunc (no article_id column): each is scored alone.
+    alone = bundle.predict(paragraphs, layout=ArticleLayout.alone(len(paragraphs)))
+    assert out["topic_labels"].tolist() == [";".join(x) for x in alone["topic"]]
+    assert out["role"].tolist()[1] == "promo" and out["topic_labels"][1] == ""
+    # The logged signature names article_id (MLflow drops columns it does not name): rows of one article
+    # are scored together, with positions and neighbours, as the service scores a request.
+    # Roles given (the signature's role column), so that two paragraphs are content whatever the suite's small
+    # model reads them as: context comes from content paragraphs only (with the corpus grown by W14 it read
+    # the drone strike as a caption, which left the article nothing to add).
+    roles = ["body", "promo", "body"]
+    together = pyfunc.predict(pd.DataFrame({"text": paragraphs, "article_id": ["a"] * 3, "role": roles}))
+    lone = pyfunc.predict(pd.DataFrame({"text": paragraphs, "role": roles}))
+    grouped, alone_scores = (frame.filter(like="topic_score_").to_numpy() for frame in (together, lone))
+    assert np.allclose(grouped, bundle.score(paragraphs, roles=roles).scores["topic"])
+    assert not np.allclose(grouped, alone_scores)
+    # Through the server's artifact proxy too, the logged files are what the registry's digest says.
+    checked = verify_logged_model("models:/topicframe@champion", tmp_path / "checked")
+    assert checked.pyfunc_sha256 == champion.tags["pyfunc_sha256"] and (tmp_path / "checked" / "MLmodel").is_file()
 
 
 def test_loaders_sharing_a_cache_download_once(
