@@ -179,9 +179,16 @@ def test_shipped_sweep_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_trials_are_deterministic_and_record_what_train_records(tmp_path: Path, tiny_corpus: tuple[Path, Path]) -> None:
     from training.train import prepare_data
 
-    # The suite's tiny corpus and word n-grams only: the property is the same, at a fraction of the time.
+    # The suite's tiny corpus, word n-grams and 3-character role n-grams only: the property is the same, at a
+    # fraction of the time.
     train, test = tiny_corpus
-    small = {"cv.folds": 2, "data.train": [str(train)], "data.test": [str(test)], "vectorizer.char_ngram_range": None}
+    small = {
+        "cv.folds": 2,
+        "data.train": [str(train)],
+        "data.test": [str(test)],
+        "vectorizer.char_ngram_range": None,
+        "roles.char_ngram_range": [3, 3],
+    }
     sweep = load_sweep(write_sweep(tmp_path, parameters={"classifier.C": [3]}), small)
     trial = sweep.trials[0]
     prepared = prepare_data(trial.config)
