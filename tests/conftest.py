@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +37,20 @@ GERMAN_NEWS = (
 
 SESSION_PID = os.getpid()
 
+# The slowest test files, slowest first (seconds in one 2-core run of `./dev test`, 2026-12-07): collected first,
+# whatever their names. `./dev test` hands whole files to its pytest-xdist workers in collection order, so these
+# start early, one per worker, instead of meeting at the end of the run while the other worker has nothing to do.
+SLOWEST_FILES = [
+    "tests/integration/test_batch_spark.py",  # 416 s, 214 of them its setup (the session model, Spark)
+    "tests/integration/test_service_http.py",  # 199
+    "tests/integration/test_sweep_mlflow.py",  # 180
+    "tests/integration/test_training_mlflow.py",  # 159
+    "tests/unit/training/test_bundle.py",  # 147
+    "tests/integration/test_mlflow_ui.py",  # 61
+    "tests/integration/web/test_corrections.py",  # 53
+    "tests/integration/web/test_page.py",  # 37
+]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -48,6 +64,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ids = Counter(item.nodeid for item in items)
     if repeated := [nodeid for nodeid, n in ids.items() if n > 1]:
         raise pytest.UsageError(f"tests share an id, and pytest-xdist would run one of each: {repeated}")
+    rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)
@@ -158,9 +176,26 @@ def default_config(small_corpus: tuple[Path, Path]) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def trained(default_config: RunConfig):
-    """One training run (no MLflow) shared by the unit tests."""
-    return train_model(default_config, prepare_data(default_config))
+def trained(default_config: RunConfig, tmp_path_factory: pytest.TempPathFactory):
+    """One training run (no MLflow) shared by the tests: the suite's most expensive fixture.
+
+    `./dev test` runs a pytest-xdist worker per core, each a process with its own session fixtures. The first
+    worker to need this model fits it and leaves a copy in the run's shared temp dir; the others wait on the lock
+    and read that copy instead of fitting the same model again beside it. The copy is a pickle: written and read
+    by this test run only, never a model artifact (those are pickle-free, training/artifact.py).
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nobody to share with
+        return train_model(default_config, prepare_data(default_config))
+    shared = tmp_path_factory.getbasetemp().parent / "trained-small-corpus.pickle"  # the run's dir, not a worker's
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+        if shared.exists():
+            return pickle.loads(shared.read_bytes())
+        result = train_model(default_config, prepare_data(default_config))
+        partial = shared.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(result))
+        partial.replace(shared)  # a worker that died while writing leaves no half copy under the name
+        return result
 
 
 @pytest.fixture(scope="session")
