@@ -37,16 +37,18 @@ GERMAN_NEWS = (
 
 SESSION_PID = os.getpid()
 
-# The slowest test files, slowest first (seconds in one 2-core run of `./dev test`, 2026-12-07): collected first,
-# whatever their names. `./dev test` hands whole files to its pytest-xdist workers in collection order, so these
-# start early, one per worker, instead of meeting at the end of the run while the other worker has nothing to do.
+# The slowest test files (seconds in one 2-core run of `./dev test`, 2026-12-07), collected first whatever their
+# names: `./dev test` hands whole files to its pytest-xdist workers in collection order, so these start early
+# instead of meeting at the end of the run while the other worker has nothing to do. The batch tests come first:
+# they need the session model (`trained`) at once, and the files after them do not, so the other worker runs
+# those while the first fits it, rather than waiting for it on the lock.
 SLOWEST_FILES = [
     "tests/integration/test_batch_spark.py",  # 416 s, 214 of them its setup (the session model, Spark)
+    "tests/integration/test_sweep_mlflow.py",  # 180, no session model
+    "tests/integration/test_training_mlflow.py",  # 159, no session model
+    "tests/integration/test_mlflow_ui.py",  # 61, no session model
     "tests/integration/test_service_http.py",  # 199
-    "tests/integration/test_sweep_mlflow.py",  # 180
-    "tests/integration/test_training_mlflow.py",  # 159
     "tests/unit/training/test_bundle.py",  # 147
-    "tests/integration/test_mlflow_ui.py",  # 61
     "tests/integration/web/test_corrections.py",  # 53
     "tests/integration/web/test_page.py",  # 37
 ]

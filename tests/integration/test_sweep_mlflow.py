@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 
 EXPERIMENT = "it-sweep"
 MODEL = "it-sweep"  # not `topicframe`: the training tests own that registered model and its champion
-COMMON = ["--set", "cv.folds=2", "--set", f"model_name={MODEL}", "--experiment", EXPERIMENT]
+# 3-character role n-grams in every run of this module (the sweep's and diff's): their machinery is under test.
+COMMON = ["--set", "cv.folds=2", "--set", "roles.char_ngram_range=[3,3]", "--set", f"model_name={MODEL}"]
+COMMON += ["--experiment", EXPERIMENT]
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +34,11 @@ def sweep(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, tiny_cor
     train, test = tiny_corpus
     spec = {
         "name": "small",
-        # The tiny corpus, word n-grams and 3-character role n-grams: this tests the sweep machinery, not the
+        # The tiny corpus, word n-grams (and COMMON's role n-grams): this tests the sweep machinery, not the
         # model, in seconds a trial.
         "base": {
             "data": {"train": [str(train)], "test": [str(test)], "labels_dir": str(LABELS)},
             "vectorizer": {"char_ngram_range": None},
-            "roles": {"char_ngram_range": [3, 3]},
         },
         # min_df 100,000 leaves no terms: those two trials fail at fit time, as a real sweep's trials can.
         "parameters": {"classifier.C": [0.3, 10], "vectorizer.min_df": [1, 100_000]},
