@@ -104,10 +104,10 @@ class Registry:
 def registry(mlflow_server: str, tiny_corpus: tuple[Path, Path]) -> Registry:
     # Word n-grams and 3-character role n-grams only: these tests are about serving and reloading, not about the
     # features, and the default character n-grams would more than double each training.
-    words_only = ("--set", "vectorizer.char_ngram_range=null", "--set", "roles.char_ngram_range=[3,3]")
-    first = train(mlflow_server, tiny_corpus, "--promote", *words_only)  # first model: promoted
+    fast_features = ("--set", "vectorizer.char_ngram_range=null", "--set", "roles.char_ngram_range=[3,3]")
+    first = train(mlflow_server, tiny_corpus, "--promote", *fast_features)  # first model: promoted
     # A different model (other regularisation); the alias is moved by hand below, whatever its score.
-    second = train(mlflow_server, tiny_corpus, "--set", "classifier.C=1", *words_only)
+    second = train(mlflow_server, tiny_corpus, "--set", "classifier.C=1", *fast_features)
     assert (first, second) == ("1", "2")
     return Registry(mlflow_server, first, second)
 
