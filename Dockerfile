@@ -42,6 +42,9 @@ CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS
 # The tracking server for docker-compose: same MLflow as the service; the PostgreSQL driver (psycopg 3)
 # is in the lock file, shared with the feedback store.
 FROM runtime AS mlflow-server
+# No job runner: MLflow's GenAI jobs (scorers, trace roll-ups) are not used, and the runner's processes take
+# about 2 GB of memory (`topicframe ui` starts its server the same way).
+ENV MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"]

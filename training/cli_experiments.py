@@ -189,9 +189,14 @@ def run_ui(port: int, experiment: str, timeout: float) -> int:
         command += ["--artifacts-destination", "mlartifacts"]  # the embedded store's folder, relative
     base = f"http://127.0.0.1:{port}"
     console.print(f"starting the MLflow UI on {base} for {hide_passwords(uri)} …")
+    # MLflow 3's server also starts a job runner (three huey consumers and their workers, for GenAI scorers and
+    # trace roll-ups) unless told not to: eight more processes, 2 GB of memory and 40 s of CPU at start, for
+    # jobs topicframe never submits. A user who wants them sets the variable.
+    environment = {**os.environ}
+    environment.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     # Its own process group: `mlflow server` starts uvicorn workers, and stopping this command (Ctrl-C or
     # SIGTERM) must stop all of them, not leave a server holding the port.
-    server = subprocess.Popen(command, start_new_session=True)  # SIGTERM reaches us as Ctrl-C (cli_errors)
+    server = subprocess.Popen(command, env=environment, start_new_session=True)  # SIGTERM: as Ctrl-C (cli_errors)
     try:
         deadline = time.monotonic() + timeout
         while True:

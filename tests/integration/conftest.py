@@ -118,7 +118,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--workers", "1",
     ]  # fmt: skip
     log = root / "server.log"
-    with running(command, log, child_env(), cwd=root) as process:
+    # No job runner (huey consumers for MLflow's GenAI jobs): as `topicframe ui` starts the server.
+    with running(command, log, child_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), cwd=root) as process:
         uri = f"http://127.0.0.1:{port}"
         wait_for_http(f"{uri}/health", timeout=90, process=process, log=log)
         yield uri

@@ -53,6 +53,26 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield folder
 
 
+def descendants(pid: int) -> list[list[str]]:
+    """The command lines of every process started, directly or not, by process ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing parenthesis
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while being listed
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        todo += children.get(child, [])
+        try:
+            found.append((Path("/proc") / str(child) / "cmdline").read_bytes().decode(errors="replace").split("\0"))
+        except OSError:
+            continue
+    return found
+
+
 def test_runs_use_relative_artifacts_a_note_headline_metrics_and_the_ml_experiment_kind(project: Path) -> None:
     client = tracking_client(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("topicframe")
@@ -89,6 +109,10 @@ def test_ui_prints_the_runs_table_url_and_the_browser_shows_metric_columns(proje
             url = found["url"] if found else None
             time.sleep(0.2)
         assert url is not None, tail(log)
+        # MLflow's job runner (huey consumers for GenAI jobs) is not started: 2 GB and 40 s of CPU for nothing.
+        started = [" ".join(command) for command in descendants(process.pid)]
+        assert any(" mlflow server " in f" {command} " for command in started), started
+        assert not [command for command in started if "huey" in command], started
         assert url.endswith("/runs?workflowType=machine_learning&viewStateShareKey=headline")
         assert f":{port}/#/experiments/" in url
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
