@@ -29,9 +29,9 @@ def store(tmp_path: Path) -> FeedbackStore:
 
 
 @pytest.fixture
-def corrected(store: FeedbackStore, small_corpus: tuple[Path, Path]) -> dict[str, str]:
+def corrected(store: FeedbackStore, tiny_corpus: tuple[Path, Path]) -> dict[str, str]:
     """Four corrections: two of one corpus paragraph (the newer one wins), a caption, one without a role."""
-    row = corpus_row(small_corpus[0])
+    row = corpus_row(tiny_corpus[0])
     wrong = "climate" if "climate" not in row["topic"] else "trade"
     store.add(Correction(text=row["text"], labels={"topic": ["security"], "frame": []}, role="body"))
     store.add(Correction(text=row["text"], labels={"topic": [wrong, "economy"], "frame": ["conflict"]}, role="body"))
@@ -91,7 +91,7 @@ def test_export_refuses_an_existing_file_unless_overwrite(
 
 
 def test_export_leaves_out_corrections_of_paragraphs_in_an_excluded_file(
-    store: FeedbackStore, corrected: dict, small_corpus: tuple[Path, Path], tmp_path: Path
+    store: FeedbackStore, corrected: dict, tiny_corpus: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """A correction of a test paragraph is a leak training refuses; without a way to leave it out of the export,
     it stopped every retraining (a tester edited the CSV by hand)."""
@@ -127,13 +127,13 @@ def test_export_since_and_bad_input(store: FeedbackStore, corrected: dict, tmp_p
 def test_a_correction_contradicting_the_corpus_is_a_conflict_unless_feedback_is_preferred(
     store: FeedbackStore,
     corrected: dict[str, str],
-    small_corpus: tuple[Path, Path],
+    tiny_corpus: tuple[Path, Path],
     codebooks: dict[str, Codebook],
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "corrections.csv"
     assert export(store.url, out)[0] == 0
-    files = [small_corpus[0], out]
+    files = [tiny_corpus[0], out]
     with pytest.raises(DataValidationError) as conflict:
         load_labelled_data(files, codebooks)
     assert any(f"{out}:" in str(p) and "different labels" in p.message for p in conflict.value.problems)
@@ -146,7 +146,7 @@ def test_a_correction_contradicting_the_corpus_is_a_conflict_unless_feedback_is_
     assert any("1 row(s) overridden" in p.message for p in data.warnings)
     # The corpus row keeps its id and its place in its article, and the correction of it is dropped, whatever
     # the order of the files (read first, the correction was the copy kept, at the top of the article).
-    corpus_id = corpus_row(small_corpus[0])["id"]
+    corpus_id = corpus_row(tiny_corpus[0])["id"]
     assert [data.ids[i] for i in rows] == [corpus_id]
     reversed_order = load_labelled_data(files[::-1], codebooks, prefer_feedback=True)
     by_article = {
@@ -160,7 +160,7 @@ def test_a_correction_contradicting_the_corpus_is_a_conflict_unless_feedback_is_
 def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows(
     store: FeedbackStore,
     corrected: dict[str, str],
-    small_corpus: tuple[Path, Path],
+    tiny_corpus: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -170,14 +170,14 @@ def test_train_prefer_feedback_flag_resolves_the_conflict_and_says_how_many_rows
     # An impossible label floor under --strict stops `train` right after validation, before anything is fitted.
     stop = ["--set", "data.min_positives=1000000", "--strict", "--no-register", "--labels", str(LABELS)]
     preferred = runner.invoke(
-        app, ["train", "--data", str(small_corpus[0]), "--data", str(out), "--prefer-feedback", *stop]
+        app, ["train", "--data", str(tiny_corpus[0]), "--data", str(out), "--prefer-feedback", *stop]
     )
     assert preferred.exit_code == 1, preferred.output
     assert "different labels" not in preferred.output and "1 row(s) overridden" in preferred.output
     # With a test file too, the corrections apply to the training data only: no "0 rows overridden" for the test.
     with_test = runner.invoke(
         app,
-        ["train", "--data", str(small_corpus[0]), "--data", str(out), "--test-data", str(small_corpus[1]),
+        ["train", "--data", str(tiny_corpus[0]), "--data", str(out), "--test-data", str(tiny_corpus[1]),
          "--prefer-feedback", *stop],
     )  # fmt: skip
     assert with_test.exit_code == 1, with_test.output
