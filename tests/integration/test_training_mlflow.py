@@ -41,6 +41,10 @@ def tiny_data(tiny_corpus: tuple[Path, Path]) -> list[str]:
     return ["--data", str(tiny_corpus[0]), "--test-data", str(tiny_corpus[1])]
 
 
+# 3-character role n-grams (the default's 2-5 take twice the fit time): the runs here test logging and promotion.
+FAST_ROLES = ["--set", "roles.char_ngram_range=[3,3]"]
+
+
 @pytest.fixture(scope="module")
 def first_run(mlflow_server: str, tiny_corpus: tuple[Path, Path]):
     # No --promote: the first model registered under a name becomes its champion anyway.
@@ -52,6 +56,7 @@ def first_run(mlflow_server: str, tiny_corpus: tuple[Path, Path]):
         "it-train",
         "--set",
         "cv.folds=2",
+        *FAST_ROLES,
         "--jobs",
         "2",
     )
@@ -263,6 +268,7 @@ def test_promotion_moves_the_alias_only_for_a_better_model(
         "classifier.alpha=0.3",
         "--set",
         "vectorizer.char_ngram_range=null",  # the promotion rule is under test, not the features: half the time
+        *FAST_ROLES,
     )
     assert result.returncode == 0, result.stderr
     assert "already exists" not in result.stderr and "Created version" not in result.stderr, result.stderr
@@ -309,14 +315,7 @@ def test_sigterm_while_the_run_is_logged_leaves_no_run_and_no_version(
     command = [sys.executable, "-m", "training.cli", "train", *tiny_data(tiny_corpus), "--labels", str(ROOT / "labels")]
     # A small fast model (word features, 3-character role n-grams: 15 s, not 35): what is under test is the
     # logging. Run in tmp_path: the store's artifacts go there.
-    command += [
-        "--set",
-        "cv.folds=2",
-        "--set",
-        "vectorizer.char_ngram_range=null",
-        "--set",
-        "roles.char_ngram_range=[3,3]",
-    ]
+    command += ["--set", "cv.folds=2", "--set", "vectorizer.char_ngram_range=null", *FAST_ROLES]
     environment = child_env(MLFLOW_TRACKING_URI=f"sqlite:///{database}")
     log = tmp_path / "train.log"
 
