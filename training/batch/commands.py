@@ -95,6 +95,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Score CSV/JSONL/Parquet corpora on Spark with the registered model (the service's labels)."""
+        try:  # the optional extra: `./dev run`'s venv and the service image have no PySpark (a traceback said so)
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise TopicframeError(
+                "topicframe batch needs PySpark, which `./dev run` and the service image leave out: install the "
+                "batch extra (`.venv/bin/pip install -e '.[batch]'`; Spark also needs Java 17)"
+            ) from None
         from training.batch.job import BatchOptions, run_batch
         from training.registry import DEFAULT_MODEL_URI
 

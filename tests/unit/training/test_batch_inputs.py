@@ -8,13 +8,16 @@ from __future__ import annotations
 import bz2
 import gzip
 import socket
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from training.batch.inputs import BatchInputError, check_line_endings
 from training.batch.job import BatchOptions, check_master_reachable, check_options
+from training.cli import app
 
 
 @pytest.mark.parametrize(
@@ -132,3 +135,14 @@ def test_a_standalone_master_that_does_not_answer_is_named_before_spark_starts()
             check_master_reachable("spark://nohost")
     for master in (None, "local[2]", "yarn", "k8s://https://h:6443"):
         check_master_reachable(master)  # nothing to check before Spark starts
+
+
+def test_without_pyspark_batch_says_which_extra_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`./dev run`'s venv has no PySpark (an optional extra): `topicframe batch` there printed a traceback."""
+    (tmp_path / "a.csv").write_text("id,text\na1,Tariffs rose.\n")
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # what `import pyspark` meets where it is not installed
+    result = CliRunner().invoke(app, ["batch", "--input", str(tmp_path / "a.csv"), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: topicframe batch needs PySpark") and "pip install -e '.[batch]'" in line, line
+    assert not (tmp_path / "out").exists()
