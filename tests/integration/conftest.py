@@ -25,6 +25,9 @@ from tests.orphan_watchdog import cleanup_if_this_process_dies
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+# `topicframe train --set` for the runs that test machinery (logging, promotion, sweeps, serving), not features:
+# 3-character role n-grams, where the default's 2-5 take twice the role model's fit time.
+FAST_ROLES = ("--set", "roles.char_ngram_range=[3,3]")
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from training.registry import tracking_client
 
-from .conftest import ROOT, VENV_BIN, child_env, free_port, running, tail, wait_for_http
+from .conftest import FAST_ROLES, ROOT, VENV_BIN, child_env, free_port, running, tail, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ class Registry:
 def registry(mlflow_server: str, tiny_corpus: tuple[Path, Path]) -> Registry:
     # Word n-grams and 3-character role n-grams only: these tests are about serving and reloading, not about the
     # features, and the default character n-grams would more than double each training.
-    fast_features = ("--set", "vectorizer.char_ngram_range=null", "--set", "roles.char_ngram_range=[3,3]")
+    fast_features = ("--set", "vectorizer.char_ngram_range=null", *FAST_ROLES)
     first = train(mlflow_server, tiny_corpus, "--promote", *fast_features)  # first model: promoted
     # A different model (other regularisation); the alias is moved by hand below, whatever its score.
     second = train(mlflow_server, tiny_corpus, "--set", "classifier.C=1", *fast_features)

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from tests.conftest import LABELS
+from tests.integration.conftest import FAST_ROLES
 from tests.integration.test_training_mlflow import topicframe
 from training.cli import app
 
@@ -23,9 +24,8 @@ pytestmark = pytest.mark.integration
 
 EXPERIMENT = "it-sweep"
 MODEL = "it-sweep"  # not `topicframe`: the training tests own that registered model and its champion
-# 3-character role n-grams in every run of this module (the sweep's and diff's): their machinery is under test.
-COMMON = ["--set", "cv.folds=2", "--set", "roles.char_ngram_range=[3,3]", "--set", f"model_name={MODEL}"]
-COMMON += ["--experiment", EXPERIMENT]
+# Every run of this module (the sweep's and diff's) with FAST_ROLES: their machinery is under test.
+COMMON = ["--set", "cv.folds=2", *FAST_ROLES, "--set", f"model_name={MODEL}", "--experiment", EXPERIMENT]
 
 
 @pytest.fixture(scope="module")

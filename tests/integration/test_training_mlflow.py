@@ -23,7 +23,7 @@ from training.features import ArticleLayout
 from training.pyfunc_check import verify_logged_model
 from training.registry import load_model, tracking_client
 
-from .conftest import VENV_BIN, child_env, free_port, running, wait_for_http
+from .conftest import FAST_ROLES, VENV_BIN, child_env, free_port, running, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,6 @@ def tiny_data(tiny_corpus: tuple[Path, Path]) -> list[str]:
     """The suite's tiny corpus (a spread ninth of the training articles, every role and label): what is under test
     here is what a run logs and registers, not the model's figures."""
     return ["--data", str(tiny_corpus[0]), "--test-data", str(tiny_corpus[1])]
-
-
-# 3-character role n-grams (the default's 2-5 take twice the fit time): the runs here test logging and promotion.
-FAST_ROLES = ["--set", "roles.char_ngram_range=[3,3]"]
 
 
 @pytest.fixture(scope="module")
